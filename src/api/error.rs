@@ -1,0 +1,181 @@
+//! Errors of the task and share-link APIs, in the envelope of seed 001:
+//! `{"success": false, "error": {"code", "message", "details"}}`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::domain::task::TaskStatus;
+use crate::domain::text::FieldError;
+
+/// Everything an owner-API request can fail with. Each variant names its status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `INVALID_REQUEST`: a field is missing, malformed or out of range;
+    /// `details.field` names it (when there is one) and `details.issue` says why.
+    #[error("invalid request: {issue}")]
+    InvalidRequest { field: Option<String>, issue: String },
+    /// 401 `UNAUTHORIZED`: no API key, or one that is unknown or revoked.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// 404 `TASK_NOT_FOUND`: no such task, or a task of another owner.
+    #[error("task not found")]
+    TaskNotFound { task_id: String },
+    /// 404 `ARTIFACT_NOT_FOUND`.
+    #[error("artifact not found")]
+    ArtifactNotFound { artifact_id: String },
+    /// 404 `NOT_FOUND`: no route has this path.
+    #[error("no such route")]
+    RouteNotFound,
+    /// 405 `METHOD_NOT_ALLOWED`.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409 `INVALID_STATUS_TRANSITION`: the task's status can't move there.
+    #[error("invalid status transition")]
+    InvalidTransition { task_id: String, from: TaskStatus, to: TaskStatus },
+    /// 409 `ARTIFACT_EXISTS`: the task already has an artifact with this name.
+    #[error("artifact exists")]
+    ArtifactExists { name: String },
+    /// 413 `PAYLOAD_TOO_LARGE`.
+    #[error("payload too large")]
+    PayloadTooLarge { limit_bytes: usize },
+    /// 415 `UNSUPPORTED_MEDIA_TYPE`: a JSON body without `Content-Type: application/json`.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 500 `INTERNAL_ERROR`: the cause is logged, never sent.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn invalid(field: impl Into<String>, issue: impl Into<String>) -> ApiError {
+        ApiError::InvalidRequest { field: Some(field.into()), issue: issue.into() }
+    }
+
+    pub fn task_not_found(task_id: &str) -> ApiError {
+        ApiError::TaskNotFound { task_id: task_id.to_owned() }
+    }
+
+    fn parts(&self) -> (StatusCode, &'static str, String, Value) {
+        match self {
+            ApiError::InvalidRequest { field, issue } => (
+                StatusCode::BAD_REQUEST,
+                "INVALID_REQUEST",
+                "Invalid request parameters".into(),
+                json!({ "field": field, "issue": issue }),
+            ),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "Invalid or missing API key".into(),
+                json!({}),
+            ),
+            ApiError::TaskNotFound { task_id } => (
+                StatusCode::NOT_FOUND,
+                "TASK_NOT_FOUND",
+                "Task not found or not accessible".into(),
+                json!({ "task_id": task_id }),
+            ),
+            ApiError::ArtifactNotFound { artifact_id } => (
+                StatusCode::NOT_FOUND,
+                "ARTIFACT_NOT_FOUND",
+                "Artifact not found".into(),
+                json!({ "artifact_id": artifact_id }),
+            ),
+            ApiError::RouteNotFound => {
+                (StatusCode::NOT_FOUND, "NOT_FOUND", "No route matches this path".into(), json!({}))
+            }
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "This route does not accept this method".into(),
+                json!({}),
+            ),
+            ApiError::InvalidTransition { task_id, from, to } => (
+                StatusCode::CONFLICT,
+                "INVALID_STATUS_TRANSITION",
+                format!("A {} task cannot become {}", from.as_str(), to.as_str()),
+                json!({ "task_id": task_id, "status": from, "requested_status": to }),
+            ),
+            ApiError::ArtifactExists { name } => (
+                StatusCode::CONFLICT,
+                "ARTIFACT_EXISTS",
+                "The task already has an artifact with this name".into(),
+                json!({ "name": name }),
+            ),
+            ApiError::PayloadTooLarge { limit_bytes } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!("The request body is larger than {limit_bytes} bytes"),
+                json!({ "limit_bytes": limit_bytes }),
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Send the body as JSON with Content-Type: application/json".into(),
+                json!({}),
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_ERROR",
+                "The server could not complete the request".into(),
+                json!({}),
+            ),
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(err: FieldError) -> ApiError {
+        ApiError::InvalidRequest { field: Some(err.field), issue: err.issue }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> ApiError {
+        ApiError::Internal(err.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(cause) = &self {
+            tracing::error!(error = format!("{cause:#}"), "request failed");
+        }
+        let (status, code, message, details) = self.parts();
+        let body = ErrorEnvelope {
+            success: false,
+            error: ErrorBody { code: code.into(), message, details },
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// The error envelope of the task and share-link APIs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// Always `false`.
+    pub success: bool,
+    pub error: ErrorBody,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable code, e.g. `INVALID_REQUEST`, `TASK_NOT_FOUND`.
+    #[schema(example = "INVALID_REQUEST")]
+    pub code: String,
+    /// Human-readable summary.
+    pub message: String,
+    /// Code-specific facts; for `INVALID_REQUEST`, `field` and `issue`.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}

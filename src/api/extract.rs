@@ -1,0 +1,198 @@
+//! Extractors that turn every malformed request into an [`ApiError`] naming what is
+//! wrong: bodies, query strings and the bearer key.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::domain::api_key;
+use crate::state::AppState;
+use crate::storage::Owner;
+
+/// A JSON body, deserialized with the path of the first offending field kept for
+/// the error. An empty body counts as `{}`, so routes whose fields are all optional
+/// accept a bare POST.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        if !is_json_or_unspecified(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let limit = state.settings().max_body_bytes;
+        let bytes = read_body(req, limit).await?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        parse_json(bytes).map(ApiJson)
+    }
+}
+
+/// Reads a whole body of at most `limit` bytes.
+pub async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(req.into_body(), limit).await.map_err(|err| {
+        let too_large = std::error::Error::source(&err)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            ApiError::PayloadTooLarge { limit_bytes: limit }
+        } else {
+            ApiError::InvalidRequest { field: None, issue: "The request body could not be read".into() }
+        }
+    })
+}
+
+fn is_json_or_unspecified(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else { return true };
+    let Ok(mime) = value.to_str().unwrap_or_default().parse::<mime::Mime>() else { return false };
+    mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON)
+}
+
+/// Deserializes `bytes` as `T`, describing the first problem as `details.field` /
+/// `details.issue`.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::InvalidRequest {
+                field: None,
+                issue: format!("The body is not valid JSON: {inner}"),
+            };
+        }
+        describe(&path, &strip_position(&inner.to_string()))
+    })
+}
+
+/// Query-string parameters, with the same error reporting as [`ApiJson`].
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|err| {
+            let path = err.path().to_string();
+            describe(&path, &err.into_inner().to_string())
+        })
+    }
+}
+
+/// Turns serde's message about the value at `path` into an `INVALID_REQUEST`.
+fn describe(path: &str, message: &str) -> ApiError {
+    let parent = if path == "." { String::new() } else { format!("{path}.") };
+    if let Some(name) = between(message, "missing field `", "`") {
+        return ApiError::invalid(format!("{parent}{name}"), format!("{name} is required"));
+    }
+    if let Some(name) = between(message, "unknown field `", "`") {
+        return ApiError::invalid(format!("{parent}{name}"), format!("{name} is not a known field"));
+    }
+    if path == "." {
+        return ApiError::InvalidRequest { field: None, issue: capitalise(message) };
+    }
+    ApiError::invalid(path, capitalise(message))
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let rest = &text[text.find(start)? + start.len()..];
+    Some(&rest[..rest.find(end)?])
+}
+
+/// serde_json appends " at line 1 column 17"; the field name says more.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// The bearer credential of a request, if it has one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credential) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| credential.trim())
+}
+
+/// The owner whose API key authorised the request; 401 `UNAUTHORIZED` otherwise.
+pub struct AuthOwner(pub Owner);
+
+impl FromRequestParts<AppState> for AuthOwner {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let hash = bearer(&parts.headers)
+            .and_then(api_key::lookup_hash)
+            .ok_or(ApiError::Unauthorized)?;
+        let owner = state.db().owner_by_key_hash(&hash).await?;
+        owner.map(AuthOwner).ok_or(ApiError::Unauthorized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        title: String,
+        permissions: Option<Perms>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Perms {
+        allow_download: Option<bool>,
+    }
+
+    fn details(err: ApiError) -> (Option<String>, String) {
+        match err {
+            ApiError::InvalidRequest { field, issue } => (field, issue),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn names_the_missing_field() {
+        let (field, issue) = details(parse_json::<Body>(b"{}").unwrap_err());
+        assert_eq!(field.as_deref(), Some("title"));
+        assert_eq!(issue, "title is required");
+    }
+
+    #[test]
+    fn names_nested_fields_of_the_wrong_type() {
+        let err = parse_json::<Body>(br#"{"title":"t","permissions":{"allow_download":"yes"}}"#).unwrap_err();
+        let (field, issue) = details(err);
+        assert_eq!(field.as_deref(), Some("permissions.allow_download"));
+        assert!(issue.starts_with("Invalid type: string \"yes\", expected a boolean"), "{issue}");
+    }
+
+    #[test]
+    fn names_unknown_fields() {
+        let (field, _) = details(parse_json::<Body>(br#"{"title":"t","extra":1}"#).unwrap_err());
+        assert_eq!(field.as_deref(), Some("extra"));
+    }
+
+    #[test]
+    fn malformed_json_has_no_field() {
+        let (field, issue) = details(parse_json::<Body>(b"{\"title\":").unwrap_err());
+        assert_eq!(field, None);
+        assert!(issue.starts_with("The body is not valid JSON"), "{issue}");
+    }
+}

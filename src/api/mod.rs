@@ -1,0 +1,99 @@
+//! The HTTP API: one module per resource, each exposing its routes, merged here
+//! together with the OpenAPI document generated from the handlers.
+
+pub mod artifacts;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod health;
+pub mod tasks;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+use error::ApiError;
+
+/// The success envelope of the task and share-link APIs: `{"success": true, "data": …}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Envelope<T> {
+    /// Always `true`.
+    pub success: bool,
+    pub data: T,
+}
+
+/// 200 with `data` in the success envelope.
+pub fn ok<T: Serialize>(data: T) -> Response {
+    (StatusCode::OK, Json(Envelope { success: true, data })).into_response()
+}
+
+/// 201 with `data` in the success envelope.
+pub fn created<T: Serialize>(data: T) -> Response {
+    (StatusCode::CREATED, Json(Envelope { success: true, data })).into_response()
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "agentshare",
+        description = "Share what an AI agent did: tasks, their events and artifacts, share links and share codes.",
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "tasks", description = "Tasks, their events and artifacts (owner API)"),
+        (name = "service", description = "Operational endpoints"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).description(Some(
+                "An API key from `agentshare keys create`, as `Authorization: Bearer ask_…`",
+            )).build()),
+        );
+    }
+}
+
+/// Every API route, and the OpenAPI document describing them.
+pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::routes())
+        .merge(tasks::routes())
+        .merge(events::routes())
+        .merge(artifacts::routes())
+        .split_for_parts()
+}
+
+/// The whole API router with `/openapi.json`, fallbacks that answer in JSON, and state.
+pub fn router(state: AppState) -> Router {
+    let (routes, openapi) = routes();
+    let document = serde_json::to_string_pretty(&openapi).unwrap_or_else(|_| "{}".into());
+    routes
+        .route(
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], document) }
+            }),
+        )
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state)
+}
+
+/// The OpenAPI document as served at `/openapi.json`.
+pub fn openapi_json() -> String {
+    serde_json::to_string_pretty(&routes().1).unwrap_or_else(|_| "{}".into())
+}

@@ -1,0 +1,241 @@
+//! The `agentshare` command line: `serve`, `keys`, `migrate`.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, Settings};
+use crate::domain::api_key::NewApiKey;
+use crate::domain::text::bounded;
+use crate::domain::time::Timestamp;
+use crate::startup::{shutdown_signal, Application};
+use crate::storage::{Db, DbOptions};
+
+/// Share what an AI agent did: expiring, password-protected, view-limited links and
+/// scoped share codes.
+#[derive(Debug, Parser)]
+#[command(name = "agentshare", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service.
+    Serve(ServeArgs),
+    /// Create, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Bring the database schema up to date and exit (`serve` also does this).
+    Migrate(DatabaseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://PATH` (embedded, the default) or `postgres://USER@HOST/DB`.
+    #[arg(long, env = "AGENTSHARE_DATABASE_URL", default_value = config::DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "AGENTSHARE_LISTEN", default_value = config::DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Base of every URL the service hands out (default: http://LISTEN).
+    #[arg(long, env = "AGENTSHARE_PUBLIC_URL", value_parser = config::parse_public_url)]
+    pub public_url: Option<String>,
+    /// Most database connections this instance opens.
+    #[arg(long, env = "AGENTSHARE_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+    /// Largest JSON request body, in bytes.
+    #[arg(long, env = "AGENTSHARE_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Largest artifact upload, in bytes.
+    #[arg(long, env = "AGENTSHARE_MAX_ARTIFACT_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub max_artifact_bytes: usize,
+    /// Log format: `pretty` for people, `json` for log collectors.
+    #[arg(long, env = "AGENTSHARE_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
+    pub log_format: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key for an owner (created if new). The key is printed once, alone
+    /// on the last line.
+    Create {
+        /// The owner's name, e.g. `alice`.
+        #[arg(long)]
+        owner: String,
+        /// The owner's email address, for notifications.
+        #[arg(long)]
+        email: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List keys (never the keys themselves: their id and first characters).
+    List {
+        /// Only this owner's keys.
+        #[arg(long)]
+        owner: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a key at once, by its id (`key_…`, from `keys list`).
+    Revoke {
+        key_id: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Keys(command) => keys(command).await,
+        Command::Migrate(args) => {
+            let db = open(&args).await?;
+            db.close().await;
+            println!("database is up to date");
+            Ok(())
+        }
+    }
+}
+
+async fn open(args: &DatabaseArgs) -> anyhow::Result<Db> {
+    let db = Db::connect(&DbOptions { url: args.database_url.clone(), max_connections: 2 }).await?;
+    db.migrate().await.context("database migration failed")?;
+    Ok(db)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    crate::telemetry::init(&args.log_format);
+    let mut settings = Settings::new(args.listen, args.database.database_url);
+    settings.database.max_connections = args.db_max_connections;
+    settings.public_url = args.public_url;
+    settings.max_body_bytes = args.max_body_bytes;
+    settings.max_artifact_bytes = args.max_artifact_bytes;
+    let database = redact_url(&settings.database.url);
+    let app = Application::build(settings).await?;
+    let base = app.public_url().to_owned();
+    tracing::info!(address = %app.local_addr(), database = %database, "agentshare is listening");
+    println!(
+        "\nagentshare is serving on http://{addr} (public URL {base}), database {database}\n\n\
+         Next steps:\n  \
+           1. Create an API key:   agentshare keys create --owner you --email you@example.com{db_flag}\n  \
+           2. Create a task:       curl -X POST {base}/v1/tasks -H 'Authorization: Bearer <key>' \\\n                                -H 'Content-Type: application/json' -d '{{\"title\": \"My first task\"}}'\n  \
+           3. API reference:       {base}/openapi.json\n  \
+           Health check:           {base}/healthz\n\nPress Ctrl-C to stop.\n",
+        addr = app.local_addr(),
+        db_flag = if database == config::DEFAULT_DATABASE_URL { String::new() } else { format!(" --database-url '{database}'") },
+    );
+    app.run_until(shutdown_signal()).await
+}
+
+/// A database URL fit for printing: any password replaced by `***`.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+async fn keys(command: KeysCommand) -> anyhow::Result<()> {
+    match command {
+        KeysCommand::Create { owner, email, database } => {
+            let name = bounded("owner", &owner, 1, 100, false).map_err(|e| anyhow::anyhow!(e.issue))?;
+            let email = email.map(|e| parse_email(&e)).transpose()?;
+            let db = open(&database).await?;
+            let owner = db.upsert_owner(&name, email.as_deref()).await?;
+            let key = NewApiKey::generate();
+            db.insert_api_key(&owner.owner_id, &key).await?;
+            db.close().await;
+            println!("Created API key {} for owner {} ({}).", key.key_id, owner.name, owner.owner_id);
+            println!("Store it now: it is shown only this once. Send it as `Authorization: Bearer <key>`.");
+            println!("{}", key.secret);
+            Ok(())
+        }
+        KeysCommand::List { owner, database } => {
+            let db = open(&database).await?;
+            let keys = db.list_api_keys(owner.as_deref()).await?;
+            db.close().await;
+            if keys.is_empty() {
+                println!("no API keys");
+                return Ok(());
+            }
+            println!("{:<22} {:<20} {:<12} {:<22} STATUS", "KEY ID", "OWNER", "STARTS WITH", "CREATED");
+            for key in keys {
+                let status = match key.revoked_at {
+                    Some(at) => format!("revoked {}", Timestamp(at).to_rfc3339()),
+                    None => "active".to_owned(),
+                };
+                println!(
+                    "{:<22} {:<20} {:<12} {:<22} {status}",
+                    key.key_id,
+                    key.owner_name,
+                    format!("{}…", key.key_prefix),
+                    Timestamp(key.created_at).to_rfc3339()
+                );
+            }
+            Ok(())
+        }
+        KeysCommand::Revoke { key_id, database } => {
+            let db = open(&database).await?;
+            let revoked = db.revoke_api_key(&key_id).await?;
+            db.close().await;
+            if revoked {
+                println!("revoked {key_id}");
+                Ok(())
+            } else {
+                anyhow::bail!("no active key with id {key_id}")
+            }
+        }
+    }
+}
+
+/// A minimal check of an email address: one `@`, something on each side, a dot in
+/// the domain, no spaces.
+fn parse_email(text: &str) -> anyhow::Result<String> {
+    let text = text.trim();
+    let valid = text.len() <= 254
+        && !text.contains(char::is_whitespace)
+        && text.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+        });
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        anyhow::bail!("{text:?} is not an email address")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_not_printed() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact_url("sqlite://./a.db"), "sqlite://./a.db");
+    }
+
+    #[test]
+    fn emails_are_checked() {
+        assert!(parse_email("alice@example.com").is_ok());
+        for bad in ["alice", "@example.com", "alice@example", "a b@example.com", "a@b@c.com"] {
+            assert!(parse_email(bad).is_err(), "{bad}");
+        }
+    }
+}

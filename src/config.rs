@@ -1,0 +1,65 @@
+//! Settings of a running service, whatever set them (flags, environment, tests).
+
+use std::net::SocketAddr;
+
+use crate::storage::DbOptions;
+
+/// Default embedded database: a SQLite file under `./agentshare-data/`.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./agentshare-data/agentshare.db";
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Everything `serve` needs to know.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to bind; port 0 picks a free port (tests).
+    pub listen: SocketAddr,
+    pub database: DbOptions,
+    /// Base of every URL the service hands out, without a trailing slash. `None`
+    /// means `http://{the bound address}`.
+    pub public_url: Option<String>,
+    /// Largest JSON request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Largest artifact upload, in bytes.
+    pub max_artifact_bytes: usize,
+}
+
+impl Settings {
+    /// Settings for a service on `listen` using the database at `database_url`, with
+    /// every other setting at its default.
+    pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Settings {
+        Settings {
+            listen,
+            database: DbOptions { url: database_url.into(), max_connections: 16 },
+            public_url: None,
+            max_body_bytes: 2 * 1024 * 1024,
+            max_artifact_bytes: 25 * 1024 * 1024,
+        }
+    }
+}
+
+/// Checks and normalises a public URL: http(s), no query or fragment, no trailing slash.
+pub fn parse_public_url(text: &str) -> Result<String, String> {
+    let trimmed = text.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or_else(|| format!("{text:?} must start with http:// or https://"))?;
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+        return Err(format!("{text:?} is not a base URL (host, optional port and path only)"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_are_normalised() {
+        assert_eq!(parse_public_url("https://share.example.com/").unwrap(), "https://share.example.com");
+        assert_eq!(parse_public_url("http://h:9/base").unwrap(), "http://h:9/base");
+        assert!(parse_public_url("share.example.com").is_err());
+        assert!(parse_public_url("https://x/?a=b").is_err());
+    }
+}

@@ -1,0 +1,8 @@
+//! Domain types: the values agentshare reasons about, each parsed once at the edge
+//! (an HTTP body, a CLI flag) and valid from then on.
+
+pub mod api_key;
+pub mod ids;
+pub mod task;
+pub mod text;
+pub mod time;

@@ -1,0 +1,76 @@
+//! Checks for free-text fields, and the error that names the field that failed.
+
+/// Why one field of a request was refused: becomes `details.field` / `details.issue`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub issue: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, issue: impl Into<String>) -> FieldError {
+        FieldError { field: field.into(), issue: issue.into() }
+    }
+}
+
+/// Trims `value` and checks it holds between `min` and `max` characters and no
+/// control characters other than newlines and tabs (when `multiline`).
+pub fn bounded(
+    field: &str,
+    value: &str,
+    min: usize,
+    max: usize,
+    multiline: bool,
+) -> Result<String, FieldError> {
+    let trimmed = if multiline { value } else { value.trim() };
+    let chars = trimmed.chars().count();
+    if chars < min {
+        return Err(FieldError::new(
+            field,
+            if min == 1 { format!("{} must not be empty", label(field)) } else {
+                format!("{} must be at least {min} characters", label(field))
+            },
+        ));
+    }
+    if chars > max {
+        return Err(FieldError::new(field, format!("{} must be at most {max} characters", label(field))));
+    }
+    let allowed = |c: char| !c.is_control() || (multiline && matches!(c, '\n' | '\r' | '\t'));
+    if !trimmed.chars().all(allowed) {
+        return Err(FieldError::new(field, format!("{} must not contain control characters", label(field))));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// `machine_id` → `Machine ID`-ish label for messages: first letter capitalised,
+/// underscores as spaces.
+fn label(field: &str) -> String {
+    let last = field.rsplit('.').next().unwrap_or(field).replace('_', " ");
+    let mut chars = last.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trims_and_bounds_single_line_text() {
+        assert_eq!(bounded("title", "  Fix login  ", 1, 10, false).unwrap(), "Fix login");
+        let err = bounded("title", "   ", 1, 10, false).unwrap_err();
+        assert_eq!(err, FieldError::new("title", "Title must not be empty"));
+        let err = bounded("machine_id", "abcdefghijk", 1, 10, false).unwrap_err();
+        assert_eq!(err.issue, "Machine id must be at most 10 characters");
+        assert!(bounded("title", "a\u{0}b", 1, 10, false).is_err());
+    }
+
+    #[test]
+    fn multiline_text_keeps_newlines_and_counts_characters_not_bytes() {
+        assert_eq!(bounded("content", "a\nb\t", 0, 4, true).unwrap(), "a\nb\t");
+        assert!(bounded("content", "ééééé", 0, 5, true).is_ok());
+        assert!(bounded("content", "éééééé", 0, 5, true).is_err());
+    }
+}

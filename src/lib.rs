@@ -1,0 +1,17 @@
+//! agentshare: share what an AI agent did.
+//!
+//! A tour of the crate, from the outside in:
+//! - [`cli`]: the `agentshare` command line (`serve`, `keys`, `migrate`).
+//! - [`startup`]: builds the service from [`config::Settings`] and runs it; tests use it too.
+//! - [`api`]: HTTP routes, one module per resource, and the OpenAPI document.
+//! - [`domain`]: the values the service reasons about, checked once at the edge.
+//! - [`storage`]: the database layer, one query set over SQLite and PostgreSQL.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod startup;
+pub mod state;
+pub mod storage;
+pub mod telemetry;

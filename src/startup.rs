@@ -1,0 +1,143 @@
+//! Builds the service from [`Settings`] and runs it until told to stop.
+//!
+//! Tests call [`Application::build`] with port 0 and a fresh database, read the
+//! real port from [`Application::local_addr`], and run it in the background.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::body::Body;
+use axum::extract::MatchedPath;
+use axum::http::{HeaderName, Request, Response, StatusCode};
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::api;
+use crate::config::Settings;
+use crate::domain::ids;
+use crate::state::AppState;
+use crate::storage::Db;
+
+/// A bound, migrated, ready-to-run service.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects to the database, brings its schema up to date and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let db = Db::connect(&settings.database).await?;
+        db.migrate().await.context("database migration failed")?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let bound = listener.local_addr()?;
+        let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
+        let state = AppState::new(db, settings, public_url);
+        let router = app(state.clone());
+        Ok(Application { listener, router, state })
+    }
+
+    /// The address actually bound (the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// The base URL the service hands out.
+    pub fn public_url(&self) -> &str {
+        self.state.public_url()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting connections, lets
+    /// in-flight requests finish (every acknowledged write is already committed)
+    /// and closes the database.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
+        self.state.db().close().await;
+        Ok(())
+    }
+}
+
+/// The whole HTTP application: routes plus the layers every request passes through.
+pub fn app(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    api::router(state)
+        .layer(CatchPanicLayer::custom(|_| panic_response()))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<Body>| {
+                    // The matched route, never the raw path: share tokens live in paths.
+                    let route = request
+                        .extensions()
+                        .get::<MatchedPath>()
+                        .map_or("unmatched", MatchedPath::as_str);
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("request", method = %request.method(), route, request_id = id)
+                })
+                .on_request(())
+                .on_response(|response: &Response<Body>, latency: Duration, _: &Span| {
+                    tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_millis() as u64, "response");
+                }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
+}
+
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let id = hex::encode(ids::random_bytes::<8>());
+        Some(RequestId::new(id.parse().ok()?))
+    }
+}
+
+fn panic_response() -> Response<Body> {
+    tracing::error!("a request handler panicked");
+    let body = serde_json::json!({
+        "success": false,
+        "error": {"code": "INTERNAL_ERROR", "message": "The server could not complete the request", "details": {}}
+    });
+    Response::builder()
+        .status(StatusCode::INTERNAL_SERVER_ERROR)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_default()
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,105 @@
+//! Artifacts: files a task produced, stored in the database itself so every
+//! instance serves the same bytes and a task's files live and die with it.
+
+use super::{dispatch, is_unique_violation, Db};
+use crate::domain::ids;
+use crate::domain::time::Timestamp;
+
+const ARTIFACT_COLUMNS: &str = "artifact_id, task_id, name, content_type, size_bytes, sha256, created_at";
+
+/// An artifact's description, without its bytes.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ArtifactRecord {
+    pub artifact_id: String,
+    pub task_id: String,
+    pub name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    /// SHA-256 of the content, hex.
+    pub sha256: String,
+    pub created_at: i64,
+}
+
+/// An artifact's bytes with what is needed to serve them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ArtifactContent {
+    pub name: String,
+    pub content_type: String,
+    pub content: Vec<u8>,
+}
+
+/// A validated upload.
+pub struct NewArtifact<'a> {
+    pub name: &'a str,
+    pub content_type: &'a str,
+    pub content: &'a [u8],
+}
+
+impl Db {
+    /// Stores an artifact; `Ok(None)` when the task already has one of that name.
+    pub async fn insert_artifact(
+        &self,
+        task_id: &str,
+        artifact: &NewArtifact<'_>,
+    ) -> sqlx::Result<Option<ArtifactRecord>> {
+        use sha2::Digest as _;
+        let sha256 = hex::encode(sha2::Sha256::digest(artifact.content));
+        let sql = format!(
+            "INSERT INTO artifacts (artifact_id, task_id, name, content_type, size_bytes, sha256, content, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {ARTIFACT_COLUMNS}"
+        );
+        let inserted = dispatch!(self.write(), |pool| {
+            sqlx::query_as(&sql)
+                .bind(ids::new_id("artifact"))
+                .bind(task_id)
+                .bind(artifact.name)
+                .bind(artifact.content_type)
+                .bind(artifact.content.len() as i64)
+                .bind(&sha256)
+                .bind(artifact.content)
+                .bind(Timestamp::now().millis())
+                .fetch_one(pool)
+                .await
+        });
+        match inserted {
+            Ok(record) => Ok(Some(record)),
+            Err(err) if is_unique_violation(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The artifacts of `task_id`, oldest first.
+    pub async fn list_artifacts(&self, task_id: &str) -> sqlx::Result<Vec<ArtifactRecord>> {
+        let sql = format!("SELECT {ARTIFACT_COLUMNS} FROM artifacts WHERE task_id = $1 ORDER BY created_at, name");
+        dispatch!(self.read(), |pool| sqlx::query_as(&sql).bind(task_id).fetch_all(pool).await)
+    }
+
+    /// The bytes of artifact `artifact_id` of `task_id`.
+    pub async fn artifact_content(
+        &self,
+        task_id: &str,
+        artifact_id: &str,
+    ) -> sqlx::Result<Option<ArtifactContent>> {
+        dispatch!(self.read(), |pool| {
+            sqlx::query_as(
+                "SELECT name, content_type, content FROM artifacts WHERE task_id = $1 AND artifact_id = $2",
+            )
+            .bind(task_id)
+            .bind(artifact_id)
+            .fetch_optional(pool)
+            .await
+        })
+    }
+
+    /// Deletes an artifact; answers whether there was one.
+    pub async fn delete_artifact(&self, task_id: &str, artifact_id: &str) -> sqlx::Result<bool> {
+        dispatch!(self.write(), |pool| {
+            sqlx::query("DELETE FROM artifacts WHERE task_id = $1 AND artifact_id = $2")
+                .bind(task_id)
+                .bind(artifact_id)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected() == 1)
+        })
+    }
+}

@@ -1,0 +1,185 @@
+//! Storage: one API over two backends.
+//!
+//! [`Db`] is either an embedded SQLite database (the default, no setup) or a
+//! PostgreSQL pool (the scale-out backend, shared by several instances). Every query
+//! is written once, in SQL both backends accept (`$1` placeholders, `RETURNING`,
+//! integer millisecond timestamps), and [`dispatch!`] runs it on whichever pool is
+//! configured. Where the backends really differ, a function matches on [`Conn`] itself.
+//!
+//! SQLite gets two pools: many readers and exactly one writer. SQLite admits one
+//! writer at a time anyway; funnelling writes through one connection turns lock
+//! contention (`SQLITE_BUSY`) into an orderly queue inside the process.
+
+mod artifacts;
+mod events;
+mod owners;
+mod tasks;
+
+pub use artifacts::{ArtifactContent, ArtifactRecord, NewArtifact};
+pub use events::{EventPage, EventRecord, NewEvent};
+pub use owners::{ApiKeyRecord, Owner};
+pub use tasks::{NewTask, TaskPage, TaskPatch, TaskRecord, UpdateOutcome};
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+/// Runs `$body` with `$pool` bound to the concrete pool behind a [`Conn`].
+///
+/// The body is compiled once per backend, so the same SQL string and the same row
+/// types serve SQLite and PostgreSQL.
+macro_rules! dispatch {
+    ($conn:expr, |$pool:ident| $body:expr) => {
+        match $conn {
+            $crate::storage::Conn::Sqlite($pool) => $body,
+            $crate::storage::Conn::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use dispatch;
+
+/// Which database engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle on the service's database; cheap to clone.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite {
+        /// Readers; many connections, WAL lets them run beside the writer.
+        read: SqlitePool,
+        /// The single writer connection.
+        write: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// A borrowed pool of one backend, chosen for reading or writing.
+#[derive(Clone, Copy)]
+pub(crate) enum Conn<'a> {
+    Sqlite(&'a SqlitePool),
+    Postgres(&'a PgPool),
+}
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    /// `sqlite://PATH` or `postgres://...`.
+    pub url: String,
+    /// Upper bound on pooled connections (PostgreSQL, and SQLite readers).
+    pub max_connections: u32,
+}
+
+impl Db {
+    /// Connects to the database named by `options.url`, creating a SQLite file (and
+    /// its directory) when it does not exist yet. Does not run migrations.
+    pub async fn connect(options: &DbOptions) -> anyhow::Result<Db> {
+        let url = options.url.as_str();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url).context("invalid PostgreSQL URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(connect)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            Ok(Db::Postgres(pool))
+        } else if let Some(path) = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")) {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() || path.contains(":memory:") {
+                anyhow::bail!("the SQLite database must be a file path, e.g. sqlite://./agentshare-data/agentshare.db");
+            }
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                }
+            }
+            let connect = SqliteConnectOptions::from_str(url)
+                .context("invalid SQLite URL")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // WAL + NORMAL: a committed transaction survives a crash of the process;
+                // only an OS crash or power loss can lose the last few.
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(connect.clone())
+                .await
+                .with_context(|| format!("cannot open SQLite database {path}"))?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(options.max_connections.max(2))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(connect.read_only(true))
+                .await
+                .with_context(|| format!("cannot open SQLite database {path}"))?;
+            Ok(Db::Sqlite { read, write })
+        } else {
+            anyhow::bail!("unsupported database URL (expected sqlite://PATH or postgres://...)")
+        }
+    }
+
+    /// Brings the schema up to date. Safe to run from several instances at once:
+    /// PostgreSQL migrations take an advisory lock.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(write).await?,
+            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Which engine this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite { .. } => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Answers whether the database can serve a query right now.
+    pub async fn ping(&self) -> bool {
+        dispatch!(self.read(), |pool| sqlx::query("SELECT 1").execute(pool).await.is_ok())
+    }
+
+    /// Waits for in-flight queries and closes every connection.
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    pub(crate) fn read(&self) -> Conn<'_> {
+        match self {
+            Db::Sqlite { read, .. } => Conn::Sqlite(read),
+            Db::Postgres(pool) => Conn::Postgres(pool),
+        }
+    }
+
+    pub(crate) fn write(&self) -> Conn<'_> {
+        match self {
+            Db::Sqlite { write, .. } => Conn::Sqlite(write),
+            Db::Postgres(pool) => Conn::Postgres(pool),
+        }
+    }
+}
+
+/// True when `err` is a unique-constraint violation (a duplicate key).
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,0 +1,185 @@
+//! Tasks.
+
+use super::{dispatch, Db};
+use crate::domain::ids;
+use crate::domain::task::TaskStatus;
+use crate::domain::time::Timestamp;
+
+const TASK_COLUMNS: &str = "task_id, owner_id, title, prompt, agent, machine_id, status, \
+     last_event_seq, created_at, updated_at, started_at, finished_at";
+
+/// A task as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TaskRecord {
+    pub task_id: String,
+    pub owner_id: String,
+    pub title: String,
+    pub prompt: Option<String>,
+    pub agent: Option<String>,
+    pub machine_id: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub status: TaskStatus,
+    /// Sequence number of the newest event (0 when there is none).
+    pub last_event_seq: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+/// A validated request to create a task.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub title: String,
+    pub prompt: Option<String>,
+    pub agent: Option<String>,
+    pub machine_id: Option<String>,
+}
+
+/// A validated change to a task; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TaskPatch {
+    pub title: Option<String>,
+    /// `Some(None)` moves the task to cloud mode.
+    pub machine_id: Option<Option<String>>,
+    pub status: Option<TaskStatus>,
+}
+
+/// What became of an update.
+#[derive(Debug)]
+pub enum UpdateOutcome {
+    Updated(TaskRecord),
+    NotFound,
+    InvalidTransition { from: TaskStatus, to: TaskStatus },
+}
+
+/// One page of an owner's tasks, newest first.
+#[derive(Debug)]
+pub struct TaskPage {
+    pub tasks: Vec<TaskRecord>,
+    /// Where the next page starts (`created_at`, `task_id` of the last task), if any.
+    pub next: Option<(i64, String)>,
+}
+
+impl TryFrom<String> for TaskStatus {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        TaskStatus::parse(&value).ok_or_else(|| format!("unknown task status {value:?}"))
+    }
+}
+
+impl Db {
+    pub async fn create_task(&self, owner_id: &str, task: &NewTask) -> sqlx::Result<TaskRecord> {
+        let now = Timestamp::now().millis();
+        let sql = format!(
+            "INSERT INTO tasks (task_id, owner_id, title, prompt, agent, machine_id, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {TASK_COLUMNS}"
+        );
+        dispatch!(self.write(), |pool| {
+            sqlx::query_as(&sql)
+                .bind(ids::new_id("task"))
+                .bind(owner_id)
+                .bind(&task.title)
+                .bind(&task.prompt)
+                .bind(&task.agent)
+                .bind(&task.machine_id)
+                .bind(TaskStatus::Pending.as_str())
+                .bind(now)
+                .fetch_one(pool)
+                .await
+        })
+    }
+
+    /// The task `task_id`, whoever owns it. Callers check ownership.
+    pub async fn get_task(&self, task_id: &str) -> sqlx::Result<Option<TaskRecord>> {
+        let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = $1");
+        dispatch!(self.read(), |pool| sqlx::query_as(&sql).bind(task_id).fetch_optional(pool).await)
+    }
+
+    /// The task `task_id` if `owner_id` owns it.
+    pub async fn get_owned_task(&self, owner_id: &str, task_id: &str) -> sqlx::Result<Option<TaskRecord>> {
+        Ok(self.get_task(task_id).await?.filter(|t| t.owner_id == owner_id))
+    }
+
+    /// A page of `owner_id`'s tasks, newest first, optionally only those in `status`.
+    pub async fn list_tasks(
+        &self,
+        owner_id: &str,
+        status: Option<TaskStatus>,
+        after: Option<(i64, String)>,
+        limit: u32,
+    ) -> sqlx::Result<TaskPage> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks \
+             WHERE owner_id = $1 AND ($2 IS NULL OR status = $2) \
+               AND (created_at < $3 OR (created_at = $3 AND task_id < $4)) \
+             ORDER BY created_at DESC, task_id DESC LIMIT $5"
+        );
+        let (before_time, before_id) = after.unwrap_or((i64::MAX, String::new()));
+        let mut tasks: Vec<TaskRecord> = dispatch!(self.read(), |pool| {
+            sqlx::query_as(&sql)
+                .bind(owner_id)
+                .bind(status.map(TaskStatus::as_str))
+                .bind(before_time)
+                .bind(&before_id)
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await
+        })?;
+        let next = if tasks.len() > limit as usize {
+            tasks.truncate(limit as usize);
+            tasks.last().map(|t| (t.created_at, t.task_id.clone()))
+        } else {
+            None
+        };
+        Ok(TaskPage { tasks, next })
+    }
+
+    /// Applies `patch` to `owner_id`'s task. The status changes only along the
+    /// documented transitions; the check and the write are one conditional UPDATE,
+    /// retried if another writer changed the status in between.
+    pub async fn update_task(
+        &self,
+        owner_id: &str,
+        task_id: &str,
+        patch: &TaskPatch,
+    ) -> sqlx::Result<UpdateOutcome> {
+        let sql = format!(
+            "UPDATE tasks SET title = COALESCE($3, title), \
+                 machine_id = CASE WHEN $4 THEN $5 ELSE machine_id END, \
+                 status = $6, \
+                 started_at = CASE WHEN $7 THEN COALESCE(started_at, $9) ELSE started_at END, \
+                 finished_at = CASE WHEN $8 THEN COALESCE(finished_at, $9) ELSE finished_at END, \
+                 updated_at = $9 \
+             WHERE task_id = $1 AND owner_id = $2 AND status = $10 RETURNING {TASK_COLUMNS}"
+        );
+        loop {
+            let Some(current) = self.get_owned_task(owner_id, task_id).await? else {
+                return Ok(UpdateOutcome::NotFound);
+            };
+            let next = patch.status.unwrap_or(current.status);
+            if !current.status.can_become(next) {
+                return Ok(UpdateOutcome::InvalidTransition { from: current.status, to: next });
+            }
+            let updated: Option<TaskRecord> = dispatch!(self.write(), |pool| {
+                sqlx::query_as(&sql)
+                    .bind(task_id)
+                    .bind(owner_id)
+                    .bind(&patch.title)
+                    .bind(patch.machine_id.is_some())
+                    .bind(patch.machine_id.clone().flatten())
+                    .bind(next.as_str())
+                    .bind(next != TaskStatus::Pending)
+                    .bind(next.is_final())
+                    .bind(Timestamp::now().millis())
+                    .bind(current.status.as_str())
+                    .fetch_optional(pool)
+                    .await
+            })?;
+            if let Some(task) = updated {
+                return Ok(UpdateOutcome::Updated(task));
+            }
+            // The status changed under us: look again and re-check the transition.
+        }
+    }
+}
