@@ -108,7 +108,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn open(args: &DatabaseArgs) -> anyhow::Result<Db> {
-    let db = Db::connect(&DbOptions { url: args.database_url.clone(), max_connections: 2 }).await?;
+    let db = Db::connect(&DbOptions {
+        url: args.database_url.clone(),
+        max_connections: 2,
+    })
+    .await?;
     db.migrate().await.context("database migration failed")?;
     Ok(db)
 }
@@ -153,15 +157,23 @@ fn redact_url(url: &str) -> String {
 
 async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     match command {
-        KeysCommand::Create { owner, email, database } => {
-            let name = bounded("owner", &owner, 1, 100, false).map_err(|e| anyhow::anyhow!(e.issue))?;
+        KeysCommand::Create {
+            owner,
+            email,
+            database,
+        } => {
+            let name =
+                bounded("owner", &owner, 1, 100, false).map_err(|e| anyhow::anyhow!(e.issue))?;
             let email = email.map(|e| parse_email(&e)).transpose()?;
             let db = open(&database).await?;
             let owner = db.upsert_owner(&name, email.as_deref()).await?;
             let key = NewApiKey::generate();
             db.insert_api_key(&owner.owner_id, &key).await?;
             db.close().await;
-            println!("Created API key {} for owner {} ({}).", key.key_id, owner.name, owner.owner_id);
+            println!(
+                "Created API key {} for owner {} ({}).",
+                key.key_id, owner.name, owner.owner_id
+            );
             println!("Store it now: it is shown only this once. Send it as `Authorization: Bearer <key>`.");
             println!("{}", key.secret);
             Ok(())
@@ -174,7 +186,10 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
                 println!("no API keys");
                 return Ok(());
             }
-            println!("{:<22} {:<20} {:<12} {:<22} STATUS", "KEY ID", "OWNER", "STARTS WITH", "CREATED");
+            println!(
+                "{:<22} {:<20} {:<12} {:<22} STATUS",
+                "KEY ID", "OWNER", "STARTS WITH", "CREATED"
+            );
             for key in keys {
                 let status = match key.revoked_at {
                     Some(at) => format!("revoked {}", Timestamp(at).to_rfc3339()),
@@ -211,7 +226,11 @@ fn parse_email(text: &str) -> anyhow::Result<String> {
     let valid = text.len() <= 254
         && !text.contains(char::is_whitespace)
         && text.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
         });
     if valid {
         Ok(text.to_owned())
@@ -226,7 +245,10 @@ mod tests {
 
     #[test]
     fn database_passwords_are_not_printed() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite://./a.db"), "sqlite://./a.db");
     }
@@ -234,7 +256,13 @@ mod tests {
     #[test]
     fn emails_are_checked() {
         assert!(parse_email("alice@example.com").is_ok());
-        for bad in ["alice", "@example.com", "alice@example", "a b@example.com", "a@b@c.com"] {
+        for bad in [
+            "alice",
+            "@example.com",
+            "alice@example",
+            "a b@example.com",
+            "a@b@c.com",
+        ] {
             assert!(parse_email(bad).is_err(), "{bad}");
         }
     }

@@ -19,7 +19,13 @@ struct Inner {
 
 impl AppState {
     pub fn new(db: Db, settings: Settings, public_url: String) -> AppState {
-        AppState { inner: Arc::new(Inner { db, settings, public_url }) }
+        AppState {
+            inner: Arc::new(Inner {
+                db,
+                settings,
+                public_url,
+            }),
+        }
     }
 
     pub fn db(&self) -> &Db {

@@ -16,7 +16,10 @@ pub enum ApiError {
     /// 400 `INVALID_REQUEST`: a field is missing, malformed or out of range;
     /// `details.field` names it (when there is one) and `details.issue` says why.
     #[error("invalid request: {issue}")]
-    InvalidRequest { field: Option<String>, issue: String },
+    InvalidRequest {
+        field: Option<String>,
+        issue: String,
+    },
     /// 401 `UNAUTHORIZED`: no API key, or one that is unknown or revoked.
     #[error("unauthorized")]
     Unauthorized,
@@ -34,7 +37,11 @@ pub enum ApiError {
     MethodNotAllowed,
     /// 409 `INVALID_STATUS_TRANSITION`: the task's status can't move there.
     #[error("invalid status transition")]
-    InvalidTransition { task_id: String, from: TaskStatus, to: TaskStatus },
+    InvalidTransition {
+        task_id: String,
+        from: TaskStatus,
+        to: TaskStatus,
+    },
     /// 409 `ARTIFACT_EXISTS`: the task already has an artifact with this name.
     #[error("artifact exists")]
     ArtifactExists { name: String },
@@ -51,11 +58,16 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, issue: impl Into<String>) -> ApiError {
-        ApiError::InvalidRequest { field: Some(field.into()), issue: issue.into() }
+        ApiError::InvalidRequest {
+            field: Some(field.into()),
+            issue: issue.into(),
+        }
     }
 
     pub fn task_not_found(task_id: &str) -> ApiError {
-        ApiError::TaskNotFound { task_id: task_id.to_owned() }
+        ApiError::TaskNotFound {
+            task_id: task_id.to_owned(),
+        }
     }
 
     fn parts(&self) -> (StatusCode, &'static str, String, Value) {
@@ -84,9 +96,12 @@ impl ApiError {
                 "Artifact not found".into(),
                 json!({ "artifact_id": artifact_id }),
             ),
-            ApiError::RouteNotFound => {
-                (StatusCode::NOT_FOUND, "NOT_FOUND", "No route matches this path".into(), json!({}))
-            }
+            ApiError::RouteNotFound => (
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                "No route matches this path".into(),
+                json!({}),
+            ),
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "METHOD_NOT_ALLOWED",
@@ -129,7 +144,10 @@ impl ApiError {
 
 impl From<FieldError> for ApiError {
     fn from(err: FieldError) -> ApiError {
-        ApiError::InvalidRequest { field: Some(err.field), issue: err.issue }
+        ApiError::InvalidRequest {
+            field: Some(err.field),
+            issue: err.issue,
+        }
     }
 }
 
@@ -147,7 +165,11 @@ impl IntoResponse for ApiError {
         let (status, code, message, details) = self.parts();
         let body = ErrorEnvelope {
             success: false,
-            error: ErrorBody { code: code.into(), message, details },
+            error: ErrorBody {
+                code: code.into(),
+                message,
+                details,
+            },
         };
         let mut response = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {

@@ -98,7 +98,10 @@ pub fn validate_event(body: AppendEventRequest) -> Result<NewEvent, ApiError> {
         .map(|n| bounded("name", n, 1, task::MAX_LABEL_CHARS, false))
         .transpose()?;
     if body.event_type == EventType::Output && name.is_none() {
-        return Err(ApiError::invalid("name", "name is required for output events"));
+        return Err(ApiError::invalid(
+            "name",
+            "name is required for output events",
+        ));
     }
     Ok(NewEvent {
         event_type: body.event_type,
@@ -169,7 +172,10 @@ async fn list_events(
         return Err(ApiError::invalid("after", "after must be 0 or more"));
     }
     let limit = page_limit(query.limit, 100, 1000)?;
-    let page = state.db().list_events(&task_id, after, query.event_type, true, limit).await?;
+    let page = state
+        .db()
+        .list_events(&task_id, after, query.event_type, true, limit)
+        .await?;
     Ok(ok(EventList {
         has_more: page.has_more,
         next_after: page.events.last().map_or(after, |e| e.seq),

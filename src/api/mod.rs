@@ -30,12 +30,26 @@ pub struct Envelope<T> {
 
 /// 200 with `data` in the success envelope.
 pub fn ok<T: Serialize>(data: T) -> Response {
-    (StatusCode::OK, Json(Envelope { success: true, data })).into_response()
+    (
+        StatusCode::OK,
+        Json(Envelope {
+            success: true,
+            data,
+        }),
+    )
+        .into_response()
 }
 
 /// 201 with `data` in the success envelope.
 pub fn created<T: Serialize>(data: T) -> Response {
-    (StatusCode::CREATED, Json(Envelope { success: true, data })).into_response()
+    (
+        StatusCode::CREATED,
+        Json(Envelope {
+            success: true,
+            data,
+        }),
+    )
+        .into_response()
 }
 
 #[derive(OpenApi)]
@@ -85,7 +99,12 @@ pub fn router(state: AppState) -> Router {
             "/openapi.json",
             get(move || {
                 let document = document.clone();
-                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], document) }
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        document,
+                    )
+                }
             }),
         )
         .fallback(|| async { ApiError::RouteNotFound })

@@ -53,7 +53,11 @@ pub struct TaskView {
 impl From<TaskRecord> for TaskView {
     fn from(t: TaskRecord) -> TaskView {
         TaskView {
-            mode: if t.machine_id.is_some() { "local" } else { "cloud" },
+            mode: if t.machine_id.is_some() {
+                "local"
+            } else {
+                "cloud"
+            },
             task_id: t.task_id,
             title: t.title,
             status: t.status,
@@ -132,7 +136,10 @@ pub struct TaskList {
 }
 
 fn optional_label(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
-    value.map(|v| bounded(field, v, 1, task::MAX_LABEL_CHARS, false)).transpose().map_err(Into::into)
+    value
+        .map(|v| bounded(field, v, 1, task::MAX_LABEL_CHARS, false))
+        .transpose()
+        .map_err(Into::into)
 }
 
 /// Create a task
@@ -191,7 +198,11 @@ async fn get_task(
 
 /// The task `task_id` if `owner_id` owns it, else 404 `TASK_NOT_FOUND`: another
 /// owner's task answers exactly like one that does not exist.
-pub async fn owned_task(state: &AppState, owner_id: &str, task_id: &str) -> Result<TaskRecord, ApiError> {
+pub async fn owned_task(
+    state: &AppState,
+    owner_id: &str,
+    task_id: &str,
+) -> Result<TaskRecord, ApiError> {
     state
         .db()
         .get_owned_task(owner_id, task_id)
@@ -219,7 +230,10 @@ async fn list_tasks(
 ) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit, 20, 100)?;
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let page = state.db().list_tasks(&owner.owner_id, query.status, after, limit).await?;
+    let page = state
+        .db()
+        .list_tasks(&owner.owner_id, query.status, after, limit)
+        .await?;
     Ok(ok(TaskList {
         has_more: page.next.is_some(),
         next_cursor: page.next.map(|(time, id)| encode_cursor(time, &id)),
@@ -232,7 +246,10 @@ pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, Api
     match limit {
         None => Ok(default),
         Some(n) if (1..=max).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::invalid("limit", format!("limit must be between 1 and {max}"))),
+        Some(_) => Err(ApiError::invalid(
+            "limit",
+            format!("limit must be between 1 and {max}"),
+        )),
     }
 }
 
@@ -276,7 +293,11 @@ async fn update_task(
     ApiJson(body): ApiJson<UpdateTaskRequest>,
 ) -> Result<Response, ApiError> {
     let patch = TaskPatch {
-        title: body.title.as_deref().map(|t| bounded("title", t, 1, task::MAX_TITLE_CHARS, false)).transpose()?,
+        title: body
+            .title
+            .as_deref()
+            .map(|t| bounded("title", t, 1, task::MAX_TITLE_CHARS, false))
+            .transpose()?,
         machine_id: match body.machine_id {
             Some(Some(machine)) => Some(optional_label("machine_id", Some(&machine))?),
             Some(None) => Some(None),
@@ -284,10 +305,14 @@ async fn update_task(
         },
         status: body.status,
     };
-    match state.db().update_task(&owner.owner_id, &task_id, &patch).await? {
+    match state
+        .db()
+        .update_task(&owner.owner_id, &task_id, &patch)
+        .await?
+    {
         UpdateOutcome::Updated(task) => {
             tracing::info!(task_id = %task.task_id, status = task.status.as_str(), "task updated");
-            Ok(ok(TaskView::from(task)))
+            Ok(ok(TaskView::from(*task)))
         }
         UpdateOutcome::NotFound => Err(ApiError::task_not_found(&task_id)),
         UpdateOutcome::InvalidTransition { from, to } => {

@@ -74,7 +74,13 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_timestamp() {
-        for bad in ["", "tomorrow", "2024-13-01T00:00:00Z", "2024-01-01", "2024-01-01T00:00:00"] {
+        for bad in [
+            "",
+            "tomorrow",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01",
+            "2024-01-01T00:00:00",
+        ] {
             assert_eq!(Timestamp::parse(bad), None, "{bad}");
         }
     }

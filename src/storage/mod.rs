@@ -92,7 +92,10 @@ impl Db {
                 .await
                 .context("cannot connect to PostgreSQL")?;
             Ok(Db::Postgres(pool))
-        } else if let Some(path) = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")) {
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or(url.strip_prefix("sqlite:"))
+        {
             let path = path.split('?').next().unwrap_or_default();
             if path.is_empty() || path.contains(":memory:") {
                 anyhow::bail!("the SQLite database must be a file path, e.g. sqlite://./agentshare-data/agentshare.db");
@@ -150,7 +153,10 @@ impl Db {
 
     /// Answers whether the database can serve a query right now.
     pub async fn ping(&self) -> bool {
-        dispatch!(self.read(), |pool| sqlx::query("SELECT 1").execute(pool).await.is_ok())
+        dispatch!(self.read(), |pool| sqlx::query("SELECT 1")
+            .execute(pool)
+            .await
+            .is_ok())
     }
 
     /// Waits for in-flight queries and closes every connection.

@@ -1,0 +1,322 @@
+//! The `agentshare` binary as a user runs it.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::{Backend, TestApp, TestDb};
+
+const BIN: &str = env!("CARGO_BIN_EXE_agentshare");
+
+fn agentshare(args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .env_remove("AGENTSHARE_DATABASE_URL")
+        .output()
+        .expect("run agentshare");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A `serve` process and the base URL it printed.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(dir: &std::path::Path, args: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(dir)
+            .env_remove("AGENTSHARE_DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start agentshare serve");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("serve prints where it listens")
+                .unwrap();
+            if let Some(rest) = line.strip_prefix("agentshare is serving on ") {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, base }
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; answers whether it exited cleanly.
+    fn terminate(mut self) -> bool {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        self.child.wait().expect("wait").success()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_with_no_flags_uses_an_embedded_database_in_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let health: serde_json::Value = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health, json!({"status": "ok", "database": "sqlite"}));
+    assert!(dir.path().join("agentshare-data/agentshare.db").is_file());
+
+    // keys create, run in the same directory, finds the same database by default.
+    let output = Command::new(BIN)
+        .args([
+            "keys",
+            "create",
+            "--owner",
+            "alice",
+            "--email",
+            "alice@example.com",
+        ])
+        .current_dir(dir.path())
+        .env_remove("AGENTSHARE_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let key = stdout.lines().last().unwrap().trim().to_owned();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/tasks", server.base))
+        .bearer_auth(&key)
+        .json(&json!({"title": "from the CLI key"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert!(server.terminate(), "SIGTERM ends serve cleanly");
+}
+
+async fn keys_lifecycle(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let url = db.url.clone();
+    let (ok, stdout, stderr) = agentshare(&[
+        "keys",
+        "create",
+        "--owner",
+        "carol",
+        "--email",
+        "carol@example.com",
+        "--database-url",
+        &url,
+    ]);
+    assert!(ok, "{stderr}");
+    let key = stdout.lines().last().unwrap().to_owned();
+    assert!(
+        key.starts_with("ask_") && key.len() == 47,
+        "the key alone on the last line: {stdout:?}"
+    );
+    let (_, second, _) =
+        agentshare(&["keys", "create", "--owner", "carol", "--database-url", &url]);
+    let second_key = second.lines().last().unwrap().to_owned();
+    assert_ne!(key, second_key);
+
+    let app = TestApp::start_on(db, |_| {}).await;
+    for k in [&key, &second_key] {
+        let (status, _) = app
+            .request_as(Some(k), reqwest::Method::GET, "/v1/tasks", None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    let (ok, listing, _) =
+        agentshare(&["keys", "list", "--owner", "carol", "--database-url", &url]);
+    assert!(ok);
+    assert!(!listing.contains(&key[8..]), "keys are never shown again");
+    let key_ids: Vec<&str> = listing
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.starts_with("key_"))
+        .collect();
+    assert_eq!(key_ids.len(), 2, "{listing}");
+    assert!(
+        listing.contains(&key[..10]),
+        "listing shows how each key starts: {listing}"
+    );
+
+    // Find the first key's id by its prefix and revoke it.
+    let line = listing.lines().find(|l| l.contains(&key[..10])).unwrap();
+    let key_id = line.split_whitespace().next().unwrap();
+    let (ok, _, _) = agentshare(&["keys", "revoke", key_id, "--database-url", &url]);
+    assert!(ok);
+    let (status, _) = app
+        .request_as(Some(&key), reqwest::Method::GET, "/v1/tasks", None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app
+        .request_as(Some(&second_key), reqwest::Method::GET, "/v1/tasks", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "other keys keep working");
+    let (ok, _, stderr) = agentshare(&["keys", "revoke", key_id, "--database-url", &url]);
+    assert!(!ok && stderr.contains("no active key"), "{stderr}");
+    let (_, listing, _) = agentshare(&["keys", "list", "--database-url", &url]);
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with(key_id) && l.contains("revoked")),
+        "{listing}"
+    );
+}
+
+#[tokio::test]
+async fn keys_are_created_listed_and_revoked_on_sqlite() {
+    keys_lifecycle(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn keys_are_created_listed_and_revoked_on_postgres() {
+    keys_lifecycle(Backend::Postgres).await;
+}
+
+#[test]
+fn bad_arguments_fail_with_a_message() {
+    let (ok, _, stderr) = agentshare(&[
+        "keys",
+        "create",
+        "--owner",
+        "dave",
+        "--email",
+        "not-an-email",
+        "--database-url",
+        "sqlite:///nonexistent-dir-for-test/x.db",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("is not an email address"), "{stderr}");
+    let (ok, _, stderr) = agentshare(&["migrate", "--database-url", "mysql://localhost/x"]);
+    assert!(!ok);
+    assert!(stderr.contains("unsupported database URL"), "{stderr}");
+    let (ok, _, stderr) = agentshare(&["serve", "--public-url", "example.com"]);
+    assert!(!ok);
+    assert!(stderr.contains("http://"), "{stderr}");
+}
+
+#[tokio::test]
+async fn migrate_brings_both_backends_up_to_date() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(db) = TestDb::new(backend).await else {
+            continue;
+        };
+        for _ in 0..2 {
+            let (ok, stdout, stderr) = agentshare(&["migrate", "--database-url", &db.url]);
+            assert!(ok, "{stderr}");
+            assert!(stdout.contains("up to date"));
+        }
+    }
+}
+
+/// SIGTERM while requests are in flight: every write the server acknowledged is
+/// there after a restart.
+async fn shutdown_keeps_acknowledged_writes(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_, out, _) = agentshare(&[
+        "keys",
+        "create",
+        "--owner",
+        "erin",
+        "--database-url",
+        &db.url,
+    ]);
+    let key = out.lines().last().unwrap().to_owned();
+    let server = Server::start(dir.path(), &["--database-url", &db.url]);
+    let client = reqwest::Client::new();
+    let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let mut writers = Vec::new();
+    for i in 0..8 {
+        let (client, base, key, acked) = (
+            client.clone(),
+            server.base.clone(),
+            key.clone(),
+            acked_tx.clone(),
+        );
+        writers.push(tokio::spawn(async move {
+            for j in 0.. {
+                let sent = client
+                    .post(format!("{base}/v1/tasks"))
+                    .bearer_auth(&key)
+                    .json(&json!({"title": format!("w{i}-{j}")}))
+                    .send()
+                    .await;
+                let Ok(response) = sent else { break };
+                if response.status() != StatusCode::CREATED {
+                    break;
+                }
+                let Ok(body) = response.json::<serde_json::Value>().await else {
+                    break;
+                };
+                let _ = acked.send(body["data"]["task_id"].as_str().unwrap().to_owned());
+            }
+        }));
+    }
+    drop(acked_tx);
+    // Let a good number of writes through, then ask the server to stop mid-stream.
+    let mut acked = Vec::new();
+    while acked.len() < 50 {
+        acked.push(acked_rx.recv().await.expect("writes are acknowledged"));
+    }
+    let server_stopped = tokio::task::spawn_blocking(move || server.terminate());
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    while let Some(id) = acked_rx.recv().await {
+        acked.push(id);
+    }
+    assert!(
+        server_stopped.await.unwrap(),
+        "serve exits cleanly on SIGTERM"
+    );
+
+    let app = TestApp::start_on(db, |_| {}).await;
+    let owner = app.store.upsert_owner("erin", None).await.unwrap();
+    for id in &acked {
+        let task = app.store.get_owned_task(&owner.owner_id, id).await.unwrap();
+        assert!(
+            task.is_some(),
+            "acknowledged task {id} survived the shutdown"
+        );
+    }
+}
+
+#[tokio::test]
+async fn graceful_shutdown_keeps_acknowledged_writes_on_sqlite() {
+    shutdown_keeps_acknowledged_writes(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn graceful_shutdown_keeps_acknowledged_writes_on_postgres() {
+    shutdown_keeps_acknowledged_writes(Backend::Postgres).await;
+}

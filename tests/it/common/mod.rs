@@ -1,0 +1,362 @@
+//! Test harness: a real server on a random port with a fresh database, talked to
+//! over HTTP.
+//!
+//! SQLite tests always run. PostgreSQL tests run when `AGENTSHARE_TEST_POSTGRES_URL`
+//! names a server (e.g. `postgres://postgres@127.0.0.1:5432/postgres`); each test gets
+//! its own database there. Without it they are skipped with a notice, and under
+//! `CI=true` a missing URL fails them, so CI can never pass without PostgreSQL.
+
+#![allow(dead_code)]
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+
+use agentshare::config::Settings;
+use agentshare::domain::api_key::NewApiKey;
+use agentshare::startup::Application;
+use agentshare::storage::{Db, DbOptions};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use sqlx::Connection as _;
+use tokio::sync::oneshot;
+
+pub const POSTGRES_URL_VAR: &str = "AGENTSHARE_TEST_POSTGRES_URL";
+
+/// Declares `async fn NAME(app: TestApp)` tests to run once per backend, as
+/// `NAME::sqlite` and `NAME::postgres`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::common::TestApp::spawn($crate::common::Backend::Sqlite).await.unwrap()).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::common::TestApp::spawn($crate::common::Backend::Postgres).await {
+                    super::$name(app).await
+                }
+            }
+        }
+    )*};
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty database of one backend (a temporary SQLite file, or a new
+/// PostgreSQL database). `None` when PostgreSQL tests are disabled.
+pub struct TestDb {
+    pub url: String,
+    pub backend: Backend,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// Another handle on a database that already exists (for a second instance).
+    pub fn existing(other: &TestDb) -> TestDb {
+        TestDb {
+            url: other.url.clone(),
+            backend: other.backend,
+            _dir: None,
+        }
+    }
+
+    pub async fn new(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/agentshare.db", dir.path().display());
+                Some(TestDb {
+                    url,
+                    backend,
+                    _dir: Some(dir),
+                })
+            }
+            Backend::Postgres => {
+                let admin = postgres_admin_url()?;
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("connect to test PostgreSQL");
+                drop_stale_databases(&admin).await;
+                let name = format!(
+                    "agentshare_t_{}_{}",
+                    unix_seconds(),
+                    hex::encode(rand_bytes())
+                );
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create test database");
+                conn.close().await.ok();
+                Some(TestDb {
+                    url: replace_database(&admin, &name),
+                    backend,
+                    _dir: None,
+                })
+            }
+        }
+    }
+}
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Drops test databases left by runs that started over an hour ago, once per process.
+async fn drop_stale_databases(admin: &str) {
+    static CLEANED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    CLEANED
+        .get_or_init(|| async {
+            let Ok(mut conn) = sqlx::PgConnection::connect(admin).await else {
+                return;
+            };
+            let names: Vec<String> = sqlx::query_scalar(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'agentshare\\_t\\_%'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
+            let cutoff = unix_seconds().saturating_sub(3600);
+            for name in names {
+                let started = name
+                    .split('_')
+                    .nth(2)
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .unwrap_or(0);
+                if started < cutoff {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            }
+        })
+        .await;
+}
+
+fn rand_bytes() -> [u8; 6] {
+    agentshare::domain::ids::random_bytes::<6>()
+}
+
+/// `postgres://…/NAME?…` with the database replaced by `name`.
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_end..]
+        .find('/')
+        .map_or(base.len(), |i| i + authority_end);
+    format!("{}/{name}{query}", &base[..path_start])
+}
+
+/// The PostgreSQL server for tests, or `None` (after a one-time notice) when unset.
+fn postgres_admin_url() -> Option<String> {
+    static NOTICE: OnceLock<()> = OnceLock::new();
+    match std::env::var(POSTGRES_URL_VAR) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!("{POSTGRES_URL_VAR} is not set: CI must run the PostgreSQL tests");
+            }
+            NOTICE.get_or_init(|| {
+                // Written past the test harness's capture so that it is seen.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\nNOTICE: PostgreSQL tests are SKIPPED. Set {POSTGRES_URL_VAR}=postgres://postgres@127.0.0.1:5432/postgres to run them.\n"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// A running service and an owner (`alice`) with an API key.
+pub struct TestApp {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    /// Alice's API key; sent by [`TestApp::request`] unless another is given.
+    pub key: String,
+    pub db: TestDb,
+    /// A second handle on the same database, for setting things up directly.
+    pub store: Db,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    /// Starts a service with default settings on a fresh database.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts a service on a fresh database, letting `configure` adjust the settings.
+    pub async fn spawn_with(
+        backend: Backend,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
+        let db = TestDb::new(backend).await?;
+        Some(Self::start_on(db, configure).await)
+    }
+
+    /// Starts a service on an existing database (e.g. a second instance).
+    pub async fn start_on(db: TestDb, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = Settings::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
+        settings.database.max_connections = 5;
+        configure(&mut settings);
+        let app = Application::build(settings).await.expect("service starts");
+        let addr = app.local_addr();
+        let base = app.public_url().to_owned();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        let store = Db::connect(&DbOptions {
+            url: db.url.clone(),
+            max_connections: 2,
+        })
+        .await
+        .expect("connect");
+        let mut test_app = TestApp {
+            base,
+            addr,
+            client: reqwest::Client::new(),
+            key: String::new(),
+            db,
+            store,
+            shutdown: Some(tx),
+            server: Some(server),
+        };
+        test_app.key = test_app.new_owner("alice").await;
+        test_app
+    }
+
+    /// Creates (or reuses) the owner `name` and returns a new API key of theirs.
+    pub async fn new_owner(&self, name: &str) -> String {
+        let owner = self
+            .store
+            .upsert_owner(name, Some(&format!("{name}@example.com")))
+            .await
+            .unwrap();
+        let key = NewApiKey::generate();
+        self.store
+            .insert_api_key(&owner.owner_id, &key)
+            .await
+            .unwrap();
+        key.secret
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stops cleanly");
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request with `key` (if any) and a JSON body (if any); returns the
+    /// status and the body parsed as JSON (`Value::Null` when it is not JSON).
+    pub async fn request_as(
+        &self,
+        key: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request is answered");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.request_as(Some(&self.key), method, path, body).await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.request(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.request(Method::PATCH, path, Some(body)).await
+    }
+
+    /// Creates a task titled `title` for alice and returns its id.
+    pub async fn create_task(&self, title: &str) -> String {
+        let (status, body) = self
+            .post("/v1/tasks", serde_json::json!({ "title": title }))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["data"]["task_id"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Asserts `body` is the 001-family error envelope with `code`.
+#[track_caller]
+pub fn assert_error(body: &Value, code: &str) {
+    assert_eq!(body["success"], false, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(body["error"]["details"].is_object(), "{body}");
+}
+
+/// Asserts an `INVALID_REQUEST` naming `field`.
+#[track_caller]
+pub fn assert_invalid(body: &Value, field: &str) {
+    assert_error(body, "INVALID_REQUEST");
+    assert_eq!(body["error"]["details"]["field"], field, "{body}");
+    assert!(
+        body["error"]["details"]["issue"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+}

@@ -1,0 +1,13 @@
+//! Behaviour tests: each talks HTTP to a real server with a fresh database, on
+//! SQLite and (when enabled) PostgreSQL.
+
+mod common;
+
+mod artifacts;
+mod auth;
+mod cli;
+mod errors;
+mod events;
+mod instances;
+mod openapi;
+mod tasks;
