@@ -58,6 +58,20 @@ pub struct ServeArgs {
     /// Largest artifact upload, in bytes.
     #[arg(long, env = "AGENTSHARE_MAX_ARTIFACT_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_artifact_bytes: usize,
+    /// Base of short URLs, e.g. `https://agx.example/s` (default: PUBLIC_URL/s).
+    #[arg(long, env = "AGENTSHARE_SHORT_URL_BASE", value_parser = config::parse_public_url)]
+    pub short_url_base: Option<String>,
+    /// A proxy (CIDR) whose X-Forwarded-For is believed; repeat for several.
+    #[arg(
+        long = "trusted-proxy",
+        env = "AGENTSHARE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Key that share-link URLs are derived from: 64 hex digits (e.g. `openssl rand -hex 32`).
+    /// Default: generated on first start and kept in the database.
+    #[arg(long, env = "AGENTSHARE_LINK_KEY", hide_env_values = true)]
+    pub link_key: Option<String>,
     /// Log format: `pretty` for people, `json` for log collectors.
     #[arg(long, env = "AGENTSHARE_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
     pub log_format: String,
@@ -124,6 +138,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.public_url = args.public_url;
     settings.max_body_bytes = args.max_body_bytes;
     settings.max_artifact_bytes = args.max_artifact_bytes;
+    settings.short_url_base = args.short_url_base;
+    settings.trusted_proxies = args.trusted_proxies;
+    settings.link_key = args.link_key;
     let database = redact_url(&settings.database.url);
     let app = Application::build(settings).await?;
     let base = app.public_url().to_owned();

@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use ipnet::IpNet;
+
 use crate::storage::DbOptions;
 
 /// Default embedded database: a SQLite file under `./agentshare-data/`.
@@ -22,6 +24,13 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Largest artifact upload, in bytes.
     pub max_artifact_bytes: usize,
+    /// Base of short URLs (`{base}/{code}`); `None` means `{public_url}/s`.
+    pub short_url_base: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed when they are the TCP peer.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Key that share-link tokens are derived from (64 hex digits). `None`: a key
+    /// generated on first start and kept in the database.
+    pub link_key: Option<String>,
 }
 
 impl Settings {
@@ -37,6 +46,9 @@ impl Settings {
             public_url: None,
             max_body_bytes: 2 * 1024 * 1024,
             max_artifact_bytes: 25 * 1024 * 1024,
+            short_url_base: None,
+            trusted_proxies: Vec::new(),
+            link_key: None,
         }
     }
 }

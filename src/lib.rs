@@ -4,6 +4,7 @@
 //! - [`cli`]: the `agentshare` command line (`serve`, `keys`, `migrate`).
 //! - [`startup`]: builds the service from [`config::Settings`] and runs it; tests use it too.
 //! - [`api`]: HTTP routes, one module per resource, and the OpenAPI document.
+//! - [`web`]: public pages for viewers of share links.
 //! - [`domain`]: the values the service reasons about, checked once at the edge.
 //! - [`storage`]: the database layer, one query set over SQLite and PostgreSQL.
 
@@ -15,3 +16,4 @@ pub mod startup;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod web;

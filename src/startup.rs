@@ -23,6 +23,7 @@ use tracing::Span;
 use crate::api;
 use crate::config::Settings;
 use crate::domain::ids;
+use crate::domain::share::LinkKeys;
 use crate::state::AppState;
 use crate::storage::Db;
 
@@ -46,7 +47,8 @@ impl Application {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{bound}"));
-        let state = AppState::new(db, settings, public_url);
+        let link_keys = link_keys(&db, settings.link_key.as_deref()).await?;
+        let state = AppState::new(db, settings, public_url, link_keys);
         let router = app(state.clone());
         Ok(Application {
             listener,
@@ -83,6 +85,16 @@ impl Application {
         self.state.db().close().await;
         Ok(())
     }
+}
+
+/// The configured link key, or the one kept in the database (made on first start).
+async fn link_keys(db: &Db, configured: Option<&str>) -> anyhow::Result<LinkKeys> {
+    if let Some(text) = configured {
+        return LinkKeys::parse(text).context("the link key must be 64 hex digits (32 bytes)");
+    }
+    let fresh = hex::encode(ids::random_bytes::<32>());
+    let stored = db.service_secret("link_key", &fresh).await?;
+    LinkKeys::parse(&stored).context("the stored link key is damaged")
 }
 
 /// The whole HTTP application: routes plus the layers every request passes through.

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::config::Settings;
+use crate::domain::share::LinkKeys;
 use crate::storage::Db;
 
 /// Shared, cheaply cloned application state.
@@ -15,15 +16,23 @@ struct Inner {
     db: Db,
     settings: Settings,
     public_url: String,
+    short_url_base: String,
+    link_keys: LinkKeys,
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: Settings, public_url: String) -> AppState {
+    pub fn new(db: Db, settings: Settings, public_url: String, link_keys: LinkKeys) -> AppState {
+        let short_url_base = settings
+            .short_url_base
+            .clone()
+            .unwrap_or_else(|| format!("{public_url}/s"));
         AppState {
             inner: Arc::new(Inner {
                 db,
                 settings,
                 public_url,
+                short_url_base,
+                link_keys,
             }),
         }
     }
@@ -39,5 +48,15 @@ impl AppState {
     /// Base of every URL handed out, without a trailing slash.
     pub fn public_url(&self) -> &str {
         &self.inner.public_url
+    }
+
+    /// Base of short URLs, without a trailing slash.
+    pub fn short_url_base(&self) -> &str {
+        &self.inner.short_url_base
+    }
+
+    /// The key share-link tokens, short codes and view grants derive from.
+    pub fn link_keys(&self) -> &LinkKeys {
+        &self.inner.link_keys
     }
 }

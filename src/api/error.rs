@@ -29,6 +29,34 @@ pub enum ApiError {
     /// 404 `ARTIFACT_NOT_FOUND`.
     #[error("artifact not found")]
     ArtifactNotFound { artifact_id: String },
+    /// 404 `SHARE_LINK_NOT_FOUND`: no such link of this owner.
+    #[error("share link not found")]
+    ShareLinkNotFound { share_link_id: String },
+    /// 404 `SHARE_LINK_NOT_FOUND` for viewers: the link does not exist, expired or
+    /// was revoked. One body for all three, so nobody can probe which tokens exist.
+    #[error("share link unavailable")]
+    ShareUnavailable,
+    /// 403 `TASK_NOT_COMPLETED`: a pending or running task can't be shared by link.
+    #[error("task not completed")]
+    TaskNotCompleted { task_id: String, status: TaskStatus },
+    /// 409 `SHARE_LINK_REVOKED`: revocation is final; a revoked link can't be changed.
+    #[error("share link revoked")]
+    ShareLinkRevoked { share_link_id: String },
+    /// 401 `PASSWORD_REQUIRED`: the link has a password and none was sent.
+    #[error("password required")]
+    PasswordRequired,
+    /// 401 `INVALID_PASSWORD`: the password sent is wrong (no view was spent).
+    #[error("invalid password")]
+    InvalidPassword,
+    /// 429 `TOO_MANY_ATTEMPTS`: too many wrong passwords; `Retry-After` says when to try again.
+    #[error("too many attempts")]
+    TooManyAttempts { retry_after_secs: u64 },
+    /// 403 `DOWNLOAD_NOT_ALLOWED`: the link does not allow downloads.
+    #[error("download not allowed")]
+    DownloadNotAllowed,
+    /// 401 `VIEW_REQUIRED`: downloads need the grant that opening the link hands out.
+    #[error("view required")]
+    ViewRequired,
     /// 404 `NOT_FOUND`: no route has this path.
     #[error("no such route")]
     RouteNotFound,
@@ -95,6 +123,61 @@ impl ApiError {
                 "ARTIFACT_NOT_FOUND",
                 "Artifact not found".into(),
                 json!({ "artifact_id": artifact_id }),
+            ),
+            ApiError::ShareLinkNotFound { share_link_id } => (
+                StatusCode::NOT_FOUND,
+                "SHARE_LINK_NOT_FOUND",
+                "Share link not found or not accessible".into(),
+                json!({ "share_link_id": share_link_id }),
+            ),
+            ApiError::ShareUnavailable => (
+                StatusCode::NOT_FOUND,
+                "SHARE_LINK_NOT_FOUND",
+                "This share link does not exist, has expired or was revoked".into(),
+                json!({}),
+            ),
+            ApiError::TaskNotCompleted { task_id, status } => (
+                StatusCode::FORBIDDEN,
+                "TASK_NOT_COMPLETED",
+                "Cannot create share link for incomplete tasks".into(),
+                json!({ "task_id": task_id, "status": status }),
+            ),
+            ApiError::ShareLinkRevoked { share_link_id } => (
+                StatusCode::CONFLICT,
+                "SHARE_LINK_REVOKED",
+                "The share link was revoked; revocation is final".into(),
+                json!({ "share_link_id": share_link_id }),
+            ),
+            ApiError::PasswordRequired => (
+                StatusCode::UNAUTHORIZED,
+                "PASSWORD_REQUIRED",
+                "This share link is password protected; send the password in X-Share-Password"
+                    .into(),
+                json!({}),
+            ),
+            ApiError::InvalidPassword => (
+                StatusCode::UNAUTHORIZED,
+                "INVALID_PASSWORD",
+                "The password is not correct".into(),
+                json!({}),
+            ),
+            ApiError::TooManyAttempts { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_ATTEMPTS",
+                format!("Too many wrong passwords; try again in {retry_after_secs} seconds"),
+                json!({ "retry_after_seconds": retry_after_secs }),
+            ),
+            ApiError::DownloadNotAllowed => (
+                StatusCode::FORBIDDEN,
+                "DOWNLOAD_NOT_ALLOWED",
+                "This share link does not allow downloads".into(),
+                json!({}),
+            ),
+            ApiError::ViewRequired => (
+                StatusCode::UNAUTHORIZED,
+                "VIEW_REQUIRED",
+                "Open the share link first: downloads use the grant it hands out".into(),
+                json!({}),
             ),
             ApiError::RouteNotFound => (
                 StatusCode::NOT_FOUND,
@@ -171,11 +254,21 @@ impl IntoResponse for ApiError {
                 details,
             },
         };
+        let retry_after = match &self {
+            ApiError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let bearer_challenge = matches!(self, ApiError::Unauthorized);
         let mut response = (status, axum::Json(body)).into_response();
-        if status == StatusCode::UNAUTHORIZED {
+        if bearer_challenge {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -156,6 +156,32 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .then(|| credential.trim())
 }
 
+/// The client's address: the TCP peer, or what trusted proxies say it is.
+pub struct ClientIp(pub std::net::IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        Ok(ClientIp(crate::domain::viewer::client_address(
+            peer,
+            forwarded,
+            &state.settings().trusted_proxies,
+        )))
+    }
+}
+
 /// The owner whose API key authorised the request; 401 `UNAUTHORIZED` otherwise.
 pub struct AuthOwner(pub Owner);
 

@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod share_links;
 pub mod tasks;
 
 use axum::http::StatusCode;
@@ -61,6 +62,8 @@ pub fn created<T: Serialize>(data: T) -> Response {
     modifiers(&BearerAuth),
     tags(
         (name = "tasks", description = "Tasks, their events and artifacts (owner API)"),
+        (name = "share-links", description = "Share links of finished tasks (owner API, seed 001)"),
+        (name = "viewer", description = "What a share link's holder sees (no account)"),
         (name = "service", description = "Operational endpoints"),
     )
 )]
@@ -87,6 +90,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(tasks::routes())
         .merge(events::routes())
         .merge(artifacts::routes())
+        .merge(share_links::routes())
+        .merge(crate::web::routes())
         .split_for_parts()
 }
 

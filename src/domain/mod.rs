@@ -3,6 +3,8 @@
 
 pub mod api_key;
 pub mod ids;
+pub mod share;
 pub mod task;
 pub mod text;
 pub mod time;
+pub mod viewer;

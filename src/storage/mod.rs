@@ -13,11 +13,16 @@
 mod artifacts;
 mod events;
 mod owners;
+mod share_links;
 mod tasks;
 
 pub use artifacts::{ArtifactContent, ArtifactRecord, NewArtifact};
 pub use events::{EventPage, EventRecord, NewEvent};
 pub use owners::{ApiKeyRecord, Owner};
+pub use share_links::{
+    Analytics, Attempt, AttemptLimits, CountedView, LinkChange, LinkPage, NewShareLink, NewView,
+    ShareLinkPatch, ShareLinkRecord, DIMENSIONS,
+};
 pub use tasks::{NewTask, TaskPage, TaskPatch, TaskRecord, UpdateOutcome};
 
 use std::str::FromStr;
@@ -141,6 +146,25 @@ impl Db {
             Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
         Ok(())
+    }
+
+    /// The service-wide secret called `name`, created from `fresh` on first use. All
+    /// instances sharing a database agree on it.
+    pub async fn service_secret(&self, name: &str, fresh: &str) -> sqlx::Result<String> {
+        dispatch!(self.write(), |pool| {
+            sqlx::query(
+                "INSERT INTO service_secrets (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(fresh)
+            .bind(crate::domain::time::Timestamp::now().millis())
+            .execute(pool)
+            .await?;
+            sqlx::query_scalar("SELECT value FROM service_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_one(pool)
+                .await
+        })
     }
 
     /// Which engine this is.

@@ -269,6 +269,95 @@ impl TestApp {
         }
     }
 
+    /// Runs one SQL statement directly on the service's database (for arranging
+    /// states the API can't reach quickly, like a link whose time has run out).
+    pub async fn sql(&self, statement: &str) {
+        match self.db.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.db.url).await.unwrap();
+                sqlx::query(statement).execute(&mut conn).await.unwrap();
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
+                sqlx::query(statement).execute(&mut conn).await.unwrap();
+            }
+        }
+    }
+
+    /// Runs a query returning one integer.
+    pub async fn sql_i64(&self, query: &str) -> i64 {
+        match self.db.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.db.url).await.unwrap();
+                sqlx::query_scalar(query)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap()
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
+                sqlx::query_scalar(query)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap()
+            }
+        }
+    }
+
+    /// Creates a completed task with an output, a log, a message, a private output and
+    /// an artifact; returns its id.
+    pub async fn finished_task(&self, title: &str) -> String {
+        let id = self.create_task(title).await;
+        let events = format!("/v1/tasks/{id}/events");
+        for event in [
+            serde_json::json!({"type": "message", "content": "SECRET-PROMPT please fix"}),
+            serde_json::json!({"type": "log", "content": "SECRET-LOG token=abc"}),
+            serde_json::json!({"type": "output", "name": "Summary", "content": "# Fixed\n\nThe bug is gone."}),
+            serde_json::json!({"type": "output", "name": "Internal", "content": "SECRET-PRIVATE", "private": true}),
+            serde_json::json!({"type": "output", "name": "Patch", "content": "```diff\n+ok\n```"}),
+        ] {
+            let (status, body) = self.post(&events, event).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let response = self
+            .client
+            .post(self.url(&format!("/v1/tasks/{id}/artifacts?name=report.txt")))
+            .bearer_auth(&self.key)
+            .header("content-type", "text/plain")
+            .body("the report")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let (status, body) = self
+            .patch(
+                &format!("/v1/tasks/{id}"),
+                serde_json::json!({"status": "completed"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        id
+    }
+
+    /// Creates a share link with `body` (merged over `task_id`); returns its data.
+    pub async fn share(&self, task_id: &str, mut body: Value) -> Value {
+        body["task_id"] = Value::from(task_id);
+        let (status, answer) = self.post("/v1/share-links", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        answer["data"].clone()
+    }
+
+    /// Opens a link as a JSON viewer, with an optional password.
+    pub async fn view(&self, url: &str, password: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self.client.get(url).header("accept", "application/json");
+        if let Some(password) = password {
+            request = request.header("x-share-password", password);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

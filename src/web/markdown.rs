@@ -1,0 +1,89 @@
+//! Markdown to safe HTML. An agent's output is untrusted: whatever it contains, the
+//! HTML that comes out runs no script, loads nothing remote, and cannot break the
+//! page around it.
+
+use pulldown_cmark::{Options, Parser};
+
+/// Renders `markdown` and sanitizes the result with an allow-list (ammonia):
+/// no scripts, event handlers, styles, frames or forms; links only to http(s) and
+/// mailto, opened with `noopener noreferrer nofollow`; images removed (they would
+/// load remote content and tell a third party that the page was opened).
+pub fn render(markdown: &str) -> String {
+    let options = Options::ENABLE_TABLES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_FOOTNOTES;
+    let mut html = String::with_capacity(markdown.len() * 3 / 2);
+    pulldown_cmark::html::push_html(&mut html, Parser::new_ext(markdown, options));
+    ammonia::Builder::default()
+        .rm_tags(&["img"])
+        .url_schemes(["http", "https", "mailto"].into_iter().collect())
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .clean(&html)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    #[test]
+    fn renders_ordinary_markdown() {
+        let html = render("# Title\n\nSome **bold** text.\n\n```rust\nfn main() {}\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n");
+        assert!(html.contains("<h1>Title</h1>"), "{html}");
+        assert!(html.contains("<strong>bold</strong>"));
+        assert!(html.contains("<pre><code>fn main() {}"), "{html}");
+        assert!(html.contains("<table>"));
+    }
+
+    #[test]
+    fn strips_everything_that_could_run_or_load() {
+        for hostile in [
+            "<script>alert(1)</script>",
+            "<img src=x onerror=alert(1)>",
+            "![x](https://tracker.example/pixel.png)",
+            "[click](javascript:alert(1))",
+            "<a href=\"javascript:alert(1)\">x</a>",
+            "<iframe src=\"https://evil.example\"></iframe>",
+            "<svg onload=alert(1)>",
+            "<div style=\"background:url(https://evil.example)\">x</div>",
+            "<form action=\"https://evil.example\"><input></form>",
+            "<object data=\"x\"></object>",
+            "<link rel=stylesheet href=https://evil.example/x.css>",
+            "<meta http-equiv=refresh content=\"0;url=https://evil.example\">",
+        ] {
+            let html = render(hostile).to_lowercase();
+            for banned in [
+                "<script",
+                "onerror",
+                "onload",
+                "javascript:",
+                "<iframe",
+                "<img",
+                "style=",
+                "<form",
+                "<object",
+                "<link",
+                "<meta",
+                "<svg",
+            ] {
+                assert!(!html.contains(banned), "{hostile:?} -> {html}");
+            }
+        }
+    }
+
+    #[test]
+    fn links_do_not_leak_the_page() {
+        let html = render("[site](https://example.com)");
+        assert!(
+            html.contains("rel=\"noopener noreferrer nofollow\""),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn unbalanced_html_cannot_break_the_page() {
+        let html = render("</div></main><div>");
+        assert!(!html.contains("</main>"), "{html}");
+    }
+}

@@ -1,0 +1,672 @@
+//! The viewer's side of a share link: `{public-url}/s/{token}`.
+//!
+//! One URL, two representations. With `Accept: application/json` it answers the
+//! shared view as JSON (the password in `X-Share-Password`). Browsers get HTML: a
+//! password form when the link has one, a "Reveal" interstitial when it has a view
+//! limit (so link-preview bots and mail scanners that fetch the URL don't spend a
+//! view), and the rendered outputs once revealed. Gone links — unknown, expired or
+//! revoked — all answer 404 with one identical body.
+//!
+//! Only the task's `output` events are ever shown (never prompts, messages, logs or
+//! private events), metadata only with `show_metadata`, artifacts only with
+//! `allow_download`.
+
+use std::net::IpAddr;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::markdown;
+use crate::api::artifacts::file_response;
+use crate::api::error::ApiError;
+use crate::api::extract::ClientIp;
+use crate::api::Envelope;
+use crate::domain::ids;
+use crate::domain::share::{Permissions, SHORT_CODE_LEN};
+use crate::domain::task::EventType;
+use crate::domain::time::Timestamp;
+use crate::domain::viewer;
+use crate::state::AppState;
+use crate::storage::{Attempt, AttemptLimits, CountedView, NewView, ShareLinkRecord};
+
+/// Header that carries a link's password for JSON clients.
+pub const PASSWORD_HEADER: &str = "x-share-password";
+/// How long a reveal lets the viewer download artifacts without spending a view.
+pub const GRANT_LIFETIME_MS: i64 = 60 * 60 * 1000;
+/// Brute-force limits: 5 failures per client per link and 20 per link, in 10 minutes.
+pub const ATTEMPT_LIMITS: AttemptLimits = AttemptLimits {
+    window_ms: 10 * 60 * 1000,
+    per_client: 5,
+    per_link: 20,
+};
+/// Length of a URL token (256 bits, URL-safe base64).
+const TOKEN_LEN: usize = 43;
+/// Most outputs a shared view shows.
+const MAX_OUTPUTS: u32 = 1000;
+
+/// The shared view of a task, as a viewer sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SharedView {
+    pub share_link_id: String,
+    pub title: String,
+    pub description: Option<String>,
+    /// The task's outputs, in order; nothing else of the task.
+    pub outputs: Vec<SharedOutput>,
+    /// Timings, agent and status; null unless the link has `show_metadata`.
+    pub metadata: Option<SharedMetadata>,
+    /// Null unless the link has `allow_download`.
+    pub artifacts: Option<Vec<SharedArtifact>>,
+    pub permissions: Permissions,
+    pub expires_at: Timestamp,
+    /// Views so far, including this one.
+    pub view_count: i64,
+    pub max_views: Option<i64>,
+    /// Views left before the link expires; null when unlimited.
+    pub views_remaining: Option<i64>,
+}
+
+/// One output of the task.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SharedOutput {
+    pub name: String,
+    /// Markdown.
+    pub content: String,
+    pub created_at: Timestamp,
+}
+
+/// What a link with `show_metadata` tells about the task.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SharedMetadata {
+    pub status: crate::domain::task::TaskStatus,
+    pub agent: Option<String>,
+    pub created_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    /// From start (or creation) to finish, when finished.
+    pub duration_seconds: Option<f64>,
+}
+
+/// An artifact a viewer may download.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SharedArtifact {
+    pub name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    /// Works for an hour after the view, without spending another view.
+    pub download_url: String,
+}
+
+/// Form fields a browser posts to `/s/{token}`.
+#[derive(Debug, Deserialize)]
+pub struct RevealForm {
+    password: Option<String>,
+}
+
+/// Query of an artifact download.
+#[derive(Debug, Deserialize)]
+pub struct DownloadQuery {
+    grant: Option<String>,
+}
+
+fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let json = accept.find("application/json");
+    let html = accept.find("text/html");
+    match (json, html) {
+        (Some(_), None) => true,
+        (Some(j), Some(h)) => j < h,
+        _ => false,
+    }
+}
+
+/// What a path segment under `/s/` names.
+enum Presented {
+    /// An active link.
+    Link(Box<ShareLinkRecord>),
+    /// A short code of a link: redirect to its full URL.
+    Short(String),
+    Gone,
+}
+
+async fn lookup(state: &AppState, token: &str) -> Result<Presented, ApiError> {
+    let valid = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if token.len() == SHORT_CODE_LEN && valid(token) {
+        let id = state
+            .db()
+            .share_link_by_short_code(&ids::secret_hash(token))
+            .await?;
+        return Ok(id.map_or(Presented::Gone, |id| {
+            Presented::Short(format!(
+                "{}/s/{}",
+                state.public_url(),
+                state.link_keys().token(&id)
+            ))
+        }));
+    }
+    if token.len() != TOKEN_LEN || !valid(token) {
+        return Ok(Presented::Gone);
+    }
+    let link = state
+        .db()
+        .share_link_by_token(&ids::secret_hash(token))
+        .await?;
+    Ok(match link {
+        Some(link)
+            if link.status(Timestamp::now()) == crate::domain::share::ShareStatus::Active =>
+        {
+            Presented::Link(Box::new(link))
+        }
+        _ => Presented::Gone,
+    })
+}
+
+/// Checks `password` for a protected link, counting failures per client and per
+/// link; a wrong password spends no view.
+async fn check_password(
+    state: &AppState,
+    link: &ShareLinkRecord,
+    password: Option<&str>,
+    client: IpAddr,
+) -> Result<(), ApiError> {
+    let Some(stored) = link.password_hash.clone() else {
+        return Ok(());
+    };
+    let Some(password) = password.filter(|p| !p.is_empty()).map(str::to_owned) else {
+        return Err(ApiError::PasswordRequired);
+    };
+    let client_key =
+        state
+            .link_keys()
+            .visitor_hash(&link.share_link_id, &client.to_string(), "password");
+    let attempt = match state
+        .db()
+        .reserve_password_attempt(&link.share_link_id, &client_key, ATTEMPT_LIMITS)
+        .await?
+    {
+        Attempt::Reserved(id) => id,
+        Attempt::Locked { retry_after_ms } => {
+            let retry_after_secs = (retry_after_ms.max(1000) as u64).div_ceil(1000);
+            return Err(ApiError::TooManyAttempts { retry_after_secs });
+        }
+    };
+    let right = tokio::task::spawn_blocking(move || {
+        crate::domain::share::verify_password(&stored, &password)
+    })
+    .await
+    .map_err(|err| ApiError::Internal(err.into()))?;
+    if right {
+        state.db().clear_password_attempt(&attempt).await?;
+        Ok(())
+    } else {
+        tracing::info!(share_link_id = %link.share_link_id, "wrong share link password");
+        Err(ApiError::InvalidPassword)
+    }
+}
+
+/// Spends one view of `link`: counted atomically against `max_views`, recorded for
+/// analytics, committed before anything is shown.
+async fn reveal(
+    state: &AppState,
+    link: &ShareLinkRecord,
+    client: IpAddr,
+    headers: &HeaderMap,
+) -> Result<CountedView, ApiError> {
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let user_agent = user_agent.chars().take(512).collect::<String>();
+    let agent = viewer::classify_user_agent(&user_agent);
+    let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
+    let view = NewView {
+        client_prefix: Some(viewer::truncated_prefix(client)),
+        visitor_hash: state.link_keys().visitor_hash(
+            &link.share_link_id,
+            &client.to_string(),
+            &user_agent,
+        ),
+        country: None,
+        city: None,
+        user_agent: (!user_agent.is_empty()).then_some(user_agent),
+        referrer_host: viewer::referrer_host(referer),
+        browser: agent.browser,
+        os: agent.os,
+        device: agent.device,
+    };
+    let counted = state.db().record_view(&link.share_link_id, &view).await?;
+    let counted = counted.ok_or(ApiError::ShareUnavailable)?;
+    tracing::info!(share_link_id = %link.share_link_id, view_count = counted.view_count, "share link viewed");
+    Ok(counted)
+}
+
+/// Everything the viewer may see, after a counted view.
+async fn shared_view(
+    state: &AppState,
+    link: &ShareLinkRecord,
+    token: &str,
+    view: &CountedView,
+) -> Result<SharedView, ApiError> {
+    let db = state.db();
+    let outputs = db
+        .list_events(
+            &link.task_id,
+            0,
+            Some(EventType::Output),
+            false,
+            MAX_OUTPUTS,
+        )
+        .await?;
+    let metadata = if link.show_metadata {
+        let task = db
+            .get_task(&link.task_id)
+            .await?
+            .ok_or(ApiError::ShareUnavailable)?;
+        Some(SharedMetadata {
+            status: task.status,
+            agent: task.agent,
+            created_at: Timestamp(task.created_at),
+            started_at: task.started_at.map(Timestamp),
+            finished_at: task.finished_at.map(Timestamp),
+            duration_seconds: task
+                .finished_at
+                .map(|end| (end - task.started_at.unwrap_or(task.created_at)) as f64 / 1000.0),
+        })
+    } else {
+        None
+    };
+    let artifacts = if link.allow_download {
+        let grant = state.link_keys().grant(
+            &link.share_link_id,
+            &view.view_id,
+            Timestamp(view.viewed_at.millis() + GRANT_LIFETIME_MS),
+        );
+        let base = format!("{}/s/{token}/artifacts", state.public_url());
+        Some(
+            db.list_artifacts(&link.task_id)
+                .await?
+                .into_iter()
+                .map(|a| SharedArtifact {
+                    download_url: format!("{base}/{}?grant={grant}", a.artifact_id),
+                    name: a.name,
+                    content_type: a.content_type,
+                    size_bytes: a.size_bytes,
+                    sha256: a.sha256,
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    Ok(SharedView {
+        share_link_id: link.share_link_id.clone(),
+        title: link.title.clone(),
+        description: link.description.clone(),
+        outputs: outputs
+            .events
+            .into_iter()
+            .map(|e| SharedOutput {
+                name: e.name.unwrap_or_default(),
+                content: e.content,
+                created_at: Timestamp(e.created_at),
+            })
+            .collect(),
+        metadata,
+        artifacts,
+        permissions: link.permissions(),
+        expires_at: Timestamp(link.expires_at),
+        view_count: view.view_count,
+        max_views: view.max_views,
+        views_remaining: view.max_views.map(|max| (max - view.view_count).max(0)),
+    })
+}
+
+/// Open a share link
+///
+/// With `Accept: application/json`: spends one view and returns the shared view (a
+/// password-protected link needs `X-Share-Password`; a wrong one spends nothing).
+/// Otherwise the HTML page. Unknown, expired and revoked links answer the same 404.
+#[utoipa::path(
+    get, path = "/s/{token}", tag = "viewer",
+    params(
+        ("token" = String, Path, description = "The link's token (or its short code, which redirects)"),
+        ("X-Share-Password" = Option<String>, Header, description = "The link's password, if it has one"),
+    ),
+    responses(
+        (status = 200, description = "The shared view (JSON), or the page (HTML)", body = Envelope<SharedView>),
+        (status = 303, description = "A short code: redirects to the link's full URL"),
+        (status = 401, description = "`PASSWORD_REQUIRED` or `INVALID_PASSWORD`", body = crate::api::error::ErrorEnvelope),
+        (status = 404, description = "`SHARE_LINK_NOT_FOUND`: unknown, expired or revoked", body = crate::api::error::ErrorEnvelope),
+        (status = 429, description = "`TOO_MANY_ATTEMPTS`, with `Retry-After`", body = crate::api::error::ErrorEnvelope),
+    )
+)]
+pub async fn open_link(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+) -> Response {
+    let json = wants_json(&headers);
+    let link = match lookup(&state, &token).await {
+        Ok(Presented::Link(link)) => link,
+        Ok(Presented::Short(url)) => return Redirect::to(&url).into_response(),
+        Ok(Presented::Gone) => return gone(json),
+        Err(err) => return failure(err, json),
+    };
+    if json {
+        let password = headers.get(PASSWORD_HEADER).and_then(|v| v.to_str().ok());
+        return match open_json(&state, &link, &token, password, client, &headers).await {
+            Ok(view) => axum::Json(Envelope {
+                success: true,
+                data: view,
+            })
+            .into_response(),
+            Err(err) => failure(err, true),
+        };
+    }
+    if link.password_hash.is_some() {
+        return page(StatusCode::OK, &PasswordPage { error: None });
+    }
+    if let Some(max) = link.max_views {
+        let remaining = (max - link.view_count).max(0);
+        return page(
+            StatusCode::OK,
+            &RevealPage {
+                title: &link.title,
+                remaining,
+            },
+        );
+    }
+    reveal_page(&state, &link, &token, client, &headers).await
+}
+
+async fn open_json(
+    state: &AppState,
+    link: &ShareLinkRecord,
+    token: &str,
+    password: Option<&str>,
+    client: IpAddr,
+    headers: &HeaderMap,
+) -> Result<SharedView, ApiError> {
+    check_password(state, link, password, client).await?;
+    let view = reveal(state, link, client, headers).await?;
+    shared_view(state, link, token, &view).await
+}
+
+/// A browser's deliberate action on a link: the password form, or the Reveal button.
+pub async fn submit(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<RevealForm>,
+) -> Response {
+    let link = match lookup(&state, &token).await {
+        Ok(Presented::Link(link)) => link,
+        Ok(_) => return gone(false),
+        Err(err) => return failure(err, false),
+    };
+    match check_password(&state, &link, form.password.as_deref(), client).await {
+        Ok(()) => {}
+        Err(ApiError::PasswordRequired) => {
+            return page(
+                StatusCode::UNAUTHORIZED,
+                &PasswordPage {
+                    error: Some("Enter the password.".into()),
+                },
+            )
+        }
+        Err(ApiError::InvalidPassword) => {
+            return page(
+                StatusCode::UNAUTHORIZED,
+                &PasswordPage {
+                    error: Some("That password is not correct. No view was used.".into()),
+                },
+            )
+        }
+        Err(ApiError::TooManyAttempts { retry_after_secs }) => {
+            let minutes = retry_after_secs.div_ceil(60);
+            let message = format!(
+                "Too many wrong passwords. Try again in {minutes} minute{}.",
+                if minutes == 1 { "" } else { "s" }
+            );
+            let mut response = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                &PasswordPage {
+                    error: Some(message),
+                },
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            return response;
+        }
+        Err(err) => return failure(err, false),
+    }
+    reveal_page(&state, &link, &token, client, &headers).await
+}
+
+async fn reveal_page(
+    state: &AppState,
+    link: &ShareLinkRecord,
+    token: &str,
+    client: IpAddr,
+    headers: &HeaderMap,
+) -> Response {
+    let view = match reveal(state, link, client, headers).await {
+        Ok(view) => view,
+        Err(err) => return failure(err, false),
+    };
+    match shared_view(state, link, token, &view).await {
+        Ok(shared) => page(StatusCode::OK, &SharePage::new(&shared)),
+        Err(err) => failure(err, false),
+    }
+}
+
+/// Download an artifact of a shared task
+///
+/// Needs the `grant` from a view of the link (in each `download_url`), and a link
+/// that allows downloads; spends no view.
+#[utoipa::path(
+    get, path = "/s/{token}/artifacts/{artifact_id}", tag = "viewer",
+    params(
+        ("token" = String, Path, description = "The link's token"),
+        ("artifact_id" = String, Path, description = "Artifact identifier"),
+        ("grant" = String, Query, description = "From the shared view's `download_url`"),
+    ),
+    responses(
+        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 401, description = "`VIEW_REQUIRED`: no valid grant", body = crate::api::error::ErrorEnvelope),
+        (status = 403, description = "`DOWNLOAD_NOT_ALLOWED`", body = crate::api::error::ErrorEnvelope),
+        (status = 404, description = "`SHARE_LINK_NOT_FOUND`", body = crate::api::error::ErrorEnvelope),
+    )
+)]
+pub async fn download(
+    State(state): State<AppState>,
+    Path((token, artifact_id)): Path<(String, String)>,
+    Query(query): Query<DownloadQuery>,
+) -> Response {
+    match download_inner(&state, &token, &artifact_id, query.grant.as_deref()).await {
+        Ok(response) => response,
+        Err(err) => failure(err, true),
+    }
+}
+
+async fn download_inner(
+    state: &AppState,
+    token: &str,
+    artifact_id: &str,
+    grant: Option<&str>,
+) -> Result<Response, ApiError> {
+    if token.len() != TOKEN_LEN {
+        return Err(ApiError::ShareUnavailable);
+    }
+    let now = Timestamp::now();
+    // A link that reached its view limit still serves the viewers who revealed it
+    // (for the grant's hour); revocation and expiry by time stop everything.
+    let link = state
+        .db()
+        .share_link_by_token(&ids::secret_hash(token))
+        .await?
+        .filter(|l| l.revoked_at.is_none() && l.expires_at > now.millis())
+        .ok_or(ApiError::ShareUnavailable)?;
+    if !grant.is_some_and(|g| state.link_keys().check_grant(&link.share_link_id, g, now)) {
+        return Err(ApiError::ViewRequired);
+    }
+    if !link.allow_download {
+        return Err(ApiError::DownloadNotAllowed);
+    }
+    let artifact = state
+        .db()
+        .artifact_content(&link.task_id, artifact_id)
+        .await?
+        .ok_or(ApiError::ArtifactNotFound {
+            artifact_id: artifact_id.to_owned(),
+        })?;
+    Ok(file_response(artifact))
+}
+
+/// The one answer for unknown, expired and revoked links.
+fn gone(json: bool) -> Response {
+    if json {
+        ApiError::ShareUnavailable.into_response()
+    } else {
+        page(StatusCode::NOT_FOUND, &GonePage)
+    }
+}
+
+fn failure(err: ApiError, json: bool) -> Response {
+    match err {
+        ApiError::ShareUnavailable => gone(json),
+        err if json => err.into_response(),
+        err => {
+            let status = err.into_response().status();
+            page(status, &ErrorPage)
+        }
+    }
+}
+
+fn page(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(err) => ApiError::Internal(err.into()).into_response(),
+    }
+}
+
+/// A rendered output for the page.
+struct RenderedOutput {
+    name: String,
+    html: String,
+}
+
+/// An artifact line of the page.
+struct ArtifactLine {
+    name: String,
+    url: String,
+    size: String,
+    content_type: String,
+}
+
+#[derive(Template)]
+#[template(path = "share.html")]
+struct SharePage<'a> {
+    view: &'a SharedView,
+    outputs: Vec<RenderedOutput>,
+    /// `(label, value)` pairs; empty without `show_metadata`.
+    metadata: Vec<(&'static str, String)>,
+    artifacts: Option<Vec<ArtifactLine>>,
+    expires: String,
+}
+
+impl<'a> SharePage<'a> {
+    fn new(view: &'a SharedView) -> SharePage<'a> {
+        let outputs = view
+            .outputs
+            .iter()
+            .map(|o| RenderedOutput {
+                name: o.name.clone(),
+                html: markdown::render(&o.content),
+            })
+            .collect();
+        let mut metadata = Vec::new();
+        if let Some(m) = &view.metadata {
+            metadata.push(("Status", m.status.as_str().to_owned()));
+            if let Some(agent) = &m.agent {
+                metadata.push(("Agent", agent.clone()));
+            }
+            metadata.push(("Created", m.created_at.to_rfc3339()));
+            if let Some(finished) = m.finished_at {
+                metadata.push(("Finished", finished.to_rfc3339()));
+            }
+            if let Some(secs) = m.duration_seconds {
+                metadata.push(("Duration", human_duration(secs)));
+            }
+        }
+        let artifacts = view.artifacts.as_ref().map(|list| {
+            list.iter()
+                .map(|a| ArtifactLine {
+                    name: a.name.clone(),
+                    url: a.download_url.clone(),
+                    size: human_size(a.size_bytes),
+                    content_type: a.content_type.clone(),
+                })
+                .collect()
+        });
+        SharePage {
+            view,
+            outputs,
+            metadata,
+            artifacts,
+            expires: view.expires_at.to_rfc3339(),
+        }
+    }
+}
+
+fn human_size(bytes: i64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+fn human_duration(secs: f64) -> String {
+    let secs = secs.max(0.0).round() as u64;
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "reveal.html")]
+struct RevealPage<'a> {
+    title: &'a str,
+    remaining: i64,
+}
+
+#[derive(Template)]
+#[template(path = "gone.html")]
+struct GonePage;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage;
