@@ -62,11 +62,7 @@ pub struct ServeArgs {
     #[arg(long, env = "AGENTSHARE_SHORT_URL_BASE", value_parser = config::parse_public_url)]
     pub short_url_base: Option<String>,
     /// A proxy (CIDR) whose X-Forwarded-For is believed; repeat for several.
-    #[arg(
-        long = "trusted-proxy",
-        env = "AGENTSHARE_TRUSTED_PROXIES",
-        value_delimiter = ','
-    )]
+    #[arg(long = "trusted-proxy", env = "AGENTSHARE_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Key that share-link URLs are derived from: 64 hex digits (e.g. `openssl rand -hex 32`).
     /// Default: generated on first start and kept in the database.
@@ -122,11 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn open(args: &DatabaseArgs) -> anyhow::Result<Db> {
-    let db = Db::connect(&DbOptions {
-        url: args.database_url.clone(),
-        max_connections: 2,
-    })
-    .await?;
+    let db = Db::connect(&DbOptions { url: args.database_url.clone(), max_connections: 2 }).await?;
     db.migrate().await.context("database migration failed")?;
     Ok(db)
 }
@@ -174,23 +166,15 @@ fn redact_url(url: &str) -> String {
 
 async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     match command {
-        KeysCommand::Create {
-            owner,
-            email,
-            database,
-        } => {
-            let name =
-                bounded("owner", &owner, 1, 100, false).map_err(|e| anyhow::anyhow!(e.issue))?;
+        KeysCommand::Create { owner, email, database } => {
+            let name = bounded("owner", &owner, 1, 100, false).map_err(|e| anyhow::anyhow!(e.issue))?;
             let email = email.map(|e| parse_email(&e)).transpose()?;
             let db = open(&database).await?;
             let owner = db.upsert_owner(&name, email.as_deref()).await?;
             let key = NewApiKey::generate();
             db.insert_api_key(&owner.owner_id, &key).await?;
             db.close().await;
-            println!(
-                "Created API key {} for owner {} ({}).",
-                key.key_id, owner.name, owner.owner_id
-            );
+            println!("Created API key {} for owner {} ({}).", key.key_id, owner.name, owner.owner_id);
             println!("Store it now: it is shown only this once. Send it as `Authorization: Bearer <key>`.");
             println!("{}", key.secret);
             Ok(())
@@ -203,10 +187,7 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
                 println!("no API keys");
                 return Ok(());
             }
-            println!(
-                "{:<22} {:<20} {:<12} {:<22} STATUS",
-                "KEY ID", "OWNER", "STARTS WITH", "CREATED"
-            );
+            println!("{:<22} {:<20} {:<12} {:<22} STATUS", "KEY ID", "OWNER", "STARTS WITH", "CREATED");
             for key in keys {
                 let status = match key.revoked_at {
                     Some(at) => format!("revoked {}", Timestamp(at).to_rfc3339()),
@@ -262,10 +243,7 @@ mod tests {
 
     #[test]
     fn database_passwords_are_not_printed() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite://./a.db"), "sqlite://./a.db");
     }
@@ -273,13 +251,7 @@ mod tests {
     #[test]
     fn emails_are_checked() {
         assert!(parse_email("alice@example.com").is_ok());
-        for bad in [
-            "alice",
-            "@example.com",
-            "alice@example",
-            "a b@example.com",
-            "a@b@c.com",
-        ] {
+        for bad in ["alice", "@example.com", "alice@example", "a b@example.com", "a@b@c.com"] {
             assert!(parse_email(bad).is_err(), "{bad}");
         }
     }

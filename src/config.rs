@@ -39,10 +39,7 @@ impl Settings {
     pub fn new(listen: SocketAddr, database_url: impl Into<String>) -> Settings {
         Settings {
             listen,
-            database: DbOptions {
-                url: database_url.into(),
-                max_connections: 16,
-            },
+            database: DbOptions { url: database_url.into(), max_connections: 16 },
             public_url: None,
             max_body_bytes: 2 * 1024 * 1024,
             max_artifact_bytes: 25 * 1024 * 1024,
@@ -61,9 +58,7 @@ pub fn parse_public_url(text: &str) -> Result<String, String> {
         .or_else(|| trimmed.strip_prefix("http://"))
         .ok_or_else(|| format!("{text:?} must start with http:// or https://"))?;
     if rest.is_empty() || rest.contains(['?', '#', ' ']) {
-        return Err(format!(
-            "{text:?} is not a base URL (host, optional port and path only)"
-        ));
+        return Err(format!("{text:?} is not a base URL (host, optional port and path only)"));
     }
     Ok(trimmed.to_owned())
 }
@@ -74,14 +69,8 @@ mod tests {
 
     #[test]
     fn public_urls_are_normalised() {
-        assert_eq!(
-            parse_public_url("https://share.example.com/").unwrap(),
-            "https://share.example.com"
-        );
-        assert_eq!(
-            parse_public_url("http://h:9/base").unwrap(),
-            "http://h:9/base"
-        );
+        assert_eq!(parse_public_url("https://share.example.com/").unwrap(), "https://share.example.com");
+        assert_eq!(parse_public_url("http://h:9/base").unwrap(), "http://h:9/base");
         assert!(parse_public_url("share.example.com").is_err());
         assert!(parse_public_url("https://x/?a=b").is_err());
     }

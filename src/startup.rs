@@ -14,9 +14,7 @@ use axum::http::{HeaderName, Request, Response, StatusCode};
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
@@ -43,25 +41,16 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let bound = listener.local_addr()?;
-        let public_url = settings
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{bound}"));
+        let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
         let link_keys = link_keys(&db, settings.link_key.as_deref()).await?;
         let state = AppState::new(db, settings, public_url, link_keys);
         let router = app(state.clone());
-        Ok(Application {
-            listener,
-            router,
-            state,
-        })
+        Ok(Application { listener, router, state })
     }
 
     /// The address actually bound (the real port when port 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     /// The base URL the service hands out.
@@ -72,16 +61,9 @@ impl Application {
     /// Serves until `shutdown` completes, then stops accepting connections, lets
     /// in-flight requests finish (every acknowledged write is already committed)
     /// and closes the database.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
         self.state.db().close().await;
         Ok(())
     }
@@ -106,10 +88,8 @@ pub fn app(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<Body>| {
                     // The matched route, never the raw path: share tokens live in paths.
-                    let route = request
-                        .extensions()
-                        .get::<MatchedPath>()
-                        .map_or("unmatched", MatchedPath::as_str);
+                    let route =
+                        request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
                     let id = request
                         .headers()
                         .get("x-request-id")
@@ -119,7 +99,11 @@ pub fn app(state: AppState) -> Router {
                 })
                 .on_request(())
                 .on_response(|response: &Response<Body>, latency: Duration, _: &Span| {
-                    tracing::info!(status = response.status().as_u16(), latency_ms = latency.as_millis() as u64, "response");
+                    tracing::info!(
+                        status = response.status().as_u16(),
+                        latency_ms = latency.as_millis() as u64,
+                        "response"
+                    );
                 }),
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

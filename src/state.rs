@@ -22,19 +22,8 @@ struct Inner {
 
 impl AppState {
     pub fn new(db: Db, settings: Settings, public_url: String, link_keys: LinkKeys) -> AppState {
-        let short_url_base = settings
-            .short_url_base
-            .clone()
-            .unwrap_or_else(|| format!("{public_url}/s"));
-        AppState {
-            inner: Arc::new(Inner {
-                db,
-                settings,
-                public_url,
-                short_url_base,
-                link_keys,
-            }),
-        }
+        let short_url_base = settings.short_url_base.clone().unwrap_or_else(|| format!("{public_url}/s"));
+        AppState { inner: Arc::new(Inner { db, settings, public_url, short_url_base, link_keys }) }
     }
 
     pub fn db(&self) -> &Db {

@@ -81,10 +81,7 @@ pub struct ArtifactList {
 fn validate_name(name: &str) -> Result<String, ApiError> {
     let name = bounded("name", name, 1, MAX_NAME_CHARS, false)?;
     if name.contains(['/', '\\']) || name == "." || name == ".." {
-        return Err(ApiError::invalid(
-            "name",
-            "name must be a file name, not a path",
-        ));
+        return Err(ApiError::invalid("name", "name must be a file name, not a path"));
     }
     Ok(name)
 }
@@ -94,12 +91,8 @@ fn content_type(headers: &HeaderMap) -> Result<String, ApiError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(mime::APPLICATION_OCTET_STREAM.to_string());
     };
-    let invalid = || {
-        ApiError::invalid(
-            "Content-Type",
-            "Content-Type must be a media type such as text/plain",
-        )
-    };
+    let invalid =
+        || ApiError::invalid("Content-Type", "Content-Type must be a media type such as text/plain");
     let text = value.to_str().map_err(|_| invalid())?;
     let parsed: mime::Mime = text.parse().map_err(|_| invalid())?;
     if text.len() > 255 {
@@ -138,16 +131,9 @@ async fn upload_artifact(
     let name = validate_name(&query.name)?;
     let content_type = content_type(request.headers())?;
     let content = read_body(request, state.settings().max_artifact_bytes).await?;
-    let artifact = NewArtifact {
-        name: &name,
-        content_type: &content_type,
-        content: &content,
-    };
-    let record = state
-        .db()
-        .insert_artifact(&task_id, &artifact)
-        .await?
-        .ok_or(ApiError::ArtifactExists { name })?;
+    let artifact = NewArtifact { name: &name, content_type: &content_type, content: &content };
+    let record =
+        state.db().insert_artifact(&task_id, &artifact).await?.ok_or(ApiError::ArtifactExists { name })?;
     tracing::info!(task_id = %task_id, artifact_id = %record.artifact_id, size = record.size_bytes, "artifact stored");
     Ok(created(ArtifactView::new(record, state.public_url())))
 }
@@ -172,10 +158,7 @@ async fn list_artifacts(
     let records = state.db().list_artifacts(&task_id).await?;
     let public_url = state.public_url();
     Ok(ok(ArtifactList {
-        artifacts: records
-            .into_iter()
-            .map(|r| ArtifactView::new(r, public_url))
-            .collect(),
+        artifacts: records.into_iter().map(|r| ArtifactView::new(r, public_url)).collect(),
     }))
 }
 
@@ -221,18 +204,9 @@ pub fn file_response(artifact: ArtifactContent) -> Response {
         [
             (header::CONTENT_TYPE, content_type),
             (header::CONTENT_DISPOSITION, disposition),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("sandbox; default-src 'none'"),
-            ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-store"),
-            ),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
         ],
         artifact.content,
     )
@@ -243,13 +217,7 @@ pub fn file_response(artifact: ArtifactContent) -> Response {
 fn content_disposition(name: &str) -> String {
     let ascii: String = name
         .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
         .collect();
     let encoded: String = name
         .bytes()

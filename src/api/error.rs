@@ -16,10 +16,7 @@ pub enum ApiError {
     /// 400 `INVALID_REQUEST`: a field is missing, malformed or out of range;
     /// `details.field` names it (when there is one) and `details.issue` says why.
     #[error("invalid request: {issue}")]
-    InvalidRequest {
-        field: Option<String>,
-        issue: String,
-    },
+    InvalidRequest { field: Option<String>, issue: String },
     /// 401 `UNAUTHORIZED`: no API key, or one that is unknown or revoked.
     #[error("unauthorized")]
     Unauthorized,
@@ -65,11 +62,7 @@ pub enum ApiError {
     MethodNotAllowed,
     /// 409 `INVALID_STATUS_TRANSITION`: the task's status can't move there.
     #[error("invalid status transition")]
-    InvalidTransition {
-        task_id: String,
-        from: TaskStatus,
-        to: TaskStatus,
-    },
+    InvalidTransition { task_id: String, from: TaskStatus, to: TaskStatus },
     /// 409 `ARTIFACT_EXISTS`: the task already has an artifact with this name.
     #[error("artifact exists")]
     ArtifactExists { name: String },
@@ -86,16 +79,11 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn invalid(field: impl Into<String>, issue: impl Into<String>) -> ApiError {
-        ApiError::InvalidRequest {
-            field: Some(field.into()),
-            issue: issue.into(),
-        }
+        ApiError::InvalidRequest { field: Some(field.into()), issue: issue.into() }
     }
 
     pub fn task_not_found(task_id: &str) -> ApiError {
-        ApiError::TaskNotFound {
-            task_id: task_id.to_owned(),
-        }
+        ApiError::TaskNotFound { task_id: task_id.to_owned() }
     }
 
     fn parts(&self) -> (StatusCode, &'static str, String, Value) {
@@ -106,12 +94,9 @@ impl ApiError {
                 "Invalid request parameters".into(),
                 json!({ "field": field, "issue": issue }),
             ),
-            ApiError::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHORIZED",
-                "Invalid or missing API key".into(),
-                json!({}),
-            ),
+            ApiError::Unauthorized => {
+                (StatusCode::UNAUTHORIZED, "UNAUTHORIZED", "Invalid or missing API key".into(), json!({}))
+            }
             ApiError::TaskNotFound { task_id } => (
                 StatusCode::NOT_FOUND,
                 "TASK_NOT_FOUND",
@@ -151,8 +136,7 @@ impl ApiError {
             ApiError::PasswordRequired => (
                 StatusCode::UNAUTHORIZED,
                 "PASSWORD_REQUIRED",
-                "This share link is password protected; send the password in X-Share-Password"
-                    .into(),
+                "This share link is password protected; send the password in X-Share-Password".into(),
                 json!({}),
             ),
             ApiError::InvalidPassword => (
@@ -179,12 +163,9 @@ impl ApiError {
                 "Open the share link first: downloads use the grant it hands out".into(),
                 json!({}),
             ),
-            ApiError::RouteNotFound => (
-                StatusCode::NOT_FOUND,
-                "NOT_FOUND",
-                "No route matches this path".into(),
-                json!({}),
-            ),
+            ApiError::RouteNotFound => {
+                (StatusCode::NOT_FOUND, "NOT_FOUND", "No route matches this path".into(), json!({}))
+            }
             ApiError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 "METHOD_NOT_ALLOWED",
@@ -227,10 +208,7 @@ impl ApiError {
 
 impl From<FieldError> for ApiError {
     fn from(err: FieldError) -> ApiError {
-        ApiError::InvalidRequest {
-            field: Some(err.field),
-            issue: err.issue,
-        }
+        ApiError::InvalidRequest { field: Some(err.field), issue: err.issue }
     }
 }
 
@@ -246,14 +224,7 @@ impl IntoResponse for ApiError {
             tracing::error!(error = format!("{cause:#}"), "request failed");
         }
         let (status, code, message, details) = self.parts();
-        let body = ErrorEnvelope {
-            success: false,
-            error: ErrorBody {
-                code: code.into(),
-                message,
-                details,
-            },
-        };
+        let body = ErrorEnvelope { success: false, error: ErrorBody { code: code.into(), message, details } };
         let retry_after = match &self {
             ApiError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
@@ -261,14 +232,10 @@ impl IntoResponse for ApiError {
         let bearer_challenge = matches!(self, ApiError::Unauthorized);
         let mut response = (status, axum::Json(body)).into_response();
         if bearer_challenge {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if let Some(secs) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

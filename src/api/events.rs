@@ -92,16 +92,10 @@ pub struct EventList {
 
 /// Checks an event body; shared by every route that appends events.
 pub fn validate_event(body: AppendEventRequest) -> Result<NewEvent, ApiError> {
-    let name = body
-        .name
-        .as_deref()
-        .map(|n| bounded("name", n, 1, task::MAX_LABEL_CHARS, false))
-        .transpose()?;
+    let name =
+        body.name.as_deref().map(|n| bounded("name", n, 1, task::MAX_LABEL_CHARS, false)).transpose()?;
     if body.event_type == EventType::Output && name.is_none() {
-        return Err(ApiError::invalid(
-            "name",
-            "name is required for output events",
-        ));
+        return Err(ApiError::invalid("name", "name is required for output events"));
     }
     Ok(NewEvent {
         event_type: body.event_type,
@@ -137,11 +131,8 @@ async fn append_event(
 ) -> Result<Response, ApiError> {
     owned_task(&state, &owner.owner_id, &task_id).await?;
     let event = validate_event(body)?;
-    let record = state
-        .db()
-        .append_event(&task_id, &event)
-        .await?
-        .ok_or_else(|| ApiError::task_not_found(&task_id))?;
+    let record =
+        state.db().append_event(&task_id, &event).await?.ok_or_else(|| ApiError::task_not_found(&task_id))?;
     Ok(created(EventView::from(record)))
 }
 
@@ -172,10 +163,7 @@ async fn list_events(
         return Err(ApiError::invalid("after", "after must be 0 or more"));
     }
     let limit = page_limit(query.limit, 100, 1000)?;
-    let page = state
-        .db()
-        .list_events(&task_id, after, query.event_type, true, limit)
-        .await?;
+    let page = state.db().list_events(&task_id, after, query.event_type, true, limit).await?;
     Ok(ok(EventList {
         has_more: page.has_more,
         next_after: page.events.last().map_or(after, |e| e.seq),

@@ -26,31 +26,22 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         }
         let limit = state.settings().max_body_bytes;
         let bytes = read_body(req, limit).await?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
         parse_json(bytes).map(ApiJson)
     }
 }
 
 /// Reads a whole body of at most `limit` bytes.
 pub async fn read_body(req: Request, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(req.into_body(), limit)
-        .await
-        .map_err(|err| {
-            let too_large = std::error::Error::source(&err)
-                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                ApiError::PayloadTooLarge { limit_bytes: limit }
-            } else {
-                ApiError::InvalidRequest {
-                    field: None,
-                    issue: "The request body could not be read".into(),
-                }
-            }
-        })
+    axum::body::to_bytes(req.into_body(), limit).await.map_err(|err| {
+        let too_large = std::error::Error::source(&err)
+            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            ApiError::PayloadTooLarge { limit_bytes: limit }
+        } else {
+            ApiError::InvalidRequest { field: None, issue: "The request body could not be read".into() }
+        }
+    })
 }
 
 fn is_json_or_unspecified(headers: &HeaderMap) -> bool {
@@ -89,39 +80,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(ApiQuery)
-            .map_err(|err| {
-                let path = err.path().to_string();
-                describe(&path, &err.into_inner().to_string())
-            })
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|err| {
+            let path = err.path().to_string();
+            describe(&path, &err.into_inner().to_string())
+        })
     }
 }
 
 /// Turns serde's message about the value at `path` into an `INVALID_REQUEST`.
 fn describe(path: &str, message: &str) -> ApiError {
-    let parent = if path == "." {
-        String::new()
-    } else {
-        format!("{path}.")
-    };
+    let parent = if path == "." { String::new() } else { format!("{path}.") };
     if let Some(name) = between(message, "missing field `", "`") {
         return ApiError::invalid(format!("{parent}{name}"), format!("{name} is required"));
     }
     if let Some(name) = between(message, "unknown field `", "`") {
         // The path already ends at the unknown field itself.
-        let field = if path == "." {
-            name.to_owned()
-        } else {
-            path.to_owned()
-        };
+        let field = if path == "." { name.to_owned() } else { path.to_owned() };
         return ApiError::invalid(field, format!("{name} is not a known field"));
     }
     if path == "." {
-        return ApiError::InvalidRequest {
-            field: None,
-            issue: capitalise(message),
-        };
+        return ApiError::InvalidRequest { field: None, issue: capitalise(message) };
     }
     ApiError::invalid(path, capitalise(message))
 }
@@ -151,9 +129,7 @@ fn capitalise(text: &str) -> String {
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, credential) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| credential.trim())
+    scheme.eq_ignore_ascii_case("bearer").then(|| credential.trim())
 }
 
 /// The client's address: the TCP peer, or what trusted proxies say it is.
@@ -162,18 +138,12 @@ pub struct ClientIp(pub std::net::IpAddr);
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
-        let forwarded = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
+        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
         Ok(ClientIp(crate::domain::viewer::client_address(
             peer,
             forwarded,
@@ -189,9 +159,7 @@ impl FromRequestParts<AppState> for AuthOwner {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let hash = bearer(&parts.headers)
-            .and_then(api_key::lookup_hash)
-            .ok_or(ApiError::Unauthorized)?;
+        let hash = bearer(&parts.headers).and_then(api_key::lookup_hash).ok_or(ApiError::Unauthorized)?;
         let owner = state.db().owner_by_key_hash(&hash).await?;
         owner.map(AuthOwner).ok_or(ApiError::Unauthorized)
     }
@@ -233,14 +201,10 @@ mod tests {
 
     #[test]
     fn names_nested_fields_of_the_wrong_type() {
-        let err = parse_json::<Body>(br#"{"title":"t","permissions":{"allow_download":"yes"}}"#)
-            .unwrap_err();
+        let err = parse_json::<Body>(br#"{"title":"t","permissions":{"allow_download":"yes"}}"#).unwrap_err();
         let (field, issue) = details(err);
         assert_eq!(field.as_deref(), Some("permissions.allow_download"));
-        assert!(
-            issue.starts_with("Invalid type: string \"yes\", expected a boolean"),
-            "{issue}"
-        );
+        assert!(issue.starts_with("Invalid type: string \"yes\", expected a boolean"), "{issue}");
     }
 
     #[test]

@@ -40,20 +40,8 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
         crate::storage::Backend::Postgres => "postgres",
     };
     if state.db().ping().await {
-        (
-            StatusCode::OK,
-            Json(Health {
-                status: "ok",
-                database,
-            }),
-        )
+        (StatusCode::OK, Json(Health { status: "ok", database }))
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(Health {
-                status: "unavailable",
-                database,
-            }),
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable", database }))
     }
 }

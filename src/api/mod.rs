@@ -31,26 +31,12 @@ pub struct Envelope<T> {
 
 /// 200 with `data` in the success envelope.
 pub fn ok<T: Serialize>(data: T) -> Response {
-    (
-        StatusCode::OK,
-        Json(Envelope {
-            success: true,
-            data,
-        }),
-    )
-        .into_response()
+    (StatusCode::OK, Json(Envelope { success: true, data })).into_response()
 }
 
 /// 201 with `data` in the success envelope.
 pub fn created<T: Serialize>(data: T) -> Response {
-    (
-        StatusCode::CREATED,
-        Json(Envelope {
-            success: true,
-            data,
-        }),
-    )
-        .into_response()
+    (StatusCode::CREATED, Json(Envelope { success: true, data })).into_response()
 }
 
 #[derive(OpenApi)]
@@ -76,9 +62,14 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "api_key",
-            SecurityScheme::Http(Http::builder().scheme(HttpAuthScheme::Bearer).description(Some(
-                "An API key from `agentshare keys create`, as `Authorization: Bearer ask_…`",
-            )).build()),
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key from `agentshare keys create`, as `Authorization: Bearer ask_…`",
+                    ))
+                    .build(),
+            ),
         );
     }
 }
@@ -104,12 +95,7 @@ pub fn router(state: AppState) -> Router {
             "/openapi.json",
             get(move || {
                 let document = document.clone();
-                async move {
-                    (
-                        [(axum::http::header::CONTENT_TYPE, "application/json")],
-                        document,
-                    )
-                }
+                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], document) }
             }),
         )
         .fallback(|| async { ApiError::RouteNotFound })

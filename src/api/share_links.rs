@@ -24,11 +24,7 @@ use crate::storage::{LinkChange, NewShareLink, ShareLinkPatch, ShareLinkRecord, 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_share_link, list_share_links))
-        .routes(routes!(
-            get_share_link,
-            update_share_link,
-            revoke_share_link
-        ))
+        .routes(routes!(get_share_link, update_share_link, revoke_share_link))
         .routes(routes!(share_link_analytics))
 }
 
@@ -67,16 +63,8 @@ impl ShareLinkView {
         let keys = state.link_keys();
         let now = Timestamp::now();
         ShareLinkView {
-            url: format!(
-                "{}/s/{}",
-                state.public_url(),
-                keys.token(&link.share_link_id)
-            ),
-            short_url: format!(
-                "{}/{}",
-                state.short_url_base(),
-                keys.short_code(&link.share_link_id)
-            ),
+            url: format!("{}/s/{}", state.public_url(), keys.token(&link.share_link_id)),
+            short_url: format!("{}/{}", state.short_url_base(), keys.short_code(&link.share_link_id)),
             status: link.status(now),
             permissions: link.permissions(),
             password_protected: link.password_hash.is_some(),
@@ -203,9 +191,7 @@ pub struct ShareLinkAnalytics {
 
 /// Hashes a password off the async executor (Argon2 is slow on purpose).
 async fn hash_password(password: SharePassword) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || password.hash())
-        .await
-        .map_err(|err| ApiError::Internal(err.into()))
+    tokio::task::spawn_blocking(move || password.hash()).await.map_err(|err| ApiError::Internal(err.into()))
 }
 
 fn optional_description(value: Option<&str>) -> Result<Option<String>, ApiError> {
@@ -241,36 +227,20 @@ async fn create_share_link(
     if task_id.is_empty() {
         return Err(ApiError::invalid("task_id", "Task ID is required"));
     }
-    let title = body
-        .title
-        .as_deref()
-        .map(|t| bounded("title", t, 1, share::MAX_TITLE_CHARS, false))
-        .transpose()?;
+    let title =
+        body.title.as_deref().map(|t| bounded("title", t, 1, share::MAX_TITLE_CHARS, false)).transpose()?;
     let description = optional_description(body.description.as_deref())?;
     let expires_at = match body.expires_at.as_deref() {
         Some(text) => parse_expiry("expires_at", text, now)?,
         None => now.plus_days(share::DEFAULT_LIFETIME_DAYS),
     };
-    let password = body
-        .password
-        .as_deref()
-        .map(|p| SharePassword::parse("password", p))
-        .transpose()?;
-    let permissions = body
-        .permissions
-        .unwrap_or_default()
-        .apply(Permissions::default());
-    let max_views = body
-        .max_views
-        .map(|m| check_max_views("max_views", m))
-        .transpose()?;
+    let password = body.password.as_deref().map(|p| SharePassword::parse("password", p)).transpose()?;
+    let permissions = body.permissions.unwrap_or_default().apply(Permissions::default());
+    let max_views = body.max_views.map(|m| check_max_views("max_views", m)).transpose()?;
 
     let task = owned_task(&state, &owner.owner_id, &task_id).await?;
     if matches!(task.status, TaskStatus::Pending | TaskStatus::Running) {
-        return Err(ApiError::TaskNotCompleted {
-            task_id,
-            status: task.status,
-        });
+        return Err(ApiError::TaskNotCompleted { task_id, status: task.status });
     }
     let password_hash = match password {
         Some(p) => Some(hash_password(p).await?),
@@ -300,9 +270,7 @@ async fn create_share_link(
             return Ok(created(ShareLinkView::new(&state, record)));
         }
     }
-    Err(ApiError::Internal(anyhow::anyhow!(
-        "could not find a free short code"
-    )))
+    Err(ApiError::Internal(anyhow::anyhow!("could not find a free short code")))
 }
 
 /// The link `share_link_id` if the owner owns it, else 404 `SHARE_LINK_NOT_FOUND`.
@@ -315,9 +283,7 @@ async fn owned_link(
         .db()
         .get_share_link(owner_id, share_link_id)
         .await?
-        .ok_or_else(|| ApiError::ShareLinkNotFound {
-            share_link_id: share_link_id.to_owned(),
-        })
+        .ok_or_else(|| ApiError::ShareLinkNotFound { share_link_id: share_link_id.to_owned() })
 }
 
 /// Get a share link
@@ -362,22 +328,12 @@ async fn list_share_links(
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let page = state
         .db()
-        .list_share_links(
-            &owner.owner_id,
-            query.task_id.as_deref(),
-            query.status,
-            after,
-            limit,
-        )
+        .list_share_links(&owner.owner_id, query.task_id.as_deref(), query.status, after, limit)
         .await?;
     Ok(ok(ShareLinkList {
         has_more: page.next.is_some(),
         next_cursor: page.next.map(|(time, id)| encode_cursor(time, &id)),
-        share_links: page
-            .links
-            .into_iter()
-            .map(|l| ShareLinkView::new(&state, l))
-            .collect(),
+        share_links: page.links.into_iter().map(|l| ShareLinkView::new(&state, l)).collect(),
     }))
 }
 
@@ -405,20 +361,10 @@ async fn update_share_link(
     ApiJson(body): ApiJson<UpdateShareLinkRequest>,
 ) -> Result<Response, ApiError> {
     let now = Timestamp::now();
-    let title = body
-        .title
-        .as_deref()
-        .map(|t| bounded("title", t, 1, share::MAX_TITLE_CHARS, false))
-        .transpose()?;
-    let description = body
-        .description
-        .map(|d| optional_description(d.as_deref()))
-        .transpose()?;
-    let expires_at = body
-        .expires_at
-        .as_deref()
-        .map(|t| parse_expiry("expires_at", t, now))
-        .transpose()?;
+    let title =
+        body.title.as_deref().map(|t| bounded("title", t, 1, share::MAX_TITLE_CHARS, false)).transpose()?;
+    let description = body.description.map(|d| optional_description(d.as_deref())).transpose()?;
+    let expires_at = body.expires_at.as_deref().map(|t| parse_expiry("expires_at", t, now)).transpose()?;
     let password = match body.password {
         Some(Some(p)) => Some(Some(SharePassword::parse("password", &p)?)),
         Some(None) => Some(None),
@@ -445,11 +391,7 @@ async fn update_share_link(
         max_views,
         notify_on_view: body.notify_on_view,
     };
-    match state
-        .db()
-        .update_share_link(&owner.owner_id, &share_link_id, &patch)
-        .await?
-    {
+    match state.db().update_share_link(&owner.owner_id, &share_link_id, &patch).await? {
         LinkChange::Done(link) => Ok(ok(ShareLinkView::new(&state, *link))),
         LinkChange::NotFound => Err(ApiError::ShareLinkNotFound { share_link_id }),
         LinkChange::Revoked => Err(ApiError::ShareLinkRevoked { share_link_id }),
@@ -475,11 +417,7 @@ async fn revoke_share_link(
     AuthOwner(owner): AuthOwner,
     Path(share_link_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    match state
-        .db()
-        .revoke_share_link(&owner.owner_id, &share_link_id)
-        .await?
-    {
+    match state.db().revoke_share_link(&owner.owner_id, &share_link_id).await? {
         LinkChange::Done(link) => {
             tracing::info!(share_link_id = %link.share_link_id, "share link revoked");
             Ok(ok(ShareLinkView::new(&state, *link)))
@@ -514,10 +452,7 @@ async fn share_link_analytics(
             .breakdown
             .iter()
             .filter(|(d, _, _)| d == dimension)
-            .map(|(_, value, views)| ValueViews {
-                value: value.clone(),
-                views: *views,
-            })
+            .map(|(_, value, views)| ValueViews { value: value.clone(), views: *views })
             .collect()
     };
     let [country, referrer, browser, os, device] = DIMENSIONS;
@@ -530,10 +465,7 @@ async fn share_link_analytics(
         views_by_day: analytics
             .daily
             .iter()
-            .map(|(date, views)| DailyViews {
-                date: date.clone(),
-                views: *views,
-            })
+            .map(|(date, views)| DailyViews { date: date.clone(), views: *views })
             .collect(),
         countries: of(country),
         referrers: of(referrer),

@@ -18,9 +18,7 @@ use crate::state::AppState;
 use crate::storage::{NewTask, TaskPatch, TaskRecord, UpdateOutcome};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_task, list_tasks))
-        .routes(routes!(get_task, update_task))
+    OpenApiRouter::new().routes(routes!(create_task, list_tasks)).routes(routes!(get_task, update_task))
 }
 
 /// A task as the owner API shows it.
@@ -53,11 +51,7 @@ pub struct TaskView {
 impl From<TaskRecord> for TaskView {
     fn from(t: TaskRecord) -> TaskView {
         TaskView {
-            mode: if t.machine_id.is_some() {
-                "local"
-            } else {
-                "cloud"
-            },
+            mode: if t.machine_id.is_some() { "local" } else { "cloud" },
             task_id: t.task_id,
             title: t.title,
             status: t.status,
@@ -136,10 +130,7 @@ pub struct TaskList {
 }
 
 fn optional_label(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
-    value
-        .map(|v| bounded(field, v, 1, task::MAX_LABEL_CHARS, false))
-        .transpose()
-        .map_err(Into::into)
+    value.map(|v| bounded(field, v, 1, task::MAX_LABEL_CHARS, false)).transpose().map_err(Into::into)
 }
 
 /// Create a task
@@ -198,16 +189,8 @@ async fn get_task(
 
 /// The task `task_id` if `owner_id` owns it, else 404 `TASK_NOT_FOUND`: another
 /// owner's task answers exactly like one that does not exist.
-pub async fn owned_task(
-    state: &AppState,
-    owner_id: &str,
-    task_id: &str,
-) -> Result<TaskRecord, ApiError> {
-    state
-        .db()
-        .get_owned_task(owner_id, task_id)
-        .await?
-        .ok_or_else(|| ApiError::task_not_found(task_id))
+pub async fn owned_task(state: &AppState, owner_id: &str, task_id: &str) -> Result<TaskRecord, ApiError> {
+    state.db().get_owned_task(owner_id, task_id).await?.ok_or_else(|| ApiError::task_not_found(task_id))
 }
 
 /// List tasks
@@ -230,10 +213,7 @@ async fn list_tasks(
 ) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit, 20, 100)?;
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let page = state
-        .db()
-        .list_tasks(&owner.owner_id, query.status, after, limit)
-        .await?;
+    let page = state.db().list_tasks(&owner.owner_id, query.status, after, limit).await?;
     Ok(ok(TaskList {
         has_more: page.next.is_some(),
         next_cursor: page.next.map(|(time, id)| encode_cursor(time, &id)),
@@ -246,10 +226,7 @@ pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, Api
     match limit {
         None => Ok(default),
         Some(n) if (1..=max).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::invalid(
-            "limit",
-            format!("limit must be between 1 and {max}"),
-        )),
+        Some(_) => Err(ApiError::invalid("limit", format!("limit must be between 1 and {max}"))),
     }
 }
 
@@ -305,11 +282,7 @@ async fn update_task(
         },
         status: body.status,
     };
-    match state
-        .db()
-        .update_task(&owner.owner_id, &task_id, &patch)
-        .await?
-    {
+    match state.db().update_task(&owner.owner_id, &task_id, &patch).await? {
         UpdateOutcome::Updated(task) => {
             tracing::info!(task_id = %task.task_id, status = task.status.as_str(), "task updated");
             Ok(ok(TaskView::from(*task)))

@@ -33,11 +33,8 @@ impl NewApiKey {
 /// Hash of a presented bearer key, or `None` when it can't be an API key at all.
 pub fn lookup_hash(presented: &str) -> Option<String> {
     let rest = presented.strip_prefix(PREFIX)?;
-    (rest.len() == 43
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-    .then(|| ids::secret_hash(presented))
+    (rest.len() == 43 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .then(|| ids::secret_hash(presented))
 }
 
 #[cfg(test)]

@@ -42,10 +42,7 @@ impl SharePassword {
             return Err(FieldError::new(field, "Password must be 8-32 characters"));
         }
         if text.chars().any(char::is_control) {
-            return Err(FieldError::new(
-                field,
-                "Password must not contain control characters",
-            ));
+            return Err(FieldError::new(field, "Password must not contain control characters"));
         }
         Ok(SharePassword(text.to_owned()))
     }
@@ -53,8 +50,8 @@ impl SharePassword {
     /// The Argon2id hash (PHC string) to store. Deliberately slow: call it off the
     /// async executor (`spawn_blocking`).
     pub fn hash(&self) -> String {
-        let salt = SaltString::encode_b64(&super::ids::random_bytes::<16>())
-            .expect("16 bytes is a valid salt");
+        let salt =
+            SaltString::encode_b64(&super::ids::random_bytes::<16>()).expect("16 bytes is a valid salt");
         Argon2::default()
             .hash_password(self.0.as_bytes(), &salt)
             .expect("Argon2 with default parameters hashes any input")
@@ -65,11 +62,8 @@ impl SharePassword {
 /// Checks `candidate` against a stored Argon2 PHC string, in constant time.
 /// Deliberately slow: call it off the async executor.
 pub fn verify_password(stored: &str, candidate: &str) -> bool {
-    PasswordHash::new(stored).is_ok_and(|hash| {
-        Argon2::default()
-            .verify_password(candidate.as_bytes(), &hash)
-            .is_ok()
-    })
+    PasswordHash::new(stored)
+        .is_ok_and(|hash| Argon2::default().verify_password(candidate.as_bytes(), &hash).is_ok())
 }
 
 /// What a viewer of a link may do and see (seed 001 `permissions`).
@@ -86,11 +80,7 @@ pub struct Permissions {
 impl Default for Permissions {
     /// Seed 001 defaults: downloads on, comments off, metadata on.
     fn default() -> Permissions {
-        Permissions {
-            allow_download: true,
-            allow_comments: false,
-            show_metadata: true,
-        }
+        Permissions { allow_download: true, allow_comments: false, show_metadata: true }
     }
 }
 
@@ -202,12 +192,8 @@ impl LinkKeys {
     /// Reads a key given as 64 hex digits or URL-safe base64 of 32 bytes.
     pub fn parse(text: &str) -> Option<LinkKeys> {
         let text = text.trim();
-        let bytes = hex::decode(text)
-            .ok()
-            .or_else(|| URL_SAFE_NO_PAD.decode(text).ok())?;
-        Some(LinkKeys {
-            key: bytes.try_into().ok()?,
-        })
+        let bytes = hex::decode(text).ok().or_else(|| URL_SAFE_NO_PAD.decode(text).ok())?;
+        Some(LinkKeys { key: bytes.try_into().ok()? })
     }
 
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
@@ -226,8 +212,7 @@ impl LinkKeys {
 
     /// The short code of a link: 8 characters of `[0-9A-Za-z]` (about 47 bits).
     pub fn short_code(&self, share_link_id: &str) -> String {
-        const ALPHABET: &[u8; 62] =
-            b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
         let digest = self.mac(&[b"short", share_link_id.as_bytes()]);
         let mut n = u64::from_le_bytes(digest[..8].try_into().expect("8 bytes"));
         (0..SHORT_CODE_LEN)
@@ -243,20 +228,14 @@ impl LinkKeys {
     /// `expires_at`: lets the viewer download artifacts without spending a view.
     pub fn grant(&self, share_link_id: &str, view_id: &str, expires_at: Timestamp) -> String {
         let expiry = expires_at.millis().to_string();
-        let mac = self.mac(&[
-            b"grant",
-            share_link_id.as_bytes(),
-            view_id.as_bytes(),
-            expiry.as_bytes(),
-        ]);
+        let mac = self.mac(&[b"grant", share_link_id.as_bytes(), view_id.as_bytes(), expiry.as_bytes()]);
         format!("{view_id}.{expiry}.{}", URL_SAFE_NO_PAD.encode(&mac[..16]))
     }
 
     /// True when `grant` was made by [`LinkKeys::grant`] for this link and has not expired.
     pub fn check_grant(&self, share_link_id: &str, grant: &str, now: Timestamp) -> bool {
         let mut parts = grant.splitn(3, '.');
-        let (Some(view_id), Some(expiry), Some(sig)) = (parts.next(), parts.next(), parts.next())
-        else {
+        let (Some(view_id), Some(expiry), Some(sig)) = (parts.next(), parts.next(), parts.next()) else {
             return false;
         };
         let Ok(expires_ms) = expiry.parse::<i64>() else {
@@ -265,12 +244,7 @@ impl LinkKeys {
         let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else {
             return false;
         };
-        let mac = self.mac(&[
-            b"grant",
-            share_link_id.as_bytes(),
-            view_id.as_bytes(),
-            expiry.as_bytes(),
-        ]);
+        let mac = self.mac(&[b"grant", share_link_id.as_bytes(), view_id.as_bytes(), expiry.as_bytes()]);
         sig.len() == 16 && bool::from(mac[..16].ct_eq(&sig)) && now.millis() < expires_ms
     }
 
@@ -278,12 +252,8 @@ impl LinkKeys {
     /// without storing who they are.
     pub fn visitor_hash(&self, share_link_id: &str, client: &str, user_agent: &str) -> String {
         hex::encode(
-            &self.mac(&[
-                b"visitor",
-                share_link_id.as_bytes(),
-                client.as_bytes(),
-                user_agent.as_bytes(),
-            ])[..16],
+            &self.mac(&[b"visitor", share_link_id.as_bytes(), client.as_bytes(), user_agent.as_bytes()])
+                [..16],
         )
     }
 }
@@ -298,17 +268,12 @@ mod tests {
         assert!(SharePassword::parse("password", "12345678").is_ok());
         assert!(SharePassword::parse("password", &"x".repeat(32)).is_ok());
         assert!(SharePassword::parse("password", &"x".repeat(33)).is_err());
-        assert!(
-            SharePassword::parse("password", "密码密码密码密码").is_ok(),
-            "characters, not bytes"
-        );
+        assert!(SharePassword::parse("password", "密码密码密码密码").is_ok(), "characters, not bytes");
     }
 
     #[test]
     fn password_hashes_verify_only_the_password() {
-        let hash = SharePassword::parse("password", "securepass123")
-            .unwrap()
-            .hash();
+        let hash = SharePassword::parse("password", "securepass123").unwrap().hash();
         assert!(hash.starts_with("$argon2id$"));
         assert!(verify_password(&hash, "securepass123"));
         assert!(!verify_password(&hash, "securepass124"));
@@ -318,26 +283,11 @@ mod tests {
     #[test]
     fn status_follows_revocation_expiry_and_view_limit() {
         let now = Timestamp(1_000);
-        assert_eq!(
-            ShareStatus::of(false, 2_000, None, 5, now),
-            ShareStatus::Active
-        );
-        assert_eq!(
-            ShareStatus::of(false, 1_000, None, 0, now),
-            ShareStatus::Expired
-        );
-        assert_eq!(
-            ShareStatus::of(false, 2_000, Some(3), 3, now),
-            ShareStatus::Expired
-        );
-        assert_eq!(
-            ShareStatus::of(false, 2_000, Some(3), 2, now),
-            ShareStatus::Active
-        );
-        assert_eq!(
-            ShareStatus::of(true, 2_000, None, 0, now),
-            ShareStatus::Revoked
-        );
+        assert_eq!(ShareStatus::of(false, 2_000, None, 5, now), ShareStatus::Active);
+        assert_eq!(ShareStatus::of(false, 1_000, None, 0, now), ShareStatus::Expired);
+        assert_eq!(ShareStatus::of(false, 2_000, Some(3), 3, now), ShareStatus::Expired);
+        assert_eq!(ShareStatus::of(false, 2_000, Some(3), 2, now), ShareStatus::Active);
+        assert_eq!(ShareStatus::of(true, 2_000, None, 0, now), ShareStatus::Revoked);
     }
 
     #[test]
@@ -347,10 +297,7 @@ mod tests {
         assert_eq!(token.len(), 43);
         assert_eq!(token, keys.token("share_0000000000000001"));
         assert_ne!(token, keys.token("share_0000000000000002"));
-        assert_ne!(
-            token,
-            LinkKeys::new([8; 32]).token("share_0000000000000001")
-        );
+        assert_ne!(token, LinkKeys::new([8; 32]).token("share_0000000000000001"));
         let code = keys.short_code("share_0000000000000001");
         assert_eq!(code.len(), SHORT_CODE_LEN);
         assert!(code.bytes().all(|b| b.is_ascii_alphanumeric()));
@@ -361,19 +308,10 @@ mod tests {
         let keys = LinkKeys::new([1; 32]);
         let grant = keys.grant("share_a", "view_1", Timestamp(5_000));
         assert!(keys.check_grant("share_a", &grant, Timestamp(4_999)));
-        assert!(
-            !keys.check_grant("share_a", &grant, Timestamp(5_000)),
-            "expired"
-        );
-        assert!(
-            !keys.check_grant("share_b", &grant, Timestamp(0)),
-            "another link"
-        );
+        assert!(!keys.check_grant("share_a", &grant, Timestamp(5_000)), "expired");
+        assert!(!keys.check_grant("share_b", &grant, Timestamp(0)), "another link");
         let forged = grant.replace("5000", "9000");
-        assert!(
-            !keys.check_grant("share_a", &forged, Timestamp(0)),
-            "expiry is signed"
-        );
+        assert!(!keys.check_grant("share_a", &forged, Timestamp(0)), "expiry is signed");
         assert!(!keys.check_grant("share_a", "garbage", Timestamp(0)));
     }
 

@@ -48,10 +48,7 @@ impl TaskStatus {
 
     /// True for the statuses a task never leaves.
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled
-        )
+        matches!(self, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled)
     }
 
     /// Whether a task in `self` may move to `next`.
@@ -90,14 +87,9 @@ impl EventType {
     }
 
     pub fn parse(text: &str) -> Option<EventType> {
-        [
-            EventType::Message,
-            EventType::Progress,
-            EventType::Output,
-            EventType::Log,
-        ]
-        .into_iter()
-        .find(|t| t.as_str() == text)
+        [EventType::Message, EventType::Progress, EventType::Output, EventType::Log]
+            .into_iter()
+            .find(|t| t.as_str() == text)
     }
 }
 

@@ -9,10 +9,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, issue: impl Into<String>) -> FieldError {
-        FieldError {
-            field: field.into(),
-            issue: issue.into(),
-        }
+        FieldError { field: field.into(), issue: issue.into() }
     }
 }
 
@@ -38,17 +35,11 @@ pub fn bounded(
         ));
     }
     if chars > max {
-        return Err(FieldError::new(
-            field,
-            format!("{} must be at most {max} characters", label(field)),
-        ));
+        return Err(FieldError::new(field, format!("{} must be at most {max} characters", label(field))));
     }
     let allowed = |c: char| !c.is_control() || (multiline && matches!(c, '\n' | '\r' | '\t'));
     if !trimmed.chars().all(allowed) {
-        return Err(FieldError::new(
-            field,
-            format!("{} must not contain control characters", label(field)),
-        ));
+        return Err(FieldError::new(field, format!("{} must not contain control characters", label(field))));
     }
     Ok(trimmed.to_owned())
 }
@@ -70,10 +61,7 @@ mod tests {
 
     #[test]
     fn trims_and_bounds_single_line_text() {
-        assert_eq!(
-            bounded("title", "  Fix login  ", 1, 10, false).unwrap(),
-            "Fix login"
-        );
+        assert_eq!(bounded("title", "  Fix login  ", 1, 10, false).unwrap(), "Fix login");
         let err = bounded("title", "   ", 1, 10, false).unwrap_err();
         assert_eq!(err, FieldError::new("title", "Title must not be empty"));
         let err = bounded("machine_id", "abcdefghijk", 1, 10, false).unwrap_err();

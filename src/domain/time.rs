@@ -46,9 +46,7 @@ impl utoipa::PartialSchema for Timestamp {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                utoipa::openapi::KnownFormat::DateTime,
-            )))
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime)))
             .examples([serde_json::json!("2024-01-15T10:30:00Z")])
             .into()
     }
@@ -74,13 +72,7 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_timestamp() {
-        for bad in [
-            "",
-            "tomorrow",
-            "2024-13-01T00:00:00Z",
-            "2024-01-01",
-            "2024-01-01T00:00:00",
-        ] {
+        for bad in ["", "tomorrow", "2024-13-01T00:00:00Z", "2024-01-01", "2024-01-01T00:00:00"] {
             assert_eq!(Timestamp::parse(bad), None, "{bad}");
         }
     }

@@ -15,9 +15,7 @@ pub fn truncated_prefix(ip: IpAddr) -> String {
             None => 48,
         },
     };
-    IpNet::new(ip, prefix)
-        .map(|net| net.trunc().to_string())
-        .unwrap_or_default()
+    IpNet::new(ip, prefix).map(|net| net.trunc().to_string()).unwrap_or_default()
 }
 
 /// The client of a request: the TCP peer, unless the peer is a trusted proxy, in
@@ -73,17 +71,9 @@ pub fn classify_user_agent(user_agent: &str) -> Agent {
                     s.to_owned()
                 }
             };
-            Agent {
-                browser: known(result.name),
-                os: known(result.os),
-                device: device.to_owned(),
-            }
+            Agent { browser: known(result.name), os: known(result.os), device: device.to_owned() }
         }
-        None => Agent {
-            browser: unknown(),
-            os: unknown(),
-            device: "other".to_owned(),
-        },
+        None => Agent { browser: unknown(), os: unknown(), device: "other".to_owned() },
     }
 }
 
@@ -102,18 +92,9 @@ mod tests {
 
     #[test]
     fn addresses_are_truncated() {
-        assert_eq!(
-            truncated_prefix("203.0.113.77".parse().unwrap()),
-            "203.0.113.0/24"
-        );
-        assert_eq!(
-            truncated_prefix("2001:db8:1234:5678::1".parse().unwrap()),
-            "2001:db8:1234::/48"
-        );
-        assert_eq!(
-            truncated_prefix("::ffff:198.51.100.9".parse().unwrap()),
-            "198.51.100.0/24"
-        );
+        assert_eq!(truncated_prefix("203.0.113.77".parse().unwrap()), "203.0.113.0/24");
+        assert_eq!(truncated_prefix("2001:db8:1234:5678::1".parse().unwrap()), "2001:db8:1234::/48");
+        assert_eq!(truncated_prefix("::ffff:198.51.100.9".parse().unwrap()), "198.51.100.0/24");
     }
 
     #[test]
@@ -122,11 +103,7 @@ mod tests {
         let proxy: IpAddr = "10.1.1.1".parse().unwrap();
         let outsider: IpAddr = "198.51.100.1".parse().unwrap();
         let xff = Some("1.2.3.4, 203.0.113.9");
-        assert_eq!(
-            client_address(outsider, xff, &trusted),
-            outsider,
-            "untrusted peer: header ignored"
-        );
+        assert_eq!(client_address(outsider, xff, &trusted), outsider, "untrusted peer: header ignored");
         assert_eq!(
             client_address(proxy, xff, &trusted),
             "203.0.113.9".parse::<IpAddr>().unwrap(),
@@ -143,17 +120,11 @@ mod tests {
     #[test]
     fn user_agents_are_classified() {
         let chrome = classify_user_agent("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36");
-        assert_eq!(
-            (chrome.browser.as_str(), chrome.device.as_str()),
-            ("Chrome", "desktop")
-        );
+        assert_eq!((chrome.browser.as_str(), chrome.device.as_str()), ("Chrome", "desktop"));
         assert!(chrome.os.starts_with("Windows"), "{chrome:?}");
         let iphone = classify_user_agent("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1");
         assert_eq!(iphone.device, "mobile");
-        assert_eq!(
-            classify_user_agent("Googlebot/2.1 (+http://www.google.com/bot.html)").device,
-            "bot"
-        );
+        assert_eq!(classify_user_agent("Googlebot/2.1 (+http://www.google.com/bot.html)").device, "bot");
         assert_eq!(classify_user_agent("").browser, "unknown");
     }
 

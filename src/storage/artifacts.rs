@@ -5,8 +5,7 @@ use super::{dispatch, is_unique_violation, Db};
 use crate::domain::ids;
 use crate::domain::time::Timestamp;
 
-const ARTIFACT_COLUMNS: &str =
-    "artifact_id, task_id, name, content_type, size_bytes, sha256, created_at";
+const ARTIFACT_COLUMNS: &str = "artifact_id, task_id, name, content_type, size_bytes, sha256, created_at";
 
 /// An artifact's description, without its bytes.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -71,13 +70,9 @@ impl Db {
 
     /// The artifacts of `task_id`, oldest first.
     pub async fn list_artifacts(&self, task_id: &str) -> sqlx::Result<Vec<ArtifactRecord>> {
-        let sql = format!(
-            "SELECT {ARTIFACT_COLUMNS} FROM artifacts WHERE task_id = $1 ORDER BY created_at, name"
-        );
-        dispatch!(self.read(), |pool| sqlx::query_as(&sql)
-            .bind(task_id)
-            .fetch_all(pool)
-            .await)
+        let sql =
+            format!("SELECT {ARTIFACT_COLUMNS} FROM artifacts WHERE task_id = $1 ORDER BY created_at, name");
+        dispatch!(self.read(), |pool| sqlx::query_as(&sql).bind(task_id).fetch_all(pool).await)
     }
 
     /// The bytes of artifact `artifact_id` of `task_id`.

@@ -47,11 +47,7 @@ impl Db {
     /// Appends `event` to `task_id`, giving it the task's next sequence number. The
     /// counter and the event are written in one transaction, so numbers have no gaps
     /// and no duplicates even with concurrent writers on several instances.
-    pub async fn append_event(
-        &self,
-        task_id: &str,
-        event: &NewEvent,
-    ) -> sqlx::Result<Option<EventRecord>> {
+    pub async fn append_event(&self, task_id: &str, event: &NewEvent) -> sqlx::Result<Option<EventRecord>> {
         let now = Timestamp::now().millis();
         let insert = format!(
             "INSERT INTO task_events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {EVENT_COLUMNS}"

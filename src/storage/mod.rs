@@ -97,13 +97,12 @@ impl Db {
                 .await
                 .context("cannot connect to PostgreSQL")?;
             Ok(Db::Postgres(pool))
-        } else if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or(url.strip_prefix("sqlite:"))
-        {
+        } else if let Some(path) = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")) {
             let path = path.split('?').next().unwrap_or_default();
             if path.is_empty() || path.contains(":memory:") {
-                anyhow::bail!("the SQLite database must be a file path, e.g. sqlite://./agentshare-data/agentshare.db");
+                anyhow::bail!(
+                    "the SQLite database must be a file path, e.g. sqlite://./agentshare-data/agentshare.db"
+                );
             }
             if let Some(dir) = std::path::Path::new(path).parent() {
                 if !dir.as_os_str().is_empty() {
@@ -177,10 +176,7 @@ impl Db {
 
     /// Answers whether the database can serve a query right now.
     pub async fn ping(&self) -> bool {
-        dispatch!(self.read(), |pool| sqlx::query("SELECT 1")
-            .execute(pool)
-            .await
-            .is_ok())
+        dispatch!(self.read(), |pool| sqlx::query("SELECT 1").execute(pool).await.is_ok())
     }
 
     /// Waits for in-flight queries and closes every connection.

@@ -104,14 +104,12 @@ impl Db {
     /// Revokes a key at once; answers false when no unrevoked key has that id.
     pub async fn revoke_api_key(&self, key_id: &str) -> sqlx::Result<bool> {
         dispatch!(self.write(), |pool| {
-            sqlx::query(
-                "UPDATE api_keys SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL",
-            )
-            .bind(key_id)
-            .bind(Timestamp::now().millis())
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected() == 1)
+            sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL")
+                .bind(key_id)
+                .bind(Timestamp::now().millis())
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected() == 1)
         })
     }
 }

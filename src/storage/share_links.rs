@@ -35,13 +35,7 @@ pub struct ShareLinkRecord {
 
 impl ShareLinkRecord {
     pub fn status(&self, now: Timestamp) -> ShareStatus {
-        ShareStatus::of(
-            self.revoked_at.is_some(),
-            self.expires_at,
-            self.max_views,
-            self.view_count,
-            now,
-        )
+        ShareStatus::of(self.revoked_at.is_some(), self.expires_at, self.max_views, self.view_count, now)
     }
 
     pub fn permissions(&self) -> Permissions {
@@ -163,10 +157,7 @@ pub const TOP_VALUES: i64 = 20;
 impl Db {
     /// Stores a new link. `Ok(None)` when its token or short code collides with an
     /// existing link (the caller picks a new id and tries again).
-    pub async fn insert_share_link(
-        &self,
-        link: &NewShareLink,
-    ) -> sqlx::Result<Option<ShareLinkRecord>> {
+    pub async fn insert_share_link(&self, link: &NewShareLink) -> sqlx::Result<Option<ShareLinkRecord>> {
         let now = Timestamp::now().millis();
         let sql = format!(
             "INSERT INTO share_links (share_link_id, task_id, owner_id, token_hash, short_code_hash, title, \
@@ -207,35 +198,21 @@ impl Db {
         owner_id: &str,
         share_link_id: &str,
     ) -> sqlx::Result<Option<ShareLinkRecord>> {
-        let sql = format!(
-            "SELECT {LINK_COLUMNS} FROM share_links WHERE share_link_id = $1 AND owner_id = $2"
-        );
+        let sql =
+            format!("SELECT {LINK_COLUMNS} FROM share_links WHERE share_link_id = $1 AND owner_id = $2");
         dispatch!(self.read(), |pool| {
-            sqlx::query_as(&sql)
-                .bind(share_link_id)
-                .bind(owner_id)
-                .fetch_optional(pool)
-                .await
+            sqlx::query_as(&sql).bind(share_link_id).bind(owner_id).fetch_optional(pool).await
         })
     }
 
     /// The link whose URL token hashes to `token_hash`, in any status.
-    pub async fn share_link_by_token(
-        &self,
-        token_hash: &str,
-    ) -> sqlx::Result<Option<ShareLinkRecord>> {
+    pub async fn share_link_by_token(&self, token_hash: &str) -> sqlx::Result<Option<ShareLinkRecord>> {
         let sql = format!("SELECT {LINK_COLUMNS} FROM share_links WHERE token_hash = $1");
-        dispatch!(self.read(), |pool| sqlx::query_as(&sql)
-            .bind(token_hash)
-            .fetch_optional(pool)
-            .await)
+        dispatch!(self.read(), |pool| sqlx::query_as(&sql).bind(token_hash).fetch_optional(pool).await)
     }
 
     /// The id of the link whose short code hashes to `short_code_hash`.
-    pub async fn share_link_by_short_code(
-        &self,
-        short_code_hash: &str,
-    ) -> sqlx::Result<Option<String>> {
+    pub async fn share_link_by_short_code(&self, short_code_hash: &str) -> sqlx::Result<Option<String>> {
         dispatch!(self.read(), |pool| {
             sqlx::query_scalar("SELECT share_link_id FROM share_links WHERE short_code_hash = $1")
                 .bind(short_code_hash)
@@ -280,9 +257,7 @@ impl Db {
         })?;
         let next = if links.len() > limit as usize {
             links.truncate(limit as usize);
-            links
-                .last()
-                .map(|l| (l.created_at, l.share_link_id.clone()))
+            links.last().map(|l| (l.created_at, l.share_link_id.clone()))
         } else {
             None
         };
@@ -338,27 +313,16 @@ impl Db {
     }
 
     /// Revokes a link of `owner_id` (idempotent: revoking a revoked link returns it as it is).
-    pub async fn revoke_share_link(
-        &self,
-        owner_id: &str,
-        share_link_id: &str,
-    ) -> sqlx::Result<LinkChange> {
+    pub async fn revoke_share_link(&self, owner_id: &str, share_link_id: &str) -> sqlx::Result<LinkChange> {
         let now = Timestamp::now().millis();
         let sql = format!(
             "UPDATE share_links SET revoked_at = COALESCE(revoked_at, $3), updated_at = $3 \
              WHERE share_link_id = $1 AND owner_id = $2 RETURNING {LINK_COLUMNS}"
         );
         let revoked: Option<ShareLinkRecord> = dispatch!(self.write(), |pool| {
-            sqlx::query_as(&sql)
-                .bind(share_link_id)
-                .bind(owner_id)
-                .bind(now)
-                .fetch_optional(pool)
-                .await
+            sqlx::query_as(&sql).bind(share_link_id).bind(owner_id).bind(now).fetch_optional(pool).await
         })?;
-        Ok(revoked.map_or(LinkChange::NotFound, |link| {
-            LinkChange::Done(Box::new(link))
-        }))
+        Ok(revoked.map_or(LinkChange::NotFound, |link| LinkChange::Done(Box::new(link))))
     }
 
     async fn why_unchanged(&self, owner_id: &str, share_link_id: &str) -> sqlx::Result<LinkChange> {
@@ -376,8 +340,8 @@ impl Db {
         &self,
         share_link_id: &str,
         view: &NewView,
+        now: Timestamp,
     ) -> sqlx::Result<Option<CountedView>> {
-        let now = Timestamp::now();
         let view_id = ids::new_id("view");
         let day = day_of(now);
         dispatch!(self.write(), |pool| {
@@ -419,17 +383,9 @@ impl Db {
             .execute(&mut *tx)
             .await?;
             let unknown = "unknown".to_owned();
-            let referrer = view
-                .referrer_host
-                .clone()
-                .unwrap_or_else(|| "direct".to_owned());
-            let values = [
-                view.country.as_ref().unwrap_or(&unknown),
-                &referrer,
-                &view.browser,
-                &view.os,
-                &view.device,
-            ];
+            let referrer = view.referrer_host.clone().unwrap_or_else(|| "direct".to_owned());
+            let values =
+                [view.country.as_ref().unwrap_or(&unknown), &referrer, &view.browser, &view.os, &view.device];
             for (dimension, value) in DIMENSIONS.iter().zip(values) {
                 sqlx::query(
                     "INSERT INTO share_link_breakdown (share_link_id, dimension, value, views) VALUES ($1, $2, $3, 1) \
@@ -453,18 +409,15 @@ impl Db {
             .rows_affected()
                 == 1;
             if new_visitor {
-                sqlx::query("UPDATE share_links SET unique_views = unique_views + 1 WHERE share_link_id = $1")
-                    .bind(share_link_id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE share_links SET unique_views = unique_views + 1 WHERE share_link_id = $1",
+                )
+                .bind(share_link_id)
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
-            Ok(Some(CountedView {
-                view_id,
-                view_count,
-                max_views,
-                viewed_at: now,
-            }))
+            Ok(Some(CountedView { view_id, view_count, max_views, viewed_at: now }))
         })
     }
 
@@ -507,13 +460,9 @@ impl Db {
             .await?;
             let retry_at = |oldest: Option<i64>| oldest.unwrap_or(now) + limits.window_ms - now;
             let outcome = if client_count >= limits.per_client {
-                Attempt::Locked {
-                    retry_after_ms: retry_at(client_oldest),
-                }
+                Attempt::Locked { retry_after_ms: retry_at(client_oldest) }
             } else if link_count >= limits.per_link {
-                Attempt::Locked {
-                    retry_after_ms: retry_at(link_oldest),
-                }
+                Attempt::Locked { retry_after_ms: retry_at(link_oldest) }
             } else {
                 sqlx::query(
                     "INSERT INTO share_link_password_attempts (attempt_id, share_link_id, client_key, attempted_at) \
@@ -528,11 +477,13 @@ impl Db {
                 Attempt::Reserved(attempt_id)
             };
             // Forget attempts that no window can count any more.
-            sqlx::query("DELETE FROM share_link_password_attempts WHERE share_link_id = $1 AND attempted_at <= $2")
-                .bind(share_link_id)
-                .bind(since)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "DELETE FROM share_link_password_attempts WHERE share_link_id = $1 AND attempted_at <= $2",
+            )
+            .bind(share_link_id)
+            .bind(since)
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             Ok(outcome)
         })
@@ -554,10 +505,12 @@ impl Db {
     pub async fn share_link_analytics(&self, link: &ShareLinkRecord) -> sqlx::Result<Analytics> {
         let conn = self.read();
         let daily: Vec<(String, i64)> = dispatch!(conn, |pool| {
-            sqlx::query_as("SELECT day, views FROM share_link_daily_views WHERE share_link_id = $1 ORDER BY day")
-                .bind(&link.share_link_id)
-                .fetch_all(pool)
-                .await
+            sqlx::query_as(
+                "SELECT day, views FROM share_link_daily_views WHERE share_link_id = $1 ORDER BY day",
+            )
+            .bind(&link.share_link_id)
+            .fetch_all(pool)
+            .await
         })?;
         let breakdown = top_values(conn, &link.share_link_id).await?;
         Ok(Analytics {
@@ -571,10 +524,7 @@ impl Db {
     }
 }
 
-async fn top_values(
-    conn: Conn<'_>,
-    share_link_id: &str,
-) -> sqlx::Result<Vec<(String, String, i64)>> {
+async fn top_values(conn: Conn<'_>, share_link_id: &str) -> sqlx::Result<Vec<(String, String, i64)>> {
     dispatch!(conn, |pool| {
         sqlx::query_as(
             "SELECT dimension, value, views FROM ( \

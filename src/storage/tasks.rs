@@ -93,22 +93,12 @@ impl Db {
     /// The task `task_id`, whoever owns it. Callers check ownership.
     pub async fn get_task(&self, task_id: &str) -> sqlx::Result<Option<TaskRecord>> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = $1");
-        dispatch!(self.read(), |pool| sqlx::query_as(&sql)
-            .bind(task_id)
-            .fetch_optional(pool)
-            .await)
+        dispatch!(self.read(), |pool| sqlx::query_as(&sql).bind(task_id).fetch_optional(pool).await)
     }
 
     /// The task `task_id` if `owner_id` owns it.
-    pub async fn get_owned_task(
-        &self,
-        owner_id: &str,
-        task_id: &str,
-    ) -> sqlx::Result<Option<TaskRecord>> {
-        Ok(self
-            .get_task(task_id)
-            .await?
-            .filter(|t| t.owner_id == owner_id))
+    pub async fn get_owned_task(&self, owner_id: &str, task_id: &str) -> sqlx::Result<Option<TaskRecord>> {
+        Ok(self.get_task(task_id).await?.filter(|t| t.owner_id == owner_id))
     }
 
     /// A page of `owner_id`'s tasks, newest first, optionally only those in `status`.
@@ -169,10 +159,7 @@ impl Db {
             };
             let next = patch.status.unwrap_or(current.status);
             if !current.status.can_become(next) {
-                return Ok(UpdateOutcome::InvalidTransition {
-                    from: current.status,
-                    to: next,
-                });
+                return Ok(UpdateOutcome::InvalidTransition { from: current.status, to: next });
             }
             let updated: Option<TaskRecord> = dispatch!(self.write(), |pool| {
                 sqlx::query_as(&sql)

@@ -75,10 +75,7 @@ mod tests {
     #[test]
     fn links_do_not_leak_the_page() {
         let html = render("[site](https://example.com)");
-        assert!(
-            html.contains("rel=\"noopener noreferrer nofollow\""),
-            "{html}"
-        );
+        assert!(html.contains("rel=\"noopener noreferrer nofollow\""), "{html}");
     }
 
     #[test]

@@ -45,10 +45,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store, private"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
+        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .route("/assets/agentshare.css", get(stylesheet))
 }
 

@@ -14,7 +14,8 @@
 use std::net::IpAddr;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
@@ -24,10 +25,10 @@ use utoipa::ToSchema;
 use super::markdown;
 use crate::api::artifacts::file_response;
 use crate::api::error::ApiError;
-use crate::api::extract::ClientIp;
+use crate::api::extract::{ApiQuery, ClientIp};
 use crate::api::Envelope;
 use crate::domain::ids;
-use crate::domain::share::{Permissions, SHORT_CODE_LEN};
+use crate::domain::share::{Permissions, ShareStatus, SHORT_CODE_LEN};
 use crate::domain::task::EventType;
 use crate::domain::time::Timestamp;
 use crate::domain::viewer;
@@ -39,11 +40,8 @@ pub const PASSWORD_HEADER: &str = "x-share-password";
 /// How long a reveal lets the viewer download artifacts without spending a view.
 pub const GRANT_LIFETIME_MS: i64 = 60 * 60 * 1000;
 /// Brute-force limits: 5 failures per client per link and 20 per link, in 10 minutes.
-pub const ATTEMPT_LIMITS: AttemptLimits = AttemptLimits {
-    window_ms: 10 * 60 * 1000,
-    per_client: 5,
-    per_link: 20,
-};
+pub const ATTEMPT_LIMITS: AttemptLimits =
+    AttemptLimits { window_ms: 10 * 60 * 1000, per_client: 5, per_link: 20 };
 /// Length of a URL token (256 bits, URL-safe base64).
 const TOKEN_LEN: usize = 43;
 /// Most outputs a shared view shows.
@@ -115,10 +113,7 @@ pub struct DownloadQuery {
 }
 
 fn wants_json(headers: &HeaderMap) -> bool {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let json = accept.find("application/json");
     let html = accept.find("text/html");
     match (json, html) {
@@ -138,38 +133,37 @@ enum Presented {
 }
 
 async fn lookup(state: &AppState, token: &str) -> Result<Presented, ApiError> {
-    let valid = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
+    let valid = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if token.len() == SHORT_CODE_LEN && valid(token) {
-        let id = state
-            .db()
-            .share_link_by_short_code(&ids::secret_hash(token))
-            .await?;
-        return Ok(id.map_or(Presented::Gone, |id| {
-            Presented::Short(format!(
-                "{}/s/{}",
-                state.public_url(),
-                state.link_keys().token(&id)
-            ))
-        }));
+        let id = state.db().share_link_by_short_code(&ids::secret_hash(token)).await?;
+        let keys = state.link_keys();
+        return Ok(match id {
+            Some(id) if same(&keys.short_code(&id), token) => {
+                Presented::Short(format!("{}/s/{}", state.public_url(), keys.token(&id)))
+            }
+            _ => Presented::Gone,
+        });
     }
     if token.len() != TOKEN_LEN || !valid(token) {
         return Ok(Presented::Gone);
     }
-    let link = state
-        .db()
-        .share_link_by_token(&ids::secret_hash(token))
-        .await?;
-    Ok(match link {
-        Some(link)
-            if link.status(Timestamp::now()) == crate::domain::share::ShareStatus::Active =>
-        {
-            Presented::Link(Box::new(link))
-        }
+    Ok(match link_by_token(state, token).await? {
+        Some(link) if link.status(Timestamp::now()) == ShareStatus::Active => Presented::Link(Box::new(link)),
         _ => Presented::Gone,
     })
+}
+
+/// The link a URL token opens, in any status. The token must be the one the current
+/// link key derives: links made under a retired key stay closed.
+async fn link_by_token(state: &AppState, token: &str) -> Result<Option<ShareLinkRecord>, ApiError> {
+    let link = state.db().share_link_by_token(&ids::secret_hash(token)).await?;
+    Ok(link.filter(|l| same(&state.link_keys().token(&l.share_link_id), token)))
+}
+
+/// Compares two secrets in constant time.
+fn same(expected: &str, presented: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    expected.len() == presented.len() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
 }
 
 /// Checks `password` for a protected link, counting failures per client and per
@@ -186,26 +180,19 @@ async fn check_password(
     let Some(password) = password.filter(|p| !p.is_empty()).map(str::to_owned) else {
         return Err(ApiError::PasswordRequired);
     };
-    let client_key =
-        state
-            .link_keys()
-            .visitor_hash(&link.share_link_id, &client.to_string(), "password");
-    let attempt = match state
-        .db()
-        .reserve_password_attempt(&link.share_link_id, &client_key, ATTEMPT_LIMITS)
-        .await?
-    {
-        Attempt::Reserved(id) => id,
-        Attempt::Locked { retry_after_ms } => {
-            let retry_after_secs = (retry_after_ms.max(1000) as u64).div_ceil(1000);
-            return Err(ApiError::TooManyAttempts { retry_after_secs });
-        }
-    };
-    let right = tokio::task::spawn_blocking(move || {
-        crate::domain::share::verify_password(&stored, &password)
-    })
-    .await
-    .map_err(|err| ApiError::Internal(err.into()))?;
+    let client_key = state.link_keys().visitor_hash(&link.share_link_id, &client.to_string(), "password");
+    let attempt =
+        match state.db().reserve_password_attempt(&link.share_link_id, &client_key, ATTEMPT_LIMITS).await? {
+            Attempt::Reserved(id) => id,
+            Attempt::Locked { retry_after_ms } => {
+                let retry_after_secs = (retry_after_ms.max(1000) as u64).div_ceil(1000);
+                return Err(ApiError::TooManyAttempts { retry_after_secs });
+            }
+        };
+    let right =
+        tokio::task::spawn_blocking(move || crate::domain::share::verify_password(&stored, &password))
+            .await
+            .map_err(|err| ApiError::Internal(err.into()))?;
     if right {
         state.db().clear_password_attempt(&attempt).await?;
         Ok(())
@@ -223,20 +210,13 @@ async fn reveal(
     client: IpAddr,
     headers: &HeaderMap,
 ) -> Result<CountedView, ApiError> {
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let user_agent = user_agent.chars().take(512).collect::<String>();
     let agent = viewer::classify_user_agent(&user_agent);
     let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
     let view = NewView {
         client_prefix: Some(viewer::truncated_prefix(client)),
-        visitor_hash: state.link_keys().visitor_hash(
-            &link.share_link_id,
-            &client.to_string(),
-            &user_agent,
-        ),
+        visitor_hash: state.link_keys().visitor_hash(&link.share_link_id, &client.to_string(), &user_agent),
         country: None,
         city: None,
         user_agent: (!user_agent.is_empty()).then_some(user_agent),
@@ -245,7 +225,7 @@ async fn reveal(
         os: agent.os,
         device: agent.device,
     };
-    let counted = state.db().record_view(&link.share_link_id, &view).await?;
+    let counted = state.db().record_view(&link.share_link_id, &view, Timestamp::now()).await?;
     let counted = counted.ok_or(ApiError::ShareUnavailable)?;
     tracing::info!(share_link_id = %link.share_link_id, view_count = counted.view_count, "share link viewed");
     Ok(counted)
@@ -259,20 +239,9 @@ async fn shared_view(
     view: &CountedView,
 ) -> Result<SharedView, ApiError> {
     let db = state.db();
-    let outputs = db
-        .list_events(
-            &link.task_id,
-            0,
-            Some(EventType::Output),
-            false,
-            MAX_OUTPUTS,
-        )
-        .await?;
+    let outputs = db.list_events(&link.task_id, 0, Some(EventType::Output), false, MAX_OUTPUTS).await?;
     let metadata = if link.show_metadata {
-        let task = db
-            .get_task(&link.task_id)
-            .await?
-            .ok_or(ApiError::ShareUnavailable)?;
+        let task = db.get_task(&link.task_id).await?.ok_or(ApiError::ShareUnavailable)?;
         Some(SharedMetadata {
             status: task.status,
             agent: task.agent,
@@ -367,11 +336,7 @@ pub async fn open_link(
     if json {
         let password = headers.get(PASSWORD_HEADER).and_then(|v| v.to_str().ok());
         return match open_json(&state, &link, &token, password, client, &headers).await {
-            Ok(view) => axum::Json(Envelope {
-                success: true,
-                data: view,
-            })
-            .into_response(),
+            Ok(view) => axum::Json(Envelope { success: true, data: view }).into_response(),
             Err(err) => failure(err, true),
         };
     }
@@ -380,13 +345,7 @@ pub async fn open_link(
     }
     if let Some(max) = link.max_views {
         let remaining = (max - link.view_count).max(0);
-        return page(
-            StatusCode::OK,
-            &RevealPage {
-                title: &link.title,
-                remaining,
-            },
-        );
+        return page(StatusCode::OK, &RevealPage { title: &link.title, remaining });
     }
     reveal_page(&state, &link, &token, client, &headers).await
 }
@@ -410,8 +369,10 @@ pub async fn submit(
     Path(token): Path<String>,
     ClientIp(client): ClientIp,
     headers: HeaderMap,
-    Form(form): Form<RevealForm>,
+    form: Result<Form<RevealForm>, FormRejection>,
 ) -> Response {
+    // A malformed form is treated as an empty one: the page then asks again.
+    let form = form.map_or(RevealForm { password: None }, |Form(form)| form);
     let link = match lookup(&state, &token).await {
         Ok(Presented::Link(link)) => link,
         Ok(_) => return gone(false),
@@ -422,17 +383,13 @@ pub async fn submit(
         Err(ApiError::PasswordRequired) => {
             return page(
                 StatusCode::UNAUTHORIZED,
-                &PasswordPage {
-                    error: Some("Enter the password.".into()),
-                },
+                &PasswordPage { error: Some("Enter the password.".into()) },
             )
         }
         Err(ApiError::InvalidPassword) => {
             return page(
                 StatusCode::UNAUTHORIZED,
-                &PasswordPage {
-                    error: Some("That password is not correct. No view was used.".into()),
-                },
+                &PasswordPage { error: Some("That password is not correct. No view was used.".into()) },
             )
         }
         Err(ApiError::TooManyAttempts { retry_after_secs }) => {
@@ -441,15 +398,8 @@ pub async fn submit(
                 "Too many wrong passwords. Try again in {minutes} minute{}.",
                 if minutes == 1 { "" } else { "s" }
             );
-            let mut response = page(
-                StatusCode::TOO_MANY_REQUESTS,
-                &PasswordPage {
-                    error: Some(message),
-                },
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            let mut response = page(StatusCode::TOO_MANY_REQUESTS, &PasswordPage { error: Some(message) });
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             return response;
         }
         Err(err) => return failure(err, false),
@@ -495,9 +445,10 @@ async fn reveal_page(
 pub async fn download(
     State(state): State<AppState>,
     Path((token, artifact_id)): Path<(String, String)>,
-    Query(query): Query<DownloadQuery>,
+    query: Result<ApiQuery<DownloadQuery>, ApiError>,
 ) -> Response {
-    match download_inner(&state, &token, &artifact_id, query.grant.as_deref()).await {
+    let grant = query.ok().and_then(|ApiQuery(q)| q.grant);
+    match download_inner(&state, &token, &artifact_id, grant.as_deref()).await {
         Ok(response) => response,
         Err(err) => failure(err, true),
     }
@@ -515,9 +466,7 @@ async fn download_inner(
     let now = Timestamp::now();
     // A link that reached its view limit still serves the viewers who revealed it
     // (for the grant's hour); revocation and expiry by time stop everything.
-    let link = state
-        .db()
-        .share_link_by_token(&ids::secret_hash(token))
+    let link = link_by_token(state, token)
         .await?
         .filter(|l| l.revoked_at.is_none() && l.expires_at > now.millis())
         .ok_or(ApiError::ShareUnavailable)?;
@@ -531,9 +480,7 @@ async fn download_inner(
         .db()
         .artifact_content(&link.task_id, artifact_id)
         .await?
-        .ok_or(ApiError::ArtifactNotFound {
-            artifact_id: artifact_id.to_owned(),
-        })?;
+        .ok_or(ApiError::ArtifactNotFound { artifact_id: artifact_id.to_owned() })?;
     Ok(file_response(artifact))
 }
 
@@ -594,10 +541,7 @@ impl<'a> SharePage<'a> {
         let outputs = view
             .outputs
             .iter()
-            .map(|o| RenderedOutput {
-                name: o.name.clone(),
-                html: markdown::render(&o.content),
-            })
+            .map(|o| RenderedOutput { name: o.name.clone(), html: markdown::render(&o.content) })
             .collect();
         let mut metadata = Vec::new();
         if let Some(m) = &view.metadata {
@@ -623,13 +567,7 @@ impl<'a> SharePage<'a> {
                 })
                 .collect()
         });
-        SharePage {
-            view,
-            outputs,
-            metadata,
-            artifacts,
-            expires: view.expires_at.to_rfc3339(),
-        }
+        SharePage { view, outputs, metadata, artifacts, expires: view.expires_at.to_rfc3339() }
     }
 }
 

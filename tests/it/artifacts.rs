@@ -35,97 +35,56 @@ async fn upload(
 async fn artifacts_round_trip_byte_for_byte(app: TestApp) {
     let task = app.create_task("t").await;
     let bytes: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
-    let (status, body) = upload(
-        &app,
-        &task,
-        "résumé v2.bin",
-        Some("application/x-custom"),
-        bytes.clone(),
-    )
-    .await;
+    let (status, body) =
+        upload(&app, &task, "résumé v2.bin", Some("application/x-custom"), bytes.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let artifact = &body["data"];
     assert_eq!(artifact["name"], "résumé v2.bin");
     assert_eq!(artifact["size_bytes"], 300_000);
     assert_eq!(artifact["content_type"], "application/x-custom");
-    assert_eq!(
-        artifact["sha256"],
-        hex::encode(sha2::Sha256::digest(&bytes))
-    );
+    assert_eq!(artifact["sha256"], hex::encode(sha2::Sha256::digest(&bytes)));
     let url = artifact["download_url"].as_str().unwrap();
     assert!(url.starts_with(&app.base));
 
-    let response = app
-        .client
-        .get(url)
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.get(url).bearer_auth(&app.key).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["content-type"], "application/x-custom");
-    let disposition = response.headers()["content-disposition"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let disposition = response.headers()["content-disposition"].to_str().unwrap().to_owned();
     assert!(
-        disposition.starts_with("attachment;")
-            && disposition.contains("UTF-8''r%C3%A9sum%C3%A9%20v2.bin"),
+        disposition.starts_with("attachment;") && disposition.contains("UTF-8''r%C3%A9sum%C3%A9%20v2.bin"),
         "{disposition}"
     );
     assert_eq!(response.headers()["x-content-type-options"], "nosniff");
-    assert_eq!(
-        response.bytes().await.unwrap().to_vec(),
-        bytes,
-        "same bytes back"
-    );
+    assert_eq!(response.bytes().await.unwrap().to_vec(), bytes, "same bytes back");
 
     let (_, default_type) = upload(&app, &task, "blob", None, vec![1, 2, 3]).await;
-    assert_eq!(
-        default_type["data"]["content_type"],
-        "application/octet-stream"
-    );
+    assert_eq!(default_type["data"]["content_type"], "application/octet-stream");
     let (_, empty) = upload(&app, &task, "empty.txt", Some("text/plain"), vec![]).await;
     assert_eq!(empty["data"]["size_bytes"], 0);
 
     let (status, list) = app.get(&format!("/v1/tasks/{task}/artifacts")).await;
     assert_eq!(status, StatusCode::OK);
-    let names: Vec<&str> = list["data"]["artifacts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> =
+        list["data"]["artifacts"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
     assert_eq!(names.len(), 3);
     assert!(names.contains(&"blob") && names.contains(&"empty.txt"));
 
     let bob = app.new_owner("bob").await;
     let response = app.client.get(url).bearer_auth(&bob).send().await.unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::NOT_FOUND,
-        "another owner can't download"
-    );
+    assert_eq!(response.status(), StatusCode::NOT_FOUND, "another owner can't download");
 }
 
 async fn artifact_names_are_unique_per_task(app: TestApp) {
     let task = app.create_task("t").await;
     assert_eq!(
-        upload(&app, &task, "a.txt", Some("text/plain"), b"one".to_vec())
-            .await
-            .0,
+        upload(&app, &task, "a.txt", Some("text/plain"), b"one".to_vec()).await.0,
         StatusCode::CREATED
     );
     let (status, body) = upload(&app, &task, "a.txt", Some("text/plain"), b"two".to_vec()).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_error(&body, "ARTIFACT_EXISTS");
     let other = app.create_task("u").await;
-    assert_eq!(
-        upload(&app, &other, "a.txt", None, b"three".to_vec())
-            .await
-            .0,
-        StatusCode::CREATED
-    );
+    assert_eq!(upload(&app, &other, "a.txt", None, b"three".to_vec()).await.0, StatusCode::CREATED);
 }
 
 async fn artifacts_can_be_deleted(app: TestApp) {
@@ -133,17 +92,11 @@ async fn artifacts_can_be_deleted(app: TestApp) {
     let (_, body) = upload(&app, &task, "a.txt", None, b"x".to_vec()).await;
     let id = body["data"]["artifact_id"].as_str().unwrap();
     let path = format!("/v1/tasks/{task}/artifacts/{id}");
-    assert_eq!(
-        app.request(reqwest::Method::DELETE, &path, None).await.0,
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.request(reqwest::Method::DELETE, &path, None).await.0, StatusCode::NO_CONTENT);
     let (status, body) = app.get(&path).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_error(&body, "ARTIFACT_NOT_FOUND");
-    assert_eq!(
-        app.request(reqwest::Method::DELETE, &path, None).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(app.request(reqwest::Method::DELETE, &path, None).await.0, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
@@ -156,10 +109,7 @@ async fn artifact_uploads_are_validated_against_limits() {
         let (status, body) = upload(&app, &task, "big.bin", None, vec![0; 1001]).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
         assert_error(&body, "PAYLOAD_TOO_LARGE");
-        assert_eq!(
-            upload(&app, &task, "fits.bin", None, vec![0; 1000]).await.0,
-            StatusCode::CREATED
-        );
+        assert_eq!(upload(&app, &task, "fits.bin", None, vec![0; 1000]).await.0, StatusCode::CREATED);
         for name in ["", "../x", "a/b", ".."] {
             let (status, body) = upload(&app, &task, name, None, vec![1]).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{name:?}");

@@ -3,26 +3,15 @@ use reqwest::{Method, StatusCode};
 use crate::backend_tests;
 use crate::common::{assert_error, TestApp};
 
-backend_tests!(
-    requests_without_a_valid_key_are_refused,
-    a_revoked_key_stops_working_at_once
-);
+backend_tests!(requests_without_a_valid_key_are_refused, a_revoked_key_stops_working_at_once);
 
 async fn requests_without_a_valid_key_are_refused(app: TestApp) {
     let task = app.create_task("t").await;
     let unknown = format!("ask_{}", "A".repeat(43));
-    for key in [
-        None,
-        Some(""),
-        Some("nonsense"),
-        Some(unknown.as_str()),
-        Some(&app.key[..app.key.len() - 1]),
-    ] {
-        for path in [
-            "/v1/tasks".to_owned(),
-            format!("/v1/tasks/{task}"),
-            format!("/v1/tasks/{task}/events"),
-        ] {
+    for key in [None, Some(""), Some("nonsense"), Some(unknown.as_str()), Some(&app.key[..app.key.len() - 1])]
+    {
+        for path in ["/v1/tasks".to_owned(), format!("/v1/tasks/{task}"), format!("/v1/tasks/{task}/events")]
+        {
             let (status, body) = app.request_as(key, Method::GET, &path, None).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{key:?} {path}");
             assert_error(&body, "UNAUTHORIZED");
@@ -35,11 +24,7 @@ async fn requests_without_a_valid_key_are_refused(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::UNAUTHORIZED,
-        "only the Bearer scheme"
-    );
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "only the Bearer scheme");
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
     let response = app
         .client
@@ -48,25 +33,11 @@ async fn requests_without_a_valid_key_are_refused(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "the scheme is case-insensitive"
-    );
+    assert_eq!(response.status(), StatusCode::OK, "the scheme is case-insensitive");
 
-    let (status, body) = app
-        .request_as(
-            None,
-            Method::POST,
-            "/v1/tasks",
-            Some(serde_json::json!({"title": 1})),
-        )
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::UNAUTHORIZED,
-        "authentication is checked before the body: {body}"
-    );
+    let (status, body) =
+        app.request_as(None, Method::POST, "/v1/tasks", Some(serde_json::json!({"title": 1}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "authentication is checked before the body: {body}");
 }
 
 async fn a_revoked_key_stops_working_at_once(app: TestApp) {

@@ -11,11 +11,8 @@ use crate::common::{Backend, TestApp, TestDb};
 const BIN: &str = env!("CARGO_BIN_EXE_agentshare");
 
 fn agentshare(args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(BIN)
-        .args(args)
-        .env_remove("AGENTSHARE_DATABASE_URL")
-        .output()
-        .expect("run agentshare");
+    let output =
+        Command::new(BIN).args(args).env_remove("AGENTSHARE_DATABASE_URL").output().expect("run agentshare");
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -45,10 +42,7 @@ impl Server {
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let base = loop {
-            let line = lines
-                .next()
-                .expect("serve prints where it listens")
-                .unwrap();
+            let line = lines.next().expect("serve prints where it listens").unwrap();
             if let Some(rest) = line.strip_prefix("agentshare is serving on ") {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
@@ -61,10 +55,7 @@ impl Server {
     /// Sends SIGTERM and waits for the process to exit; answers whether it exited cleanly.
     fn terminate(mut self) -> bool {
         let pid = self.child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
         self.child.wait().expect("wait").success()
     }
 }
@@ -80,25 +71,14 @@ impl Drop for Server {
 async fn serve_with_no_flags_uses_an_embedded_database_in_the_working_directory() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    let health: serde_json::Value = reqwest::get(format!("{}/healthz", server.base))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: serde_json::Value =
+        reqwest::get(format!("{}/healthz", server.base)).await.unwrap().json().await.unwrap();
     assert_eq!(health, json!({"status": "ok", "database": "sqlite"}));
     assert!(dir.path().join("agentshare-data/agentshare.db").is_file());
 
     // keys create, run in the same directory, finds the same database by default.
     let output = Command::new(BIN)
-        .args([
-            "keys",
-            "create",
-            "--owner",
-            "alice",
-            "--email",
-            "alice@example.com",
-        ])
+        .args(["keys", "create", "--owner", "alice", "--email", "alice@example.com"])
         .current_dir(dir.path())
         .env_remove("AGENTSHARE_DATABASE_URL")
         .output()
@@ -134,25 +114,18 @@ async fn keys_lifecycle(backend: Backend) {
     ]);
     assert!(ok, "{stderr}");
     let key = stdout.lines().last().unwrap().to_owned();
-    assert!(
-        key.starts_with("ask_") && key.len() == 47,
-        "the key alone on the last line: {stdout:?}"
-    );
-    let (_, second, _) =
-        agentshare(&["keys", "create", "--owner", "carol", "--database-url", &url]);
+    assert!(key.starts_with("ask_") && key.len() == 47, "the key alone on the last line: {stdout:?}");
+    let (_, second, _) = agentshare(&["keys", "create", "--owner", "carol", "--database-url", &url]);
     let second_key = second.lines().last().unwrap().to_owned();
     assert_ne!(key, second_key);
 
     let app = TestApp::start_on(db, |_| {}).await;
     for k in [&key, &second_key] {
-        let (status, _) = app
-            .request_as(Some(k), reqwest::Method::GET, "/v1/tasks", None)
-            .await;
+        let (status, _) = app.request_as(Some(k), reqwest::Method::GET, "/v1/tasks", None).await;
         assert_eq!(status, StatusCode::OK);
     }
 
-    let (ok, listing, _) =
-        agentshare(&["keys", "list", "--owner", "carol", "--database-url", &url]);
+    let (ok, listing, _) = agentshare(&["keys", "list", "--owner", "carol", "--database-url", &url]);
     assert!(ok);
     assert!(!listing.contains(&key[8..]), "keys are never shown again");
     let key_ids: Vec<&str> = listing
@@ -161,33 +134,21 @@ async fn keys_lifecycle(backend: Backend) {
         .filter(|w| w.starts_with("key_"))
         .collect();
     assert_eq!(key_ids.len(), 2, "{listing}");
-    assert!(
-        listing.contains(&key[..10]),
-        "listing shows how each key starts: {listing}"
-    );
+    assert!(listing.contains(&key[..10]), "listing shows how each key starts: {listing}");
 
     // Find the first key's id by its prefix and revoke it.
     let line = listing.lines().find(|l| l.contains(&key[..10])).unwrap();
     let key_id = line.split_whitespace().next().unwrap();
     let (ok, _, _) = agentshare(&["keys", "revoke", key_id, "--database-url", &url]);
     assert!(ok);
-    let (status, _) = app
-        .request_as(Some(&key), reqwest::Method::GET, "/v1/tasks", None)
-        .await;
+    let (status, _) = app.request_as(Some(&key), reqwest::Method::GET, "/v1/tasks", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = app
-        .request_as(Some(&second_key), reqwest::Method::GET, "/v1/tasks", None)
-        .await;
+    let (status, _) = app.request_as(Some(&second_key), reqwest::Method::GET, "/v1/tasks", None).await;
     assert_eq!(status, StatusCode::OK, "other keys keep working");
     let (ok, _, stderr) = agentshare(&["keys", "revoke", key_id, "--database-url", &url]);
     assert!(!ok && stderr.contains("no active key"), "{stderr}");
     let (_, listing, _) = agentshare(&["keys", "list", "--database-url", &url]);
-    assert!(
-        listing
-            .lines()
-            .any(|l| l.starts_with(key_id) && l.contains("revoked")),
-        "{listing}"
-    );
+    assert!(listing.lines().any(|l| l.starts_with(key_id) && l.contains("revoked")), "{listing}");
 }
 
 #[tokio::test]
@@ -243,26 +204,14 @@ async fn shutdown_keeps_acknowledged_writes(backend: Backend) {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (_, out, _) = agentshare(&[
-        "keys",
-        "create",
-        "--owner",
-        "erin",
-        "--database-url",
-        &db.url,
-    ]);
+    let (_, out, _) = agentshare(&["keys", "create", "--owner", "erin", "--database-url", &db.url]);
     let key = out.lines().last().unwrap().to_owned();
     let server = Server::start(dir.path(), &["--database-url", &db.url]);
     let client = reqwest::Client::new();
     let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let mut writers = Vec::new();
     for i in 0..8 {
-        let (client, base, key, acked) = (
-            client.clone(),
-            server.base.clone(),
-            key.clone(),
-            acked_tx.clone(),
-        );
+        let (client, base, key, acked) = (client.clone(), server.base.clone(), key.clone(), acked_tx.clone());
         writers.push(tokio::spawn(async move {
             for j in 0.. {
                 let sent = client
@@ -295,19 +244,13 @@ async fn shutdown_keeps_acknowledged_writes(backend: Backend) {
     while let Some(id) = acked_rx.recv().await {
         acked.push(id);
     }
-    assert!(
-        server_stopped.await.unwrap(),
-        "serve exits cleanly on SIGTERM"
-    );
+    assert!(server_stopped.await.unwrap(), "serve exits cleanly on SIGTERM");
 
     let app = TestApp::start_on(db, |_| {}).await;
     let owner = app.store.upsert_owner("erin", None).await.unwrap();
     for id in &acked {
         let task = app.store.get_owned_task(&owner.owner_id, id).await.unwrap();
-        assert!(
-            task.is_some(),
-            "acknowledged task {id} survived the shutdown"
-        );
+        assert!(task.is_some(), "acknowledged task {id} survived the shutdown");
     }
 }
 

@@ -12,21 +12,14 @@ async fn raw(
     content_type: Option<&str>,
     body: &'static [u8],
 ) -> (StatusCode, Value) {
-    let mut request = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(&app.key)
-        .body(body);
+    let mut request = app.client.request(method, app.url(path)).bearer_auth(&app.key).body(body);
     if let Some(ct) = content_type {
         request = request.header("content-type", ct);
     }
     let response = request.send().await.unwrap();
     let status = response.status();
     let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")),
-    )
+    (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")))
 }
 
 #[tokio::test]
@@ -37,10 +30,7 @@ async fn malformed_bodies_get_clear_errors() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_error(&body, "INVALID_REQUEST");
     assert_eq!(body["error"]["details"]["field"], Value::Null);
-    assert!(body["error"]["details"]["issue"]
-        .as_str()
-        .unwrap()
-        .contains("not valid JSON"));
+    assert!(body["error"]["details"]["issue"].as_str().unwrap().contains("not valid JSON"));
 
     for bad in [&b"[1,2]"[..], b"\"title\"", b"null", b"\xff\xfe"] {
         let (status, body) = raw(&app, Method::POST, "/v1/tasks", json_type, bad).await;
@@ -48,32 +38,17 @@ async fn malformed_bodies_get_clear_errors() {
         assert_error(&body, "INVALID_REQUEST");
     }
 
-    let (status, body) = raw(
-        &app,
-        Method::POST,
-        "/v1/tasks",
-        Some("application/x-www-form-urlencoded"),
-        b"title=x",
-    )
-    .await;
+    let (status, body) =
+        raw(&app, Method::POST, "/v1/tasks", Some("application/x-www-form-urlencoded"), b"title=x").await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_error(&body, "UNSUPPORTED_MEDIA_TYPE");
 
-    let (status, _) = raw(
-        &app,
-        Method::POST,
-        "/v1/tasks",
-        Some("application/json; charset=utf-8"),
-        b"{\"title\":\"ok\"}",
-    )
-    .await;
+    let (status, _) =
+        raw(&app, Method::POST, "/v1/tasks", Some("application/json; charset=utf-8"), b"{\"title\":\"ok\"}")
+            .await;
     assert_eq!(status, StatusCode::CREATED, "charset parameters are fine");
     let (status, _) = raw(&app, Method::POST, "/v1/tasks", None, b"{\"title\":\"ok\"}").await;
-    assert_eq!(
-        status,
-        StatusCode::CREATED,
-        "a JSON body without Content-Type is accepted"
-    );
+    assert_eq!(status, StatusCode::CREATED, "a JSON body without Content-Type is accepted");
 
     let (status, body) = app.post("/v1/tasks", json!({"title": "x\u{0}y"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -82,15 +57,10 @@ async fn malformed_bodies_get_clear_errors() {
 
 #[tokio::test]
 async fn oversized_bodies_are_refused_with_413() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.max_body_bytes = 4096)
-        .await
-        .unwrap();
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.max_body_bytes = 4096).await.unwrap();
     let task = app.create_task("t").await;
     let (status, body) = app
-        .post(
-            &format!("/v1/tasks/{task}/events"),
-            json!({"type": "log", "content": "x".repeat(5000)}),
-        )
+        .post(&format!("/v1/tasks/{task}/events"), json!({"type": "log", "content": "x".repeat(5000)}))
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_error(&body, "PAYLOAD_TOO_LARGE");
@@ -131,16 +101,7 @@ async fn responses_carry_a_request_id() {
     let response = app.client.get(app.url("/healthz")).send().await.unwrap();
     let id = response.headers()["x-request-id"].to_str().unwrap();
     assert_eq!(id.len(), 16);
-    let response = app
-        .client
-        .get(app.url("/healthz"))
-        .header("x-request-id", "trace-me")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.headers()["x-request-id"],
-        "trace-me",
-        "a caller's id is kept"
-    );
+    let response =
+        app.client.get(app.url("/healthz")).header("x-request-id", "trace-me").send().await.unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-me", "a caller's id is kept");
 }

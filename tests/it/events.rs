@@ -34,10 +34,7 @@ async fn events_are_numbered_and_listed_in_order(app: TestApp) {
     assert_eq!(events.len(), 5, "the owner sees private events too");
     for (i, (got, want)) in events.iter().zip(&sent).enumerate() {
         assert_eq!(got["seq"], i as i64 + 1);
-        assert_eq!(
-            got["content"], want["content"],
-            "content comes back verbatim"
-        );
+        assert_eq!(got["content"], want["content"], "content comes back verbatim");
     }
     assert_eq!(events[3]["name"], "Summary");
     assert_eq!(events[4]["private"], true);
@@ -52,39 +49,23 @@ async fn events_follow_from_a_sequence_number(app: TestApp) {
     let task = app.create_task("t").await;
     let path = format!("/v1/tasks/{task}/events");
     for i in 1..=4 {
-        app.post(
-            &path,
-            json!({"type": "progress", "content": format!("step {i}")}),
-        )
-        .await;
+        app.post(&path, json!({"type": "progress", "content": format!("step {i}")})).await;
     }
     let (_, body) = app.get(&format!("{path}?after=2")).await;
-    let seqs: Vec<i64> = body["data"]["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["seq"].as_i64().unwrap())
-        .collect();
+    let seqs: Vec<i64> =
+        body["data"]["events"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, vec![3, 4]);
     let (_, body) = app.get(&format!("{path}?after=4")).await;
     assert_eq!(body["data"]["events"], json!([]));
-    assert_eq!(
-        body["data"]["next_after"], 4,
-        "polling again later starts at the same place"
-    );
+    assert_eq!(body["data"]["next_after"], 4, "polling again later starts at the same place");
 }
 
 async fn events_filter_by_type_and_page(app: TestApp) {
     let task = app.create_task("t").await;
     let path = format!("/v1/tasks/{task}/events");
     for i in 0..5 {
-        app.post(&path, json!({"type": "log", "content": format!("log {i}")}))
-            .await;
-        app.post(
-            &path,
-            json!({"type": "output", "name": format!("out {i}"), "content": "x"}),
-        )
-        .await;
+        app.post(&path, json!({"type": "log", "content": format!("log {i}")})).await;
+        app.post(&path, json!({"type": "output", "name": format!("out {i}"), "content": "x"})).await;
     }
     let (_, body) = app.get(&format!("{path}?type=output&limit=3")).await;
     let page = body["data"]["events"].as_array().unwrap();
@@ -92,9 +73,7 @@ async fn events_filter_by_type_and_page(app: TestApp) {
     assert!(page.iter().all(|e| e["type"] == "output"));
     assert_eq!(body["data"]["has_more"], true);
     let next = body["data"]["next_after"].as_i64().unwrap();
-    let (_, body) = app
-        .get(&format!("{path}?type=output&limit=3&after={next}"))
-        .await;
+    let (_, body) = app.get(&format!("{path}?type=output&limit=3&after={next}")).await;
     assert_eq!(body["data"]["events"].as_array().unwrap().len(), 2);
     assert_eq!(body["data"]["has_more"], false);
 }
@@ -109,46 +88,29 @@ async fn event_bodies_are_validated(app: TestApp) {
         (json!({"type": "log", "content": ""}), "content"),
         (json!({"type": "log", "content": 5}), "content"),
         (json!({"type": "output", "content": "x"}), "name"),
-        (
-            json!({"type": "output", "name": "", "content": "x"}),
-            "name",
-        ),
-        (
-            json!({"type": "log", "content": "x", "private": "yes"}),
-            "private",
-        ),
+        (json!({"type": "output", "name": "", "content": "x"}), "name"),
+        (json!({"type": "log", "content": "x", "private": "yes"}), "private"),
         (json!({"type": "log", "content": "x", "seq": 9}), "seq"),
     ] {
         let (status, answer) = app.post(&path, body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         assert_invalid(&answer, field);
     }
-    for (query, field) in [
-        ("after=-1", "after"),
-        ("limit=1001", "limit"),
-        ("type=x", "type"),
-    ] {
+    for (query, field) in [("after=-1", "after"), ("limit=1001", "limit"), ("type=x", "type")] {
         let (status, answer) = app.get(&format!("{path}?{query}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
         assert_invalid(&answer, field);
     }
     let (_, body) = app.get(&path).await;
-    assert_eq!(
-        body["data"]["events"],
-        json!([]),
-        "refused events were not stored"
-    );
+    assert_eq!(body["data"]["events"], json!([]), "refused events were not stored");
 }
 
 async fn concurrent_appends_get_distinct_consecutive_numbers(app: TestApp) {
     let task = app.create_task("t").await;
     let path = format!("/v1/tasks/{task}/events");
-    let answers = futures_util::future::join_all((0..40).map(|i| {
-        app.post(
-            &path,
-            json!({"type": "progress", "content": format!("p{i}")}),
-        )
-    }))
+    let answers = futures_util::future::join_all(
+        (0..40).map(|i| app.post(&path, json!({"type": "progress", "content": format!("p{i}")}))),
+    )
     .await;
     let mut seqs: Vec<i64> = answers
         .iter()

@@ -23,13 +23,7 @@ async fn two_instances_share_tasks_and_number_events_without_collisions() {
     let sends = (0..60).map(|i| {
         let app = if i % 2 == 0 { &first } else { &second };
         let path = path.clone();
-        async move {
-            app.post(
-                &path,
-                json!({"type": "progress", "content": format!("{i}")}),
-            )
-            .await
-        }
+        async move { app.post(&path, json!({"type": "progress", "content": format!("{i}")})).await }
     });
     let answers = futures_util::future::join_all(sends).await;
     let mut seqs: Vec<i64> = answers

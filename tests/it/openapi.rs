@@ -16,9 +16,7 @@ fn snapshot_path() -> PathBuf {
 #[tokio::test]
 async fn the_served_document_matches_the_committed_snapshot() {
     let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
-    let (status, served) = app
-        .request_as(None, Method::GET, "/openapi.json", None)
-        .await;
+    let (status, served) = app.request_as(None, Method::GET, "/openapi.json", None).await;
     assert!(status.is_success());
     let rendered = serde_json::to_string_pretty(&served).unwrap() + "\n";
     if std::env::var("UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
@@ -41,20 +39,14 @@ fn every_route_is_documented_with_its_errors() {
         ("/v1/tasks/{task_id}", &["get", "patch"]),
         ("/v1/tasks/{task_id}/events", &["get", "post"]),
         ("/v1/tasks/{task_id}/artifacts", &["get", "post"]),
-        (
-            "/v1/tasks/{task_id}/artifacts/{artifact_id}",
-            &["get", "delete"],
-        ),
+        ("/v1/tasks/{task_id}/artifacts/{artifact_id}", &["get", "delete"]),
     ] {
         for method in methods {
             let op = &paths[path][method];
             assert!(op.is_object(), "{method} {path} is documented");
             assert!(op["summary"].is_string(), "{method} {path} has a summary");
             if path.starts_with("/v1/") {
-                assert!(
-                    op["responses"]["401"].is_object(),
-                    "{method} {path} documents 401"
-                );
+                assert!(op["responses"]["401"].is_object(), "{method} {path} documents 401");
                 assert_eq!(op["security"][0]["api_key"], serde_json::json!([]));
             }
         }

@@ -21,9 +21,7 @@ backend_tests!(
 );
 
 fn iso(days_from_now: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::days(days_from_now))
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    (chrono::Utc::now() + chrono::Duration::days(days_from_now)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 async fn a_link_with_no_options_takes_every_documented_default(app: TestApp) {
@@ -36,10 +34,7 @@ async fn a_link_with_no_options_takes_every_documented_default(app: TestApp) {
     let id = link["share_link_id"].as_str().unwrap();
     assert!(id.starts_with("share_") && id.len() == 22, "{id}");
     assert_eq!(link["task_id"], task.as_str());
-    assert_eq!(
-        link["title"], "Login Bug Fix",
-        "title defaults to the task's"
-    );
+    assert_eq!(link["title"], "Login Bug Fix", "title defaults to the task's");
     assert_eq!(link["description"], Value::Null);
     assert_eq!(link["password_protected"], false);
     assert_eq!(link["max_views"], Value::Null);
@@ -52,24 +47,15 @@ async fn a_link_with_no_options_takes_every_documented_default(app: TestApp) {
     assert_eq!(link["notify_on_view"], false);
     let owner = app.store.upsert_owner("alice", None).await.unwrap();
     assert_eq!(link["created_by"], owner.owner_id.as_str());
-    let expires =
-        chrono::DateTime::parse_from_rfc3339(link["expires_at"].as_str().unwrap()).unwrap();
+    let expires = chrono::DateTime::parse_from_rfc3339(link["expires_at"].as_str().unwrap()).unwrap();
     let thirty_days = (expires.with_timezone(&chrono::Utc) - before).num_seconds();
-    assert!(
-        (30 * 86400 - 5..=30 * 86400 + 5).contains(&thirty_days),
-        "expires in 30 days: {thirty_days}s"
-    );
+    assert!((30 * 86400 - 5..=30 * 86400 + 5).contains(&thirty_days), "expires in 30 days: {thirty_days}s");
     chrono::DateTime::parse_from_rfc3339(link["created_at"].as_str().unwrap()).unwrap();
 
     let url = link["url"].as_str().unwrap();
-    let token = url
-        .strip_prefix(&format!("{}/s/", app.base))
-        .expect("url is {public}/s/{token}");
+    let token = url.strip_prefix(&format!("{}/s/", app.base)).expect("url is {public}/s/{token}");
     assert_eq!(token.len(), 43, "256-bit token");
-    assert!(
-        !token.contains(id.trim_start_matches("share_")),
-        "the token is not the id"
-    );
+    assert!(!token.contains(id.trim_start_matches("share_")), "the token is not the id");
     let short = link["short_url"].as_str().unwrap();
     let code = short.strip_prefix(&format!("{}/s/", app.base)).unwrap();
     assert_eq!(code.len(), 8);
@@ -97,10 +83,7 @@ async fn every_documented_field_is_stored_and_returned(app: TestApp) {
         )
         .await;
     assert_eq!(link["title"], "Login Bug Fix Results");
-    assert_eq!(
-        link["description"],
-        "Shared results of the authentication bug fix"
-    );
+    assert_eq!(link["description"], "Shared results of the authentication bug fix");
     assert_eq!(link["expires_at"], expires.as_str());
     assert_eq!(link["password_protected"], true);
     assert_eq!(
@@ -114,17 +97,13 @@ async fn every_documented_field_is_stored_and_returned(app: TestApp) {
         "the password is never returned"
     );
 
-    let partial = app
-        .share(&task, json!({"permissions": {"allow_comments": true}}))
-        .await;
+    let partial = app.share(&task, json!({"permissions": {"allow_comments": true}})).await;
     assert_eq!(
         partial["permissions"],
         json!({"allow_download": true, "allow_comments": true, "show_metadata": true}),
         "omitted permissions take their defaults"
     );
-    let unlimited = app
-        .share(&task, json!({"max_views": null, "password": null}))
-        .await;
+    let unlimited = app.share(&task, json!({"max_views": null, "password": null})).await;
     assert_eq!(unlimited["max_views"], Value::Null);
     assert_eq!(unlimited["password_protected"], false);
 }
@@ -137,45 +116,21 @@ async fn each_bad_field_is_named(app: TestApp) {
         (json!({"task_id": 12}), "task_id"),
         (json!({"task_id": task, "title": ""}), "title"),
         (json!({"task_id": task, "title": "x".repeat(201)}), "title"),
-        (
-            json!({"task_id": task, "description": "x".repeat(2001)}),
-            "description",
-        ),
-        (
-            json!({"task_id": task, "expires_at": "next week"}),
-            "expires_at",
-        ),
-        (
-            json!({"task_id": task, "expires_at": "2024-01-01T00:00:00Z"}),
-            "expires_at",
-        ),
-        (
-            json!({"task_id": task, "expires_at": 1700000000}),
-            "expires_at",
-        ),
+        (json!({"task_id": task, "description": "x".repeat(2001)}), "description"),
+        (json!({"task_id": task, "expires_at": "next week"}), "expires_at"),
+        (json!({"task_id": task, "expires_at": "2024-01-01T00:00:00Z"}), "expires_at"),
+        (json!({"task_id": task, "expires_at": 1700000000}), "expires_at"),
         (json!({"task_id": task, "password": "short"}), "password"),
-        (
-            json!({"task_id": task, "password": "x".repeat(33)}),
-            "password",
-        ),
+        (json!({"task_id": task, "password": "x".repeat(33)}), "password"),
         (json!({"task_id": task, "password": 12345678}), "password"),
-        (
-            json!({"task_id": task, "permissions": {"allow_download": "yes"}}),
-            "permissions.allow_download",
-        ),
-        (
-            json!({"task_id": task, "permissions": {"allow_edit": true}}),
-            "permissions.allow_edit",
-        ),
+        (json!({"task_id": task, "permissions": {"allow_download": "yes"}}), "permissions.allow_download"),
+        (json!({"task_id": task, "permissions": {"allow_edit": true}}), "permissions.allow_edit"),
         (json!({"task_id": task, "permissions": true}), "permissions"),
         (json!({"task_id": task, "max_views": 0}), "max_views"),
         (json!({"task_id": task, "max_views": -3}), "max_views"),
         (json!({"task_id": task, "max_views": 1.5}), "max_views"),
         (json!({"task_id": task, "max_views": "5"}), "max_views"),
-        (
-            json!({"task_id": task, "notify_on_view": "yes"}),
-            "notify_on_view",
-        ),
+        (json!({"task_id": task, "notify_on_view": "yes"}), "notify_on_view"),
         (json!({"task_id": task, "views": 3}), "views"),
     ];
     for (body, field) in cases {
@@ -185,28 +140,17 @@ async fn each_bad_field_is_named(app: TestApp) {
         assert_eq!(answer["error"]["message"], "Invalid request parameters");
     }
     let (_, list) = app.get("/v1/share-links").await;
-    assert_eq!(
-        list["data"]["share_links"],
-        json!([]),
-        "nothing was created"
-    );
+    assert_eq!(list["data"]["share_links"], json!([]), "nothing was created");
 }
 
 async fn the_first_bad_field_is_the_one_reported(app: TestApp) {
     let task = app.finished_task("t").await;
     let (_, body) = app
-        .post(
-            "/v1/share-links",
-            json!({"task_id": task, "title": "", "password": "x", "max_views": 0}),
-        )
+        .post("/v1/share-links", json!({"task_id": task, "title": "", "password": "x", "max_views": 0}))
         .await;
     assert_invalid(&body, "title");
-    let (_, body) = app
-        .post(
-            "/v1/share-links",
-            json!({"task_id": task, "password": "x", "max_views": 0}),
-        )
-        .await;
+    let (_, body) =
+        app.post("/v1/share-links", json!({"task_id": task, "password": "x", "max_views": 0})).await;
     assert_invalid(&body, "password");
 }
 
@@ -215,66 +159,34 @@ async fn only_finished_tasks_can_be_shared(app: TestApp) {
     let (status, body) = app.post("/v1/share-links", json!({"task_id": task})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_error(&body, "TASK_NOT_COMPLETED");
-    assert_eq!(
-        body["error"]["message"],
-        "Cannot create share link for incomplete tasks"
-    );
-    assert_eq!(
-        body["error"]["details"],
-        json!({"task_id": task, "status": "pending"})
-    );
-    app.patch(&format!("/v1/tasks/{task}"), json!({"status": "running"}))
-        .await;
+    assert_eq!(body["error"]["message"], "Cannot create share link for incomplete tasks");
+    assert_eq!(body["error"]["details"], json!({"task_id": task, "status": "pending"}));
+    app.patch(&format!("/v1/tasks/{task}"), json!({"status": "running"})).await;
     let (status, body) = app.post("/v1/share-links", json!({"task_id": task})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"]["details"]["status"], "running");
     for done in ["failed", "cancelled"] {
         let other = app.create_task(done).await;
-        app.patch(&format!("/v1/tasks/{other}"), json!({"status": done}))
-            .await;
+        app.patch(&format!("/v1/tasks/{other}"), json!({"status": done})).await;
         let (status, _) = app.post("/v1/share-links", json!({"task_id": other})).await;
-        assert_eq!(
-            status,
-            StatusCode::CREATED,
-            "a {done} task has finished and can be shared"
-        );
+        assert_eq!(status, StatusCode::CREATED, "a {done} task has finished and can be shared");
     }
 }
 
 async fn tasks_of_other_owners_cannot_be_shared(app: TestApp) {
     let task = app.finished_task("alice's").await;
     let bob = app.new_owner("bob").await;
-    let (status, theirs) = app
-        .request_as(
-            Some(&bob),
-            Method::POST,
-            "/v1/share-links",
-            Some(json!({"task_id": task})),
-        )
-        .await;
+    let (status, theirs) =
+        app.request_as(Some(&bob), Method::POST, "/v1/share-links", Some(json!({"task_id": task}))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_error(&theirs, "TASK_NOT_FOUND");
-    assert_eq!(
-        theirs["error"]["message"],
-        "Task not found or not accessible"
-    );
+    assert_eq!(theirs["error"]["message"], "Task not found or not accessible");
     assert_eq!(theirs["error"]["details"], json!({"task_id": task}));
-    let (status, missing) = app
-        .post(
-            "/v1/share-links",
-            json!({"task_id": "task_1234567890abcdef"}),
-        )
-        .await;
+    let (status, missing) = app.post("/v1/share-links", json!({"task_id": "task_1234567890abcdef"})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(missing["error"]["message"], theirs["error"]["message"]);
-    let (status, body) = app
-        .request_as(
-            None,
-            Method::POST,
-            "/v1/share-links",
-            Some(json!({"task_id": task})),
-        )
-        .await;
+    let (status, body) =
+        app.request_as(None, Method::POST, "/v1/share-links", Some(json!({"task_id": task}))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_error(&body, "UNAUTHORIZED");
 }
@@ -295,15 +207,11 @@ async fn links_are_read_and_listed_by_their_owner_only(app: TestApp) {
         (Method::GET, format!("/v1/share-links/{id}/analytics")),
     ] {
         let body = (method == Method::PATCH).then(|| json!({"title": "stolen"}));
-        let (status, answer) = app
-            .request_as(Some(&bob), method.clone(), &path, body)
-            .await;
+        let (status, answer) = app.request_as(Some(&bob), method.clone(), &path, body).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
         assert_error(&answer, "SHARE_LINK_NOT_FOUND");
     }
-    let (_, list) = app
-        .request_as(Some(&bob), Method::GET, "/v1/share-links", None)
-        .await;
+    let (_, list) = app.request_as(Some(&bob), Method::GET, "/v1/share-links", None).await;
     assert_eq!(list["data"]["share_links"], json!([]));
     let (_, body) = app.get(&format!("/v1/share-links/{id}")).await;
     assert_eq!(body["data"]["title"], "mine");
@@ -315,18 +223,12 @@ async fn links_filter_by_task_and_status_and_page(app: TestApp) {
     let second = app.finished_task("second").await;
     let mut ids = Vec::new();
     for _ in 0..3 {
-        ids.push(
-            app.share(&first, json!({})).await["share_link_id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(app.share(&first, json!({})).await["share_link_id"].as_str().unwrap().to_owned());
     }
     let other = app.share(&second, json!({}));
     let other = other.await;
     let revoked = ids[0].clone();
-    app.request(Method::DELETE, &format!("/v1/share-links/{revoked}"), None)
-        .await;
+    app.request(Method::DELETE, &format!("/v1/share-links/{revoked}"), None).await;
     let limited = app.share(&second, json!({"max_views": 1})).await;
     let (status, _) = app.view(limited["url"].as_str().unwrap(), None).await;
     assert_eq!(status, StatusCode::OK);
@@ -346,25 +248,19 @@ async fn links_filter_by_task_and_status_and_page(app: TestApp) {
     };
     let of_first = list("").await;
     assert_eq!(of_first.len(), 5);
-    let mut by_task = app.get(&format!("/v1/share-links?task_id={first}")).await.1["data"]
-        ["share_links"]
+    let mut by_task = app.get(&format!("/v1/share-links?task_id={first}")).await.1["data"]["share_links"]
         .as_array()
         .unwrap()
         .len();
     assert_eq!(by_task, 3);
-    by_task = app
-        .get(&format!("/v1/share-links?task_id={second}&status=active"))
-        .await
-        .1["data"]["share_links"]
+    by_task = app.get(&format!("/v1/share-links?task_id={second}&status=active")).await.1["data"]
+        ["share_links"]
         .as_array()
         .unwrap()
         .len();
     assert_eq!(by_task, 1, "the used one-time link is no longer active");
     assert_eq!(list("status=revoked").await, vec![revoked]);
-    assert_eq!(
-        list("status=expired").await,
-        vec![limited["share_link_id"].as_str().unwrap().to_owned()]
-    );
+    assert_eq!(list("status=expired").await, vec![limited["share_link_id"].as_str().unwrap().to_owned()]);
     let active = list("status=active").await;
     assert_eq!(active.len(), 3);
     assert!(active.contains(&other["share_link_id"].as_str().unwrap().to_owned()));
@@ -373,18 +269,13 @@ async fn links_filter_by_task_and_status_and_page(app: TestApp) {
     assert_eq!(page["data"]["share_links"].as_array().unwrap().len(), 2);
     assert_eq!(page["data"]["has_more"], true);
     let cursor = page["data"]["next_cursor"].as_str().unwrap();
-    let (_, rest) = app
-        .get(&format!("/v1/share-links?limit=10&cursor={cursor}"))
-        .await;
+    let (_, rest) = app.get(&format!("/v1/share-links?limit=10&cursor={cursor}")).await;
     assert_eq!(rest["data"]["share_links"].as_array().unwrap().len(), 3);
     assert_eq!(rest["data"]["has_more"], false);
 
-    for (query, field) in [
-        ("status=gone", "status"),
-        ("limit=0", "limit"),
-        ("cursor=zzz", "cursor"),
-        ("owner=x", "owner"),
-    ] {
+    for (query, field) in
+        [("status=gone", "status"), ("limit=0", "limit"), ("cursor=zzz", "cursor"), ("owner=x", "owner")]
+    {
         let (status, body) = app.get(&format!("/v1/share-links?{query}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
         assert_invalid(&body, field);
@@ -393,13 +284,8 @@ async fn links_filter_by_task_and_status_and_page(app: TestApp) {
 
 async fn updates_change_only_what_they_name(app: TestApp) {
     let task = app.finished_task("t").await;
-    let link = app
-        .share(&task, json!({"description": "first", "max_views": 5}))
-        .await;
-    let path = format!(
-        "/v1/share-links/{}",
-        link["share_link_id"].as_str().unwrap()
-    );
+    let link = app.share(&task, json!({"description": "first", "max_views": 5})).await;
+    let path = format!("/v1/share-links/{}", link["share_link_id"].as_str().unwrap());
     let url = link["url"].as_str().unwrap().to_owned();
 
     let (status, body) = app.patch(&path, json!({"title": "renamed"})).await;
@@ -418,19 +304,13 @@ async fn updates_change_only_what_they_name(app: TestApp) {
     assert_eq!(body["data"]["password_protected"], false);
     assert_eq!(app.view(&url, None).await.0, StatusCode::OK);
 
-    let (_, body) = app
-        .patch(&path, json!({"permissions": {"allow_download": false}}))
-        .await;
+    let (_, body) = app.patch(&path, json!({"permissions": {"allow_download": false}})).await;
     assert_eq!(
         body["data"]["permissions"],
         json!({"allow_download": false, "allow_comments": false, "show_metadata": true})
     );
-    let (_, body) = app
-        .patch(
-            &path,
-            json!({"description": null, "max_views": null, "notify_on_view": true}),
-        )
-        .await;
+    let (_, body) =
+        app.patch(&path, json!({"description": null, "max_views": null, "notify_on_view": true})).await;
     assert_eq!(body["data"]["description"], Value::Null);
     assert_eq!(body["data"]["max_views"], Value::Null);
     assert_eq!(body["data"]["notify_on_view"], true);
@@ -444,21 +324,14 @@ async fn updates_change_only_what_they_name(app: TestApp) {
         (json!({"max_views": 0}), "max_views"),
         (json!({"title": ""}), "title"),
         (json!({"task_id": "task_x"}), "task_id"),
-        (
-            json!({"permissions": {"show_metadata": 1}}),
-            "permissions.show_metadata",
-        ),
+        (json!({"permissions": {"show_metadata": 1}}), "permissions.show_metadata"),
     ] {
         let (status, answer) = app.patch(&path, patch.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{patch}");
         assert_invalid(&answer, field);
     }
     let (_, body) = app.get(&path).await;
-    assert_eq!(
-        body["data"]["expires_at"],
-        expires.as_str(),
-        "refused patches changed nothing"
-    );
+    assert_eq!(body["data"]["expires_at"], expires.as_str(), "refused patches changed nothing");
 
     // A view limit below the views already spent expires the link.
     app.patch(&path, json!({"max_views": 2})).await;
@@ -467,30 +340,20 @@ async fn updates_change_only_what_they_name(app: TestApp) {
     assert_eq!(body["data"]["status"], "expired");
     assert_eq!(app.view(&url, None).await.0, StatusCode::NOT_FOUND);
     let (_, body) = app.patch(&path, json!({"max_views": 10})).await;
-    assert_eq!(
-        body["data"]["status"], "active",
-        "raising the limit reopens it"
-    );
+    assert_eq!(body["data"]["status"], "active", "raising the limit reopens it");
 }
 
 async fn revocation_is_final_and_idempotent(app: TestApp) {
     let task = app.finished_task("t").await;
     let link = app.share(&task, json!({})).await;
-    let path = format!(
-        "/v1/share-links/{}",
-        link["share_link_id"].as_str().unwrap()
-    );
+    let path = format!("/v1/share-links/{}", link["share_link_id"].as_str().unwrap());
     let url = link["url"].as_str().unwrap();
     assert_eq!(app.view(url, None).await.0, StatusCode::OK);
     let (status, body) = app.request(Method::DELETE, &path, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["status"], "revoked");
     assert!(body["data"]["revoked_at"].is_string());
-    assert_eq!(
-        app.view(url, None).await.0,
-        StatusCode::NOT_FOUND,
-        "revoked at once"
-    );
+    assert_eq!(app.view(url, None).await.0, StatusCode::NOT_FOUND, "revoked at once");
     let (status, again) = app.request(Method::DELETE, &path, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again["data"]["revoked_at"], body["data"]["revoked_at"]);
@@ -499,18 +362,8 @@ async fn revocation_is_final_and_idempotent(app: TestApp) {
     assert_error(&answer, "SHARE_LINK_REVOKED");
     assert_eq!(app.view(url, None).await.0, StatusCode::NOT_FOUND);
     let short = link["short_url"].as_str().unwrap();
-    let response = app
-        .client
-        .get(short)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::NOT_FOUND,
-        "the short URL leads nowhere either"
-    );
+    let response = app.client.get(short).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND, "the short URL leads nowhere either");
 }
 
 async fn analytics_count_views_by_day_and_dimension(app: TestApp) {
@@ -531,11 +384,8 @@ async fn analytics_count_views_by_day_and_dimension(app: TestApp) {
         (chrome, None),
         (iphone, Some("https://chat.example.org/")),
     ] {
-        let mut request = app
-            .client
-            .get(url)
-            .header("accept", "application/json")
-            .header("user-agent", agent);
+        let mut request =
+            app.client.get(url).header("accept", "application/json").header("user-agent", agent);
         if let Some(r) = referer {
             request = request.header("referer", r);
         }
@@ -546,33 +396,16 @@ async fn analytics_count_views_by_day_and_dimension(app: TestApp) {
     let a = &body["data"];
     assert_eq!(a["share_link_id"], id);
     assert_eq!(a["total_views"], 4);
-    assert_eq!(
-        a["unique_views"], 2,
-        "two distinct browsers from one address"
-    );
+    assert_eq!(a["unique_views"], 2, "two distinct browsers from one address");
     assert!(a["first_viewed_at"].is_string() && a["last_viewed_at"].is_string());
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let days = a["views_by_day"].as_array().unwrap();
-    assert_eq!(
-        days.iter()
-            .map(|d| d["views"].as_i64().unwrap())
-            .sum::<i64>(),
-        4
-    );
+    assert_eq!(days.iter().map(|d| d["views"].as_i64().unwrap()).sum::<i64>(), 4);
     assert!(days.iter().any(|d| d["date"] == today.as_str()));
-    assert_eq!(
-        a["referrers"][0],
-        json!({"value": "mail.example.com", "views": 2})
-    );
-    assert!(a["referrers"]
-        .as_array()
-        .unwrap()
-        .contains(&json!({"value": "direct", "views": 1})));
+    assert_eq!(a["referrers"][0], json!({"value": "mail.example.com", "views": 2}));
+    assert!(a["referrers"].as_array().unwrap().contains(&json!({"value": "direct", "views": 1})));
     assert_eq!(a["browsers"][0], json!({"value": "Chrome", "views": 3}));
-    assert!(a["devices"]
-        .as_array()
-        .unwrap()
-        .contains(&json!({"value": "mobile", "views": 1})));
+    assert!(a["devices"].as_array().unwrap().contains(&json!({"value": "mobile", "views": 1})));
     assert_eq!(a["countries"], json!([{"value": "unknown", "views": 4}]));
     assert!(a["operating_systems"].as_array().unwrap().len() >= 2);
     let (_, link_now) = app.get(&format!("/v1/share-links/{id}")).await;

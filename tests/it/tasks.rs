@@ -20,7 +20,10 @@ backend_tests!(
 
 async fn creating_a_task_returns_it_pending_in_cloud_mode(app: TestApp) {
     let (status, body) = app
-        .post("/v1/tasks", json!({"title": "  Fix the login bug ", "prompt": "Make login work", "agent": "coder 1.0"}))
+        .post(
+            "/v1/tasks",
+            json!({"title": "  Fix the login bug ", "prompt": "Make login work", "agent": "coder 1.0"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["success"], true);
@@ -42,15 +45,11 @@ async fn creating_a_task_returns_it_pending_in_cloud_mode(app: TestApp) {
 }
 
 async fn a_machine_id_makes_a_task_local(app: TestApp) {
-    let (status, body) = app
-        .post("/v1/tasks", json!({"title": "t", "machine_id": "laptop-7"}))
-        .await;
+    let (status, body) = app.post("/v1/tasks", json!({"title": "t", "machine_id": "laptop-7"})).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(body["data"]["machine_id"], "laptop-7");
     assert_eq!(body["data"]["mode"], "local");
-    let (_, body) = app
-        .post("/v1/tasks", json!({"title": "t", "machine_id": null}))
-        .await;
+    let (_, body) = app.post("/v1/tasks", json!({"title": "t", "machine_id": null})).await;
     assert_eq!(body["data"]["mode"], "cloud");
 }
 
@@ -71,11 +70,7 @@ async fn task_fields_are_validated(app: TestApp) {
         assert_invalid(&answer, field);
     }
     let (_, list) = app.get("/v1/tasks").await;
-    assert_eq!(
-        list["data"]["tasks"],
-        json!([]),
-        "refused requests created nothing"
-    );
+    assert_eq!(list["data"]["tasks"], json!([]), "refused requests created nothing");
 }
 
 async fn another_owners_task_is_indistinguishable_from_a_missing_one(app: TestApp) {
@@ -84,53 +79,25 @@ async fn another_owners_task_is_indistinguishable_from_a_missing_one(app: TestAp
     let missing = "task_0000000000000000";
     for (method, suffix, body) in [
         (reqwest::Method::GET, "", None),
-        (
-            reqwest::Method::PATCH,
-            "",
-            Some(json!({"title": "mine now"})),
-        ),
+        (reqwest::Method::PATCH, "", Some(json!({"title": "mine now"}))),
         (reqwest::Method::GET, "/events", None),
-        (
-            reqwest::Method::POST,
-            "/events",
-            Some(json!({"type": "log", "content": "x"})),
-        ),
+        (reqwest::Method::POST, "/events", Some(json!({"type": "log", "content": "x"}))),
         (reqwest::Method::GET, "/artifacts", None),
     ] {
         let (s1, theirs) = app
-            .request_as(
-                Some(&bob),
-                method.clone(),
-                &format!("/v1/tasks/{task}{suffix}"),
-                body.clone(),
-            )
+            .request_as(Some(&bob), method.clone(), &format!("/v1/tasks/{task}{suffix}"), body.clone())
             .await;
-        let (s2, nothing) = app
-            .request_as(
-                Some(&bob),
-                method.clone(),
-                &format!("/v1/tasks/{missing}{suffix}"),
-                body,
-            )
-            .await;
-        assert_eq!(
-            (s1, s2),
-            (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND),
-            "{method} {suffix}"
-        );
+        let (s2, nothing) =
+            app.request_as(Some(&bob), method.clone(), &format!("/v1/tasks/{missing}{suffix}"), body).await;
+        assert_eq!((s1, s2), (StatusCode::NOT_FOUND, StatusCode::NOT_FOUND), "{method} {suffix}");
         assert_error(&theirs, "TASK_NOT_FOUND");
         assert_eq!(theirs["error"]["message"], nothing["error"]["message"]);
         assert_eq!(theirs["error"]["details"]["task_id"], task.as_str());
     }
-    let (_, bobs) = app
-        .request_as(Some(&bob), reqwest::Method::GET, "/v1/tasks", None)
-        .await;
+    let (_, bobs) = app.request_as(Some(&bob), reqwest::Method::GET, "/v1/tasks", None).await;
     assert_eq!(bobs["data"]["tasks"], json!([]));
     let (_, own) = app.get(&format!("/v1/tasks/{task}")).await;
-    assert_eq!(
-        own["data"]["title"], "alice's",
-        "bob's PATCH changed nothing"
-    );
+    assert_eq!(own["data"]["title"], "alice's", "bob's PATCH changed nothing");
 }
 
 async fn tasks_page_newest_first_without_gaps_or_repeats(app: TestApp) {
@@ -154,10 +121,7 @@ async fn tasks_page_newest_first_without_gaps_or_repeats(app: TestApp) {
             seen.push(t["task_id"].as_str().unwrap().to_owned());
             times.push(t["created_at"].as_str().unwrap().to_owned());
         }
-        assert_eq!(
-            body["data"]["has_more"],
-            body["data"]["next_cursor"].is_string()
-        );
+        assert_eq!(body["data"]["has_more"], body["data"]["next_cursor"].is_string());
         match body["data"]["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => break,
@@ -166,20 +130,9 @@ async fn tasks_page_newest_first_without_gaps_or_repeats(app: TestApp) {
     assert_eq!(pages, 3);
     // Timestamps are RFC 3339 in UTC with millisecond precision at most: ordering
     // them as text orders them in time, once the fractional part is made uniform.
-    let normalised: Vec<String> = times
-        .iter()
-        .map(|t| {
-            if t.contains('.') {
-                t.clone()
-            } else {
-                t.replace('Z', ".000Z")
-            }
-        })
-        .collect();
-    assert!(
-        normalised.windows(2).all(|w| w[0] >= w[1]),
-        "newest first: {times:?}"
-    );
+    let normalised: Vec<String> =
+        times.iter().map(|t| if t.contains('.') { t.clone() } else { t.replace('Z', ".000Z") }).collect();
+    assert!(normalised.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
     let mut seen_sorted = seen.clone();
     seen_sorted.sort();
     let mut created_sorted = created.clone();
@@ -190,15 +143,10 @@ async fn tasks_page_newest_first_without_gaps_or_repeats(app: TestApp) {
 async fn tasks_filter_by_status(app: TestApp) {
     let a = app.create_task("a").await;
     let _b = app.create_task("b").await;
-    app.patch(&format!("/v1/tasks/{a}"), json!({"status": "running"}))
-        .await;
+    app.patch(&format!("/v1/tasks/{a}"), json!({"status": "running"})).await;
     let (_, body) = app.get("/v1/tasks?status=running").await;
-    let ids: Vec<&str> = body["data"]["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["task_id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<&str> =
+        body["data"]["tasks"].as_array().unwrap().iter().map(|t| t["task_id"].as_str().unwrap()).collect();
     assert_eq!(ids, vec![a.as_str()]);
     let (_, body) = app.get("/v1/tasks?status=pending").await;
     assert_eq!(body["data"]["tasks"].as_array().unwrap().len(), 1);
@@ -248,31 +196,18 @@ async fn status_moves_only_along_documented_transitions(app: TestApp) {
     assert_invalid(&body, "status");
 
     let other = app.create_task("quick").await;
-    let (status, body) = app
-        .patch(&format!("/v1/tasks/{other}"), json!({"status": "failed"}))
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "a pending task may finish directly: {body}"
-    );
+    let (status, body) = app.patch(&format!("/v1/tasks/{other}"), json!({"status": "failed"})).await;
+    assert_eq!(status, StatusCode::OK, "a pending task may finish directly: {body}");
 }
 
 async fn final_statuses_never_change(app: TestApp) {
     for done in ["completed", "failed", "cancelled"] {
         let id = app.create_task(done).await;
         let path = format!("/v1/tasks/{id}");
-        assert_eq!(
-            app.patch(&path, json!({"status": done})).await.0,
-            StatusCode::OK
-        );
+        assert_eq!(app.patch(&path, json!({"status": done})).await.0, StatusCode::OK);
         for next in ["pending", "running", "completed", "failed", "cancelled"] {
             let (status, _) = app.patch(&path, json!({"status": next})).await;
-            let expected = if next == done {
-                StatusCode::OK
-            } else {
-                StatusCode::CONFLICT
-            };
+            let expected = if next == done { StatusCode::OK } else { StatusCode::CONFLICT };
             assert_eq!(status, expected, "{done} -> {next}");
         }
         let (_, body) = app.get(&path).await;
@@ -283,17 +218,12 @@ async fn final_statuses_never_change(app: TestApp) {
 async fn update_changes_title_and_machine(app: TestApp) {
     let id = app.create_task("old").await;
     let path = format!("/v1/tasks/{id}");
-    let (status, body) = app
-        .patch(&path, json!({"title": "new", "machine_id": "box-1"}))
-        .await;
+    let (status, body) = app.patch(&path, json!({"title": "new", "machine_id": "box-1"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["title"], "new");
     assert_eq!(body["data"]["mode"], "local");
     let (_, body) = app.patch(&path, json!({"title": "newer"})).await;
-    assert_eq!(
-        body["data"]["machine_id"], "box-1",
-        "absent machine_id is left alone"
-    );
+    assert_eq!(body["data"]["machine_id"], "box-1", "absent machine_id is left alone");
     let (_, body) = app.patch(&path, json!({"machine_id": null})).await;
     assert_eq!(body["data"]["mode"], "cloud");
     assert_eq!(body["data"]["title"], "newer");
@@ -309,23 +239,14 @@ async fn concurrent_final_transitions_have_one_winner(app: TestApp) {
     let id = app.create_task("race").await;
     let path = format!("/v1/tasks/{id}");
     app.patch(&path, json!({"status": "running"})).await;
-    let targets: Vec<&str> = (0..20)
-        .map(|i| if i % 2 == 0 { "completed" } else { "cancelled" })
-        .collect();
-    let answers = futures_util::future::join_all(
-        targets
-            .iter()
-            .map(|to| app.patch(&path, json!({"status": to}))),
-    )
-    .await;
+    let targets: Vec<&str> = (0..20).map(|i| if i % 2 == 0 { "completed" } else { "cancelled" }).collect();
+    let answers =
+        futures_util::future::join_all(targets.iter().map(|to| app.patch(&path, json!({"status": to}))))
+            .await;
     let (_, body) = app.get(&path).await;
     let winner = body["data"]["status"].as_str().unwrap().to_owned();
     for (to, (status, _)) in targets.iter().zip(&answers) {
-        let expected = if *to == winner {
-            StatusCode::OK
-        } else {
-            StatusCode::CONFLICT
-        };
+        let expected = if *to == winner { StatusCode::OK } else { StatusCode::CONFLICT };
         assert_eq!(*status, expected, "asked {to}, final {winner}");
     }
 }

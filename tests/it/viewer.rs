@@ -21,39 +21,19 @@ backend_tests!(
 
 async fn the_shared_view_shows_outputs_and_nothing_else(app: TestApp) {
     let task = app.finished_task("t").await;
-    app.patch(&format!("/v1/tasks/{task}"), json!({"title": "t"}))
-        .await;
-    let link = app
-        .share(
-            &task,
-            json!({"title": "Results", "description": "For the client"}),
-        )
-        .await;
+    app.patch(&format!("/v1/tasks/{task}"), json!({"title": "t"})).await;
+    let link = app.share(&task, json!({"title": "Results", "description": "For the client"})).await;
     let (status, body) = app.view(link["url"].as_str().unwrap(), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let view = &body["data"];
     assert_eq!(view["title"], "Results");
     assert_eq!(view["description"], "For the client");
     let outputs = view["outputs"].as_array().unwrap();
-    let names: Vec<&str> = outputs
-        .iter()
-        .map(|o| o["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        names,
-        vec!["Summary", "Patch"],
-        "public outputs only, in order"
-    );
+    let names: Vec<&str> = outputs.iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["Summary", "Patch"], "public outputs only, in order");
     assert_eq!(outputs[0]["content"], "# Fixed\n\nThe bug is gone.");
     let text = body.to_string();
-    for secret in [
-        "SECRET-PROMPT",
-        "SECRET-LOG",
-        "SECRET-PRIVATE",
-        "alice",
-        "owner_id",
-        "prompt",
-    ] {
+    for secret in ["SECRET-PROMPT", "SECRET-LOG", "SECRET-PRIVATE", "alice", "owner_id", "prompt"] {
         assert!(!text.contains(secret), "{secret} leaked: {text}");
     }
     assert_eq!(view["view_count"], 1);
@@ -73,12 +53,8 @@ async fn metadata_and_artifacts_follow_the_permissions(app: TestApp) {
     assert_eq!(artifacts[0]["name"], "report.txt");
     assert_eq!(artifacts[0]["size_bytes"], 10);
 
-    let closed = app
-        .share(
-            &task,
-            json!({"permissions": {"allow_download": false, "show_metadata": false}}),
-        )
-        .await;
+    let closed =
+        app.share(&task, json!({"permissions": {"allow_download": false, "show_metadata": false}})).await;
     let (_, body) = app.view(closed["url"].as_str().unwrap(), None).await;
     assert_eq!(body["data"]["metadata"], Value::Null);
     assert_eq!(body["data"]["artifacts"], Value::Null);
@@ -90,16 +66,9 @@ async fn downloads_need_a_view_and_permission(app: TestApp) {
     let link = app.share(&task, json!({"max_views": 1})).await;
     let url = link["url"].as_str().unwrap();
     let (_, body) = app.view(url, None).await;
-    let download = body["data"]["artifacts"][0]["download_url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let download = body["data"]["artifacts"][0]["download_url"].as_str().unwrap().to_owned();
     let response = app.client.get(&download).send().await.unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "the one view still downloads, though the link is used up"
-    );
+    assert_eq!(response.status(), StatusCode::OK, "the one view still downloads, though the link is used up");
     assert_eq!(
         response.headers()["content-disposition"],
         "attachment; filename=\"report.txt\"; filename*=UTF-8''report.txt"
@@ -111,30 +80,18 @@ async fn downloads_need_a_view_and_permission(app: TestApp) {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_error(&response.json().await.unwrap(), "VIEW_REQUIRED");
     let forged = download.replace("grant=view_", "grant=view_0");
-    assert_eq!(
-        app.client.get(&forged).send().await.unwrap().status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.client.get(&forged).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 
-    let path = format!(
-        "/v1/share-links/{}",
-        link["share_link_id"].as_str().unwrap()
-    );
-    app.patch(&path, json!({"permissions": {"allow_download": false}}))
-        .await;
+    let path = format!("/v1/share-links/{}", link["share_link_id"].as_str().unwrap());
+    app.patch(&path, json!({"permissions": {"allow_download": false}})).await;
     let response = app.client.get(&download).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_error(&response.json().await.unwrap(), "DOWNLOAD_NOT_ALLOWED");
 
-    app.patch(&path, json!({"permissions": {"allow_download": true}}))
-        .await;
+    app.patch(&path, json!({"permissions": {"allow_download": true}})).await;
     app.request(reqwest::Method::DELETE, &path, None).await;
     let response = app.client.get(&download).send().await.unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::NOT_FOUND,
-        "revocation stops downloads at once"
-    );
+    assert_eq!(response.status(), StatusCode::NOT_FOUND, "revocation stops downloads at once");
 }
 
 async fn every_view_is_counted_until_the_limit(app: TestApp) {
@@ -150,16 +107,9 @@ async fn every_view_is_counted_until_the_limit(app: TestApp) {
     let (status, body) = app.view(url, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_error(&body, "SHARE_LINK_NOT_FOUND");
-    let (_, owner_view) = app
-        .get(&format!(
-            "/v1/share-links/{}",
-            link["share_link_id"].as_str().unwrap()
-        ))
-        .await;
-    assert_eq!(
-        owner_view["data"]["view_count"], 3,
-        "refused views are not counted"
-    );
+    let (_, owner_view) =
+        app.get(&format!("/v1/share-links/{}", link["share_link_id"].as_str().unwrap())).await;
+    assert_eq!(owner_view["data"]["view_count"], 3, "refused views are not counted");
     assert_eq!(owner_view["data"]["status"], "expired");
 }
 
@@ -168,10 +118,7 @@ async fn gone_links_are_indistinguishable(app: TestApp) {
     let revoked = app.share(&task, json!({})).await;
     app.request(
         reqwest::Method::DELETE,
-        &format!(
-            "/v1/share-links/{}",
-            revoked["share_link_id"].as_str().unwrap()
-        ),
+        &format!("/v1/share-links/{}", revoked["share_link_id"].as_str().unwrap()),
         None,
     )
     .await;
@@ -179,10 +126,7 @@ async fn gone_links_are_indistinguishable(app: TestApp) {
     app.view(used["url"].as_str().unwrap(), None).await;
     let timed_out = app.share(&task, json!({})).await;
     let id = timed_out["share_link_id"].as_str().unwrap();
-    app.sql(&format!(
-        "UPDATE share_links SET expires_at = 1000 WHERE share_link_id = '{id}'"
-    ))
-    .await;
+    app.sql(&format!("UPDATE share_links SET expires_at = 1000 WHERE share_link_id = '{id}'")).await;
     let unknown = format!("{}/s/{}", app.base, "A".repeat(43));
     let garbage = format!("{}/s/%3Cscript%3E", app.base);
 
@@ -204,10 +148,7 @@ async fn gone_links_are_indistinguishable(app: TestApp) {
         assert!(html.contains("This link is no longer available"), "{html}");
         html_bodies.push(html);
     }
-    assert!(
-        json_bodies.windows(2).all(|w| w[0] == w[1]),
-        "{json_bodies:?}"
-    );
+    assert!(json_bodies.windows(2).all(|w| w[0] == w[1]), "{json_bodies:?}");
     assert!(html_bodies.windows(2).all(|w| w[0] == w[1]));
     let (_, link) = app.get(&format!("/v1/share-links/{id}")).await;
     assert_eq!(link["data"]["status"], "expired");
@@ -215,9 +156,7 @@ async fn gone_links_are_indistinguishable(app: TestApp) {
 
 async fn passwords_protect_without_spending_views(app: TestApp) {
     let task = app.finished_task("t").await;
-    let link = app
-        .share(&task, json!({"password": "securepass123", "max_views": 2}))
-        .await;
+    let link = app.share(&task, json!({"password": "securepass123", "max_views": 2})).await;
     let url = link["url"].as_str().unwrap();
     let (status, body) = app.view(url, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
@@ -226,17 +165,13 @@ async fn passwords_protect_without_spending_views(app: TestApp) {
         let (status, body) = app.view(url, Some(wrong)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{wrong:?}");
         assert!(
-            body["error"]["code"] == "INVALID_PASSWORD"
-                || body["error"]["code"] == "PASSWORD_REQUIRED",
+            body["error"]["code"] == "INVALID_PASSWORD" || body["error"]["code"] == "PASSWORD_REQUIRED",
             "{body}"
         );
     }
     let (status, body) = app.view(url, Some("securepass123")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        body["data"]["view_count"], 1,
-        "wrong passwords spent no view"
-    );
+    assert_eq!(body["data"]["view_count"], 1, "wrong passwords spent no view");
     let stored = app.sql_i64(&format!("SELECT COUNT(*) FROM share_links WHERE password_hash LIKE '$argon2id$%' AND share_link_id = '{}'", link["share_link_id"].as_str().unwrap())).await;
     assert_eq!(stored, 1, "stored as an Argon2id hash");
 }
@@ -246,10 +181,7 @@ async fn password_guessing_is_locked_out(app: TestApp) {
     let link = app.share(&task, json!({"password": "securepass123"})).await;
     let url = link["url"].as_str().unwrap();
     for _ in 0..5 {
-        assert_eq!(
-            app.view(url, Some("wrongpass!")).await.0,
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(app.view(url, Some("wrongpass!")).await.0, StatusCode::UNAUTHORIZED);
     }
     let response = app
         .client
@@ -259,16 +191,8 @@ async fn password_guessing_is_locked_out(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::TOO_MANY_REQUESTS,
-        "locked even with the right password"
-    );
-    let retry: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "locked even with the right password");
+    let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=600).contains(&retry), "{retry}");
     assert_error(&response.json().await.unwrap(), "TOO_MANY_ATTEMPTS");
     // A spoofed X-Forwarded-For does not make a new client (no trusted proxy here).
@@ -292,10 +216,8 @@ async fn password_guessing_is_locked_out(app: TestApp) {
 #[tokio::test]
 async fn lockouts_count_per_client_behind_a_trusted_proxy_and_per_link() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let Some(app) = TestApp::spawn_with(backend, |s| {
-            s.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()]
-        })
-        .await
+        let Some(app) =
+            TestApp::spawn_with(backend, |s| s.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()]).await
         else {
             continue;
         };
@@ -354,62 +276,32 @@ async fn concurrent_guesses_never_exceed_the_limit() {
         let link = app.share(&task, json!({"password": "securepass123"})).await;
         let url = link["url"].as_str().unwrap();
         let answers =
-            futures_util::future::join_all((0..30).map(|_| app.view(url, Some("wrongpass!"))))
-                .await;
-        let checked = answers
-            .iter()
-            .filter(|(s, _)| *s == StatusCode::UNAUTHORIZED)
-            .count();
-        let locked = answers
-            .iter()
-            .filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS)
-            .count();
-        assert_eq!(
-            (checked, locked),
-            (5, 25),
-            "exactly 5 guesses were checked ({backend:?})"
-        );
+            futures_util::future::join_all((0..30).map(|_| app.view(url, Some("wrongpass!")))).await;
+        let checked = answers.iter().filter(|(s, _)| *s == StatusCode::UNAUTHORIZED).count();
+        let locked = answers.iter().filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS).count();
+        assert_eq!((checked, locked), (5, 25), "exactly 5 guesses were checked ({backend:?})");
     }
 }
 
 async fn short_urls_lead_to_the_link(app: TestApp) {
     let task = app.finished_task("t").await;
     let link = app.share(&task, json!({})).await;
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let response = client
-        .get(link["short_url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = client.get(link["short_url"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        response.headers()["location"],
-        link["url"].as_str().unwrap()
-    );
+    assert_eq!(response.headers()["location"], link["url"].as_str().unwrap());
     let (status, _) = app.view(link["short_url"].as_str().unwrap(), None).await;
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "following the redirect opens the link"
-    );
-    let response = client
-        .get(format!("{}/s/ZZZZZZZZ", app.base))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(status, StatusCode::OK, "following the redirect opens the link");
+    let response = client.get(format!("{}/s/ZZZZZZZZ", app.base)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn the_short_url_base_is_configurable() {
-    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
-        s.short_url_base = Some("https://agx.example/s".into())
-    })
-    .await
-    .unwrap();
+    let app =
+        TestApp::spawn_with(Backend::Sqlite, |s| s.short_url_base = Some("https://agx.example/s".into()))
+            .await
+            .unwrap();
     let task = app.finished_task("t").await;
     let link = app.share(&task, json!({})).await;
     let short = link["short_url"].as_str().unwrap();
@@ -422,76 +314,40 @@ async fn the_short_url_base_is_configurable() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.headers()["location"],
-        link["url"].as_str().unwrap()
-    );
+    assert_eq!(response.headers()["location"], link["url"].as_str().unwrap());
 }
 
 async fn browsers_get_a_safe_page(app: TestApp) {
     let task = app.create_task("t").await;
     app.post(&format!("/v1/tasks/{task}/events"), json!({"type": "output", "name": "<b>Name</b>", "content": "# Report\n\n<script>alert(1)</script>\n\n<img src=x onerror=alert(2)>\n\n```sh\nrm -rf /\n```"})).await;
-    app.patch(&format!("/v1/tasks/{task}"), json!({"status": "completed"}))
-        .await;
-    let link = app
-        .share(
-            &task,
-            json!({"title": "<i>Title</i>", "description": "Line & more"}),
-        )
-        .await;
-    let response = app
-        .client
-        .get(link["url"].as_str().unwrap())
-        .header("accept", "text/html")
-        .send()
-        .await
-        .unwrap();
+    app.patch(&format!("/v1/tasks/{task}"), json!({"status": "completed"})).await;
+    let link = app.share(&task, json!({"title": "<i>Title</i>", "description": "Line & more"})).await;
+    let response =
+        app.client.get(link["url"].as_str().unwrap()).header("accept", "text/html").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let headers = response.headers().clone();
     assert_eq!(headers["referrer-policy"], "no-referrer");
     assert_eq!(headers["x-robots-tag"], "noindex, nofollow");
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert!(headers["cache-control"]
-        .to_str()
-        .unwrap()
-        .contains("no-store"));
+    assert!(headers["cache-control"].to_str().unwrap().contains("no-store"));
     let csp = headers["content-security-policy"].to_str().unwrap();
-    assert!(
-        csp.contains("default-src 'none'") && !csp.contains("script-src"),
-        "{csp}"
-    );
+    assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{csp}");
     let html = response.text().await.unwrap();
     assert!(html.contains("<meta name=\"robots\" content=\"noindex, nofollow\">"));
     let escaped = |text: &str| {
         html.contains(&text.replace('<', "&lt;").replace('>', "&gt;"))
             || html.contains(&text.replace('<', "&#60;").replace('>', "&#62;"))
     };
-    assert!(
-        escaped("<i>Title</i>") && !html.contains("<i>Title"),
-        "titles are escaped"
-    );
-    assert!(
-        escaped("<b>Name</b>") && !html.contains("<b>Name"),
-        "output names are escaped"
-    );
+    assert!(escaped("<i>Title</i>") && !html.contains("<i>Title"), "titles are escaped");
+    assert!(escaped("<b>Name</b>") && !html.contains("<b>Name"), "output names are escaped");
     assert!(html.contains("Line &amp; more") || html.contains("Line &#38; more"));
     assert!(html.contains("<h1>Report</h1>"), "markdown is rendered");
     assert!(html.contains("rm -rf /"));
-    assert!(
-        !html.contains("<script") && !html.contains("onerror") && !html.contains("<img"),
-        "{html}"
-    );
+    assert!(!html.contains("<script") && !html.contains("onerror") && !html.contains("<img"), "{html}");
     assert!(html.contains("Shared by its owner"));
-    let (_, link_now) = app
-        .get(&format!(
-            "/v1/share-links/{}",
-            link["share_link_id"].as_str().unwrap()
-        ))
-        .await;
-    assert_eq!(
-        link_now["data"]["view_count"], 1,
-        "an unlimited link is counted when the page is shown"
-    );
+    let (_, link_now) =
+        app.get(&format!("/v1/share-links/{}", link["share_link_id"].as_str().unwrap())).await;
+    assert_eq!(link_now["data"]["view_count"], 1, "an unlimited link is counted when the page is shown");
 }
 
 async fn limited_links_are_revealed_by_a_deliberate_action(app: TestApp) {
@@ -504,63 +360,60 @@ async fn limited_links_are_revealed_by_a_deliberate_action(app: TestApp) {
         let response = app.client.get(url).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let html = response.text().await.unwrap();
-        assert!(
-            html.contains("can be opened 1 more time") && html.contains("Reveal"),
-            "{html}"
-        );
+        assert!(html.contains("can be opened 1 more time") && html.contains("Reveal"), "{html}");
         assert!(!html.contains("The bug is gone"));
     }
     let (_, before) = app.get(&format!("/v1/share-links/{id}")).await;
-    assert_eq!(
-        before["data"]["view_count"], 0,
-        "fetching the page spent nothing"
-    );
-    let response = app
-        .client
-        .post(url)
-        .form(&[("reveal", "1")])
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(before["data"]["view_count"], 0, "fetching the page spent nothing");
+    let response = app.client.post(url).form(&[("reveal", "1")]).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.text().await.unwrap().contains("The bug is gone"));
-    let response = app
-        .client
-        .post(url)
-        .form(&[("reveal", "1")])
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.post(url).form(&[("reveal", "1")]).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND, "one view, once");
 
     let protected = app.share(&task, json!({"password": "securepass123"})).await;
     let purl = protected["url"].as_str().unwrap();
-    let html = app
-        .client
-        .get(purl)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.client.get(purl).send().await.unwrap().text().await.unwrap();
     assert!(html.contains("type=\"password\""));
-    let response = app
-        .client
-        .post(purl)
-        .form(&[("password", "nottheone")])
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.post(purl).form(&[("password", "nottheone")]).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(response.text().await.unwrap().contains("not correct"));
-    let response = app
-        .client
-        .post(purl)
-        .form(&[("password", "securepass123")])
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.post(purl).form(&[("password", "securepass123")]).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.text().await.unwrap().contains("The bug is gone"));
+}
+
+/// The link key survives restarts (kept in the database, or configured), so URLs
+/// handed out keep working; a configured key gives different URLs.
+#[tokio::test]
+async fn links_keep_working_across_restarts() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let Some(mut first) = TestApp::spawn(backend).await else { continue };
+        let task = first.finished_task("t").await;
+        let link = first.share(&task, json!({})).await;
+        let path = format!("/v1/share-links/{}", link["share_link_id"].as_str().unwrap());
+        first.stop().await;
+
+        let mut second = TestApp::start_on(crate::common::TestDb::existing(&first.db), |_| {}).await;
+        second.key = first.key.clone();
+        let (_, again) = second.get(&path).await;
+        let url = again["data"]["url"].as_str().unwrap().to_owned();
+        let token = |u: &str| u.rsplit('/').next().unwrap().to_owned();
+        assert_eq!(token(&url), token(link["url"].as_str().unwrap()), "same token after a restart");
+        assert_eq!(second.view(&url, None).await.0, StatusCode::OK);
+        second.stop().await;
+
+        // Switching to another key retires every link made under the old one.
+        let key = "ab".repeat(32);
+        let third =
+            TestApp::start_on(crate::common::TestDb::existing(&first.db), |s| s.link_key = Some(key.clone()))
+                .await;
+        assert_eq!(
+            third.view(&format!("{}/s/{}", third.base, token(&url)), None).await.0,
+            StatusCode::NOT_FOUND
+        );
+        let task = third.finished_task("under the configured key").await;
+        let keyed = third.share(&task, json!({})).await;
+        assert_eq!(third.view(keyed["url"].as_str().unwrap(), None).await.0, StatusCode::OK);
+    }
 }

@@ -60,11 +60,7 @@ pub struct TestDb {
 impl TestDb {
     /// Another handle on a database that already exists (for a second instance).
     pub fn existing(other: &TestDb) -> TestDb {
-        TestDb {
-            url: other.url.clone(),
-            backend: other.backend,
-            _dir: None,
-        }
+        TestDb { url: other.url.clone(), backend: other.backend, _dir: None }
     }
 
     pub async fn new(backend: Backend) -> Option<TestDb> {
@@ -72,43 +68,26 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}/agentshare.db", dir.path().display());
-                Some(TestDb {
-                    url,
-                    backend,
-                    _dir: Some(dir),
-                })
+                Some(TestDb { url, backend, _dir: Some(dir) })
             }
             Backend::Postgres => {
                 let admin = postgres_admin_url()?;
-                let mut conn = sqlx::PgConnection::connect(&admin)
-                    .await
-                    .expect("connect to test PostgreSQL");
+                let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to test PostgreSQL");
                 drop_stale_databases(&admin).await;
-                let name = format!(
-                    "agentshare_t_{}_{}",
-                    unix_seconds(),
-                    hex::encode(rand_bytes())
-                );
+                let name = format!("agentshare_t_{}_{}", unix_seconds(), hex::encode(rand_bytes()));
                 sqlx::query(&format!("CREATE DATABASE {name}"))
                     .execute(&mut conn)
                     .await
                     .expect("create test database");
                 conn.close().await.ok();
-                Some(TestDb {
-                    url: replace_database(&admin, &name),
-                    backend,
-                    _dir: None,
-                })
+                Some(TestDb { url: replace_database(&admin, &name), backend, _dir: None })
             }
         }
     }
 }
 
 fn unix_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
 
 /// Drops test databases left by runs that started over an hour ago, once per process.
@@ -119,19 +98,14 @@ async fn drop_stale_databases(admin: &str) {
             let Ok(mut conn) = sqlx::PgConnection::connect(admin).await else {
                 return;
             };
-            let names: Vec<String> = sqlx::query_scalar(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'agentshare\\_t\\_%'",
-            )
-            .fetch_all(&mut conn)
-            .await
-            .unwrap_or_default();
+            let names: Vec<String> =
+                sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'agentshare\\_t\\_%'")
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap_or_default();
             let cutoff = unix_seconds().saturating_sub(3600);
             for name in names {
-                let started = name
-                    .split('_')
-                    .nth(2)
-                    .and_then(|s| s.parse::<u64>().ok())
-                    .unwrap_or(0);
+                let started = name.split('_').nth(2).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
                 if started < cutoff {
                     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                         .execute(&mut conn)
@@ -153,9 +127,7 @@ fn replace_database(url: &str, name: &str) -> String {
         None => (url, String::new()),
     };
     let authority_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_end..]
-        .find('/')
-        .map_or(base.len(), |i| i + authority_end);
+    let path_start = base[authority_end..].find('/').map_or(base.len(), |i| i + authority_end);
     format!("{}/{name}{query}", &base[..path_start])
 }
 
@@ -201,10 +173,7 @@ impl TestApp {
     }
 
     /// Starts a service on a fresh database, letting `configure` adjust the settings.
-    pub async fn spawn_with(
-        backend: Backend,
-        configure: impl FnOnce(&mut Settings),
-    ) -> Option<TestApp> {
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Option<TestApp> {
         let db = TestDb::new(backend).await?;
         Some(Self::start_on(db, configure).await)
     }
@@ -221,12 +190,8 @@ impl TestApp {
         let server = tokio::spawn(app.run_until(async {
             let _ = rx.await;
         }));
-        let store = Db::connect(&DbOptions {
-            url: db.url.clone(),
-            max_connections: 2,
-        })
-        .await
-        .expect("connect");
+        let store =
+            Db::connect(&DbOptions { url: db.url.clone(), max_connections: 2 }).await.expect("connect");
         let mut test_app = TestApp {
             base,
             addr,
@@ -243,16 +208,9 @@ impl TestApp {
 
     /// Creates (or reuses) the owner `name` and returns a new API key of theirs.
     pub async fn new_owner(&self, name: &str) -> String {
-        let owner = self
-            .store
-            .upsert_owner(name, Some(&format!("{name}@example.com")))
-            .await
-            .unwrap();
+        let owner = self.store.upsert_owner(name, Some(&format!("{name}@example.com"))).await.unwrap();
         let key = NewApiKey::generate();
-        self.store
-            .insert_api_key(&owner.owner_id, &key)
-            .await
-            .unwrap();
+        self.store.insert_api_key(&owner.owner_id, &key).await.unwrap();
         key.secret
     }
 
@@ -262,10 +220,7 @@ impl TestApp {
             let _ = tx.send(());
         }
         if let Some(server) = self.server.take() {
-            server
-                .await
-                .expect("server task")
-                .expect("server stops cleanly");
+            server.await.expect("server task").expect("server stops cleanly");
         }
     }
 
@@ -289,17 +244,11 @@ impl TestApp {
         match self.db.backend {
             Backend::Sqlite => {
                 let mut conn = sqlx::SqliteConnection::connect(&self.db.url).await.unwrap();
-                sqlx::query_scalar(query)
-                    .fetch_one(&mut conn)
-                    .await
-                    .unwrap()
+                sqlx::query_scalar(query).fetch_one(&mut conn).await.unwrap()
             }
             Backend::Postgres => {
                 let mut conn = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
-                sqlx::query_scalar(query)
-                    .fetch_one(&mut conn)
-                    .await
-                    .unwrap()
+                sqlx::query_scalar(query).fetch_one(&mut conn).await.unwrap()
             }
         }
     }
@@ -329,12 +278,8 @@ impl TestApp {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::CREATED);
-        let (status, body) = self
-            .patch(
-                &format!("/v1/tasks/{id}"),
-                serde_json::json!({"status": "completed"}),
-            )
-            .await;
+        let (status, body) =
+            self.patch(&format!("/v1/tasks/{id}"), serde_json::json!({"status": "completed"})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         id
     }
@@ -384,12 +329,7 @@ impl TestApp {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
+    pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         self.request_as(Some(&self.key), method, path, body).await
     }
 
@@ -407,9 +347,7 @@ impl TestApp {
 
     /// Creates a task titled `title` for alice and returns its id.
     pub async fn create_task(&self, title: &str) -> String {
-        let (status, body) = self
-            .post("/v1/tasks", serde_json::json!({ "title": title }))
-            .await;
+        let (status, body) = self.post("/v1/tasks", serde_json::json!({ "title": title })).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["data"]["task_id"].as_str().unwrap().to_owned()
     }
@@ -428,12 +366,7 @@ impl Drop for TestApp {
 pub fn assert_error(body: &Value, code: &str) {
     assert_eq!(body["success"], false, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
     assert!(body["error"]["details"].is_object(), "{body}");
 }
 
@@ -442,10 +375,5 @@ pub fn assert_error(body: &Value, code: &str) {
 pub fn assert_invalid(body: &Value, field: &str) {
     assert_error(body, "INVALID_REQUEST");
     assert_eq!(body["error"]["details"]["field"], field, "{body}");
-    assert!(
-        body["error"]["details"]["issue"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
+    assert!(body["error"]["details"]["issue"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
 }
