@@ -18,12 +18,24 @@ struct Inner {
     public_url: String,
     short_url_base: String,
     link_keys: LinkKeys,
+    /// Woken whenever this instance appends an event or revokes access, so live
+    /// streams look again at once (they also look on a timer, for other instances).
+    events: tokio::sync::Notify,
 }
 
 impl AppState {
     pub fn new(db: Db, settings: Settings, public_url: String, link_keys: LinkKeys) -> AppState {
         let short_url_base = settings.short_url_base.clone().unwrap_or_else(|| format!("{public_url}/s"));
-        AppState { inner: Arc::new(Inner { db, settings, public_url, short_url_base, link_keys }) }
+        AppState {
+            inner: Arc::new(Inner {
+                db,
+                settings,
+                public_url,
+                short_url_base,
+                link_keys,
+                events: tokio::sync::Notify::new(),
+            }),
+        }
     }
 
     pub fn db(&self) -> &Db {
@@ -42,6 +54,16 @@ impl AppState {
     /// Base of short URLs, without a trailing slash.
     pub fn short_url_base(&self) -> &str {
         &self.inner.short_url_base
+    }
+
+    /// Wakes every live event stream of this instance.
+    pub fn events_changed(&self) {
+        self.inner.events.notify_waiters();
+    }
+
+    /// Completes at the next [`AppState::events_changed`].
+    pub fn events_notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.inner.events.notified()
     }
 
     /// The key share-link tokens, short codes and view grants derive from.

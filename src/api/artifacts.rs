@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::caller::Caller;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{read_body, ApiQuery, AuthOwner};
 use super::tasks::owned_task;
@@ -139,10 +140,12 @@ async fn upload_artifact(
 }
 
 /// List artifacts
+///
+/// Works with the owner's API key or a viewer session of the task's share code.
 #[utoipa::path(
     get, path = "/v1/tasks/{task_id}/artifacts", tag = "tasks",
     params(("task_id" = String, Path, description = "Task identifier")),
-    security(("api_key" = [])),
+    security(("api_key" = []), ("viewer_session" = [])),
     responses(
         (status = 200, description = "The task's artifacts", body = Envelope<ArtifactList>),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
@@ -151,10 +154,10 @@ async fn upload_artifact(
 )]
 async fn list_artifacts(
     State(state): State<AppState>,
-    AuthOwner(owner): AuthOwner,
+    caller: Caller,
     Path(task_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    owned_task(&state, &owner.owner_id, &task_id).await?;
+    caller.task(&state, &task_id).await?;
     let records = state.db().list_artifacts(&task_id).await?;
     let public_url = state.public_url();
     Ok(ok(ArtifactList {
@@ -164,14 +167,15 @@ async fn list_artifacts(
 
 /// Download an artifact
 ///
-/// The file's bytes with its stored `Content-Type`, as an attachment.
+/// The file's bytes with its stored `Content-Type`, as an attachment. Works with
+/// the owner's API key or a viewer session of the task's share code.
 #[utoipa::path(
     get, path = "/v1/tasks/{task_id}/artifacts/{artifact_id}", tag = "tasks",
     params(
         ("task_id" = String, Path, description = "Task identifier"),
         ("artifact_id" = String, Path, description = "Artifact identifier"),
     ),
-    security(("api_key" = [])),
+    security(("api_key" = []), ("viewer_session" = [])),
     responses(
         (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
@@ -180,10 +184,10 @@ async fn list_artifacts(
 )]
 async fn download_artifact(
     State(state): State<AppState>,
-    AuthOwner(owner): AuthOwner,
+    caller: Caller,
     Path((task_id, artifact_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    owned_task(&state, &owner.owner_id, &task_id).await?;
+    caller.task(&state, &task_id).await?;
     let artifact = state
         .db()
         .artifact_content(&task_id, &artifact_id)

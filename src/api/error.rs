@@ -54,6 +54,16 @@ pub enum ApiError {
     /// 401 `VIEW_REQUIRED`: downloads need the grant that opening the link hands out.
     #[error("view required")]
     ViewRequired,
+    /// 403 `FORBIDDEN`: the share code behind this viewer session does not allow it.
+    #[error("forbidden")]
+    Forbidden { permission: &'static str },
+    /// 404 `PULL_REQUEST_NOT_FOUND`.
+    #[error("pull request not found")]
+    PullRequestNotFound { number: i64 },
+    /// 409 with a specific code: the request conflicts with the state of things
+    /// (`MERGE_CONFLICT`, `APPROVAL_REQUIRED`, `PULL_REQUEST_NOT_OPEN`, `BRANCH_NOT_FOUND`…).
+    #[error("conflict")]
+    Conflict { code: &'static str, message: String, details: Value },
     /// 404 `NOT_FOUND`: no route has this path.
     #[error("no such route")]
     RouteNotFound,
@@ -163,6 +173,21 @@ impl ApiError {
                 "Open the share link first: downloads use the grant it hands out".into(),
                 json!({}),
             ),
+            ApiError::Forbidden { permission } => (
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                format!("This share code does not allow this ({permission} is off)"),
+                json!({ "permission": permission }),
+            ),
+            ApiError::PullRequestNotFound { number } => (
+                StatusCode::NOT_FOUND,
+                "PULL_REQUEST_NOT_FOUND",
+                "Pull request not found".into(),
+                json!({ "number": number }),
+            ),
+            ApiError::Conflict { code, message, details } => {
+                (StatusCode::CONFLICT, *code, message.clone(), details.clone())
+            }
             ApiError::RouteNotFound => {
                 (StatusCode::NOT_FOUND, "NOT_FOUND", "No route matches this path".into(), json!({}))
             }

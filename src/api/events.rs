@@ -1,23 +1,29 @@
 //! `/v1/tasks/{task_id}/events`: what a task emits, in order.
 
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::caller::Caller;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiQuery, AuthOwner};
 use super::tasks::{owned_task, page_limit};
 use super::{created, ok, Envelope};
 use crate::domain::task::{self, EventType};
+use crate::domain::task_share::Action;
 use crate::domain::text::bounded;
 use crate::domain::time::Timestamp;
 use crate::state::AppState;
 use crate::storage::{EventRecord, NewEvent};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(append_event, list_events))
+    OpenApiRouter::new()
+        .routes(routes!(append_event, list_events))
+        .routes(routes!(stream_events))
+        .routes(routes!(send_message))
 }
 
 /// An event as the API shows it.
@@ -33,6 +39,9 @@ pub struct EventView {
     pub content: String,
     /// Private events are never shown to anyone the task is shared with.
     pub private: bool,
+    /// `owner` (sent with the owner's API key) or `viewer` (sent by someone holding a share code).
+    #[schema(example = "owner")]
+    pub author: String,
     pub created_at: Timestamp,
 }
 
@@ -44,6 +53,7 @@ impl From<EventRecord> for EventView {
             name: e.name,
             content: e.content,
             private: e.private,
+            author: e.author,
             created_at: Timestamp(e.created_at),
         }
     }
@@ -102,6 +112,7 @@ pub fn validate_event(body: AppendEventRequest) -> Result<NewEvent, ApiError> {
         name,
         content: bounded("content", &body.content, 1, task::MAX_EVENT_CHARS, true)?,
         private: body.private,
+        author: "owner",
     })
 }
 
@@ -139,11 +150,12 @@ async fn append_event(
 /// List events
 ///
 /// The task's events in sequence order, `limit` at a time, starting after `after`.
-/// Poll with the last `next_after` to follow a running task.
+/// Poll with the last `next_after` to follow a running task, or use the stream.
+/// Works with the owner's API key or a viewer session (which sees no private events).
 #[utoipa::path(
     get, path = "/v1/tasks/{task_id}/events", tag = "tasks",
     params(("task_id" = String, Path, description = "Task identifier"), ListEventsQuery),
-    security(("api_key" = [])),
+    security(("api_key" = []), ("viewer_session" = [])),
     responses(
         (status = 200, description = "Events in order", body = Envelope<EventList>),
         (status = 400, description = "`INVALID_REQUEST`", body = ErrorEnvelope),
@@ -153,20 +165,188 @@ async fn append_event(
 )]
 async fn list_events(
     State(state): State<AppState>,
-    AuthOwner(owner): AuthOwner,
+    caller: Caller,
     Path(task_id): Path<String>,
     ApiQuery(query): ApiQuery<ListEventsQuery>,
 ) -> Result<Response, ApiError> {
-    owned_task(&state, &owner.owner_id, &task_id).await?;
+    caller.task(&state, &task_id).await?;
     let after = query.after.unwrap_or(0);
     if after < 0 {
         return Err(ApiError::invalid("after", "after must be 0 or more"));
     }
     let limit = page_limit(query.limit, 100, 1000)?;
-    let page = state.db().list_events(&task_id, after, query.event_type, true, limit).await?;
+    // Viewers never see private events.
+    let page = state.db().list_events(&task_id, after, query.event_type, caller.is_owner(), limit).await?;
     Ok(ok(EventList {
         has_more: page.has_more,
         next_after: page.events.last().map_or(after, |e| e.seq),
         events: page.events.into_iter().map(EventView::from).collect(),
     }))
+}
+
+/// Body of `POST /v1/tasks/{task_id}/messages`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessageRequest {
+    /// Markdown text, 1 to 100,000 characters.
+    pub content: String,
+}
+
+/// Longest message, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 100_000;
+
+/// Send a message to the task
+///
+/// Appends a `message` event, which the agent reads through the events API. The
+/// event's `author` says who sent it. Viewers need `canSendMessage`.
+#[utoipa::path(
+    post, path = "/v1/tasks/{task_id}/messages", tag = "tasks",
+    params(("task_id" = String, Path, description = "Task identifier")),
+    request_body = SendMessageRequest,
+    security(("api_key" = []), ("viewer_session" = [])),
+    responses(
+        (status = 201, description = "The message event", body = Envelope<EventView>),
+        (status = 400, description = "`INVALID_REQUEST`", body = ErrorEnvelope),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
+        (status = 403, description = "`FORBIDDEN`: the share code does not allow messages", body = ErrorEnvelope),
+        (status = 404, description = "`TASK_NOT_FOUND`", body = ErrorEnvelope),
+    )
+)]
+async fn send_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(task_id): Path<String>,
+    ApiJson(body): ApiJson<SendMessageRequest>,
+) -> Result<Response, ApiError> {
+    caller.task(&state, &task_id).await?;
+    caller.require(Action::SendMessage)?;
+    let event = NewEvent {
+        event_type: EventType::Message,
+        name: None,
+        content: bounded("content", &body.content, 1, MAX_MESSAGE_CHARS, true)?,
+        private: false,
+        author: caller.author(),
+    };
+    let record =
+        state.db().append_event(&task_id, &event).await?.ok_or_else(|| ApiError::task_not_found(&task_id))?;
+    state.events_changed();
+    tracing::info!(task_id = %task_id, author = caller.author(), "message sent");
+    Ok(created(EventView::from(record)))
+}
+
+/// Query of the event stream.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// Start after this sequence number (default 0). `Last-Event-ID` takes precedence.
+    pub after: Option<i64>,
+}
+
+/// How often a stream looks for news when nothing woke it (other instances'
+/// events and revocations reach it this way).
+const STREAM_POLL: std::time::Duration = std::time::Duration::from_millis(1000);
+
+struct StreamState {
+    state: AppState,
+    task_id: String,
+    after: i64,
+    include_private: bool,
+    /// The viewer session to re-check before every batch; `None` for the owner.
+    session_id: Option<String>,
+    pending: std::collections::VecDeque<EventRecord>,
+    done: bool,
+}
+
+/// Follow events live
+///
+/// A Server-Sent Events stream of the task's events from `after` on: each as
+/// `id: <seq>`, `event: <type>`, `data: <event JSON>`. When the task has finished and
+/// every event was sent, an `end` event closes the stream. A viewer's stream closes
+/// with a `revoked` event as soon as the share code is revoked, rotated or expires.
+#[utoipa::path(
+    get, path = "/v1/tasks/{task_id}/events/stream", tag = "tasks",
+    params(("task_id" = String, Path, description = "Task identifier"), StreamQuery),
+    security(("api_key" = []), ("viewer_session" = [])),
+    responses(
+        (status = 200, description = "`text/event-stream` of events", content_type = "text/event-stream", body = String),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
+        (status = 404, description = "`TASK_NOT_FOUND`", body = ErrorEnvelope),
+    )
+)]
+async fn stream_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(task_id): Path<String>,
+    headers: axum::http::HeaderMap,
+    ApiQuery(query): ApiQuery<StreamQuery>,
+) -> Result<Response, ApiError> {
+    caller.task(&state, &task_id).await?;
+    let last_event_id =
+        headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let after = last_event_id.or(query.after).unwrap_or(0);
+    if after < 0 {
+        return Err(ApiError::invalid("after", "after must be 0 or more"));
+    }
+    let start = StreamState {
+        include_private: caller.is_owner(),
+        session_id: match &caller {
+            Caller::Viewer(session) => Some(session.session_id.clone()),
+            Caller::Owner(_) => None,
+        },
+        state,
+        task_id,
+        after,
+        pending: Default::default(),
+        done: false,
+    };
+    let stream = futures_util::stream::unfold(start, next_stream_event);
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
+
+/// Produces the next message of an event stream, waiting for news when there is none.
+async fn next_stream_event(
+    mut s: StreamState,
+) -> Option<(Result<SseEvent, std::convert::Infallible>, StreamState)> {
+    loop {
+        if let Some(event) = s.pending.pop_front() {
+            s.after = event.seq;
+            let message = SseEvent::default()
+                .id(event.seq.to_string())
+                .event(event.event_type.as_str())
+                .json_data(EventView::from(event))
+                .unwrap_or_default();
+            return Some((Ok(message), s));
+        }
+        if s.done {
+            return None;
+        }
+        // Arm the wake-up before looking, so news between the look and the wait is not missed.
+        let state = s.state.clone();
+        let notified = state.events_notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if let Some(session_id) = &s.session_id {
+            if !s.state.db().viewer_session_is_live(session_id).await.unwrap_or(false) {
+                s.done = true;
+                return Some((Ok(SseEvent::default().event("revoked").data("{}")), s));
+            }
+        }
+        let Ok(page) = s.state.db().list_events(&s.task_id, s.after, None, s.include_private, 100).await
+        else {
+            s.done = true;
+            continue;
+        };
+        if !page.events.is_empty() {
+            s.pending.extend(page.events);
+            continue;
+        }
+        let finished =
+            s.state.db().get_task(&s.task_id).await.ok().flatten().is_none_or(|t| t.status.is_final());
+        if finished {
+            s.done = true;
+            return Some((Ok(SseEvent::default().event("end").data("{}")), s));
+        }
+        let _ = tokio::time::timeout(STREAM_POLL, notified).await;
+    }
 }

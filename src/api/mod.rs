@@ -2,11 +2,13 @@
 //! together with the OpenAPI document generated from the handlers.
 
 pub mod artifacts;
+pub mod caller;
 pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
 pub mod share_links;
+pub mod task_shares;
 pub mod tasks;
 
 use axum::http::StatusCode;
@@ -50,6 +52,7 @@ pub fn created<T: Serialize>(data: T) -> Response {
         (name = "tasks", description = "Tasks, their events and artifacts (owner API)"),
         (name = "share-links", description = "Share links of finished tasks (owner API, seed 001)"),
         (name = "viewer", description = "What a share link's holder sees (no account)"),
+        (name = "share-codes", description = "Task share codes and viewer sessions (seed 003)"),
         (name = "service", description = "Operational endpoints"),
     )
 )]
@@ -82,6 +85,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(events::routes())
         .merge(artifacts::routes())
         .merge(share_links::routes())
+        .merge(task_shares::routes())
         .merge(crate::web::routes())
         .split_for_parts()
 }

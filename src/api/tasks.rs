@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use super::caller::Caller;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{ApiJson, ApiQuery, AuthOwner};
 use super::{created, ok, Envelope};
@@ -38,14 +39,29 @@ pub struct TaskView {
     pub agent: Option<String>,
     /// Sequence number of the newest event; 0 when there is none.
     pub last_event_seq: i64,
+    /// The owner's user id (not shown to viewers).
     #[schema(example = "user_abc123")]
-    pub owner_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// When the task left `pending`.
     pub started_at: Option<Timestamp>,
     /// When the task reached `completed`, `failed` or `cancelled`.
     pub finished_at: Option<Timestamp>,
+    /// The task's git repository (a name under `--repositories-dir`), if linked.
+    pub repository: Option<String>,
+    /// The branch pull requests merge into.
+    pub base_branch: Option<String>,
+    /// Whether a pull request needs an approval before it can be merged.
+    pub require_pr_approval: bool,
+}
+
+impl TaskView {
+    /// The task as a viewer with a share code sees it: without owner data.
+    pub fn for_viewer(task: TaskRecord) -> TaskView {
+        TaskView { owner_id: None, ..TaskView::from(task) }
+    }
 }
 
 impl From<TaskRecord> for TaskView {
@@ -59,11 +75,14 @@ impl From<TaskRecord> for TaskView {
             prompt: t.prompt,
             agent: t.agent,
             last_event_seq: t.last_event_seq,
-            owner_id: t.owner_id,
+            owner_id: Some(t.owner_id),
             created_at: Timestamp(t.created_at),
             updated_at: Timestamp(t.updated_at),
             started_at: t.started_at.map(Timestamp),
             finished_at: t.finished_at.map(Timestamp),
+            repository: t.repository,
+            base_branch: t.base_branch,
+            require_pr_approval: t.require_pr_approval,
         }
     }
 }
@@ -168,10 +187,12 @@ async fn create_task(
 }
 
 /// Get a task
+///
+/// Works with the owner's API key or a viewer session of the task's share code.
 #[utoipa::path(
     get, path = "/v1/tasks/{task_id}", tag = "tasks",
     params(("task_id" = String, Path, description = "Task identifier")),
-    security(("api_key" = [])),
+    security(("api_key" = []), ("viewer_session" = [])),
     responses(
         (status = 200, description = "The task", body = Envelope<TaskView>),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
@@ -180,11 +201,11 @@ async fn create_task(
 )]
 async fn get_task(
     State(state): State<AppState>,
-    AuthOwner(owner): AuthOwner,
+    caller: Caller,
     Path(task_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let task = owned_task(&state, &owner.owner_id, &task_id).await?;
-    Ok(ok(TaskView::from(task)))
+    let task = caller.task(&state, &task_id).await?;
+    Ok(ok(if caller.is_owner() { TaskView::from(task) } else { TaskView::for_viewer(task) }))
 }
 
 /// The task `task_id` if `owner_id` owns it, else 404 `TASK_NOT_FOUND`: another
@@ -281,9 +302,12 @@ async fn update_task(
             None => None,
         },
         status: body.status,
+        repository: None,
+        require_pr_approval: None,
     };
     match state.db().update_task(&owner.owner_id, &task_id, &patch).await? {
         UpdateOutcome::Updated(task) => {
+            state.events_changed();
             tracing::info!(task_id = %task.task_id, status = task.status.as_str(), "task updated");
             Ok(ok(TaskView::from(*task)))
         }

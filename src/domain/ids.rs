@@ -32,6 +32,12 @@ pub fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// Compares two secrets without leaking, through timing, where they differ.
+pub fn same_secret(expected: &str, presented: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    expected.len() == presented.len() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+}
+
 /// True when `value` looks like an identifier made by [`new_id`] with `prefix`.
 /// Used to answer "not found" early for values that can't exist.
 pub fn is_id(value: &str, prefix: &str) -> bool {

@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod ids;
 pub mod share;
 pub mod task;
+pub mod task_share;
 pub mod text;
 pub mod time;
 pub mod viewer;

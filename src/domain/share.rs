@@ -224,6 +224,13 @@ impl LinkKeys {
             .collect()
     }
 
+    /// The share code of a task share: 24 characters of `[0-9A-Za-z]` (about 143 bits).
+    pub fn share_code(&self, task_share_id: &str) -> String {
+        const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let digest = self.mac(&[b"share-code", task_share_id.as_bytes()]);
+        digest[..super::task_share::CODE_LEN].iter().map(|b| ALPHABET[(*b % 62) as usize] as char).collect()
+    }
+
     /// A grant proving that `view_id` of `share_link_id` was revealed, good until
     /// `expires_at`: lets the viewer download artifacts without spending a view.
     pub fn grant(&self, share_link_id: &str, view_id: &str, expires_at: Timestamp) -> String {

@@ -4,7 +4,7 @@ use super::{dispatch, Db};
 use crate::domain::task::EventType;
 use crate::domain::time::Timestamp;
 
-const EVENT_COLUMNS: &str = "task_id, seq, event_type, name, content, private, created_at";
+const EVENT_COLUMNS: &str = "task_id, seq, event_type, name, content, private, author, created_at";
 
 /// An event as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -17,6 +17,8 @@ pub struct EventRecord {
     pub content: String,
     /// Private events are the owner's alone: never shown to anyone a task is shared with.
     pub private: bool,
+    /// `owner` or `viewer`.
+    pub author: String,
     pub created_at: i64,
 }
 
@@ -27,6 +29,8 @@ pub struct NewEvent {
     pub name: Option<String>,
     pub content: String,
     pub private: bool,
+    /// `owner` (the owner's API key) or `viewer` (a share-code session).
+    pub author: &'static str,
 }
 
 /// A page of events in sequence order.
@@ -50,7 +54,7 @@ impl Db {
     pub async fn append_event(&self, task_id: &str, event: &NewEvent) -> sqlx::Result<Option<EventRecord>> {
         let now = Timestamp::now().millis();
         let insert = format!(
-            "INSERT INTO task_events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {EVENT_COLUMNS}"
+            "INSERT INTO task_events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {EVENT_COLUMNS}"
         );
         dispatch!(self.write(), |pool| {
             let mut tx = pool.begin().await?;
@@ -70,6 +74,7 @@ impl Db {
                 .bind(&event.name)
                 .bind(&event.content)
                 .bind(event.private)
+                .bind(event.author)
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;

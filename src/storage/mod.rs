@@ -14,6 +14,7 @@ mod artifacts;
 mod events;
 mod owners;
 mod share_links;
+mod task_shares;
 mod tasks;
 
 pub use artifacts::{ArtifactContent, ArtifactRecord, NewArtifact};
@@ -23,6 +24,7 @@ pub use share_links::{
     Analytics, Attempt, AttemptLimits, CountedView, LinkChange, LinkPage, NewShareLink, NewView,
     ShareLinkPatch, ShareLinkRecord, DIMENSIONS,
 };
+pub use task_shares::{NewTaskShare, NewViewerSession, TaskShareRecord, ViewerSession};
 pub use tasks::{NewTask, TaskPage, TaskPatch, TaskRecord, UpdateOutcome};
 
 use std::str::FromStr;

@@ -6,7 +6,8 @@ use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 
 const TASK_COLUMNS: &str = "task_id, owner_id, title, prompt, agent, machine_id, status, \
-     last_event_seq, created_at, updated_at, started_at, finished_at";
+     last_event_seq, created_at, updated_at, started_at, finished_at, repository, base_branch, \
+     require_pr_approval";
 
 /// A task as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -25,6 +26,12 @@ pub struct TaskRecord {
     pub updated_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// Name of the task's git repository under `--repositories-dir`, if linked.
+    pub repository: Option<String>,
+    /// Branch pull requests merge into.
+    pub base_branch: Option<String>,
+    /// Whether a pull request needs an approval before it can be merged.
+    pub require_pr_approval: bool,
 }
 
 /// A validated request to create a task.
@@ -43,6 +50,9 @@ pub struct TaskPatch {
     /// `Some(None)` moves the task to cloud mode.
     pub machine_id: Option<Option<String>>,
     pub status: Option<TaskStatus>,
+    /// `Some(None)` unlinks the repository; linking sets `base_branch` too.
+    pub repository: Option<Option<(String, String)>>,
+    pub require_pr_approval: Option<bool>,
 }
 
 /// What became of an update.
@@ -150,6 +160,9 @@ impl Db {
                  status = $6, \
                  started_at = CASE WHEN $7 THEN COALESCE(started_at, $9) ELSE started_at END, \
                  finished_at = CASE WHEN $8 THEN COALESCE(finished_at, $9) ELSE finished_at END, \
+                 repository = CASE WHEN $11 THEN $12 ELSE repository END, \
+                 base_branch = CASE WHEN $11 THEN $13 ELSE base_branch END, \
+                 require_pr_approval = COALESCE($14, require_pr_approval), \
                  updated_at = $9 \
              WHERE task_id = $1 AND owner_id = $2 AND status = $10 RETURNING {TASK_COLUMNS}"
         );
@@ -173,6 +186,10 @@ impl Db {
                     .bind(next.is_final())
                     .bind(Timestamp::now().millis())
                     .bind(current.status.as_str())
+                    .bind(patch.repository.is_some())
+                    .bind(patch.repository.clone().flatten().map(|(repo, _)| repo))
+                    .bind(patch.repository.clone().flatten().map(|(_, base)| base))
+                    .bind(patch.require_pr_approval)
                     .fetch_optional(pool)
                     .await
             })?;

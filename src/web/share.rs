@@ -138,7 +138,7 @@ async fn lookup(state: &AppState, token: &str) -> Result<Presented, ApiError> {
         let id = state.db().share_link_by_short_code(&ids::secret_hash(token)).await?;
         let keys = state.link_keys();
         return Ok(match id {
-            Some(id) if same(&keys.short_code(&id), token) => {
+            Some(id) if ids::same_secret(&keys.short_code(&id), token) => {
                 Presented::Short(format!("{}/s/{}", state.public_url(), keys.token(&id)))
             }
             _ => Presented::Gone,
@@ -157,13 +157,7 @@ async fn lookup(state: &AppState, token: &str) -> Result<Presented, ApiError> {
 /// link key derives: links made under a retired key stay closed.
 async fn link_by_token(state: &AppState, token: &str) -> Result<Option<ShareLinkRecord>, ApiError> {
     let link = state.db().share_link_by_token(&ids::secret_hash(token)).await?;
-    Ok(link.filter(|l| same(&state.link_keys().token(&l.share_link_id), token)))
-}
-
-/// Compares two secrets in constant time.
-fn same(expected: &str, presented: &str) -> bool {
-    use subtle::ConstantTimeEq as _;
-    expected.len() == presented.len() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
+    Ok(link.filter(|l| ids::same_secret(&state.link_keys().token(&l.share_link_id), token)))
 }
 
 /// Checks `password` for a protected link, counting failures per client and per

@@ -1,0 +1,431 @@
+//! Task share codes (seed 003): the owner creates a code for a cloud-mode task, a
+//! viewer exchanges it for a session scoped to that task and the code's permissions.
+//!
+//! These routes speak the 003 family's shapes: camelCase bodies and errors
+//! `{"code", "error", "message"}`.
+//!
+//! Where the seed is silent:
+//! - A second POST **rotates** the code: a new code with the new permissions; the
+//!   old code and every session it issued stop working at once.
+//! - `expiresAt` (optional) makes a code expire; `DELETE /v1/tasks/{taskId}/share`
+//!   revokes it and its sessions at once.
+//! - A task with a `machine_id` (local mode) is refused with 409
+//!   `TASK_NOT_IN_CLOUD_MODE`.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::error::ApiError;
+use super::extract::{parse_json, ApiQuery, AuthOwner, ClientIp};
+use crate::domain::ids;
+use crate::domain::task_share::{
+    CodePermissions, CodePermissionsRequest, SESSION_LIFETIME_MS, SESSION_PREFIX,
+};
+use crate::domain::time::Timestamp;
+use crate::state::AppState;
+use crate::storage::{NewTaskShare, NewViewerSession, TaskShareRecord};
+
+/// Code exchanges allowed per client address per minute.
+pub const EXCHANGES_PER_MINUTE: i64 = 20;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_share_code))
+        .routes(routes!(get_share_code, revoke_share_code))
+        .routes(routes!(exchange_share_code))
+}
+
+/// An error of the 003 family: `{"code", "error", "message"}`.
+#[derive(Debug)]
+pub enum CodeError {
+    /// 400 `INVALID_REQUEST` / `validation_error`.
+    InvalidRequest(String),
+    /// 401 `UNAUTHORIZED` / `unauthorized`: no valid API key.
+    Unauthorized,
+    /// 403 `FORBIDDEN` / `forbidden`: the task exists but belongs to someone else.
+    Forbidden,
+    /// 404 `TASK_NOT_FOUND` / `not_found`.
+    TaskNotFound,
+    /// 404 `SHARE_NOT_FOUND` / `not_found`: the task has no live share code.
+    ShareNotFound,
+    /// 409 `TASK_NOT_IN_CLOUD_MODE` / `conflict`: local-mode tasks can't be shared.
+    NotCloudMode,
+    /// 401 `INVALID_SHARE_CODE` / `unauthorized`: unknown, revoked or expired code.
+    InvalidShareCode,
+    /// 429 `RATE_LIMITED` / `rate_limited`, with `Retry-After`.
+    RateLimited { retry_after_secs: u64 },
+    /// 500 `INTERNAL_ERROR` / `internal_error`; the cause is logged.
+    Internal(anyhow::Error),
+}
+
+/// The 003 error body.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CodeErrorBody {
+    #[schema(example = "INVALID_REQUEST")]
+    pub code: String,
+    #[schema(example = "validation_error")]
+    pub error: String,
+    #[schema(example = "Invalid request parameters")]
+    pub message: String,
+}
+
+impl From<sqlx::Error> for CodeError {
+    fn from(err: sqlx::Error) -> CodeError {
+        CodeError::Internal(err.into())
+    }
+}
+
+impl IntoResponse for CodeError {
+    fn into_response(self) -> Response {
+        let (status, code, error, message) = match &self {
+            CodeError::InvalidRequest(detail) => (
+                StatusCode::BAD_REQUEST,
+                "INVALID_REQUEST",
+                "validation_error",
+                format!("Invalid request parameters: {detail}"),
+            ),
+            CodeError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "unauthorized",
+                "Invalid or missing API key".into(),
+            ),
+            CodeError::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "forbidden",
+                "Only task owner can create share links".into(),
+            ),
+            CodeError::TaskNotFound => {
+                (StatusCode::NOT_FOUND, "TASK_NOT_FOUND", "not_found", "Task not found".into())
+            }
+            CodeError::ShareNotFound => (
+                StatusCode::NOT_FOUND,
+                "SHARE_NOT_FOUND",
+                "not_found",
+                "This task has no active share code".into(),
+            ),
+            CodeError::NotCloudMode => (
+                StatusCode::CONFLICT,
+                "TASK_NOT_IN_CLOUD_MODE",
+                "conflict",
+                "Only tasks running in cloud mode (machine_id null) can be shared".into(),
+            ),
+            CodeError::InvalidShareCode => (
+                StatusCode::UNAUTHORIZED,
+                "INVALID_SHARE_CODE",
+                "unauthorized",
+                "Invalid, expired or revoked share code".into(),
+            ),
+            CodeError::RateLimited { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                "rate_limited",
+                format!("Too many attempts; try again in {retry_after_secs} seconds"),
+            ),
+            CodeError::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_ERROR",
+                    "internal_error",
+                    "The server could not complete the request".into(),
+                )
+            }
+        };
+        let body = CodeErrorBody { code: code.into(), error: error.into(), message };
+        let mut response = (status, Json(body)).into_response();
+        if let CodeError::RateLimited { retry_after_secs } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
+    }
+}
+
+/// Body of `POST /v1/agentrix/tasks/{taskId}/share`; every field is optional.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateShareCodeRequest {
+    /// Omitted permissions take their defaults (view-only).
+    pub permissions: Option<CodePermissionsRequest>,
+    /// When the code stops working (ISO 8601, in the future). Default: never.
+    #[schema(example = "2030-01-01T00:00:00Z")]
+    pub expires_at: Option<String>,
+}
+
+/// The new code.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareCodeCreated {
+    #[schema(example = "x7Kq2mP9aB4cD8eF1gH3jL5n")]
+    pub share_code: String,
+}
+
+/// A task's live share code.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShareCodeInfo {
+    pub share_code: String,
+    pub task_id: String,
+    pub permissions: CodePermissions,
+    pub created_at: Timestamp,
+    /// Null when the code does not expire.
+    pub expires_at: Option<Timestamp>,
+    /// Viewer sessions the code has issued.
+    pub sessions_issued: i64,
+    /// When a viewer last exchanged the code.
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// Query of `GET /v1/auth/share`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExchangeQuery {
+    /// The share code.
+    pub code: Option<String>,
+}
+
+/// A viewer session: send `token` as `Authorization: Bearer <token>` to the task routes.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ViewerSessionCreated {
+    /// `vst_…`; scoped to one task and the code's permissions.
+    pub token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// 24 hours from now, or the code's expiry if sooner.
+    pub expires_at: Timestamp,
+    pub task_id: String,
+    pub permissions: CodePermissions,
+}
+
+/// The owner of a 003 request; 401 in the 003 shape otherwise.
+fn owner(auth: Result<AuthOwner, ApiError>) -> Result<crate::storage::Owner, CodeError> {
+    match auth {
+        Ok(AuthOwner(owner)) => Ok(owner),
+        Err(ApiError::Internal(cause)) => Err(CodeError::Internal(cause)),
+        Err(_) => Err(CodeError::Unauthorized),
+    }
+}
+
+/// The task `task_id` of `owner_id`: 404 when it does not exist, 403 when it is
+/// someone else's (as seed 003 documents).
+async fn owners_task(
+    state: &AppState,
+    owner_id: &str,
+    task_id: &str,
+) -> Result<crate::storage::TaskRecord, CodeError> {
+    let task = state.db().get_task(task_id).await?.ok_or(CodeError::TaskNotFound)?;
+    if task.owner_id != owner_id {
+        return Err(CodeError::Forbidden);
+    }
+    Ok(task)
+}
+
+fn info(state: &AppState, share: TaskShareRecord) -> ShareCodeInfo {
+    ShareCodeInfo {
+        share_code: state.link_keys().share_code(&share.task_share_id),
+        permissions: share.permissions(),
+        created_at: Timestamp(share.created_at),
+        expires_at: share.expires_at.map(Timestamp),
+        sessions_issued: share.sessions_issued,
+        last_used_at: share.last_used_at.map(Timestamp),
+        task_id: share.task_id,
+    }
+}
+
+/// Create a share code
+///
+/// Creates a code for viewing (and, as permitted, acting on) a cloud-mode task.
+/// Only the task's owner can. A second call rotates the code: the old code and
+/// every session it issued stop working at once.
+#[utoipa::path(
+    post, path = "/v1/agentrix/tasks/{taskId}/share", tag = "share-codes",
+    params(("taskId" = String, Path, description = "Task identifier")),
+    request_body = CreateShareCodeRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 201, description = "The new code", body = ShareCodeCreated),
+        (status = 400, description = "`INVALID_REQUEST` / `validation_error`", body = CodeErrorBody),
+        (status = 401, description = "`UNAUTHORIZED` / `unauthorized`", body = CodeErrorBody),
+        (status = 403, description = "`FORBIDDEN` / `forbidden`: the task is another owner's", body = CodeErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND` / `not_found`", body = CodeErrorBody),
+        (status = 409, description = "`TASK_NOT_IN_CLOUD_MODE` / `conflict`: the task has a machine_id", body = CodeErrorBody),
+    )
+)]
+async fn create_share_code(
+    State(state): State<AppState>,
+    auth: Result<AuthOwner, ApiError>,
+    Path(task_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, CodeError> {
+    let owner = owner(auth)?;
+    let request = parse_body::<CreateShareCodeRequest>(&headers, &body)?;
+    let now = Timestamp::now();
+    let expires_at = match request.expires_at.as_deref() {
+        Some(text) => {
+            let at = Timestamp::parse(text)
+                .ok_or_else(|| CodeError::InvalidRequest("expiresAt must be an ISO 8601 timestamp".into()))?;
+            if at <= now {
+                return Err(CodeError::InvalidRequest("expiresAt must be in the future".into()));
+            }
+            Some(at)
+        }
+        None => None,
+    };
+    let task = owners_task(&state, &owner.owner_id, &task_id).await?;
+    if task.machine_id.is_some() {
+        return Err(CodeError::NotCloudMode);
+    }
+    let share = NewTaskShare {
+        task_share_id: ids::new_id("tshare"),
+        task_id: task.task_id.clone(),
+        owner_id: owner.owner_id.clone(),
+        code_hash: String::new(),
+        permissions: request.permissions.unwrap_or_default().resolve(),
+        expires_at,
+    };
+    let code = state.link_keys().share_code(&share.task_share_id);
+    let share = NewTaskShare { code_hash: ids::secret_hash(&code), ..share };
+    state.db().replace_task_share(&share).await?;
+    state.events_changed();
+    tracing::info!(task_id = %task.task_id, task_share_id = %share.task_share_id, "share code created");
+    Ok((StatusCode::CREATED, Json(ShareCodeCreated { share_code: code })).into_response())
+}
+
+/// Parses a 003 body: an empty body is `{}`; errors are `validation_error`s.
+fn parse_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, CodeError> {
+    let json_or_none = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_none_or(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
+    if !json_or_none {
+        return Err(CodeError::InvalidRequest("send the body as application/json".into()));
+    }
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    parse_json(body).map_err(|err| match err {
+        ApiError::InvalidRequest { field: Some(field), issue } => {
+            CodeError::InvalidRequest(format!("{field}: {issue}"))
+        }
+        ApiError::InvalidRequest { field: None, issue } => CodeError::InvalidRequest(issue),
+        other => CodeError::Internal(anyhow::anyhow!("{other}")),
+    })
+}
+
+/// Get share info
+///
+/// The task's live share code, its permissions, when it was created and last used,
+/// and how many viewer sessions it issued.
+#[utoipa::path(
+    get, path = "/v1/tasks/{taskId}/share", tag = "share-codes",
+    params(("taskId" = String, Path, description = "Task identifier")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The live code", body = ShareCodeInfo),
+        (status = 401, description = "`UNAUTHORIZED` / `unauthorized`", body = CodeErrorBody),
+        (status = 403, description = "`FORBIDDEN` / `forbidden`", body = CodeErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND` or `SHARE_NOT_FOUND` / `not_found`", body = CodeErrorBody),
+    )
+)]
+async fn get_share_code(
+    State(state): State<AppState>,
+    auth: Result<AuthOwner, ApiError>,
+    Path(task_id): Path<String>,
+) -> Result<Response, CodeError> {
+    let owner = owner(auth)?;
+    owners_task(&state, &owner.owner_id, &task_id).await?;
+    let share = state.db().live_task_share(&task_id).await?.ok_or(CodeError::ShareNotFound)?;
+    Ok(Json(info(&state, share)).into_response())
+}
+
+/// Revoke a share code
+///
+/// The code and every viewer session it issued stop working at once, including
+/// open event streams.
+#[utoipa::path(
+    delete, path = "/v1/tasks/{taskId}/share", tag = "share-codes",
+    params(("taskId" = String, Path, description = "Task identifier")),
+    security(("api_key" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "`UNAUTHORIZED` / `unauthorized`", body = CodeErrorBody),
+        (status = 403, description = "`FORBIDDEN` / `forbidden`", body = CodeErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND` or `SHARE_NOT_FOUND` / `not_found`", body = CodeErrorBody),
+    )
+)]
+async fn revoke_share_code(
+    State(state): State<AppState>,
+    auth: Result<AuthOwner, ApiError>,
+    Path(task_id): Path<String>,
+) -> Result<Response, CodeError> {
+    let owner = owner(auth)?;
+    owners_task(&state, &owner.owner_id, &task_id).await?;
+    state.db().revoke_task_share(&task_id).await?.ok_or(CodeError::ShareNotFound)?;
+    state.events_changed();
+    tracing::info!(task_id = %task_id, "share code revoked");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Authenticate with a share code
+///
+/// Exchanges a share code for a viewer session: a bearer token that reaches the
+/// code's task, with the code's permissions, until it expires or the code is
+/// revoked or rotated. Limited to 20 exchanges per client address per minute.
+#[utoipa::path(
+    get, path = "/v1/auth/share", tag = "share-codes",
+    params(ExchangeQuery),
+    responses(
+        (status = 200, description = "A viewer session", body = ViewerSessionCreated),
+        (status = 400, description = "`INVALID_REQUEST` / `validation_error`: no code", body = CodeErrorBody),
+        (status = 401, description = "`INVALID_SHARE_CODE` / `unauthorized`", body = CodeErrorBody),
+        (status = 429, description = "`RATE_LIMITED` / `rate_limited`, with `Retry-After`", body = CodeErrorBody),
+    )
+)]
+async fn exchange_share_code(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    query: Result<ApiQuery<ExchangeQuery>, ApiError>,
+) -> Result<Response, CodeError> {
+    let code = match query {
+        Ok(ApiQuery(ExchangeQuery { code: Some(code) })) if !code.trim().is_empty() => code.trim().to_owned(),
+        _ => return Err(CodeError::InvalidRequest("code is required".into())),
+    };
+    let client_key = ids::secret_hash(&format!("exchange:{client}"));
+    let (attempts, oldest) = state.db().count_code_exchange(&client_key, 60_000).await?;
+    if attempts > EXCHANGES_PER_MINUTE {
+        let wait_ms = (oldest + 60_000 - Timestamp::now().millis()).max(1000);
+        return Err(CodeError::RateLimited { retry_after_secs: (wait_ms as u64).div_ceil(1000) });
+    }
+    let now = Timestamp::now();
+    let share = state.db().task_share_by_code(&ids::secret_hash(&code)).await?;
+    let share = share
+        .filter(|s| s.is_live(now))
+        .filter(|s| ids::same_secret(&state.link_keys().share_code(&s.task_share_id), &code))
+        .ok_or(CodeError::InvalidShareCode)?;
+    let token = format!("{SESSION_PREFIX}{}", ids::new_secret::<32>());
+    let lifetime_end = now.millis() + SESSION_LIFETIME_MS;
+    let expires_at = Timestamp(share.expires_at.map_or(lifetime_end, |at| at.min(lifetime_end)));
+    let session = NewViewerSession {
+        session_id: ids::new_id("session"),
+        token_hash: ids::secret_hash(&token),
+        expires_at,
+    };
+    let share = state.db().open_viewer_session(&share, &session).await?.ok_or(CodeError::InvalidShareCode)?;
+    tracing::info!(task_id = %share.task_id, session_id = %session.session_id, "share code exchanged");
+    Ok(Json(ViewerSessionCreated {
+        token,
+        token_type: "Bearer",
+        expires_at,
+        permissions: share.permissions(),
+        task_id: share.task_id,
+    })
+    .into_response())
+}
