@@ -68,6 +68,9 @@ pub struct ServeArgs {
     /// Default: generated on first start and kept in the database.
     #[arg(long, env = "AGENTSHARE_LINK_KEY", hide_env_values = true)]
     pub link_key: Option<String>,
+    /// Directory holding the git repositories tasks may link to (enables pull requests).
+    #[arg(long, env = "AGENTSHARE_REPOSITORIES_DIR")]
+    pub repositories_dir: Option<std::path::PathBuf>,
     /// Log format: `pretty` for people, `json` for log collectors.
     #[arg(long, env = "AGENTSHARE_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
     pub log_format: String,
@@ -133,6 +136,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.short_url_base = args.short_url_base;
     settings.trusted_proxies = args.trusted_proxies;
     settings.link_key = args.link_key;
+    settings.repositories_dir = args.repositories_dir;
     let database = redact_url(&settings.database.url);
     let app = Application::build(settings).await?;
     let base = app.public_url().to_owned();

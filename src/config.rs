@@ -31,6 +31,8 @@ pub struct Settings {
     /// Key that share-link tokens are derived from (64 hex digits). `None`: a key
     /// generated on first start and kept in the database.
     pub link_key: Option<String>,
+    /// Directory under which tasks' git repositories live; `None` disables pull requests.
+    pub repositories_dir: Option<std::path::PathBuf>,
 }
 
 impl Settings {
@@ -46,6 +48,7 @@ impl Settings {
             short_url_base: None,
             trusted_proxies: Vec::new(),
             link_key: None,
+            repositories_dir: None,
         }
     }
 }

@@ -6,12 +6,14 @@
 //! - [`api`]: HTTP routes, one module per resource, and the OpenAPI document.
 //! - [`web`]: public pages for viewers of share links.
 //! - [`domain`]: the values the service reasons about, checked once at the edge.
+//! - [`forge`]: git repositories and pull requests behind a small trait.
 //! - [`storage`]: the database layer, one query set over SQLite and PostgreSQL.
 
 pub mod api;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod forge;
 pub mod startup;
 pub mod state;
 pub mod storage;

@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use crate::api::pull_requests::Forges;
 use crate::config::Settings;
 use crate::domain::share::LinkKeys;
+use crate::forge::{GitCli, Repositories};
 use crate::storage::Db;
 
 /// Shared, cheaply cloned application state.
@@ -21,10 +23,15 @@ struct Inner {
     /// Woken whenever this instance appends an event or revokes access, so live
     /// streams look again at once (they also look on a timer, for other instances).
     events: tokio::sync::Notify,
+    forges: Option<Forges>,
 }
 
 impl AppState {
     pub fn new(db: Db, settings: Settings, public_url: String, link_keys: LinkKeys) -> AppState {
+        let forges = settings
+            .repositories_dir
+            .as_ref()
+            .map(|dir| Forges { repositories: Repositories::new(dir.clone()), forge: Arc::new(GitCli) });
         let short_url_base = settings.short_url_base.clone().unwrap_or_else(|| format!("{public_url}/s"));
         AppState {
             inner: Arc::new(Inner {
@@ -34,6 +41,7 @@ impl AppState {
                 short_url_base,
                 link_keys,
                 events: tokio::sync::Notify::new(),
+                forges,
             }),
         }
     }
@@ -54,6 +62,11 @@ impl AppState {
     /// Base of short URLs, without a trailing slash.
     pub fn short_url_base(&self) -> &str {
         &self.inner.short_url_base
+    }
+
+    /// The repositories and forge for pull requests, when configured.
+    pub fn forges(&self) -> Option<&Forges> {
+        self.inner.forges.as_ref()
     }
 
     /// Wakes every live event stream of this instance.

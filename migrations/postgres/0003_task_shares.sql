@@ -62,6 +62,8 @@ CREATE TABLE pull_requests (
     status        TEXT NOT NULL,
     author        TEXT NOT NULL,
     merge_commit  TEXT,
+    -- The diff as it was when merged (JSON), since afterwards the branches no longer differ.
+    merged_diff   TEXT,
     created_at    BIGINT NOT NULL,
     updated_at    BIGINT NOT NULL,
     merged_at     BIGINT,

@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod pull_requests;
 pub mod share_links;
 pub mod task_shares;
 pub mod tasks;
@@ -52,6 +53,7 @@ pub fn created<T: Serialize>(data: T) -> Response {
         (name = "tasks", description = "Tasks, their events and artifacts (owner API)"),
         (name = "share-links", description = "Share links of finished tasks (owner API, seed 001)"),
         (name = "viewer", description = "What a share link's holder sees (no account)"),
+        (name = "pull-requests", description = "Pull requests of a task's git repository"),
         (name = "share-codes", description = "Task share codes and viewer sessions (seed 003)"),
         (name = "service", description = "Operational endpoints"),
     )
@@ -86,6 +88,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(artifacts::routes())
         .merge(share_links::routes())
         .merge(task_shares::routes())
+        .merge(pull_requests::routes())
         .merge(crate::web::routes())
         .split_for_parts()
 }

@@ -115,6 +115,15 @@ pub struct UpdateTaskRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub machine_id: Option<Option<String>>,
+    /// Links the task to a git repository under `--repositories-dir` (its name
+    /// there, e.g. `acme/web.git`); null unlinks it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub repository: Option<Option<String>>,
+    /// The branch pull requests merge into (default `main`), when linking a repository.
+    pub base_branch: Option<String>,
+    /// Whether a pull request needs an approval before it can be merged.
+    pub require_pr_approval: Option<bool>,
 }
 
 /// Distinguishes a field set to `null` (`Some(None)`) from an absent one (`None`).
@@ -302,8 +311,24 @@ async fn update_task(
             None => None,
         },
         status: body.status,
-        repository: None,
-        require_pr_approval: None,
+        repository: match body.repository {
+            // Ownership first: nothing about repositories is told about another's task.
+            Some(_) if state.db().get_owned_task(&owner.owner_id, &task_id).await?.is_none() => {
+                return Err(ApiError::task_not_found(&task_id))
+            }
+            Some(Some(name)) => {
+                let base = body.base_branch.as_deref().unwrap_or("main");
+                Some(Some(
+                    super::pull_requests::check_repository_link(&state, name.trim(), base.trim()).await?,
+                ))
+            }
+            Some(None) => Some(None),
+            None if body.base_branch.is_some() => {
+                return Err(ApiError::invalid("base_branch", "base_branch is set together with repository"))
+            }
+            None => None,
+        },
+        require_pr_approval: body.require_pr_approval,
     };
     match state.db().update_task(&owner.owner_id, &task_id, &patch).await? {
         UpdateOutcome::Updated(task) => {

@@ -13,6 +13,7 @@
 mod artifacts;
 mod events;
 mod owners;
+mod pull_requests;
 mod share_links;
 mod task_shares;
 mod tasks;
@@ -20,6 +21,7 @@ mod tasks;
 pub use artifacts::{ArtifactContent, ArtifactRecord, NewArtifact};
 pub use events::{EventPage, EventRecord, NewEvent};
 pub use owners::{ApiKeyRecord, Owner};
+pub use pull_requests::{NewPullRequest, PullRequestRecord};
 pub use share_links::{
     Analytics, Attempt, AttemptLimits, CountedView, LinkChange, LinkPage, NewShareLink, NewView,
     ShareLinkPatch, ShareLinkRecord, DIMENSIONS,

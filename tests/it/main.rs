@@ -10,6 +10,7 @@ mod errors;
 mod events;
 mod instances;
 mod openapi;
+mod pull_requests;
 mod share_codes;
 mod share_links;
 mod tasks;
