@@ -1,7 +1,7 @@
 //! Artifacts: files a task produced, stored in the database itself so every
 //! instance serves the same bytes and a task's files live and die with it.
 
-use super::{dispatch, is_unique_violation, Db};
+use super::{dispatch, none_if_duplicate, Db};
 use crate::domain::ids;
 use crate::domain::time::Timestamp;
 
@@ -61,11 +61,7 @@ impl Db {
                 .fetch_one(pool)
                 .await
         });
-        match inserted {
-            Ok(record) => Ok(Some(record)),
-            Err(err) if is_unique_violation(&err) => Ok(None),
-            Err(err) => Err(err),
-        }
+        none_if_duplicate(inserted)
     }
 
     /// The artifacts of `task_id`, oldest first.

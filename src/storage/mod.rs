@@ -209,6 +209,31 @@ impl Db {
     }
 }
 
+/// `Ok(None)` for an insert refused as a duplicate of an existing row.
+pub(crate) fn none_if_duplicate<T>(inserted: sqlx::Result<T>) -> sqlx::Result<Option<T>> {
+    match inserted {
+        Ok(record) => Ok(Some(record)),
+        Err(err) if is_unique_violation(&err) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Keyset pagination: `rows` were fetched with `limit + 1`; cuts them to `limit`
+/// and answers where the next page starts (the key of the last row kept), if there
+/// is a next page.
+pub(crate) fn next_page<T>(
+    rows: &mut Vec<T>,
+    limit: u32,
+    key: impl Fn(&T) -> (i64, String),
+) -> Option<(i64, String)> {
+    if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(key)
+    } else {
+        None
+    }
+}
+
 /// True when `err` is a unique-constraint violation (a duplicate key).
 pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())

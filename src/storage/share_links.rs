@@ -1,6 +1,6 @@
 //! Share links, their views and analytics, and password attempts.
 
-use super::{dispatch, is_unique_violation, Conn, Db};
+use super::{dispatch, next_page, none_if_duplicate, Conn, Db};
 use crate::domain::ids;
 use crate::domain::share::{Permissions, PermissionsPatch, ShareStatus};
 use crate::domain::time::Timestamp;
@@ -185,11 +185,7 @@ impl Db {
                 .fetch_one(pool)
                 .await
         });
-        match inserted {
-            Ok(record) => Ok(Some(record)),
-            Err(err) if is_unique_violation(&err) => Ok(None),
-            Err(err) => Err(err),
-        }
+        none_if_duplicate(inserted)
     }
 
     /// The link `share_link_id` if `owner_id` owns it.
@@ -255,12 +251,7 @@ impl Db {
                 .fetch_all(pool)
                 .await
         })?;
-        let next = if links.len() > limit as usize {
-            links.truncate(limit as usize);
-            links.last().map(|l| (l.created_at, l.share_link_id.clone()))
-        } else {
-            None
-        };
+        let next = next_page(&mut links, limit, |l| (l.created_at, l.share_link_id.clone()));
         Ok(LinkPage { links, next })
     }
 

@@ -1,6 +1,6 @@
 //! Tasks.
 
-use super::{dispatch, Db};
+use super::{dispatch, next_page, Db};
 use crate::domain::ids;
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
@@ -136,12 +136,7 @@ impl Db {
                 .fetch_all(pool)
                 .await
         })?;
-        let next = if tasks.len() > limit as usize {
-            tasks.truncate(limit as usize);
-            tasks.last().map(|t| (t.created_at, t.task_id.clone()))
-        } else {
-            None
-        };
+        let next = next_page(&mut tasks, limit, |t| (t.created_at, t.task_id.clone()));
         Ok(TaskPage { tasks, next })
     }
 
