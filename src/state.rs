@@ -7,6 +7,7 @@ use crate::config::Settings;
 use crate::domain::share::LinkKeys;
 use crate::forge::{GitCli, Repositories};
 use crate::storage::Db;
+use crate::web::limiter::MissLimiter;
 
 /// Shared, cheaply cloned application state.
 #[derive(Clone)]
@@ -24,6 +25,7 @@ struct Inner {
     /// streams look again at once (they also look on a timer, for other instances).
     events: tokio::sync::Notify,
     forges: Option<Forges>,
+    misses: MissLimiter,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
                 link_keys,
                 events: tokio::sync::Notify::new(),
                 forges,
+                misses: MissLimiter::default(),
             }),
         }
     }
@@ -67,6 +70,11 @@ impl AppState {
     /// The repositories and forge for pull requests, when configured.
     pub fn forges(&self) -> Option<&Forges> {
         self.inner.forges.as_ref()
+    }
+
+    /// Counts clients' lookups of links that don't exist.
+    pub fn misses(&self) -> &MissLimiter {
+        &self.inner.misses
     }
 
     /// Wakes every live event stream of this instance.

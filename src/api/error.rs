@@ -48,6 +48,9 @@ pub enum ApiError {
     /// 429 `TOO_MANY_ATTEMPTS`: too many wrong passwords; `Retry-After` says when to try again.
     #[error("too many attempts")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// 429 `RATE_LIMITED`: too many lookups of links that don't exist from this client.
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
     /// 403 `DOWNLOAD_NOT_ALLOWED`: the link does not allow downloads.
     #[error("download not allowed")]
     DownloadNotAllowed,
@@ -161,6 +164,14 @@ impl ApiError {
                 format!("Too many wrong passwords; try again in {retry_after_secs} seconds"),
                 json!({ "retry_after_seconds": retry_after_secs }),
             ),
+            ApiError::RateLimited { retry_after_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                format!(
+                    "Too many requests for links that do not exist; try again in {retry_after_secs} seconds"
+                ),
+                json!({ "retry_after_seconds": retry_after_secs }),
+            ),
             ApiError::DownloadNotAllowed => (
                 StatusCode::FORBIDDEN,
                 "DOWNLOAD_NOT_ALLOWED",
@@ -251,7 +262,9 @@ impl IntoResponse for ApiError {
         let (status, code, message, details) = self.parts();
         let body = ErrorEnvelope { success: false, error: ErrorBody { code: code.into(), message, details } };
         let retry_after = match &self {
-            ApiError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::TooManyAttempts { retry_after_secs } | ApiError::RateLimited { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
             _ => None,
         };
         let bearer_challenge = matches!(self, ApiError::Unauthorized);

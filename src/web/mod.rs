@@ -2,6 +2,7 @@
 //! with headers that keep it out of search engines, shared caches and `Referer`
 //! headers, under a Content-Security-Policy that allows no script at all.
 
+pub mod limiter;
 pub mod markdown;
 pub mod share;
 

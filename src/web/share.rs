@@ -132,7 +132,26 @@ enum Presented {
     Gone,
 }
 
-async fn lookup(state: &AppState, token: &str) -> Result<Presented, ApiError> {
+/// Looks `token` up for `client`, refusing clients that keep missing and counting
+/// this lookup if it misses.
+async fn lookup(state: &AppState, token: &str, client: IpAddr) -> Result<Presented, ApiError> {
+    refuse_guessers(state, client)?;
+    let found = find(state, token).await?;
+    if matches!(found, Presented::Gone) {
+        state.misses().record_miss(client);
+    }
+    Ok(found)
+}
+
+/// 429 for a client that missed too often lately.
+fn refuse_guessers(state: &AppState, client: IpAddr) -> Result<(), ApiError> {
+    match state.misses().retry_after(client) {
+        Some(wait) => Err(ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) }),
+        None => Ok(()),
+    }
+}
+
+async fn find(state: &AppState, token: &str) -> Result<Presented, ApiError> {
     let valid = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if token.len() == SHORT_CODE_LEN && valid(token) {
         let id = state.db().share_link_by_short_code(&ids::secret_hash(token)).await?;
@@ -321,7 +340,7 @@ pub async fn open_link(
     headers: HeaderMap,
 ) -> Response {
     let json = wants_json(&headers);
-    let link = match lookup(&state, &token).await {
+    let link = match lookup(&state, &token, client).await {
         Ok(Presented::Link(link)) => link,
         Ok(Presented::Short(url)) => return Redirect::to(&url).into_response(),
         Ok(Presented::Gone) => return gone(json),
@@ -367,7 +386,7 @@ pub async fn submit(
 ) -> Response {
     // A malformed form is treated as an empty one: the page then asks again.
     let form = form.map_or(RevealForm { password: None }, |Form(form)| form);
-    let link = match lookup(&state, &token).await {
+    let link = match lookup(&state, &token, client).await {
         Ok(Presented::Link(link)) => link,
         Ok(_) => return gone(false),
         Err(err) => return failure(err, false),
@@ -439,11 +458,19 @@ async fn reveal_page(
 pub async fn download(
     State(state): State<AppState>,
     Path((token, artifact_id)): Path<(String, String)>,
+    ClientIp(client): ClientIp,
     query: Result<ApiQuery<DownloadQuery>, ApiError>,
 ) -> Response {
     let grant = query.ok().and_then(|ApiQuery(q)| q.grant);
+    if let Err(err) = refuse_guessers(&state, client) {
+        return failure(err, true);
+    }
     match download_inner(&state, &token, &artifact_id, grant.as_deref()).await {
         Ok(response) => response,
+        Err(ApiError::ShareUnavailable) => {
+            state.misses().record_miss(client);
+            failure(ApiError::ShareUnavailable, true)
+        }
         Err(err) => failure(err, true),
     }
 }

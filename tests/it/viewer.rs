@@ -417,3 +417,49 @@ async fn links_keep_working_across_restarts() {
         assert_eq!(third.view(keyed["url"].as_str().unwrap(), None).await.0, StatusCode::OK);
     }
 }
+
+/// Guessing tokens or short codes gets a client refused for a while, for every
+/// link, without affecting other clients.
+#[tokio::test]
+async fn guessing_links_is_rate_limited() {
+    let app =
+        TestApp::spawn_with(Backend::Sqlite, |s| s.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()])
+            .await
+            .unwrap();
+    let task = app.finished_task("t").await;
+    let link = app.share(&task, json!({})).await;
+    let url = link["url"].as_str().unwrap();
+    let get = |path: String, client: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .get(path)
+                .header("accept", "application/json")
+                .header("x-forwarded-for", client)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for i in 0..30 {
+        let guess = if i % 2 == 0 {
+            format!("{}/s/{:0>8}", app.base, i)
+        } else {
+            format!("{}/s/{}", app.base, "x".repeat(43))
+        };
+        assert_eq!(get(guess, "198.51.100.1").await.status(), StatusCode::NOT_FOUND);
+    }
+    let refused = get(url.to_owned(), "198.51.100.1").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS, "refused even for a real link");
+    let retry: u64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=600).contains(&retry));
+    assert_error(&refused.json().await.unwrap(), "RATE_LIMITED");
+    assert_eq!(
+        get(url.to_owned(), "198.51.100.2").await.status(),
+        StatusCode::OK,
+        "other clients are unaffected"
+    );
+    let (_, owner_view) =
+        app.get(&format!("/v1/share-links/{}", link["share_link_id"].as_str().unwrap())).await;
+    assert_eq!(owner_view["data"]["view_count"], 1, "the refused request spent no view");
+}
