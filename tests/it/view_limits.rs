@@ -9,6 +9,8 @@ use crate::common::{Backend, TestApp, TestDb};
 /// Fires `total` concurrent JSON views at the given bases (spread evenly), over
 /// HTTP/2 connections so a thousand requests are in flight at once without a
 /// thousand sockets; returns how many succeeded and checks every other one got 404.
+/// Each request comes from its own viewer (through a trusted proxy), as in life.
+/// Each request comes from its own viewer (through a trusted proxy), as in life.
 async fn storm(bases: &[String], path: &str, total: usize) -> usize {
     let clients: Vec<reqwest::Client> =
         (0..5).map(|_| reqwest::Client::builder().http2_prior_knowledge().build().unwrap()).collect();
@@ -16,8 +18,14 @@ async fn storm(bases: &[String], path: &str, total: usize) -> usize {
         let client = &clients[i % clients.len()];
         let url = format!("{}{path}", bases[i % bases.len()]);
         async move {
-            let response =
-                client.get(url).header("accept", "application/json").send().await.expect("answered");
+            let viewer = format!("198.51.{}.{}", i / 250, i % 250);
+            let response = client
+                .get(url)
+                .header("accept", "application/json")
+                .header("x-forwarded-for", viewer)
+                .send()
+                .await
+                .expect("answered");
             response.status()
         }
     });
@@ -26,6 +34,10 @@ async fn storm(bases: &[String], path: &str, total: usize) -> usize {
     let gone = statuses.iter().filter(|s| **s == StatusCode::NOT_FOUND).count();
     assert_eq!(ok + gone, total, "every request was answered with 200 or 404: {statuses:?}");
     ok
+}
+
+fn behind_proxy(settings: &mut agentshare::config::Settings) {
+    settings.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
 }
 
 async fn race(app: &TestApp, bases: &[String], max_views: i64) {
@@ -45,14 +57,14 @@ async fn race(app: &TestApp, bases: &[String], max_views: i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_one_time_link_is_revealed_once_under_1000_concurrent_views_on_sqlite() {
-    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let app = TestApp::spawn_with(Backend::Sqlite, behind_proxy).await.unwrap();
     race(&app, std::slice::from_ref(&app.base), 1).await;
     race(&app, std::slice::from_ref(&app.base), 7).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_one_time_link_is_revealed_once_under_1000_concurrent_views_on_postgres() {
-    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, behind_proxy).await else {
         return;
     };
     race(&app, std::slice::from_ref(&app.base), 1).await;
@@ -61,10 +73,10 @@ async fn a_one_time_link_is_revealed_once_under_1000_concurrent_views_on_postgre
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_one_time_link_is_revealed_once_across_two_instances_on_postgres() {
-    let Some(first) = TestApp::spawn(Backend::Postgres).await else {
+    let Some(first) = TestApp::spawn_with(Backend::Postgres, behind_proxy).await else {
         return;
     };
-    let mut second = TestApp::start_on(TestDb::existing(&first.db), |_| {}).await;
+    let mut second = TestApp::start_on(TestDb::existing(&first.db), behind_proxy).await;
     let bases = [first.base.clone(), second.base.clone()];
     race(&first, &bases, 1).await;
     race(&first, &bases, 25).await;
