@@ -75,21 +75,23 @@ async fn main() -> anyhow::Result<()> {
     let keys = LinkKeys::new(ids::random_bytes::<32>());
     let share_link_id = ids::new_id("share");
     let now = Timestamp::now();
-    db.insert_share_link(&NewShareLink {
-        token_hash: ids::secret_hash(&keys.token(&share_link_id)),
-        short_code_hash: ids::secret_hash(&keys.short_code(&share_link_id)),
-        share_link_id: share_link_id.clone(),
-        task_id: task.task_id.clone(),
-        owner_id: owner.owner_id.clone(),
-        title: "bench".into(),
-        description: None,
-        password_hash: None,
-        expires_at: now.plus_days(30),
-        max_views: None,
-        permissions: Permissions::default(),
-        notify_on_view: false,
-    })
-    .await?;
+    let link = db
+        .insert_share_link(&NewShareLink {
+            token_hash: ids::secret_hash(&keys.token(&share_link_id)),
+            short_code_hash: ids::secret_hash(&keys.short_code(&share_link_id)),
+            share_link_id: share_link_id.clone(),
+            task_id: task.task_id.clone(),
+            owner_id: owner.owner_id.clone(),
+            title: "bench".into(),
+            description: None,
+            password_hash: None,
+            expires_at: now.plus_days(30),
+            max_views: None,
+            permissions: Permissions::default(),
+            notify_on_view: false,
+        })
+        .await?
+        .expect("a fresh link");
 
     // Record the views, spread evenly over the past year.
     let year_ms = 365 * 86_400_000_i64;
@@ -97,12 +99,13 @@ async fn main() -> anyhow::Result<()> {
     let began = Instant::now();
     let mut handles = Vec::new();
     for w in 0..writers {
-        let (db, link) = (db.clone(), share_link_id.clone());
+        let (db, link) = (db.clone(), link.clone());
         handles.push(tokio::spawn(async move {
             let mut i = w;
             while i < views {
                 let (browser, os, device) = AGENTS[(i % 4) as usize];
                 let view = NewView {
+                    ip_address: format!("198.51.{}.{}", (i / 250) % 250, i % 250),
                     client_prefix: Some(format!("198.51.{}.0/24", i % 250)),
                     visitor_hash: format!("{:032x}", i % 50_000),
                     country: COUNTRIES[(i % 4) as usize].map(str::to_owned),

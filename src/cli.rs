@@ -71,6 +71,12 @@ pub struct ServeArgs {
     /// Directory holding the git repositories tasks may link to (enables pull requests).
     #[arg(long, env = "AGENTSHARE_REPOSITORIES_DIR")]
     pub repositories_dir: Option<std::path::PathBuf>,
+    /// An internal address range (CIDR) webhooks may reach; repeat for several.
+    #[arg(long = "webhook-allow-cidr", env = "AGENTSHARE_WEBHOOK_ALLOW_CIDRS", value_delimiter = ',')]
+    pub webhook_allow_cidrs: Vec<ipnet::IpNet>,
+    /// First retry delay of a failed webhook delivery, in milliseconds (later ones double).
+    #[arg(long, env = "AGENTSHARE_WEBHOOK_RETRY_BASE_MS", default_value_t = 5000)]
+    pub webhook_retry_base_ms: u64,
     /// Log format: `pretty` for people, `json` for log collectors.
     #[arg(long, env = "AGENTSHARE_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
     pub log_format: String,
@@ -137,6 +143,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.trusted_proxies = args.trusted_proxies;
     settings.link_key = args.link_key;
     settings.repositories_dir = args.repositories_dir;
+    settings.webhook_allow_cidrs = args.webhook_allow_cidrs;
+    settings.webhook_retry_base = std::time::Duration::from_millis(args.webhook_retry_base_ms.max(1));
     let database = redact_url(&settings.database.url);
     let app = Application::build(settings).await?;
     let base = app.public_url().to_owned();

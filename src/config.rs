@@ -33,6 +33,11 @@ pub struct Settings {
     pub link_key: Option<String>,
     /// Directory under which tasks' git repositories live; `None` disables pull requests.
     pub repositories_dir: Option<std::path::PathBuf>,
+    /// Internal address ranges webhooks may reach anyway (private, loopback and
+    /// link-local destinations are refused otherwise).
+    pub webhook_allow_cidrs: Vec<IpNet>,
+    /// First retry delay of a failed webhook delivery; later ones double from it.
+    pub webhook_retry_base: std::time::Duration,
 }
 
 impl Settings {
@@ -49,6 +54,8 @@ impl Settings {
             trusted_proxies: Vec::new(),
             link_key: None,
             repositories_dir: None,
+            webhook_allow_cidrs: Vec::new(),
+            webhook_retry_base: std::time::Duration::from_secs(5),
         }
     }
 }

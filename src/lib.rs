@@ -7,6 +7,7 @@
 //! - [`web`]: public pages for viewers of share links.
 //! - [`domain`]: the values the service reasons about, checked once at the edge.
 //! - [`forge`]: git repositories and pull requests behind a small trait.
+//! - [`workers`]: background work beside the server (webhook deliveries).
 //! - [`storage`]: the database layer, one query set over SQLite and PostgreSQL.
 
 pub mod api;
@@ -19,3 +20,4 @@ pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod web;
+pub mod workers;

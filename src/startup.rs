@@ -62,8 +62,12 @@ impl Application {
     /// in-flight requests finish (every acknowledged write is already committed)
     /// and closes the database.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let worker = tokio::spawn(crate::workers::webhooks::run(self.state.clone()));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await?;
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        // Deliveries in flight are recorded or, if cut short, come back when their lease ends.
+        worker.abort();
+        served?;
         self.state.db().close().await;
         Ok(())
     }

@@ -26,6 +26,8 @@ struct Inner {
     events: tokio::sync::Notify,
     forges: Option<Forges>,
     misses: MissLimiter,
+    /// Woken when this instance puts webhook deliveries in the outbox.
+    webhooks: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -45,6 +47,7 @@ impl AppState {
                 events: tokio::sync::Notify::new(),
                 forges,
                 misses: MissLimiter::default(),
+                webhooks: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -75,6 +78,16 @@ impl AppState {
     /// Counts clients' lookups of links that don't exist.
     pub fn misses(&self) -> &MissLimiter {
         &self.inner.misses
+    }
+
+    /// Wakes the webhook worker: there may be deliveries due now.
+    pub fn webhooks_changed(&self) {
+        self.inner.webhooks.notify_one();
+    }
+
+    /// Completes at the next [`AppState::webhooks_changed`].
+    pub fn webhooks_notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.inner.webhooks.notified()
     }
 
     /// Wakes every live event stream of this instance.

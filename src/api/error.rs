@@ -67,6 +67,9 @@ pub enum ApiError {
     /// (`MERGE_CONFLICT`, `APPROVAL_REQUIRED`, `PULL_REQUEST_NOT_OPEN`, `BRANCH_NOT_FOUND`…).
     #[error("conflict")]
     Conflict { code: &'static str, message: String, details: Value },
+    /// 404 `WEBHOOK_NOT_FOUND`: no such endpoint of this owner.
+    #[error("webhook not found")]
+    WebhookNotFound { webhook_id: String },
     /// 404 `NOT_FOUND`: no route has this path.
     #[error("no such route")]
     RouteNotFound,
@@ -199,6 +202,12 @@ impl ApiError {
             ApiError::Conflict { code, message, details } => {
                 (StatusCode::CONFLICT, *code, message.clone(), details.clone())
             }
+            ApiError::WebhookNotFound { webhook_id } => (
+                StatusCode::NOT_FOUND,
+                "WEBHOOK_NOT_FOUND",
+                "Webhook endpoint not found".into(),
+                json!({ "webhook_id": webhook_id }),
+            ),
             ApiError::RouteNotFound => {
                 (StatusCode::NOT_FOUND, "NOT_FOUND", "No route matches this path".into(), json!({}))
             }

@@ -11,6 +11,7 @@ pub mod pull_requests;
 pub mod share_links;
 pub mod task_shares;
 pub mod tasks;
+pub mod webhooks;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -54,6 +55,7 @@ pub fn created<T: Serialize>(data: T) -> Response {
         (name = "share-links", description = "Share links of finished tasks (owner API, seed 001)"),
         (name = "viewer", description = "What a share link's holder sees (no account)"),
         (name = "pull-requests", description = "Pull requests of a task's git repository"),
+        (name = "webhooks", description = "Signed notifications to owners' endpoints"),
         (name = "share-codes", description = "Task share codes and viewer sessions (seed 003)"),
         (name = "service", description = "Operational endpoints"),
     )
@@ -89,6 +91,7 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(share_links::routes())
         .merge(task_shares::routes())
         .merge(pull_requests::routes())
+        .merge(webhooks::routes())
         .merge(crate::web::routes())
         .split_for_parts()
 }

@@ -266,6 +266,7 @@ async fn create_share_link(
             notify_on_view: body.notify_on_view.unwrap_or(false),
         };
         if let Some(record) = state.db().insert_share_link(&link).await? {
+            state.webhooks_changed();
             tracing::info!(share_link_id = %record.share_link_id, task_id = %record.task_id, "share link created");
             return Ok(created(ShareLinkView::new(&state, record)));
         }
@@ -417,7 +418,9 @@ async fn revoke_share_link(
     AuthOwner(owner): AuthOwner,
     Path(share_link_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    match state.db().revoke_share_link(&owner.owner_id, &share_link_id).await? {
+    let revoked = state.db().revoke_share_link(&owner.owner_id, &share_link_id).await?;
+    state.webhooks_changed();
+    match revoked {
         LinkChange::Done(link) => {
             tracing::info!(share_link_id = %link.share_link_id, "share link revoked");
             Ok(ok(ShareLinkView::new(&state, *link)))

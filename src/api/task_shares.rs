@@ -29,7 +29,7 @@ use crate::domain::task_share::{
 };
 use crate::domain::time::Timestamp;
 use crate::state::AppState;
-use crate::storage::{NewTaskShare, NewViewerSession, TaskShareRecord};
+use crate::storage::{NewTaskShare, NewViewerSession, OutboxEvent, TaskShareRecord};
 
 /// Code exchanges allowed per client address per minute.
 pub const EXCHANGES_PER_MINUTE: i64 = 20;
@@ -392,8 +392,13 @@ async fn revoke_share_code(
 async fn exchange_share_code(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
+    headers: HeaderMap,
     query: Result<ApiQuery<ExchangeQuery>, ApiError>,
 ) -> Result<Response, CodeError> {
+    let user_agent: Option<String> = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(512).collect());
     let code = match query {
         Ok(ApiQuery(ExchangeQuery { code: Some(code) })) if !code.trim().is_empty() => code.trim().to_owned(),
         _ => return Err(CodeError::InvalidRequest("code is required".into())),
@@ -418,7 +423,24 @@ async fn exchange_share_code(
         token_hash: ids::secret_hash(&token),
         expires_at,
     };
-    let share = state.db().open_viewer_session(&share, &session).await?.ok_or(CodeError::InvalidShareCode)?;
+    let accessed = OutboxEvent::new(
+        &share.owner_id,
+        "task_share.accessed",
+        serde_json::json!({
+            "event": "task_share.accessed",
+            "task_id": share.task_id,
+            "timestamp": now,
+            "session_expires_at": expires_at,
+            "permissions": share.permissions(),
+            "viewer": { "ip_address": client.to_string(), "user_agent": user_agent },
+        }),
+    );
+    let share = state
+        .db()
+        .open_viewer_session(&share, &session, &accessed)
+        .await?
+        .ok_or(CodeError::InvalidShareCode)?;
+    state.webhooks_changed();
     tracing::info!(task_id = %share.task_id, session_id = %session.session_id, "share code exchanged");
     Ok(Json(ViewerSessionCreated {
         token,

@@ -9,3 +9,4 @@ pub mod task_share;
 pub mod text;
 pub mod time;
 pub mod viewer;
+pub mod webhook;

@@ -231,6 +231,14 @@ impl LinkKeys {
         digest[..super::task_share::CODE_LEN].iter().map(|b| ALPHABET[(*b % 62) as usize] as char).collect()
     }
 
+    /// The signing secret of webhook endpoint `webhook_id` at `version`, in the
+    /// Standard Webhooks form `whsec_<base64>` (256 bits).
+    pub fn webhook_secret(&self, webhook_id: &str, version: i64) -> String {
+        use base64::engine::general_purpose::STANDARD;
+        let key = self.mac(&[b"webhook", webhook_id.as_bytes(), version.to_string().as_bytes()]);
+        format!("whsec_{}", STANDARD.encode(key))
+    }
+
     /// A grant proving that `view_id` of `share_link_id` was revealed, good until
     /// `expires_at`: lets the viewer download artifacts without spending a view.
     pub fn grant(&self, share_link_id: &str, view_id: &str, expires_at: Timestamp) -> String {

@@ -17,6 +17,7 @@ mod pull_requests;
 mod share_links;
 mod task_shares;
 mod tasks;
+pub(crate) mod webhooks;
 
 pub use artifacts::{ArtifactContent, ArtifactRecord, NewArtifact};
 pub use events::{EventPage, EventRecord, NewEvent};
@@ -28,6 +29,7 @@ pub use share_links::{
 };
 pub use task_shares::{NewTaskShare, NewViewerSession, TaskShareRecord, ViewerSession};
 pub use tasks::{NewTask, TaskPage, TaskPatch, TaskRecord, UpdateOutcome};
+pub use webhooks::{AttemptRecord, AttemptResult, DueDelivery, OutboxEvent, WebhookPatch, WebhookRecord};
 
 use std::str::FromStr;
 use std::time::Duration;

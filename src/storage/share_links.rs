@@ -1,9 +1,11 @@
 //! Share links, their views and analytics, and password attempts.
 
+use super::webhooks::{enqueue, OutboxEvent};
 use super::{dispatch, next_page, none_if_duplicate, Conn, Db};
 use crate::domain::ids;
 use crate::domain::share::{Permissions, PermissionsPatch, ShareStatus};
 use crate::domain::time::Timestamp;
+use crate::domain::webhook::link_event;
 
 const LINK_COLUMNS: &str = "share_link_id, task_id, owner_id, title, description, password_hash, \
      expires_at, max_views, view_count, unique_views, first_viewed_at, last_viewed_at, \
@@ -97,6 +99,8 @@ pub struct LinkPage {
 /// What analytics keep of one view.
 #[derive(Debug, Clone)]
 pub struct NewView {
+    /// The full client address: sent in `share_link.viewed` notifications, never stored.
+    pub ip_address: String,
     pub client_prefix: Option<String>,
     pub visitor_hash: String,
     pub country: Option<String>,
@@ -165,8 +169,14 @@ impl Db {
              notify_on_view, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING {LINK_COLUMNS}"
         );
+        let created = OutboxEvent::new(
+            &link.owner_id,
+            "share_link.created",
+            link_event("share_link.created", &link.share_link_id, &link.task_id, Timestamp(now)),
+        );
         let inserted = dispatch!(self.write(), |pool| {
-            sqlx::query_as(&sql)
+            let mut tx = pool.begin().await?;
+            let record: ShareLinkRecord = sqlx::query_as(&sql)
                 .bind(&link.share_link_id)
                 .bind(&link.task_id)
                 .bind(&link.owner_id)
@@ -182,8 +192,11 @@ impl Db {
                 .bind(link.permissions.show_metadata)
                 .bind(link.notify_on_view)
                 .bind(now)
-                .fetch_one(pool)
-                .await
+                .fetch_one(&mut *tx)
+                .await?;
+            enqueue!(tx, &created, now);
+            tx.commit().await?;
+            Ok(record)
         });
         none_if_duplicate(inserted)
     }
@@ -303,7 +316,8 @@ impl Db {
         }
     }
 
-    /// Revokes a link of `owner_id` (idempotent: revoking a revoked link returns it as it is).
+    /// Revokes a link of `owner_id` (idempotent: revoking a revoked link returns it
+    /// as it is). A first revocation puts `share_link.revoked` in the outbox.
     pub async fn revoke_share_link(&self, owner_id: &str, share_link_id: &str) -> sqlx::Result<LinkChange> {
         let now = Timestamp::now().millis();
         let sql = format!(
@@ -311,7 +325,23 @@ impl Db {
              WHERE share_link_id = $1 AND owner_id = $2 RETURNING {LINK_COLUMNS}"
         );
         let revoked: Option<ShareLinkRecord> = dispatch!(self.write(), |pool| {
-            sqlx::query_as(&sql).bind(share_link_id).bind(owner_id).bind(now).fetch_optional(pool).await
+            let mut tx = pool.begin().await?;
+            let revoked: Option<ShareLinkRecord> = sqlx::query_as(&sql)
+                .bind(share_link_id)
+                .bind(owner_id)
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(link) = revoked.as_ref().filter(|l| l.revoked_at == Some(now)) {
+                let event = OutboxEvent::new(
+                    owner_id,
+                    "share_link.revoked",
+                    link_event("share_link.revoked", share_link_id, &link.task_id, Timestamp(now)),
+                );
+                enqueue!(tx, &event, now);
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(revoked)
         })?;
         Ok(revoked.map_or(LinkChange::NotFound, |link| LinkChange::Done(Box::new(link))))
     }
@@ -329,10 +359,11 @@ impl Db {
     /// record and the analytics rollups are written in the same transaction.
     pub async fn record_view(
         &self,
-        share_link_id: &str,
+        link: &ShareLinkRecord,
         view: &NewView,
         now: Timestamp,
     ) -> sqlx::Result<Option<CountedView>> {
+        let share_link_id = link.share_link_id.as_str();
         let view_id = ids::new_id("view");
         let day = day_of(now);
         dispatch!(self.write(), |pool| {
@@ -406,6 +437,35 @@ impl Db {
                 .bind(share_link_id)
                 .execute(&mut *tx)
                 .await?;
+            }
+            if link.notify_on_view {
+                let viewed = OutboxEvent::new(
+                    &link.owner_id,
+                    "share_link.viewed",
+                    serde_json::json!({
+                        "event": "share_link.viewed",
+                        "share_link_id": share_link_id,
+                        "task_id": link.task_id,
+                        "timestamp": now,
+                        "viewer": {
+                            "ip_address": view.ip_address,
+                            "user_agent": view.user_agent,
+                            "country": view.country,
+                            "city": view.city,
+                        },
+                        "view_count": view_count,
+                        "max_views": max_views,
+                    }),
+                );
+                enqueue!(tx, &viewed, now.millis());
+            }
+            if max_views == Some(view_count) {
+                let expired = OutboxEvent::new(
+                    &link.owner_id,
+                    "share_link.expired",
+                    link_event("share_link.expired", share_link_id, &link.task_id, now),
+                );
+                enqueue!(tx, &expired, now.millis());
             }
             tx.commit().await?;
             Ok(Some(CountedView { view_id, view_count, max_views, viewed_at: now }))

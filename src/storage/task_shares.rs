@@ -1,5 +1,6 @@
 //! Task share codes and the viewer sessions they issue.
 
+use super::webhooks::{enqueue, OutboxEvent};
 use super::{dispatch, is_unique_violation, Db};
 use crate::domain::task_share::CodePermissions;
 use crate::domain::time::Timestamp;
@@ -191,6 +192,7 @@ impl Db {
         &self,
         share: &TaskShareRecord,
         session: &NewViewerSession,
+        accessed: &OutboxEvent,
     ) -> sqlx::Result<Option<TaskShareRecord>> {
         let now = Timestamp::now().millis();
         let sql = format!(
@@ -217,6 +219,7 @@ impl Db {
             .bind(session.expires_at.millis())
             .execute(&mut *tx)
             .await?;
+            enqueue!(tx, accessed, now);
             tx.commit().await?;
             Ok(updated)
         })

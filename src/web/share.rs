@@ -228,6 +228,7 @@ async fn reveal(
     let agent = viewer::classify_user_agent(&user_agent);
     let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
     let view = NewView {
+        ip_address: client.to_string(),
         client_prefix: Some(viewer::truncated_prefix(client)),
         visitor_hash: state.link_keys().visitor_hash(&link.share_link_id, &client.to_string(), &user_agent),
         country: None,
@@ -238,7 +239,10 @@ async fn reveal(
         os: agent.os,
         device: agent.device,
     };
-    let counted = state.db().record_view(&link.share_link_id, &view, Timestamp::now()).await?;
+    let counted = state.db().record_view(link, &view, Timestamp::now()).await?;
+    if link.notify_on_view || link.max_views.is_some() {
+        state.webhooks_changed();
+    }
     let counted = counted.ok_or(ApiError::ShareUnavailable)?;
     tracing::info!(share_link_id = %link.share_link_id, view_count = counted.view_count, "share link viewed");
     Ok(counted)

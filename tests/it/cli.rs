@@ -10,7 +10,7 @@ use crate::common::{Backend, TestApp, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_agentshare");
 
-fn agentshare(args: &[&str]) -> (bool, String, String) {
+pub fn agentshare(args: &[&str]) -> (bool, String, String) {
     let output =
         Command::new(BIN).args(args).env_remove("AGENTSHARE_DATABASE_URL").output().expect("run agentshare");
     (
@@ -21,13 +21,13 @@ fn agentshare(args: &[&str]) -> (bool, String, String) {
 }
 
 /// A `serve` process and the base URL it printed.
-struct Server {
+pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
 }
 
 impl Server {
-    fn start(dir: &std::path::Path, args: &[&str]) -> Server {
+    pub fn start(dir: &std::path::Path, args: &[&str]) -> Server {
         let mut child = Command::new(BIN)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
@@ -53,7 +53,13 @@ impl Server {
     }
 
     /// Sends SIGTERM and waits for the process to exit; answers whether it exited cleanly.
-    fn terminate(mut self) -> bool {
+    /// Kills the process at once (SIGKILL): nothing gets to finish.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn terminate(mut self) -> bool {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
         self.child.wait().expect("wait").success()

@@ -16,3 +16,4 @@ mod share_links;
 mod tasks;
 mod view_limits;
 mod viewer;
+mod webhooks;

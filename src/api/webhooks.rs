@@ -1,0 +1,369 @@
+//! `/v1/webhooks`: owners register endpoints that are told when things happen to
+//! their shares, signed the Standard Webhooks way and delivered at least once.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::error::{ApiError, ErrorEnvelope};
+use super::extract::{ApiJson, ApiQuery, AuthOwner};
+use super::tasks::{page_limit, present};
+use super::{created, ok, Envelope};
+use crate::domain::text::bounded;
+use crate::domain::time::Timestamp;
+use crate::domain::webhook::{parse_endpoint_url, parse_event_types};
+use crate::state::AppState;
+use crate::storage::{AttemptRecord, OutboxEvent, WebhookPatch, WebhookRecord};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_webhook, list_webhooks))
+        .routes(routes!(get_webhook, update_webhook, delete_webhook))
+        .routes(routes!(send_test_event))
+        .routes(routes!(list_deliveries))
+}
+
+/// An endpoint as the owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookView {
+    #[schema(example = "wh_0123456789abcdef")]
+    pub webhook_id: String,
+    pub url: String,
+    pub description: Option<String>,
+    /// The event types sent to this endpoint.
+    pub events: Vec<String>,
+    /// `active`, `failing` (deliveries keep failing; still retried) or `disabled`.
+    pub status: String,
+    /// Failed attempts in a row.
+    pub consecutive_failures: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The signing secret (`whsec_…`): only in the answer that creates the endpoint
+    /// or rotates its secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl WebhookView {
+    fn new(record: WebhookRecord, secret: Option<String>) -> WebhookView {
+        WebhookView {
+            webhook_id: record.webhook_id,
+            url: record.url,
+            description: record.description,
+            events: record.event_types.split(',').map(str::to_owned).collect(),
+            status: record.status,
+            consecutive_failures: record.consecutive_failures,
+            created_at: Timestamp(record.created_at),
+            updated_at: Timestamp(record.updated_at),
+            secret,
+        }
+    }
+}
+
+/// Body of `POST /v1/webhooks`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookRequest {
+    /// Where to send events: an absolute http(s) URL.
+    #[schema(example = "https://hooks.example.com/agentshare")]
+    pub url: String,
+    /// Any of `share_link.viewed`, `share_link.created`, `share_link.revoked`,
+    /// `share_link.expired`, `comment.created`, `task_share.accessed`.
+    pub events: Vec<String>,
+    /// Up to 500 characters.
+    pub description: Option<String>,
+}
+
+/// Body of `PATCH /v1/webhooks/{webhook_id}`; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWebhookRequest {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// `active` (also clears `failing`) or `disabled`.
+    pub status: Option<String>,
+    /// Issue a new signing secret (returned once); the old one stops at once.
+    #[serde(default)]
+    pub rotate_secret: bool,
+}
+
+/// The owner's endpoints.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookList {
+    pub webhooks: Vec<WebhookView>,
+}
+
+/// One delivery attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptView {
+    pub attempt_id: String,
+    /// The event's `webhook-id`.
+    pub event_id: String,
+    pub event_type: String,
+    pub attempted_at: Timestamp,
+    /// The endpoint's HTTP status; null when no answer came.
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+    /// Why the attempt failed, if it did.
+    pub error: Option<String>,
+    /// The delivery's status now: `pending` (will be retried), `delivered` or `failed`.
+    pub delivery_status: String,
+    /// Attempts made for this delivery so far.
+    pub attempts: i64,
+}
+
+impl From<AttemptRecord> for AttemptView {
+    fn from(a: AttemptRecord) -> AttemptView {
+        AttemptView {
+            attempt_id: a.attempt_id,
+            event_id: a.event_id,
+            event_type: a.event_type,
+            attempted_at: Timestamp(a.attempted_at),
+            status_code: a.status_code,
+            latency_ms: a.latency_ms,
+            error: a.error,
+            delivery_status: a.delivery_status,
+            attempts: a.attempts,
+        }
+    }
+}
+
+/// Newest attempts first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptList {
+    pub deliveries: Vec<AttemptView>,
+}
+
+/// Query of `GET /v1/webhooks/{webhook_id}/deliveries`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveriesQuery {
+    /// 1–200, default 50.
+    pub limit: Option<u32>,
+}
+
+/// The test event's `webhook-id`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestEventQueued {
+    pub event_id: String,
+}
+
+fn description(value: Option<&str>) -> Result<Option<String>, ApiError> {
+    Ok(value.map(|d| bounded("description", d, 0, 500, false)).transpose()?.filter(|d| !d.is_empty()))
+}
+
+async fn owned_webhook(
+    state: &AppState,
+    owner_id: &str,
+    webhook_id: &str,
+) -> Result<WebhookRecord, ApiError> {
+    state
+        .db()
+        .get_webhook(owner_id, webhook_id)
+        .await?
+        .ok_or_else(|| ApiError::WebhookNotFound { webhook_id: webhook_id.to_owned() })
+}
+
+/// Register a webhook endpoint
+///
+/// The answer carries the endpoint's signing secret, once. Requests to the endpoint
+/// carry `webhook-id`, `webhook-timestamp` and `webhook-signature` (Standard
+/// Webhooks, HMAC-SHA256).
+#[utoipa::path(
+    post, path = "/v1/webhooks", tag = "webhooks",
+    request_body = CreateWebhookRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 201, description = "The endpoint, with its secret", body = Envelope<WebhookView>),
+        (status = 400, description = "`INVALID_REQUEST`", body = ErrorEnvelope),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
+    )
+)]
+async fn create_webhook(
+    State(state): State<AppState>,
+    AuthOwner(owner): AuthOwner,
+    ApiJson(body): ApiJson<CreateWebhookRequest>,
+) -> Result<Response, ApiError> {
+    let url = parse_endpoint_url("url", &body.url)?;
+    let events = parse_event_types("events", &body.events)?;
+    let description = description(body.description.as_deref())?;
+    let record = state
+        .db()
+        .create_webhook(&owner.owner_id, url.as_str(), description.as_deref(), &events.join(","))
+        .await?;
+    let secret = state.link_keys().webhook_secret(&record.webhook_id, record.secret_version);
+    tracing::info!(webhook_id = %record.webhook_id, "webhook endpoint registered");
+    Ok(created(WebhookView::new(record, Some(secret))))
+}
+
+/// List webhook endpoints
+#[utoipa::path(
+    get, path = "/v1/webhooks", tag = "webhooks",
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The owner's endpoints", body = Envelope<WebhookList>),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
+    )
+)]
+async fn list_webhooks(
+    State(state): State<AppState>,
+    AuthOwner(owner): AuthOwner,
+) -> Result<Response, ApiError> {
+    let records = state.db().list_webhooks(&owner.owner_id).await?;
+    Ok(ok(WebhookList { webhooks: records.into_iter().map(|r| WebhookView::new(r, None)).collect() }))
+}
+
+/// Get a webhook endpoint
+#[utoipa::path(
+    get, path = "/v1/webhooks/{webhook_id}", tag = "webhooks",
+    params(("webhook_id" = String, Path, description = "Endpoint identifier")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The endpoint", body = Envelope<WebhookView>),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
+        (status = 404, description = "`WEBHOOK_NOT_FOUND`", body = ErrorEnvelope),
+    )
+)]
+async fn get_webhook(
+    State(state): State<AppState>,
+    AuthOwner(owner): AuthOwner,
+    Path(webhook_id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(ok(WebhookView::new(owned_webhook(&state, &owner.owner_id, &webhook_id).await?, None)))
+}
+
+/// Update a webhook endpoint
+///
+/// Change the URL, events, description or status, or rotate the signing secret
+/// (the new one is in the answer, once).
+#[utoipa::path(
+    patch, path = "/v1/webhooks/{webhook_id}", tag = "webhooks",
+    params(("webhook_id" = String, Path, description = "Endpoint identifier")),
+    request_body = UpdateWebhookRequest,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The endpoint", body = Envelope<WebhookView>),
+        (status = 400, description = "`INVALID_REQUEST`", body = ErrorEnvelope),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
+        (status = 404, description = "`WEBHOOK_NOT_FOUND`", body = ErrorEnvelope),
+    )
+)]
+async fn update_webhook(
+    State(state): State<AppState>,
+    AuthOwner(owner): AuthOwner,
+    Path(webhook_id): Path<String>,
+    ApiJson(body): ApiJson<UpdateWebhookRequest>,
+) -> Result<Response, ApiError> {
+    let patch = WebhookPatch {
+        url: body.url.as_deref().map(|u| parse_endpoint_url("url", u)).transpose()?.map(|u| u.to_string()),
+        description: body.description.map(|d| description(d.as_deref())).transpose()?,
+        event_types: body
+            .events
+            .as_deref()
+            .map(|e| parse_event_types("events", e))
+            .transpose()?
+            .map(|e| e.join(",")),
+        status: match body.status.as_deref() {
+            None => None,
+            Some("active") => Some("active"),
+            Some("disabled") => Some("disabled"),
+            Some(_) => return Err(ApiError::invalid("status", "status must be active or disabled")),
+        },
+        rotate_secret: body.rotate_secret,
+    };
+    let record = state.db().update_webhook(&owner.owner_id, &webhook_id, &patch).await?;
+    let record = record.ok_or_else(|| ApiError::WebhookNotFound { webhook_id })?;
+    let secret = body
+        .rotate_secret
+        .then(|| state.link_keys().webhook_secret(&record.webhook_id, record.secret_version));
+    Ok(ok(WebhookView::new(record, secret)))
+}
+
+/// Delete a webhook endpoint
+///
+/// Its pending deliveries are dropped.
+#[utoipa::path(
+    delete, path = "/v1/webhooks/{webhook_id}", tag = "webhooks",
+    params(("webhook_id" = String, Path, description = "Endpoint identifier")),
+    security(("api_key" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
+        (status = 404, description = "`WEBHOOK_NOT_FOUND`", body = ErrorEnvelope),
+    )
+)]
+async fn delete_webhook(
+    State(state): State<AppState>,
+    AuthOwner(owner): AuthOwner,
+    Path(webhook_id): Path<String>,
+) -> Result<Response, ApiError> {
+    if state.db().delete_webhook(&owner.owner_id, &webhook_id).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::WebhookNotFound { webhook_id })
+    }
+}
+
+/// Send a test event
+///
+/// Queues a `webhook.test` event for this endpoint alone; follow it in the
+/// deliveries.
+#[utoipa::path(
+    post, path = "/v1/webhooks/{webhook_id}/test", tag = "webhooks",
+    params(("webhook_id" = String, Path, description = "Endpoint identifier")),
+    security(("api_key" = [])),
+    responses(
+        (status = 202, description = "Queued", body = Envelope<TestEventQueued>),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
+        (status = 404, description = "`WEBHOOK_NOT_FOUND`", body = ErrorEnvelope),
+    )
+)]
+async fn send_test_event(
+    State(state): State<AppState>,
+    AuthOwner(owner): AuthOwner,
+    Path(webhook_id): Path<String>,
+) -> Result<Response, ApiError> {
+    owned_webhook(&state, &owner.owner_id, &webhook_id).await?;
+    let event = OutboxEvent::new(
+        &owner.owner_id,
+        "webhook.test",
+        serde_json::json!({ "event": "webhook.test", "webhook_id": webhook_id, "timestamp": Timestamp::now() }),
+    );
+    state.db().enqueue_for_endpoint(&webhook_id, &event).await?;
+    state.webhooks_changed();
+    let body = Envelope { success: true, data: TestEventQueued { event_id: event.event_id } };
+    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
+/// List delivery attempts
+///
+/// Every attempt to deliver to this endpoint, newest first: when, the status code,
+/// how long it took, and the error if it failed.
+#[utoipa::path(
+    get, path = "/v1/webhooks/{webhook_id}/deliveries", tag = "webhooks",
+    params(("webhook_id" = String, Path, description = "Endpoint identifier"), DeliveriesQuery),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "Attempts, newest first", body = Envelope<AttemptList>),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
+        (status = 404, description = "`WEBHOOK_NOT_FOUND`", body = ErrorEnvelope),
+    )
+)]
+async fn list_deliveries(
+    State(state): State<AppState>,
+    AuthOwner(owner): AuthOwner,
+    Path(webhook_id): Path<String>,
+    ApiQuery(query): ApiQuery<DeliveriesQuery>,
+) -> Result<Response, ApiError> {
+    owned_webhook(&state, &owner.owner_id, &webhook_id).await?;
+    let limit = page_limit(query.limit, 50, 200)?;
+    let attempts = state.db().webhook_attempts(&webhook_id, i64::from(limit)).await?;
+    Ok(ok(AttemptList { deliveries: attempts.into_iter().map(AttemptView::from).collect() }))
+}

@@ -1,0 +1,407 @@
+//! Webhook endpoints, the outbox of events and their deliveries.
+//!
+//! Events are written by [`enqueue!`] inside the transaction of whatever caused
+//! them, one delivery per subscribed endpoint; a worker claims due deliveries with
+//! a lease (and `FOR UPDATE SKIP LOCKED` on PostgreSQL), so with several instances
+//! each delivery is attempted by one worker at a time.
+
+use super::{dispatch, Conn, Db};
+use crate::domain::ids;
+use crate::domain::time::Timestamp;
+use crate::domain::webhook::{FAILING_AFTER, MAX_ATTEMPTS};
+
+/// An event to put in the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxEvent {
+    /// `msg_<hex>`: the `webhook-id` receivers use to drop duplicates.
+    pub event_id: String,
+    pub owner_id: String,
+    pub event_type: &'static str,
+    /// The JSON body to send.
+    pub payload: String,
+}
+
+impl OutboxEvent {
+    pub fn new(owner_id: &str, event_type: &'static str, payload: serde_json::Value) -> OutboxEvent {
+        OutboxEvent {
+            event_id: ids::new_id("msg"),
+            owner_id: owner_id.to_owned(),
+            event_type,
+            payload: payload.to_string(),
+        }
+    }
+}
+
+/// Inserts the event, if any endpoint of its owner wants it.
+pub(crate) const ENQUEUE_EVENT: &str =
+    "INSERT INTO webhook_events (event_id, owner_id, event_type, payload, created_at) \
+     SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM webhook_endpoints \
+     WHERE owner_id = $2 AND status <> 'disabled' AND (',' || event_types || ',') LIKE ('%,' || $3 || ',%'))";
+
+/// One delivery per endpoint of the owner that wants the event.
+pub(crate) const ENQUEUE_DELIVERIES: &str =
+    "INSERT INTO webhook_deliveries (delivery_id, event_id, webhook_id, status, next_attempt_at, created_at) \
+     SELECT $1 || ':' || webhook_id, $1, webhook_id, 'pending', $4, $4 FROM webhook_endpoints \
+     WHERE owner_id = $2 AND status <> 'disabled' AND (',' || event_types || ',') LIKE ('%,' || $3 || ',%') \
+     AND EXISTS (SELECT 1 FROM webhook_events WHERE event_id = $1)";
+
+/// Writes an [`OutboxEvent`] within the transaction `$tx` (a `&mut` transaction of
+/// either backend): the event and its deliveries commit or roll back with the
+/// change that caused them.
+macro_rules! enqueue {
+    ($tx:expr, $event:expr, $now:expr) => {{
+        let event: &$crate::storage::OutboxEvent = $event;
+        sqlx::query($crate::storage::webhooks::ENQUEUE_EVENT)
+            .bind(&event.event_id)
+            .bind(&event.owner_id)
+            .bind(event.event_type)
+            .bind(&event.payload)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+        sqlx::query($crate::storage::webhooks::ENQUEUE_DELIVERIES)
+            .bind(&event.event_id)
+            .bind(&event.owner_id)
+            .bind(event.event_type)
+            .bind($now)
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+pub(crate) use enqueue;
+
+const ENDPOINT_COLUMNS: &str =
+    "webhook_id, owner_id, url, description, event_types, secret_version, status, \
+     consecutive_failures, created_at, updated_at";
+
+/// A webhook endpoint as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WebhookRecord {
+    pub webhook_id: String,
+    pub owner_id: String,
+    pub url: String,
+    pub description: Option<String>,
+    pub event_types: String,
+    pub secret_version: i64,
+    pub status: String,
+    pub consecutive_failures: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A change to an endpoint; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookPatch {
+    pub url: Option<String>,
+    pub description: Option<Option<String>>,
+    pub event_types: Option<String>,
+    /// `active` or `disabled`.
+    pub status: Option<&'static str>,
+    pub rotate_secret: bool,
+}
+
+/// A delivery claimed by a worker, with what it needs to send it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DueDelivery {
+    pub delivery_id: String,
+    pub event_id: String,
+    pub webhook_id: String,
+    pub attempts: i64,
+    pub url: String,
+    pub secret_version: i64,
+    pub event_type: String,
+    pub payload: String,
+    pub event_created_at: i64,
+}
+
+/// One attempt, as the deliveries API shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttemptRecord {
+    pub attempt_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub attempted_at: i64,
+    pub status_code: Option<i64>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    /// The delivery's status now: `pending`, `delivered` or `failed`.
+    pub delivery_status: String,
+    pub attempts: i64,
+}
+
+/// The result of one attempt.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    pub status_code: Option<u16>,
+    pub latency_ms: i64,
+    pub error: Option<String>,
+    pub succeeded: bool,
+    /// When to try again, if it failed (ignored after the last attempt).
+    pub retry_at: Timestamp,
+}
+
+impl Db {
+    pub async fn create_webhook(
+        &self,
+        owner_id: &str,
+        url: &str,
+        description: Option<&str>,
+        event_types: &str,
+    ) -> sqlx::Result<WebhookRecord> {
+        let sql = format!(
+            "INSERT INTO webhook_endpoints (webhook_id, owner_id, url, description, event_types, status, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $6) RETURNING {ENDPOINT_COLUMNS}"
+        );
+        dispatch!(self.write(), |pool| {
+            sqlx::query_as(&sql)
+                .bind(ids::new_id("wh"))
+                .bind(owner_id)
+                .bind(url)
+                .bind(description)
+                .bind(event_types)
+                .bind(Timestamp::now().millis())
+                .fetch_one(pool)
+                .await
+        })
+    }
+
+    pub async fn list_webhooks(&self, owner_id: &str) -> sqlx::Result<Vec<WebhookRecord>> {
+        let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE owner_id = $1 ORDER BY created_at, webhook_id");
+        dispatch!(self.read(), |pool| sqlx::query_as(&sql).bind(owner_id).fetch_all(pool).await)
+    }
+
+    pub async fn get_webhook(&self, owner_id: &str, webhook_id: &str) -> sqlx::Result<Option<WebhookRecord>> {
+        let sql = format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE owner_id = $1 AND webhook_id = $2"
+        );
+        dispatch!(self.read(), |pool| sqlx::query_as(&sql)
+            .bind(owner_id)
+            .bind(webhook_id)
+            .fetch_optional(pool)
+            .await)
+    }
+
+    pub async fn update_webhook(
+        &self,
+        owner_id: &str,
+        webhook_id: &str,
+        patch: &WebhookPatch,
+    ) -> sqlx::Result<Option<WebhookRecord>> {
+        let sql = format!(
+            "UPDATE webhook_endpoints SET url = COALESCE($3, url), \
+                 description = CASE WHEN $4 THEN $5 ELSE description END, \
+                 event_types = COALESCE($6, event_types), \
+                 status = COALESCE($7, status), \
+                 consecutive_failures = CASE WHEN $7 IS NULL THEN consecutive_failures ELSE 0 END, \
+                 secret_version = secret_version + CASE WHEN $8 THEN 1 ELSE 0 END, \
+                 updated_at = $9 \
+             WHERE owner_id = $1 AND webhook_id = $2 RETURNING {ENDPOINT_COLUMNS}"
+        );
+        dispatch!(self.write(), |pool| {
+            sqlx::query_as(&sql)
+                .bind(owner_id)
+                .bind(webhook_id)
+                .bind(&patch.url)
+                .bind(patch.description.is_some())
+                .bind(patch.description.clone().flatten())
+                .bind(&patch.event_types)
+                .bind(patch.status)
+                .bind(patch.rotate_secret)
+                .bind(Timestamp::now().millis())
+                .fetch_optional(pool)
+                .await
+        })
+    }
+
+    /// Deletes an endpoint with its pending deliveries; answers whether there was one.
+    pub async fn delete_webhook(&self, owner_id: &str, webhook_id: &str) -> sqlx::Result<bool> {
+        dispatch!(self.write(), |pool| {
+            sqlx::query("DELETE FROM webhook_endpoints WHERE owner_id = $1 AND webhook_id = $2")
+                .bind(owner_id)
+                .bind(webhook_id)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected() == 1)
+        })
+    }
+
+    /// Puts `event` in the outbox for the one endpoint `webhook_id` (test events).
+    pub async fn enqueue_for_endpoint(&self, webhook_id: &str, event: &OutboxEvent) -> sqlx::Result<()> {
+        let now = Timestamp::now().millis();
+        dispatch!(self.write(), |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO webhook_events (event_id, owner_id, event_type, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&event.event_id)
+            .bind(&event.owner_id)
+            .bind(event.event_type)
+            .bind(&event.payload)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (delivery_id, event_id, webhook_id, status, next_attempt_at, created_at) \
+                 VALUES ($1 || ':' || $2, $1, $2, 'pending', $3, $3)",
+            )
+            .bind(&event.event_id)
+            .bind(webhook_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        })
+    }
+
+    /// Puts `event` in the outbox for every endpoint of its owner that wants it.
+    pub async fn enqueue(&self, event: &OutboxEvent) -> sqlx::Result<()> {
+        let now = Timestamp::now().millis();
+        dispatch!(self.write(), |pool| {
+            let mut tx = pool.begin().await?;
+            enqueue!(tx, event, now);
+            tx.commit().await
+        })
+    }
+
+    /// Leases up to `limit` due deliveries until `lease_until` and returns them.
+    /// A delivery leased by one worker is invisible to the others until its lease
+    /// ends (a crashed worker's deliveries come back after it).
+    pub async fn claim_deliveries(
+        &self,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> sqlx::Result<Vec<DueDelivery>> {
+        let now = Timestamp::now().millis();
+        let pick = "SELECT d.delivery_id FROM webhook_deliveries d WHERE d.status = 'pending' \
+             AND d.next_attempt_at <= $1 AND (d.locked_until IS NULL OR d.locked_until < $1) \
+             ORDER BY d.next_attempt_at LIMIT $3";
+        let claim = |lock: &str| {
+            format!(
+                "UPDATE webhook_deliveries SET locked_until = $2 WHERE delivery_id IN ({pick}{lock}) \
+                 AND status = 'pending' AND (locked_until IS NULL OR locked_until < $1) RETURNING delivery_id"
+            )
+        };
+        let claimed: Vec<String> = match self.write() {
+            Conn::Sqlite(pool) => {
+                sqlx::query_scalar(&claim(""))
+                    .bind(now)
+                    .bind(lease_until.millis())
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Conn::Postgres(pool) => {
+                sqlx::query_scalar(&claim(" FOR UPDATE SKIP LOCKED"))
+                    .bind(now)
+                    .bind(lease_until.millis())
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
+        let mut due = Vec::with_capacity(claimed.len());
+        for delivery_id in claimed {
+            let row: Option<DueDelivery> = dispatch!(self.read(), |pool| {
+                sqlx::query_as(
+                    "SELECT d.delivery_id, d.event_id, d.webhook_id, d.attempts, w.url, w.secret_version, \
+                            e.event_type, e.payload, e.created_at AS event_created_at \
+                     FROM webhook_deliveries d JOIN webhook_endpoints w ON w.webhook_id = d.webhook_id \
+                     JOIN webhook_events e ON e.event_id = d.event_id WHERE d.delivery_id = $1",
+                )
+                .bind(&delivery_id)
+                .fetch_optional(pool)
+                .await
+            })?;
+            due.extend(row);
+        }
+        Ok(due)
+    }
+
+    /// Records an attempt and moves the delivery on: delivered, retried later, or
+    /// failed after the last attempt; keeps the endpoint's failure count.
+    pub async fn finish_attempt(&self, delivery: &DueDelivery, result: &AttemptResult) -> sqlx::Result<()> {
+        let now = Timestamp::now().millis();
+        let attempts = delivery.attempts + 1;
+        let status = if result.succeeded {
+            "delivered"
+        } else if attempts >= MAX_ATTEMPTS {
+            "failed"
+        } else {
+            "pending"
+        };
+        dispatch!(self.write(), |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO webhook_attempts (attempt_id, delivery_id, webhook_id, event_id, event_type, attempted_at, \
+                 status_code, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(ids::new_id("attempt"))
+            .bind(&delivery.delivery_id)
+            .bind(&delivery.webhook_id)
+            .bind(&delivery.event_id)
+            .bind(&delivery.event_type)
+            .bind(now)
+            .bind(result.status_code.map(i64::from))
+            .bind(result.latency_ms)
+            .bind(&result.error)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE webhook_deliveries SET status = $2, attempts = $3, next_attempt_at = $4, locked_until = NULL, \
+                 delivered_at = CASE WHEN $2 = 'delivered' THEN $5 ELSE delivered_at END WHERE delivery_id = $1",
+            )
+            .bind(&delivery.delivery_id)
+            .bind(status)
+            .bind(attempts)
+            .bind(result.retry_at.millis())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if result.succeeded {
+                sqlx::query(
+                    "UPDATE webhook_endpoints SET consecutive_failures = 0, \
+                     status = CASE WHEN status = 'failing' THEN 'active' ELSE status END WHERE webhook_id = $1",
+                )
+                .bind(&delivery.webhook_id)
+                .execute(&mut *tx)
+                .await?;
+            } else {
+                sqlx::query(
+                    "UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1, \
+                     status = CASE WHEN status = 'active' AND consecutive_failures + 1 >= $2 THEN 'failing' ELSE status END \
+                     WHERE webhook_id = $1",
+                )
+                .bind(&delivery.webhook_id)
+                .bind(FAILING_AFTER)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        })
+    }
+
+    /// When the next pending delivery is due, if any.
+    pub async fn next_delivery_due(&self) -> sqlx::Result<Option<i64>> {
+        dispatch!(self.read(), |pool| {
+            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'")
+                .fetch_one(pool)
+                .await
+        })
+    }
+
+    /// The newest `limit` attempts to deliver to an endpoint.
+    pub async fn webhook_attempts(&self, webhook_id: &str, limit: i64) -> sqlx::Result<Vec<AttemptRecord>> {
+        dispatch!(self.read(), |pool| {
+            sqlx::query_as(
+                "SELECT a.attempt_id, a.event_id, a.event_type, a.attempted_at, a.status_code, a.latency_ms, a.error, \
+                        d.status AS delivery_status, d.attempts \
+                 FROM webhook_attempts a JOIN webhook_deliveries d ON d.delivery_id = a.delivery_id \
+                 WHERE a.webhook_id = $1 ORDER BY a.attempted_at DESC, a.attempt_id LIMIT $2",
+            )
+            .bind(webhook_id)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })
+    }
+}

@@ -1,0 +1,3 @@
+//! Background workers that run beside the HTTP server in every instance.
+
+pub mod webhooks;

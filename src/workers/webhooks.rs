@@ -1,0 +1,165 @@
+//! The webhook worker: delivers the outbox.
+//!
+//! Each instance runs one. It leases due deliveries (so with several instances on
+//! one PostgreSQL each delivery is attempted by one worker at a time), sends them
+//! signed the Standard Webhooks way, and records every attempt. A failed attempt is
+//! retried with exponential backoff and jitter over about a day, later if the
+//! receiver's `Retry-After` asks for it. Nothing is lost when an instance dies: its
+//! leases run out and another worker (or the restarted one) picks the deliveries up.
+//!
+//! Destinations are resolved first and refused when they are private, loopback or
+//! link-local (unless `--webhook-allow-cidr` allows them); the connection then goes
+//! to the address that was checked, so DNS can't be switched in between, and
+//! redirects are not followed.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use rand::Rng as _;
+
+use crate::domain::time::Timestamp;
+use crate::domain::webhook::{self, ATTEMPT_TIMEOUT};
+use crate::state::AppState;
+use crate::storage::{AttemptResult, DueDelivery};
+
+/// How long a claimed delivery stays leased to one worker: longer than an attempt
+/// can take, so a live worker always finishes first.
+const LEASE: Duration = Duration::from_secs(ATTEMPT_TIMEOUT.as_secs() + 5);
+/// Deliveries claimed at once.
+const BATCH: i64 = 32;
+/// Longest sleep between looks at the outbox (other instances' events reach this
+/// worker this way).
+const POLL: Duration = Duration::from_secs(1);
+/// Longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// Runs the worker until the task is dropped or aborted.
+pub async fn run(state: AppState) {
+    loop {
+        let notified = state.webhooks_notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let lease_until = Timestamp(Timestamp::now().millis() + LEASE.as_millis() as i64);
+        match state.db().claim_deliveries(lease_until, BATCH).await {
+            Ok(due) if !due.is_empty() => {
+                futures_util::future::join_all(due.iter().map(|d| deliver(&state, d))).await;
+                continue;
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "cannot read the webhook outbox"),
+        }
+        let wait = match state.db().next_delivery_due().await {
+            Ok(Some(at)) => Duration::from_millis(
+                (at - Timestamp::now().millis()).clamp(0, POLL.as_millis() as i64) as u64,
+            ),
+            _ => POLL,
+        };
+        let _ = tokio::time::timeout(wait, notified).await;
+    }
+}
+
+async fn deliver(state: &AppState, delivery: &DueDelivery) {
+    let started = Instant::now();
+    let outcome = send(state, delivery).await;
+    let latency_ms = started.elapsed().as_millis() as i64;
+    let attempt = delivery.attempts + 1;
+    let jitter = rand::rng().random_range(-1.0..=1.0);
+    let base = state.settings().webhook_retry_base;
+    let backoff = webhook::backoff(attempt, jitter).mul_f64(base.as_secs_f64() / 5.0);
+    let result = match outcome {
+        Ok((status, retry_after)) => {
+            let succeeded = (200..300).contains(&status);
+            let delay = retry_after.map_or(backoff, |asked| asked.min(MAX_RETRY_AFTER).max(backoff));
+            AttemptResult {
+                status_code: Some(status),
+                latency_ms,
+                error: (!succeeded).then(|| format!("the endpoint answered {status}")),
+                succeeded,
+                retry_at: after(delay),
+            }
+        }
+        Err(error) => AttemptResult {
+            status_code: None,
+            latency_ms,
+            error: Some(error),
+            succeeded: false,
+            retry_at: after(backoff),
+        },
+    };
+    tracing::info!(
+        webhook_id = %delivery.webhook_id,
+        event_id = %delivery.event_id,
+        event_type = %delivery.event_type,
+        attempt,
+        status = result.status_code,
+        succeeded = result.succeeded,
+        "webhook attempt"
+    );
+    if let Err(err) = state.db().finish_attempt(delivery, &result).await {
+        // The lease runs out and the delivery is attempted again: at least once.
+        tracing::warn!(error = %err, delivery_id = %delivery.delivery_id, "cannot record a webhook attempt");
+    }
+}
+
+fn after(delay: Duration) -> Timestamp {
+    Timestamp(Timestamp::now().millis() + delay.as_millis() as i64)
+}
+
+/// Sends one delivery; answers the status code and any `Retry-After`, or why it
+/// could not be sent.
+async fn send(state: &AppState, delivery: &DueDelivery) -> Result<(u16, Option<Duration>), String> {
+    let url = webhook::parse_endpoint_url("url", &delivery.url).map_err(|e| e.issue)?;
+    let host = url.host_str().ok_or("the URL has no host")?.to_owned();
+    let port = url.port_or_known_default().ok_or("the URL has no port")?;
+    let allowed = &state.settings().webhook_allow_cidrs;
+    let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
+        .await
+        .map_err(|err| format!("cannot resolve {host}: {err}"))?
+        .collect();
+    let address =
+        addresses.iter().find(|a| webhook::may_deliver_to(a.ip(), allowed)).copied().ok_or_else(|| {
+            format!("{host} resolves only to private or internal addresses, which webhooks may not reach")
+        })?;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(ATTEMPT_TIMEOUT)
+        .resolve(&host, address)
+        .user_agent(concat!("agentshare-webhooks/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|err| format!("cannot build the request: {err}"))?;
+    let secret = state.link_keys().webhook_secret(&delivery.webhook_id, delivery.secret_version);
+    let signer = standardwebhooks::Webhook::new(&secret).map_err(|err| format!("cannot sign: {err:?}"))?;
+    let timestamp = Timestamp::now().millis() / 1000;
+    let signature = signer
+        .sign(&delivery.event_id, timestamp, delivery.payload.as_bytes())
+        .map_err(|err| format!("cannot sign: {err:?}"))?;
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("webhook-id", &delivery.event_id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header("webhook-signature", signature)
+        .body(delivery.payload.clone())
+        .send()
+        .await
+        .map_err(|err| format!("request failed: {}", without_url(&err)))?;
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    Ok((response.status().as_u16(), retry_after))
+}
+
+/// An error's text without the URL (which may carry secrets of the receiver).
+fn without_url(err: &reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else {
+        "failed"
+    };
+    kind.to_owned()
+}

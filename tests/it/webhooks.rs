@@ -1,0 +1,442 @@
+//! Webhooks delivered to a real HTTP receiver on this machine: signed, retried,
+//! durable across a crash, and delivered once with two instances.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::common::{assert_error, assert_invalid, Backend, TestApp, TestDb};
+
+/// Answers the receiver will give, in order: (status, Retry-After seconds).
+pub type Plan = Arc<Mutex<VecDeque<(u16, Option<u64>)>>>;
+
+/// What the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+/// A local HTTP endpoint that records every request and answers from a plan
+/// (status, Retry-After), then 200 once the plan is used up.
+pub struct Receiver {
+    pub url: String,
+    pub got: mpsc::UnboundedReceiver<Received>,
+    pub plan: Plan,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let (tx, got) = mpsc::unbounded_channel();
+        let plan: Plan = Arc::default();
+        let answers = plan.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                let tx = tx.clone();
+                let answers = answers.clone();
+                async move {
+                    let _ = tx.send(Received { headers, body: String::from_utf8_lossy(&body).into_owned() });
+                    let (status, retry_after) = answers.lock().unwrap().pop_front().unwrap_or((200, None));
+                    let mut response =
+                        axum::response::IntoResponse::into_response(AxumStatus::from_u16(status).unwrap());
+                    if let Some(secs) = retry_after {
+                        response.headers_mut().insert("retry-after", secs.into());
+                    }
+                    response
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { url, got, plan }
+    }
+
+    /// The next request, or a failure after a generous bound.
+    pub async fn next(&mut self) -> Received {
+        tokio::time::timeout(Duration::from_secs(30), self.got.recv())
+            .await
+            .expect("a delivery arrives")
+            .unwrap()
+    }
+}
+
+fn settings(s: &mut agentshare::config::Settings) {
+    s.webhook_allow_cidrs = vec!["127.0.0.0/8".parse().unwrap()];
+    s.webhook_retry_base = Duration::from_millis(50);
+}
+
+async fn register(app: &TestApp, url: &str, events: &[&str]) -> (String, String) {
+    let (status, body) =
+        app.post("/v1/webhooks", json!({"url": url, "events": events, "description": "test receiver"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let secret = body["data"]["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    (body["data"]["webhook_id"].as_str().unwrap().to_owned(), secret)
+}
+
+/// Polls the deliveries API until `done` holds (bounded), and returns them.
+async fn deliveries_until(app: &TestApp, webhook_id: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = app.get(&format!("/v1/webhooks/{webhook_id}/deliveries")).await;
+        let list = body["data"]["deliveries"].as_array().cloned().unwrap_or_default();
+        if done(&list) {
+            return list;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "deliveries never reached the expected state: {list:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+macro_rules! webhook_tests {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = crate::common::TestApp::spawn_with(crate::common::Backend::Sqlite, super::settings).await.unwrap();
+                super::$name(app).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = crate::common::TestApp::spawn_with(crate::common::Backend::Postgres, super::settings).await {
+                    super::$name(app).await
+                }
+            }
+        }
+    )*};
+}
+
+webhook_tests!(
+    a_view_sends_one_signed_notification_in_the_documented_shape,
+    failing_receivers_get_the_event_on_a_later_try,
+    the_link_lifecycle_and_share_codes_are_notified,
+    endpoints_are_managed_by_their_owner,
+);
+
+async fn a_view_sends_one_signed_notification_in_the_documented_shape(app: TestApp) {
+    let mut receiver = Receiver::start().await;
+    let (webhook_id, secret) = register(&app, &receiver.url, &["share_link.viewed"]).await;
+    let task = app.finished_task("t").await;
+    let quiet = app.share(&task, json!({})).await;
+    let watched = app.share(&task, json!({"notify_on_view": true, "max_views": 100})).await;
+    app.view(quiet["url"].as_str().unwrap(), None).await;
+    let response = app
+        .client
+        .get(watched["url"].as_str().unwrap())
+        .header("accept", "application/json")
+        .header("user-agent", "Mozilla/5.0 (test)")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let delivery = receiver.next().await;
+    let signer = standardwebhooks::Webhook::new(&secret).unwrap();
+    signer
+        .verify(delivery.body.as_bytes(), &delivery.headers)
+        .expect("the signature verifies with a Standard Webhooks library");
+    let wrong = standardwebhooks::Webhook::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    assert!(wrong.verify(delivery.body.as_bytes(), &delivery.headers).is_err());
+    let body: Value = serde_json::from_str(&delivery.body).unwrap();
+    assert_eq!(body["event"], "share_link.viewed");
+    assert_eq!(body["share_link_id"], watched["share_link_id"]);
+    assert_eq!(body["task_id"], task.as_str());
+    assert!(body["timestamp"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(body["viewer"]["ip_address"], "127.0.0.1");
+    assert_eq!(body["viewer"]["user_agent"], "Mozilla/5.0 (test)");
+    assert_eq!(body["viewer"]["country"], Value::Null);
+    assert_eq!(body["viewer"]["city"], Value::Null);
+    assert_eq!(body["view_count"], 1);
+    assert_eq!(body["max_views"], 100);
+    assert_eq!(delivery.headers["webhook-id"].to_str().unwrap().len(), 20);
+
+    let attempts =
+        deliveries_until(&app, &webhook_id, |d| d.len() == 1 && d[0]["delivery_status"] == "delivered").await;
+    assert_eq!(attempts[0]["status_code"], 200);
+    assert_eq!(attempts[0]["event_type"], "share_link.viewed");
+    let viewed =
+        app.sql_i64("SELECT COUNT(*) FROM webhook_events WHERE event_type = 'share_link.viewed'").await;
+    assert_eq!(viewed, 1, "only the link with notify_on_view notifies");
+}
+
+async fn failing_receivers_get_the_event_on_a_later_try(app: TestApp) {
+    let mut receiver = Receiver::start().await;
+    receiver.plan.lock().unwrap().extend([(500, None), (503, Some(1))]);
+    let (webhook_id, _) = register(&app, &receiver.url, &["share_link.created"]).await;
+    let task = app.finished_task("t").await;
+    app.share(&task, json!({})).await;
+    let first = receiver.next().await;
+    let second = receiver.next().await;
+    let third = receiver.next().await;
+    let id = |r: &Received| r.headers["webhook-id"].to_str().unwrap().to_owned();
+    assert_eq!(id(&first), id(&second));
+    assert_eq!(id(&second), id(&third), "the same event, retried");
+    let attempts =
+        deliveries_until(&app, &webhook_id, |d| d.len() == 3 && d[0]["delivery_status"] == "delivered").await;
+    let codes: Vec<i64> = attempts.iter().rev().map(|a| a["status_code"].as_i64().unwrap()).collect();
+    assert_eq!(codes, vec![500, 503, 200]);
+    assert!(attempts[2]["error"].as_str().unwrap().contains("500"));
+    assert_eq!(attempts[0]["attempts"], 3);
+    let times: Vec<chrono::DateTime<chrono::FixedOffset>> = attempts
+        .iter()
+        .rev()
+        .map(|a| chrono::DateTime::parse_from_rfc3339(a["attempted_at"].as_str().unwrap()).unwrap())
+        .collect();
+    assert!((times[2] - times[1]).num_milliseconds() >= 1000, "Retry-After: 1 was honoured: {times:?}");
+    let (_, endpoint) = app.get(&format!("/v1/webhooks/{webhook_id}")).await;
+    assert_eq!(endpoint["data"]["consecutive_failures"], 0);
+    assert_eq!(endpoint["data"]["status"], "active");
+}
+
+async fn the_link_lifecycle_and_share_codes_are_notified(app: TestApp) {
+    let mut receiver = Receiver::start().await;
+    register(
+        &app,
+        &receiver.url,
+        &["share_link.created", "share_link.expired", "share_link.revoked", "task_share.accessed"],
+    )
+    .await;
+    let task = app.finished_task("t").await;
+    let once = app.share(&task, json!({"max_views": 1})).await;
+    app.view(once["url"].as_str().unwrap(), None).await;
+    app.request(
+        Method::DELETE,
+        &format!("/v1/share-links/{}", once["share_link_id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    let (_, code) = app.post(&format!("/v1/agentrix/tasks/{task}/share"), json!({})).await;
+    app.request_as(
+        None,
+        Method::GET,
+        &format!("/v1/auth/share?code={}", code["shareCode"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    let mut events = Vec::new();
+    for _ in 0..4 {
+        let body: Value = serde_json::from_str(&receiver.next().await.body).unwrap();
+        events.push(body);
+    }
+    let kinds: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["share_link.created", "share_link.expired", "share_link.revoked", "task_share.accessed"].into()
+    );
+    for event in &events {
+        assert_eq!(event["task_id"], task.as_str(), "{event}");
+        if event["event"].as_str().unwrap().starts_with("share_link.") {
+            assert_eq!(event["share_link_id"], once["share_link_id"]);
+        }
+    }
+    let accessed = events.iter().find(|e| e["event"] == "task_share.accessed").unwrap();
+    assert_eq!(accessed["viewer"]["ip_address"], "127.0.0.1");
+    // Revoking again is not a new revocation.
+    app.request(
+        Method::DELETE,
+        &format!("/v1/share-links/{}", once["share_link_id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    let revoked =
+        app.sql_i64("SELECT COUNT(*) FROM webhook_events WHERE event_type = 'share_link.revoked'").await;
+    assert_eq!(revoked, 1);
+}
+
+async fn endpoints_are_managed_by_their_owner(app: TestApp) {
+    let mut receiver = Receiver::start().await;
+    let (webhook_id, secret) = register(&app, &receiver.url, &["share_link.viewed"]).await;
+    let path = format!("/v1/webhooks/{webhook_id}");
+    let (_, got) = app.get(&path).await;
+    assert!(got["data"].get("secret").is_none(), "the secret is shown once");
+    assert_eq!(got["data"]["events"], json!(["share_link.viewed"]));
+
+    let (status, queued) = app.request(Method::POST, &format!("{path}/test"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let test = receiver.next().await;
+    assert_eq!(test.headers["webhook-id"], queued["data"]["event_id"].as_str().unwrap());
+    standardwebhooks::Webhook::new(&secret).unwrap().verify(test.body.as_bytes(), &test.headers).unwrap();
+
+    let (_, rotated) = app
+        .patch(&path, json!({"rotate_secret": true, "events": ["share_link.created"], "description": null}))
+        .await;
+    let new_secret = rotated["data"]["secret"].as_str().unwrap();
+    assert_ne!(new_secret, secret);
+    assert_eq!(rotated["data"]["events"], json!(["share_link.created"]));
+    assert_eq!(rotated["data"]["description"], Value::Null);
+    app.request(Method::POST, &format!("{path}/test"), None).await;
+    let test = receiver.next().await;
+    assert!(standardwebhooks::Webhook::new(&secret)
+        .unwrap()
+        .verify(test.body.as_bytes(), &test.headers)
+        .is_err());
+    standardwebhooks::Webhook::new(new_secret).unwrap().verify(test.body.as_bytes(), &test.headers).unwrap();
+
+    for (body, field) in [
+        (json!({"url": "not a url", "events": ["share_link.viewed"]}), "url"),
+        (json!({"url": "ftp://x.example/", "events": ["share_link.viewed"]}), "url"),
+        (json!({"url": "https://x.example/", "events": []}), "events"),
+        (json!({"url": "https://x.example/", "events": ["share_link.exploded"]}), "events"),
+        (json!({"url": "https://x.example/"}), "events"),
+    ] {
+        let (status, answer) = app.post("/v1/webhooks", body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_invalid(&answer, field);
+    }
+    let bob = app.new_owner("bob").await;
+    let (status, answer) = app.request_as(Some(&bob), Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error(&answer, "WEBHOOK_NOT_FOUND");
+    let (_, theirs) = app.request_as(Some(&bob), Method::GET, "/v1/webhooks", None).await;
+    assert_eq!(theirs["data"]["webhooks"], json!([]));
+
+    let (_, disabled) = app.patch(&path, json!({"status": "disabled"})).await;
+    assert_eq!(disabled["data"]["status"], "disabled");
+    let task = app.finished_task("t").await;
+    app.share(&task, json!({})).await;
+    let queued =
+        app.sql_i64("SELECT COUNT(*) FROM webhook_events WHERE event_type = 'share_link.created'").await;
+    assert_eq!(queued, 0, "a disabled endpoint is sent nothing");
+    assert_eq!(app.request(Method::DELETE, &path, None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&path).await.0, StatusCode::NOT_FOUND);
+}
+
+/// Without an allowed range, a webhook can't reach this machine or a private network.
+#[tokio::test]
+async fn private_destinations_are_refused_unless_allowed() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.webhook_retry_base = Duration::from_secs(60))
+        .await
+        .unwrap();
+    let mut receiver = Receiver::start().await;
+    let (webhook_id, _) = register(&app, &receiver.url, &["share_link.created"]).await;
+    let task = app.finished_task("t").await;
+    app.share(&task, json!({})).await;
+    let attempts = deliveries_until(&app, &webhook_id, |d| !d.is_empty()).await;
+    assert_eq!(attempts[0]["status_code"], Value::Null);
+    assert!(attempts[0]["error"].as_str().unwrap().contains("private or internal"), "{}", attempts[0]);
+    assert_eq!(attempts[0]["delivery_status"], "pending", "retried later, in case the address changes");
+    assert!(receiver.got.try_recv().is_err(), "nothing reached the receiver");
+}
+
+/// Two instances on one PostgreSQL: every event is delivered, each by one worker, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_deliver_each_event_once() {
+    let Some(first) = TestApp::spawn_with(Backend::Postgres, settings).await else { return };
+    let mut second = TestApp::start_on(TestDb::existing(&first.db), settings).await;
+    second.key = first.key.clone();
+    let mut receiver = Receiver::start().await;
+    register(&first, &receiver.url, &["share_link.created"]).await;
+    let task = first.finished_task("t").await;
+    for i in 0..30 {
+        let app = if i % 2 == 0 { &first } else { &second };
+        app.share(&task, json!({})).await;
+    }
+    let mut ids = std::collections::HashSet::new();
+    while ids.len() < 30 {
+        ids.insert(receiver.next().await.headers["webhook-id"].to_str().unwrap().to_owned());
+    }
+    let once = first
+        .sql_i64("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered' AND attempts = 1")
+        .await;
+    assert_eq!(once, 30, "each delivery was attempted exactly once");
+    assert!(receiver.got.try_recv().is_err(), "and nothing was sent twice");
+    second.stop().await;
+}
+
+/// A server killed (SIGKILL) with a backlog of undelivered events delivers all of
+/// them after a restart.
+async fn a_crash_loses_no_event(backend: Backend) {
+    use crate::cli::{agentshare, Server};
+    let Some(db) = TestDb::new(backend).await else { return };
+    let (_, out, _) = agentshare(&["keys", "create", "--owner", "erin", "--database-url", &db.url]);
+    let key = out.lines().last().unwrap().to_owned();
+    let mut receiver = Receiver::start().await;
+    receiver.plan.lock().unwrap().extend(std::iter::repeat_n((500, None), 10_000));
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--database-url",
+        db.url.as_str(),
+        "--webhook-allow-cidr",
+        "127.0.0.0/8",
+        "--webhook-retry-base-ms",
+        "100",
+    ];
+    let server = Server::start(dir.path(), &args);
+    let client = reqwest::Client::new();
+    let call = |base: &str, method: Method, path: &str, body: Value| {
+        client.request(method, format!("{base}{path}")).bearer_auth(&key).json(&body).send()
+    };
+    let hook: Value = call(
+        &server.base,
+        Method::POST,
+        "/v1/webhooks",
+        json!({"url": receiver.url, "events": ["share_link.created"]}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(hook["data"]["webhook_id"].is_string(), "{hook}");
+    let task: Value = call(&server.base, Method::POST, "/v1/tasks", json!({"title": "t"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let task = task["data"]["task_id"].as_str().unwrap().to_owned();
+    call(&server.base, Method::PATCH, &format!("/v1/tasks/{task}"), json!({"status": "completed"}))
+        .await
+        .unwrap();
+    let mut expected = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let link: Value = call(&server.base, Method::POST, "/v1/share-links", json!({"task_id": task}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        expected.insert(link["data"]["share_link_id"].as_str().unwrap().to_owned());
+    }
+    // Every event has been tried (and refused) at least once: the backlog is real.
+    let mut tried = std::collections::HashSet::new();
+    while tried.len() < 20 {
+        tried.insert(receiver.next().await.headers["webhook-id"].to_str().unwrap().to_owned());
+    }
+    server.kill();
+    receiver.plan.lock().unwrap().clear();
+    while receiver.got.try_recv().is_ok() {}
+
+    let restarted = Server::start(dir.path(), &args);
+    let mut delivered = std::collections::HashSet::new();
+    while delivered.len() < 20 {
+        let got = receiver.next().await;
+        let body: Value = serde_json::from_str(&got.body).unwrap();
+        assert!(expected.contains(body["share_link_id"].as_str().unwrap()));
+        delivered.insert(got.headers["webhook-id"].to_str().unwrap().to_owned());
+    }
+    assert_eq!(delivered, tried, "every event of the backlog, after the crash");
+    restarted.kill();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_loses_no_event_on_sqlite() {
+    a_crash_loses_no_event(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_loses_no_event_on_postgres() {
+    a_crash_loses_no_event(Backend::Postgres).await;
+}
