@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the service.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -77,6 +77,19 @@ pub struct ServeArgs {
     /// First retry delay of a failed webhook delivery, in milliseconds (later ones double).
     #[arg(long, env = "AGENTSHARE_WEBHOOK_RETRY_BASE_MS", default_value_t = 5000)]
     pub webhook_retry_base_ms: u64,
+    /// MaxMind-format City database (GeoLite2-City or compatible) for viewers' country and city.
+    #[arg(long, env = "AGENTSHARE_GEOIP_DB")]
+    pub geoip_db: Option<std::path::PathBuf>,
+    /// SMTP server for mail, e.g. `smtp://mail.example.com:587?tls=required` or
+    /// `smtps://user:password@mail.example.com`. Without one, mail is written to --mail-dir.
+    #[arg(long, env = "AGENTSHARE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of outgoing mail.
+    #[arg(long, env = "AGENTSHARE_MAIL_FROM", default_value = "agentshare <agentshare@localhost>")]
+    pub mail_from: String,
+    /// Where mail is written when no SMTP server is configured.
+    #[arg(long, env = "AGENTSHARE_MAIL_DIR", default_value = "agentshare-data/mail")]
+    pub mail_dir: std::path::PathBuf,
     /// Log format: `pretty` for people, `json` for log collectors.
     #[arg(long, env = "AGENTSHARE_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
     pub log_format: String,
@@ -115,7 +128,7 @@ pub enum KeysCommand {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Keys(command) => keys(command).await,
         Command::Migrate(args) => {
             let db = open(&args).await?;
@@ -143,6 +156,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.trusted_proxies = args.trusted_proxies;
     settings.link_key = args.link_key;
     settings.repositories_dir = args.repositories_dir;
+    settings.geoip_db = args.geoip_db;
+    settings.smtp_url = args.smtp_url;
+    settings.mail_from = args.mail_from;
+    settings.mail_dir = args.mail_dir;
     settings.webhook_allow_cidrs = args.webhook_allow_cidrs;
     settings.webhook_retry_base = std::time::Duration::from_millis(args.webhook_retry_base_ms.max(1));
     let database = redact_url(&settings.database.url);

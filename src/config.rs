@@ -38,6 +38,16 @@ pub struct Settings {
     pub webhook_allow_cidrs: Vec<IpNet>,
     /// First retry delay of a failed webhook delivery; later ones double from it.
     pub webhook_retry_base: std::time::Duration,
+    /// MaxMind-format City database for viewers' country and city.
+    pub geoip_db: Option<std::path::PathBuf>,
+    /// SMTP server for outgoing mail (`smtp://host:port`, `smtps://user:pass@host`).
+    pub smtp_url: Option<String>,
+    /// Sender of outgoing mail.
+    pub mail_from: String,
+    /// Where mail is written when no SMTP server is configured.
+    pub mail_dir: std::path::PathBuf,
+    /// Shortest time between two view emails about one link (later views wait for a digest).
+    pub view_mail_interval: std::time::Duration,
 }
 
 impl Settings {
@@ -56,6 +66,11 @@ impl Settings {
             repositories_dir: None,
             webhook_allow_cidrs: Vec::new(),
             webhook_retry_base: std::time::Duration::from_secs(5),
+            geoip_db: None,
+            smtp_url: None,
+            mail_from: "agentshare <agentshare@localhost>".into(),
+            mail_dir: "agentshare-data/mail".into(),
+            view_mail_interval: std::time::Duration::from_secs(3600),
         }
     }
 }

@@ -8,6 +8,8 @@
 //! - [`domain`]: the values the service reasons about, checked once at the edge.
 //! - [`forge`]: git repositories and pull requests behind a small trait.
 //! - [`workers`]: background work beside the server (webhook deliveries).
+//! - [`geo`]: viewers' country and city from a MaxMind database.
+//! - [`mail`]: outgoing mail (SMTP, or files when no server is configured).
 //! - [`storage`]: the database layer, one query set over SQLite and PostgreSQL.
 
 pub mod api;
@@ -15,6 +17,8 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod forge;
+pub mod geo;
+pub mod mail;
 pub mod startup;
 pub mod state;
 pub mod storage;

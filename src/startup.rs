@@ -43,7 +43,13 @@ impl Application {
         let bound = listener.local_addr()?;
         let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
         let link_keys = link_keys(&db, settings.link_key.as_deref()).await?;
-        let state = AppState::new(db, settings, public_url, link_keys);
+        let geo = settings.geoip_db.as_deref().map(crate::geo::GeoIp::open).transpose()?;
+        let mailer = crate::mail::Mailer::new(
+            settings.smtp_url.as_deref(),
+            settings.mail_dir.clone(),
+            settings.mail_from.clone(),
+        )?;
+        let state = AppState::new(db, settings, public_url, link_keys, geo, mailer);
         let router = app(state.clone());
         Ok(Application { listener, router, state })
     }
@@ -63,10 +69,12 @@ impl Application {
     /// and closes the database.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let worker = tokio::spawn(crate::workers::webhooks::run(self.state.clone()));
+        let mail_worker = tokio::spawn(crate::workers::mail::run(self.state.clone()));
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         // Deliveries in flight are recorded or, if cut short, come back when their lease ends.
         worker.abort();
+        mail_worker.abort();
         served?;
         self.state.db().close().await;
         Ok(())

@@ -6,6 +6,8 @@ use crate::api::pull_requests::Forges;
 use crate::config::Settings;
 use crate::domain::share::LinkKeys;
 use crate::forge::{GitCli, Repositories};
+use crate::geo::{GeoIp, Location};
+use crate::mail::Mailer;
 use crate::storage::Db;
 use crate::web::limiter::MissLimiter;
 
@@ -28,10 +30,19 @@ struct Inner {
     misses: MissLimiter,
     /// Woken when this instance puts webhook deliveries in the outbox.
     webhooks: tokio::sync::Notify,
+    geo: Option<GeoIp>,
+    mailer: Mailer,
 }
 
 impl AppState {
-    pub fn new(db: Db, settings: Settings, public_url: String, link_keys: LinkKeys) -> AppState {
+    pub fn new(
+        db: Db,
+        settings: Settings,
+        public_url: String,
+        link_keys: LinkKeys,
+        geo: Option<GeoIp>,
+        mailer: Mailer,
+    ) -> AppState {
         let forges = settings
             .repositories_dir
             .as_ref()
@@ -48,6 +59,8 @@ impl AppState {
                 forges,
                 misses: MissLimiter::default(),
                 webhooks: tokio::sync::Notify::new(),
+                geo,
+                mailer,
             }),
         }
     }
@@ -78,6 +91,16 @@ impl AppState {
     /// Counts clients' lookups of links that don't exist.
     pub fn misses(&self) -> &MissLimiter {
         &self.inner.misses
+    }
+
+    /// Where `ip` is, when a GeoIP database is configured.
+    pub fn locate(&self, ip: std::net::IpAddr) -> Location {
+        self.inner.geo.as_ref().map(|geo| geo.locate(ip)).unwrap_or_default()
+    }
+
+    /// Outgoing mail.
+    pub fn mailer(&self) -> &Mailer {
+        &self.inner.mailer
     }
 
     /// Wakes the webhook worker: there may be deliveries due now.

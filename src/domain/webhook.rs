@@ -176,13 +176,8 @@ mod tests {
     #[test]
     fn endpoints_are_absolute_http_urls() {
         assert!(parse_endpoint_url("url", "https://hooks.example.com/agentshare").is_ok());
-        for bad in [
-            "",
-            "hooks.example.com",
-            "ftp://x/y",
-            "https://user:pw@x.example/",
-            "javascript:alert(1)",
-        ] {
+        for bad in ["", "hooks.example.com", "ftp://x/y", "https://user:pw@x.example/", "javascript:alert(1)"]
+        {
             assert!(parse_endpoint_url("url", bad).is_err(), "{bad}");
         }
     }

@@ -25,7 +25,7 @@ pub use owners::{ApiKeyRecord, Owner};
 pub use pull_requests::{NewPullRequest, PullRequestRecord};
 pub use share_links::{
     Analytics, Attempt, AttemptLimits, CountedView, LinkChange, LinkPage, NewShareLink, NewView,
-    ShareLinkPatch, ShareLinkRecord, DIMENSIONS,
+    PendingViewMail, ShareLinkPatch, ShareLinkRecord, DIMENSIONS,
 };
 pub use task_shares::{NewTaskShare, NewViewerSession, TaskShareRecord, ViewerSession};
 pub use tasks::{NewTask, TaskPage, TaskPatch, TaskRecord, UpdateOutcome};

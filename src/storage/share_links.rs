@@ -458,6 +458,15 @@ impl Db {
                     }),
                 );
                 enqueue!(tx, &viewed, now.millis());
+                sqlx::query(
+                    "INSERT INTO view_mail (share_link_id, pending_views, first_pending_at) VALUES ($1, 1, $2) \
+                     ON CONFLICT (share_link_id) DO UPDATE SET pending_views = view_mail.pending_views + 1, \
+                     first_pending_at = COALESCE(view_mail.first_pending_at, $2)",
+                )
+                .bind(share_link_id)
+                .bind(now.millis())
+                .execute(&mut *tx)
+                .await?;
             }
             if max_views == Some(view_count) {
                 let expired = OutboxEvent::new(
@@ -597,4 +606,68 @@ fn day_of(t: Timestamp) -> String {
         .unwrap_or_default()
         .format("%Y-%m-%d")
         .to_string()
+}
+
+/// Views of a link waiting to be mailed to its owner.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PendingViewMail {
+    pub share_link_id: String,
+    pub pending_views: i64,
+    pub last_sent_at: Option<i64>,
+    pub title: String,
+    pub view_count: i64,
+    pub email: String,
+}
+
+impl Db {
+    /// Links with views to mail whose last mail was sent before `cutoff` (or never).
+    pub async fn pending_view_mail(&self, cutoff: i64) -> sqlx::Result<Vec<PendingViewMail>> {
+        dispatch!(self.read(), |pool| {
+            sqlx::query_as(
+                "SELECT v.share_link_id, v.pending_views, v.last_sent_at, l.title, l.view_count, o.email \
+                 FROM view_mail v JOIN share_links l ON l.share_link_id = v.share_link_id \
+                 JOIN owners o ON o.owner_id = l.owner_id \
+                 WHERE v.pending_views > 0 AND o.email IS NOT NULL \
+                   AND (v.last_sent_at IS NULL OR v.last_sent_at <= $1) LIMIT 100",
+            )
+            .bind(cutoff)
+            .fetch_all(pool)
+            .await
+        })
+    }
+
+    /// Takes `pending.pending_views` views off the link's queue for one mail, if no
+    /// other worker took them first: a compare-and-swap on the row.
+    pub async fn take_view_mail(&self, pending: &PendingViewMail, now: i64) -> sqlx::Result<bool> {
+        dispatch!(self.write(), |pool| {
+            sqlx::query(
+                "UPDATE view_mail SET pending_views = pending_views - $2, last_sent_at = $3, \
+                 first_pending_at = CASE WHEN pending_views - $2 = 0 THEN NULL ELSE first_pending_at END \
+                 WHERE share_link_id = $1 AND pending_views >= $2 \
+                   AND (last_sent_at IS NULL AND $4 IS NULL OR last_sent_at = $4)",
+            )
+            .bind(&pending.share_link_id)
+            .bind(pending.pending_views)
+            .bind(now)
+            .bind(pending.last_sent_at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() == 1)
+        })
+    }
+
+    /// Puts views back on the queue after their mail could not be sent.
+    pub async fn return_view_mail(&self, pending: &PendingViewMail) -> sqlx::Result<()> {
+        dispatch!(self.write(), |pool| {
+            sqlx::query(
+                "UPDATE view_mail SET pending_views = pending_views + $2, last_sent_at = $3 WHERE share_link_id = $1",
+            )
+            .bind(&pending.share_link_id)
+            .bind(pending.pending_views)
+            .bind(pending.last_sent_at)
+            .execute(pool)
+            .await
+            .map(|_| ())
+        })
+    }
 }

@@ -227,12 +227,13 @@ async fn reveal(
     let user_agent = user_agent.chars().take(512).collect::<String>();
     let agent = viewer::classify_user_agent(&user_agent);
     let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
+    let location = state.locate(client);
     let view = NewView {
         ip_address: client.to_string(),
         client_prefix: Some(viewer::truncated_prefix(client)),
         visitor_hash: state.link_keys().visitor_hash(&link.share_link_id, &client.to_string(), &user_agent),
-        country: None,
-        city: None,
+        country: location.country,
+        city: location.city,
         user_agent: (!user_agent.is_empty()).then_some(user_agent),
         referrer_host: viewer::referrer_host(referer),
         browser: agent.browser,

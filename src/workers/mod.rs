@@ -1,3 +1,4 @@
 //! Background workers that run beside the HTTP server in every instance.
 
+pub mod mail;
 pub mod webhooks;

@@ -9,6 +9,7 @@ mod cli;
 mod errors;
 mod events;
 mod instances;
+mod mail;
 mod openapi;
 mod pull_requests;
 mod share_codes;

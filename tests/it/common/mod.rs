@@ -182,6 +182,7 @@ impl TestApp {
     pub async fn start_on(db: TestDb, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let mut settings = Settings::new("127.0.0.1:0".parse().unwrap(), db.url.clone());
         settings.database.max_connections = 5;
+        settings.mail_dir = std::env::temp_dir().join("agentshare-test-mail");
         configure(&mut settings);
         let app = Application::build(settings).await.expect("service starts");
         let addr = app.local_addr();

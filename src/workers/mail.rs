@@ -1,0 +1,74 @@
+//! Mails owners about views of their links with `notify_on_view`: the first view at
+//! once, later ones gathered into one digest per interval (an hour by default).
+//! Runs in every instance; a compare-and-swap on the queue row makes sure each
+//! view is mailed by one of them.
+
+use std::time::Duration;
+
+use crate::domain::time::Timestamp;
+use crate::state::AppState;
+use crate::storage::PendingViewMail;
+
+/// How often the queue is looked at.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Runs the worker until the task is dropped or aborted.
+pub async fn run(state: AppState) {
+    let mut ticks = tokio::time::interval(POLL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let now = Timestamp::now().millis();
+        let cutoff = now - state.settings().view_mail_interval.as_millis() as i64;
+        let pending = match state.db().pending_view_mail(cutoff).await {
+            Ok(pending) => pending,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot read the view-mail queue");
+                continue;
+            }
+        };
+        for item in pending {
+            match state.db().take_view_mail(&item, now).await {
+                Ok(true) => send(&state, &item).await,
+                Ok(false) => {}
+                Err(err) => tracing::warn!(error = %err, "cannot take views to mail"),
+            }
+        }
+    }
+}
+
+async fn send(state: &AppState, item: &PendingViewMail) {
+    let analytics = format!("{}/v1/share-links/{}/analytics", state.public_url(), item.share_link_id);
+    let (subject, intro) = if item.last_sent_at.is_none() {
+        (
+            format!("Your share link “{}” was viewed", item.title),
+            "Your share link was just opened.".to_owned(),
+        )
+    } else {
+        let times = if item.pending_views == 1 {
+            "once more".to_owned()
+        } else {
+            format!("{} more times", item.pending_views)
+        };
+        (
+            format!("Your share link “{}” was viewed {times}", item.title),
+            format!("Your share link was opened {times} since our last email."),
+        )
+    };
+    let body = format!(
+        "{intro}\n\nLink: {title} ({id})\nViews so far: {count}\n\nWho looked, from where and when: {analytics}\n\n\
+         You get this because the link has notify_on_view turned on. Turn it off with\n\
+         PATCH /v1/share-links/{id} {{\"notify_on_view\": false}}.\n",
+        title = item.title,
+        id = item.share_link_id,
+        count = item.view_count,
+    );
+    if let Err(err) = state.mailer().send(&item.email, &subject, body).await {
+        tracing::warn!(error = format!("{err:#}"), share_link_id = %item.share_link_id, "view mail not sent; will retry");
+        if let Err(err) = state.db().return_view_mail(item).await {
+            tracing::warn!(error = %err, "cannot requeue views to mail");
+        }
+    } else {
+        tracing::info!(share_link_id = %item.share_link_id, views = item.pending_views, "view mail sent");
+    }
+}
