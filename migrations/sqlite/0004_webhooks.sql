@@ -58,3 +58,7 @@ CREATE TABLE webhook_attempts (
 );
 
 CREATE INDEX webhook_attempts_webhook ON webhook_attempts (webhook_id, attempted_at);
+
+-- When `share_link.expired` was put in the outbox for the link's current expiry
+-- (NULL: not yet); reset when the owner changes the expiry or the view limit.
+ALTER TABLE share_links ADD COLUMN expiry_notified_at BIGINT;

@@ -287,6 +287,7 @@ impl Db {
                  show_metadata = COALESCE($11, show_metadata), \
                  max_views = CASE WHEN $12 THEN $13 ELSE max_views END, \
                  notify_on_view = COALESCE($14, notify_on_view), \
+                 expiry_notified_at = CASE WHEN $6 IS NOT NULL OR $12 THEN NULL ELSE expiry_notified_at END, \
                  updated_at = $15 \
              WHERE share_link_id = $1 AND owner_id = $2 AND revoked_at IS NULL RETURNING {LINK_COLUMNS}"
         );
@@ -469,6 +470,11 @@ impl Db {
                 .await?;
             }
             if max_views == Some(view_count) {
+                sqlx::query("UPDATE share_links SET expiry_notified_at = $2 WHERE share_link_id = $1")
+                    .bind(share_link_id)
+                    .bind(now.millis())
+                    .execute(&mut *tx)
+                    .await?;
                 let expired = OutboxEvent::new(
                     &link.owner_id,
                     "share_link.expired",
@@ -620,6 +626,50 @@ pub struct PendingViewMail {
 }
 
 impl Db {
+    /// Notices links whose time ran out: puts `share_link.expired` in the outbox
+    /// for each (once per expiry), in the transaction that marks it noticed.
+    /// Answers how many were noticed.
+    pub async fn notice_expired_links(&self, limit: i64) -> sqlx::Result<usize> {
+        let now = Timestamp::now();
+        let expired: Vec<(String, String, String)> = dispatch!(self.read(), |pool| {
+            sqlx::query_as(
+                "SELECT share_link_id, task_id, owner_id FROM share_links \
+                 WHERE expires_at <= $1 AND expiry_notified_at IS NULL AND revoked_at IS NULL LIMIT $2",
+            )
+            .bind(now.millis())
+            .bind(limit)
+            .fetch_all(pool)
+            .await
+        })?;
+        let mut noticed = 0;
+        for (share_link_id, task_id, owner_id) in expired {
+            let event = OutboxEvent::new(
+                &owner_id,
+                "share_link.expired",
+                link_event("share_link.expired", &share_link_id, &task_id, now),
+            );
+            noticed += dispatch!(self.write(), |pool| {
+                let mut tx = pool.begin().await?;
+                // Only the instance that flips the mark sends the event.
+                let marked = sqlx::query(
+                    "UPDATE share_links SET expiry_notified_at = $2 WHERE share_link_id = $1 \
+                     AND expiry_notified_at IS NULL AND revoked_at IS NULL AND expires_at <= $2",
+                )
+                .bind(&share_link_id)
+                .bind(now.millis())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if marked == 1 {
+                    enqueue!(tx, &event, now.millis());
+                }
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(marked as usize)
+            })?;
+        }
+        Ok(noticed)
+    }
+
     /// Links with views to mail whose last mail was sent before `cutoff` (or never).
     pub async fn pending_view_mail(&self, cutoff: i64) -> sqlx::Result<Vec<PendingViewMail>> {
         dispatch!(self.read(), |pool| {

@@ -30,12 +30,23 @@ const BATCH: i64 = 32;
 /// Longest sleep between looks at the outbox (other instances' events reach this
 /// worker this way).
 const POLL: Duration = Duration::from_secs(1);
+/// How often links whose time ran out are looked for (`share_link.expired`).
+const EXPIRY_SWEEP: Duration = Duration::from_secs(5);
 /// Longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
 /// Runs the worker until the task is dropped or aborted.
 pub async fn run(state: AppState) {
+    let mut next_sweep = Instant::now();
     loop {
+        if Instant::now() >= next_sweep {
+            next_sweep = Instant::now() + EXPIRY_SWEEP;
+            match state.db().notice_expired_links(100).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(links = n, "expired share links noticed"),
+                Err(err) => tracing::warn!(error = %err, "cannot look for expired links"),
+            }
+        }
         let notified = state.webhooks_notified();
         tokio::pin!(notified);
         notified.as_mut().enable();

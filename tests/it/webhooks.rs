@@ -243,6 +243,22 @@ async fn the_link_lifecycle_and_share_codes_are_notified(app: TestApp) {
     }
     let accessed = events.iter().find(|e| e["event"] == "task_share.accessed").unwrap();
     assert_eq!(accessed["viewer"]["ip_address"], "127.0.0.1");
+    // A link whose time runs out is noticed and announced, once; the link that
+    // expired by its view limit is not announced again.
+    let timed = app.share(&task, json!({})).await;
+    let timed_id = timed["share_link_id"].as_str().unwrap();
+    app.sql(&format!("UPDATE share_links SET expires_at = 1000 WHERE share_link_id = '{timed_id}'")).await;
+    let body: Value = serde_json::from_str(&receiver.next().await.body).unwrap();
+    let body = if body["event"] == "share_link.created" {
+        serde_json::from_str(&receiver.next().await.body).unwrap()
+    } else {
+        body
+    };
+    assert_eq!(body["event"], "share_link.expired");
+    assert_eq!(body["share_link_id"], timed_id);
+    let expired =
+        app.sql_i64("SELECT COUNT(*) FROM webhook_events WHERE event_type = 'share_link.expired'").await;
+    assert_eq!(expired, 2, "one per link");
     // Revoking again is not a new revocation.
     app.request(
         Method::DELETE,
