@@ -1,0 +1,141 @@
+//! Webhook delivery: latency from the event to the receiver, and the outbox's
+//! throughput, against a receiver on this machine.
+//!
+//! `cargo bench --bench webhooks -- --backend sqlite --events 2000`
+//! (`--backend postgres` uses `AGENTSHARE_TEST_POSTGRES_URL` and a scratch database).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use agentshare::config::Settings;
+use agentshare::domain::api_key::NewApiKey;
+use agentshare::domain::ids;
+use agentshare::startup::Application;
+use agentshare::storage::{Db, DbOptions, OutboxEvent};
+use sqlx::Connection as _;
+use tokio::sync::Notify;
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_owned())
+}
+
+/// Arrival time of each `webhook-id`.
+type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> anyhow::Result<()> {
+    let backend = arg("--backend", "sqlite");
+    let events: usize = arg("--events", "2000").parse()?;
+    let dir = tempfile::tempdir()?;
+    let (url, scratch) = match backend.as_str() {
+        "sqlite" => (format!("sqlite://{}/bench.db", dir.path().display()), None),
+        "postgres" => {
+            let admin = std::env::var("AGENTSHARE_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            let name = format!("agentshare_bench_{}", hex::encode(ids::random_bytes::<4>()));
+            let mut conn = sqlx::PgConnection::connect(&admin).await?;
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+            (format!("{base}/{name}"), Some((admin, name)))
+        }
+        other => anyhow::bail!("unknown backend {other}"),
+    };
+
+    // The receiver: notes when each event arrives.
+    let arrivals: Arrivals = Arc::default();
+    let arrived = Arc::new(Notify::new());
+    let (seen, wake) = (arrivals.clone(), arrived.clone());
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let (seen, wake) = (seen.clone(), wake.clone());
+            async move {
+                let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                seen.lock().unwrap().insert(id, Instant::now());
+                wake.notify_waiters();
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let hook_url = format!("http://{}/hook", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    let mut settings = Settings::new("127.0.0.1:0".parse()?, url.clone());
+    settings.webhook_allow_cidrs = vec!["127.0.0.0/8".parse()?];
+    let app = Application::build(settings).await?;
+    let base = app.public_url().to_owned();
+    tokio::spawn(app.run_until(std::future::pending()));
+    let db = Db::connect(&DbOptions { url, max_connections: 4 }).await?;
+    let owner = db.upsert_owner("bench", None).await?;
+    let key = NewApiKey::generate();
+    db.insert_api_key(&owner.owner_id, &key).await?;
+    let client = reqwest::Client::new();
+    let status = client
+        .post(format!("{base}/v1/webhooks"))
+        .bearer_auth(&key.secret)
+        .header("content-type", "application/json")
+        .body(serde_json::json!({"url": hook_url, "events": ["share_link.created"]}).to_string())
+        .send()
+        .await?
+        .status();
+    anyhow::ensure!(status.is_success(), "cannot register the endpoint: {status}");
+
+    let wait_for = |id: String| {
+        let (arrivals, arrived) = (arrivals.clone(), arrived.clone());
+        async move {
+            loop {
+                let notified = arrived.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if let Some(at) = arrivals.lock().unwrap().get(&id) {
+                    return *at;
+                }
+                let _ = tokio::time::timeout(Duration::from_secs(5), notified).await;
+            }
+        }
+    };
+
+    // Latency: one event at a time, from the committed outbox write to arrival.
+    let mut latencies = Vec::new();
+    for _ in 0..100 {
+        let event = OutboxEvent::new(&owner.owner_id, "share_link.created", serde_json::json!({"event": "share_link.created"}));
+        let sent = Instant::now();
+        db.enqueue(&event).await?;
+        let at = wait_for(event.event_id.clone()).await;
+        latencies.push(at - sent);
+    }
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let p = |q: f64| latencies[((latencies.len() as f64 - 1.0) * q) as usize];
+
+    // Throughput: a backlog of `events`, delivered as fast as the worker can.
+    let batch: Vec<OutboxEvent> = (0..events)
+        .map(|_| OutboxEvent::new(&owner.owner_id, "share_link.created", serde_json::json!({"event": "share_link.created"})))
+        .collect();
+    let started = Instant::now();
+    for event in &batch {
+        db.enqueue(event).await?;
+    }
+    let enqueued = started.elapsed();
+    for event in &batch {
+        wait_for(event.event_id.clone()).await;
+    }
+    let drained = started.elapsed();
+
+    db.close().await;
+    if let Some((admin, name)) = scratch {
+        let mut conn = sqlx::PgConnection::connect(&admin).await?;
+        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut conn).await?;
+    }
+    println!(
+        "| {backend} | {:.1} ms | {:.1} ms | {events} | {:.0} events/s | {:.0} events/s |",
+        ms(p(0.5)),
+        ms(p(0.99)),
+        events as f64 / enqueued.as_secs_f64(),
+        events as f64 / drained.as_secs_f64(),
+    );
+    Ok(())
+}
