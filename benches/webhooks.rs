@@ -18,7 +18,10 @@ use tokio::sync::Notify;
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_owned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 /// Arrival time of each `webhook-id`.
@@ -52,7 +55,8 @@ async fn main() -> anyhow::Result<()> {
         axum::routing::post(move |headers: axum::http::HeaderMap| {
             let (seen, wake) = (seen.clone(), wake.clone());
             async move {
-                let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                let id =
+                    headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
                 seen.lock().unwrap().insert(id, Instant::now());
                 wake.notify_waiters();
                 "ok"
@@ -101,7 +105,11 @@ async fn main() -> anyhow::Result<()> {
     // Latency: one event at a time, from the committed outbox write to arrival.
     let mut latencies = Vec::new();
     for _ in 0..100 {
-        let event = OutboxEvent::new(&owner.owner_id, "share_link.created", serde_json::json!({"event": "share_link.created"}));
+        let event = OutboxEvent::new(
+            &owner.owner_id,
+            "share_link.created",
+            serde_json::json!({"event": "share_link.created"}),
+        );
         let sent = Instant::now();
         db.enqueue(&event).await?;
         let at = wait_for(event.event_id.clone()).await;
@@ -113,7 +121,13 @@ async fn main() -> anyhow::Result<()> {
 
     // Throughput: a backlog of `events`, delivered as fast as the worker can.
     let batch: Vec<OutboxEvent> = (0..events)
-        .map(|_| OutboxEvent::new(&owner.owner_id, "share_link.created", serde_json::json!({"event": "share_link.created"})))
+        .map(|_| {
+            OutboxEvent::new(
+                &owner.owner_id,
+                "share_link.created",
+                serde_json::json!({"event": "share_link.created"}),
+            )
+        })
         .collect();
     let started = Instant::now();
     for event in &batch {

@@ -62,3 +62,7 @@ CREATE INDEX webhook_attempts_webhook ON webhook_attempts (webhook_id, attempted
 -- When `share_link.expired` was put in the outbox for the link's current expiry
 -- (NULL: not yet); reset when the owner changes the expiry or the view limit.
 ALTER TABLE share_links ADD COLUMN expiry_notified_at BIGINT;
+
+-- What the expiry sweep looks through: live links not yet announced as expired.
+CREATE INDEX share_links_expiry_pending ON share_links (expires_at)
+    WHERE expiry_notified_at IS NULL AND revoked_at IS NULL;
