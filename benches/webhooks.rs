@@ -102,17 +102,30 @@ async fn main() -> anyhow::Result<()> {
         }
     };
 
-    // Latency: one event at a time, from the committed outbox write to arrival.
+    // Latency: one event at a time, caused through the API (creating a share link
+    // puts `share_link.created` in the outbox), from the request to arrival.
+    let api = |method: reqwest::Method, path: String, body: serde_json::Value| {
+        client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(&key.secret)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let task: serde_json::Value =
+        api(reqwest::Method::POST, "/v1/tasks".into(), serde_json::json!({"title": "bench"}))
+            .await?
+            .json()
+            .await?;
+    let task_id = task["data"]["task_id"].as_str().unwrap_or_default().to_owned();
+    api(reqwest::Method::PATCH, format!("/v1/tasks/{task_id}"), serde_json::json!({"status": "completed"}))
+        .await?;
     let mut latencies = Vec::new();
     for _ in 0..100 {
-        let event = OutboxEvent::new(
-            &owner.owner_id,
-            "share_link.created",
-            serde_json::json!({"event": "share_link.created"}),
-        );
         let sent = Instant::now();
-        db.enqueue(&event).await?;
-        let at = wait_for(event.event_id.clone()).await;
+        api(reqwest::Method::POST, "/v1/share-links".into(), serde_json::json!({"task_id": task_id})).await?;
+        let id: String = db.latest_event_id(&owner.owner_id).await?.unwrap_or_default();
+        let at = wait_for(id).await;
         latencies.push(at - sent);
     }
     latencies.sort();

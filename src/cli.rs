@@ -197,7 +197,9 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::Create { owner, email, database } => {
             let name = bounded("owner", &owner, 1, 100, false).map_err(|e| anyhow::anyhow!(e.issue))?;
-            let email = email.map(|e| parse_email(&e)).transpose()?;
+            let email = email
+                .map(|e| crate::domain::text::parse_email(&e).map_err(|e| anyhow::anyhow!(e)))
+                .transpose()?;
             let db = open(&database).await?;
             let owner = db.upsert_owner(&name, email.as_deref()).await?;
             let key = NewApiKey::generate();
@@ -246,26 +248,6 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
     }
 }
 
-/// A minimal check of an email address: one `@`, something on each side, a dot in
-/// the domain, no spaces.
-fn parse_email(text: &str) -> anyhow::Result<String> {
-    let text = text.trim();
-    let valid = text.len() <= 254
-        && !text.contains(char::is_whitespace)
-        && text.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-        });
-    if valid {
-        Ok(text.to_owned())
-    } else {
-        anyhow::bail!("{text:?} is not an email address")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,13 +257,5 @@ mod tests {
         assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact_url("sqlite://./a.db"), "sqlite://./a.db");
-    }
-
-    #[test]
-    fn emails_are_checked() {
-        assert!(parse_email("alice@example.com").is_ok());
-        for bad in ["alice", "@example.com", "alice@example", "a b@example.com", "a@b@c.com"] {
-            assert!(parse_email(bad).is_err(), "{bad}");
-        }
     }
 }

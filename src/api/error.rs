@@ -54,6 +54,12 @@ pub enum ApiError {
     /// 403 `DOWNLOAD_NOT_ALLOWED`: the link does not allow downloads.
     #[error("download not allowed")]
     DownloadNotAllowed,
+    /// 403 `COMMENTS_NOT_ALLOWED`: the link does not allow comments.
+    #[error("comments not allowed")]
+    CommentsNotAllowed,
+    /// 404 `COMMENT_NOT_FOUND`.
+    #[error("comment not found")]
+    CommentNotFound { comment_id: String },
     /// 401 `VIEW_REQUIRED`: downloads need the grant that opening the link hands out.
     #[error("view required")]
     ViewRequired,
@@ -180,6 +186,18 @@ impl ApiError {
                 "DOWNLOAD_NOT_ALLOWED",
                 "This share link does not allow downloads".into(),
                 json!({}),
+            ),
+            ApiError::CommentsNotAllowed => (
+                StatusCode::FORBIDDEN,
+                "COMMENTS_NOT_ALLOWED",
+                "This share link does not allow comments".into(),
+                json!({}),
+            ),
+            ApiError::CommentNotFound { comment_id } => (
+                StatusCode::NOT_FOUND,
+                "COMMENT_NOT_FOUND",
+                "Comment not found".into(),
+                json!({ "comment_id": comment_id }),
             ),
             ApiError::ViewRequired => (
                 StatusCode::UNAUTHORIZED,

@@ -2,7 +2,7 @@
 //! them, plus the endpoints it links to (get, list, update, revoke, analytics).
 
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -26,6 +26,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_share_link, list_share_links))
         .routes(routes!(get_share_link, update_share_link, revoke_share_link))
         .routes(routes!(share_link_analytics))
+        .routes(routes!(list_comments))
+        .routes(routes!(delete_comment))
 }
 
 /// A share link as its owner sees it (seed 001 response fields, plus a few more).
@@ -476,4 +478,93 @@ async fn share_link_analytics(
         operating_systems: of(os),
         devices: of(device),
     }))
+}
+
+/// A comment as the link's owner sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommentView {
+    pub comment_id: String,
+    pub name: String,
+    /// The author's address (verified when `status` is `published`).
+    pub email: String,
+    pub content: String,
+    /// `pending_verification`, `published` or `deleted`.
+    pub status: &'static str,
+    pub created_at: Timestamp,
+    pub verified_at: Option<Timestamp>,
+}
+
+/// A link's comments, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommentList {
+    pub comments: Vec<CommentView>,
+}
+
+/// List a link's comments
+///
+/// Every comment, with its author's email address and status.
+#[utoipa::path(
+    get, path = "/v1/share-links/{share_link_id}/comments", tag = "share-links",
+    params(("share_link_id" = String, Path, description = "Share link identifier")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The comments", body = Envelope<CommentList>),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
+        (status = 404, description = "`SHARE_LINK_NOT_FOUND`", body = ErrorEnvelope),
+    )
+)]
+async fn list_comments(
+    State(state): State<AppState>,
+    AuthOwner(owner): AuthOwner,
+    Path(share_link_id): Path<String>,
+) -> Result<Response, ApiError> {
+    owned_link(&state, &owner.owner_id, &share_link_id).await?;
+    let comments = state.db().list_comments(&share_link_id, true).await?;
+    Ok(ok(CommentList {
+        comments: comments
+            .into_iter()
+            .map(|c| CommentView {
+                status: match (c.deleted_at, c.verified_at) {
+                    (Some(_), _) => "deleted",
+                    (None, Some(_)) => "published",
+                    (None, None) => "pending_verification",
+                },
+                comment_id: c.comment_id,
+                name: c.name,
+                email: c.email,
+                content: c.content,
+                created_at: Timestamp(c.created_at),
+                verified_at: c.verified_at.map(Timestamp),
+            })
+            .collect(),
+    }))
+}
+
+/// Delete a comment
+///
+/// The comment is no longer shown to anyone.
+#[utoipa::path(
+    delete, path = "/v1/share-links/{share_link_id}/comments/{comment_id}", tag = "share-links",
+    params(
+        ("share_link_id" = String, Path, description = "Share link identifier"),
+        ("comment_id" = String, Path, description = "Comment identifier"),
+    ),
+    security(("api_key" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
+        (status = 404, description = "`SHARE_LINK_NOT_FOUND` or `COMMENT_NOT_FOUND`", body = ErrorEnvelope),
+    )
+)]
+async fn delete_comment(
+    State(state): State<AppState>,
+    AuthOwner(owner): AuthOwner,
+    Path((share_link_id, comment_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    owned_link(&state, &owner.owner_id, &share_link_id).await?;
+    if state.db().delete_comment(&share_link_id, &comment_id).await? {
+        Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::CommentNotFound { comment_id })
+    }
 }

@@ -44,6 +44,27 @@ pub fn bounded(
     Ok(trimmed.to_owned())
 }
 
+/// A minimal check of an email address: one `@`, something on each side, a dot in
+/// the domain, no spaces, at most 254 characters.
+pub fn parse_email(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let valid = text.len() <= 254
+        && !text.contains(char::is_whitespace)
+        && !text.chars().any(char::is_control)
+        && text.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        });
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text:?} is not an email address"))
+    }
+}
+
 /// `machine_id` → `Machine ID`-ish label for messages: first letter capitalised,
 /// underscores as spaces.
 fn label(field: &str) -> String {
@@ -67,6 +88,14 @@ mod tests {
         let err = bounded("machine_id", "abcdefghijk", 1, 10, false).unwrap_err();
         assert_eq!(err.issue, "Machine id must be at most 10 characters");
         assert!(bounded("title", "a\u{0}b", 1, 10, false).is_err());
+    }
+
+    #[test]
+    fn emails_are_checked() {
+        assert!(parse_email("alice@example.com").is_ok());
+        for bad in ["alice", "@example.com", "alice@example", "a b@example.com", "a@b@c.com"] {
+            assert!(parse_email(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! contention (`SQLITE_BUSY`) into an orderly queue inside the process.
 
 mod artifacts;
+mod comments;
 mod events;
 mod owners;
 mod pull_requests;
@@ -20,6 +21,7 @@ mod tasks;
 pub(crate) mod webhooks;
 
 pub use artifacts::{ArtifactContent, ArtifactRecord, NewArtifact};
+pub use comments::{CommentRecord, NewComment};
 pub use events::{EventPage, EventRecord, NewEvent};
 pub use owners::{ApiKeyRecord, Owner};
 pub use pull_requests::{NewPullRequest, PullRequestRecord};

@@ -389,6 +389,18 @@ impl Db {
         })
     }
 
+    /// The id of the owner's newest event in the outbox.
+    pub async fn latest_event_id(&self, owner_id: &str) -> sqlx::Result<Option<String>> {
+        dispatch!(self.read(), |pool| {
+            sqlx::query_scalar(
+                "SELECT event_id FROM webhook_events WHERE owner_id = $1 ORDER BY created_at DESC, event_id LIMIT 1",
+            )
+            .bind(owner_id)
+            .fetch_optional(pool)
+            .await
+        })
+    }
+
     /// The newest `limit` attempts to deliver to an endpoint.
     pub async fn webhook_attempts(&self, webhook_id: &str, limit: i64) -> sqlx::Result<Vec<AttemptRecord>> {
         dispatch!(self.read(), |pool| {

@@ -2,6 +2,7 @@
 //! with headers that keep it out of search engines, shared caches and `Referer`
 //! headers, under a Content-Security-Policy that allows no script at all.
 
+pub mod comments;
 pub mod limiter;
 pub mod markdown;
 pub mod share;
@@ -26,6 +27,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(share::open_link))
         .route("/s/{token}", post(share::submit))
         .routes(routes!(share::download))
+        .routes(routes!(comments::post_comment))
+        .routes(routes!(comments::verify_comment))
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),

@@ -66,6 +66,19 @@ pub struct SharedView {
     pub max_views: Option<i64>,
     /// Views left before the link expires; null when unlimited.
     pub views_remaining: Option<i64>,
+    /// Proof of this view, good for an hour: downloads and comments need it.
+    pub grant: String,
+    /// Verified comments, oldest first; null unless the link has `allow_comments`.
+    pub comments: Option<Vec<SharedComment>>,
+}
+
+/// A comment viewers see (never its author's email).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SharedComment {
+    pub comment_id: String,
+    pub name: String,
+    pub content: String,
+    pub created_at: Timestamp,
 }
 
 /// One output of the task.
@@ -144,7 +157,7 @@ async fn lookup(state: &AppState, token: &str, client: IpAddr) -> Result<Present
 }
 
 /// 429 for a client that missed too often lately.
-fn refuse_guessers(state: &AppState, client: IpAddr) -> Result<(), ApiError> {
+pub(super) fn refuse_guessers(state: &AppState, client: IpAddr) -> Result<(), ApiError> {
     match state.misses().retry_after(client) {
         Some(wait) => Err(ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) }),
         None => Ok(()),
@@ -174,7 +187,10 @@ async fn find(state: &AppState, token: &str) -> Result<Presented, ApiError> {
 
 /// The link a URL token opens, in any status. The token must be the one the current
 /// link key derives: links made under a retired key stay closed.
-async fn link_by_token(state: &AppState, token: &str) -> Result<Option<ShareLinkRecord>, ApiError> {
+pub(super) async fn link_by_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<ShareLinkRecord>, ApiError> {
     let link = state.db().share_link_by_token(&ids::secret_hash(token)).await?;
     Ok(link.filter(|l| ids::same_secret(&state.link_keys().token(&l.share_link_id), token)))
 }
@@ -273,12 +289,27 @@ async fn shared_view(
     } else {
         None
     };
+    let grant = state.link_keys().grant(
+        &link.share_link_id,
+        &view.view_id,
+        Timestamp(view.viewed_at.millis() + GRANT_LIFETIME_MS),
+    );
+    let comments = if link.allow_comments {
+        let list = db.list_comments(&link.share_link_id, false).await?;
+        Some(
+            list.into_iter()
+                .map(|c| SharedComment {
+                    comment_id: c.comment_id,
+                    name: c.name,
+                    content: c.content,
+                    created_at: Timestamp(c.created_at),
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
     let artifacts = if link.allow_download {
-        let grant = state.link_keys().grant(
-            &link.share_link_id,
-            &view.view_id,
-            Timestamp(view.viewed_at.millis() + GRANT_LIFETIME_MS),
-        );
         let base = format!("{}/s/{token}/artifacts", state.public_url());
         Some(
             db.list_artifacts(&link.task_id)
@@ -316,6 +347,8 @@ async fn shared_view(
         view_count: view.view_count,
         max_views: view.max_views,
         views_remaining: view.max_views.map(|max| (max - view.view_count).max(0)),
+        grant,
+        comments,
     })
 }
 
@@ -437,7 +470,7 @@ async fn reveal_page(
         Err(err) => return failure(err, false),
     };
     match shared_view(state, link, token, &view).await {
-        Ok(shared) => page(StatusCode::OK, &SharePage::new(&shared)),
+        Ok(shared) => page(StatusCode::OK, &SharePage::new(&shared, token)),
         Err(err) => failure(err, false),
     }
 }
@@ -519,7 +552,7 @@ fn gone(json: bool) -> Response {
     }
 }
 
-fn failure(err: ApiError, json: bool) -> Response {
+pub(super) fn failure(err: ApiError, json: bool) -> Response {
     match err {
         ApiError::ShareUnavailable => gone(json),
         err if json => err.into_response(),
@@ -530,7 +563,7 @@ fn failure(err: ApiError, json: bool) -> Response {
     }
 }
 
-fn page(status: StatusCode, template: &impl Template) -> Response {
+pub(super) fn page(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(err) => ApiError::Internal(err.into()).into_response(),
@@ -560,10 +593,12 @@ struct SharePage<'a> {
     metadata: Vec<(&'static str, String)>,
     artifacts: Option<Vec<ArtifactLine>>,
     expires: String,
+    /// Where the comment form posts, when comments are allowed.
+    comment_action: String,
 }
 
 impl<'a> SharePage<'a> {
-    fn new(view: &'a SharedView) -> SharePage<'a> {
+    fn new(view: &'a SharedView, token: &str) -> SharePage<'a> {
         let outputs = view
             .outputs
             .iter()
@@ -593,7 +628,14 @@ impl<'a> SharePage<'a> {
                 })
                 .collect()
         });
-        SharePage { view, outputs, metadata, artifacts, expires: view.expires_at.to_rfc3339() }
+        SharePage {
+            view,
+            outputs,
+            metadata,
+            artifacts,
+            expires: view.expires_at.to_rfc3339(),
+            comment_action: format!("/s/{token}/comments"),
+        }
     }
 }
 

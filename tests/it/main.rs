@@ -6,6 +6,7 @@ mod common;
 mod artifacts;
 mod auth;
 mod cli;
+mod comments;
 mod errors;
 mod events;
 mod instances;
