@@ -360,7 +360,8 @@ impl Db {
             if result.succeeded {
                 sqlx::query(
                     "UPDATE webhook_endpoints SET consecutive_failures = 0, \
-                     status = CASE WHEN status = 'failing' THEN 'active' ELSE status END WHERE webhook_id = $1",
+                     status = CASE WHEN status = 'failing' THEN 'active' ELSE status END \
+                     WHERE webhook_id = $1 AND (consecutive_failures <> 0 OR status = 'failing')",
                 )
                 .bind(&delivery.webhook_id)
                 .execute(&mut *tx)
