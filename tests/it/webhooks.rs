@@ -118,6 +118,7 @@ macro_rules! webhook_tests {
 }
 
 webhook_tests!(
+    an_endpoint_that_keeps_failing_is_marked_failing_until_it_recovers,
     a_view_sends_one_signed_notification_in_the_documented_shape,
     failing_receivers_get_the_event_on_a_later_try,
     the_link_lifecycle_and_share_codes_are_notified,
@@ -197,6 +198,30 @@ async fn failing_receivers_get_the_event_on_a_later_try(app: TestApp) {
     let (_, endpoint) = app.get(&format!("/v1/webhooks/{webhook_id}")).await;
     assert_eq!(endpoint["data"]["consecutive_failures"], 0);
     assert_eq!(endpoint["data"]["status"], "active");
+}
+
+async fn an_endpoint_that_keeps_failing_is_marked_failing_until_it_recovers(app: TestApp) {
+    let mut receiver = Receiver::start().await;
+    receiver.plan.lock().unwrap().extend(std::iter::repeat_n((500, None), 5));
+    let (webhook_id, _) = register(&app, &receiver.url, &["share_link.created"]).await;
+    let task = app.finished_task("t").await;
+    app.share(&task, json!({})).await;
+    for _ in 0..5 {
+        receiver.next().await;
+    }
+    let path = format!("/v1/webhooks/{webhook_id}");
+    let attempts = deliveries_until(&app, &webhook_id, |d| d.len() >= 5).await;
+    assert!(attempts.iter().take(5).all(|a| a["status_code"] == 500));
+    // The sixth try comes at least 640 ms after the fifth (backoff with jitter).
+    let (_, endpoint) = app.get(&path).await;
+    assert_eq!(endpoint["data"]["status"], "failing", "failing after 5 failures in a row");
+    assert_eq!(endpoint["data"]["consecutive_failures"], 5);
+    receiver.next().await;
+    deliveries_until(&app, &webhook_id, |d| d.first().is_some_and(|a| a["delivery_status"] == "delivered"))
+        .await;
+    let (_, endpoint) = app.get(&path).await;
+    assert_eq!(endpoint["data"]["status"], "active", "a success makes it active again");
+    assert_eq!(endpoint["data"]["consecutive_failures"], 0);
 }
 
 async fn the_link_lifecycle_and_share_codes_are_notified(app: TestApp) {
