@@ -9,13 +9,15 @@
 //! `cargo bench --bench analytics -- --backend sqlite --views 1000000`
 //! (`--backend postgres` uses `AGENTSHARE_TEST_POSTGRES_URL` and a scratch database).
 
+mod common;
+
+use common::{arg, Scratch};
 use std::time::{Duration, Instant};
 
 use agentshare::domain::ids;
 use agentshare::domain::share::{LinkKeys, Permissions};
 use agentshare::domain::time::Timestamp;
 use agentshare::storage::{Db, DbOptions, NewShareLink, NewTask, NewView, TaskPatch};
-use sqlx::Connection as _;
 
 const AGENTS: [(&str, &str, &str); 4] = [
     ("Chrome", "Windows 10", "desktop"),
@@ -32,33 +34,14 @@ const REFERRERS: [Option<&str>; 5] = [
 ];
 const COUNTRIES: [Option<&str>; 4] = [Some("US"), Some("DE"), Some("JP"), None];
 
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let backend = arg("--backend", "sqlite");
     let views: u64 = arg("--views", "1000000").parse()?;
     let writers: u64 = arg("--writers", "4").parse()?;
     let dir = tempfile::tempdir()?;
-    let (url, scratch) = match backend.as_str() {
-        "sqlite" => (format!("sqlite://{}/bench.db", dir.path().display()), None),
-        "postgres" => {
-            let admin = std::env::var("AGENTSHARE_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("agentshare_bench_{}", hex::encode(ids::random_bytes::<4>()));
-            let mut conn = sqlx::PgConnection::connect(&admin).await?;
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
-            (format!("{base}/{name}"), Some((admin, name)))
-        }
-        other => anyhow::bail!("unknown backend {other}"),
-    };
+    let scratch = Scratch::new(&backend, dir.path()).await?;
+    let url = scratch.url.clone();
     let db = Db::connect(&DbOptions { url: url.clone(), max_connections: writers as u32 + 2 }).await?;
     db.migrate().await?;
 
@@ -152,10 +135,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     db.close().await;
-    if let Some((admin, name)) = scratch {
-        let mut conn = sqlx::PgConnection::connect(&admin).await?;
-        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut conn).await?;
-    }
+    scratch.drop_database().await?;
     println!(
         "| {backend} | {views} | {:.0} views/s | {:.2} ms | {:.2} ms | {:.2} ms | {:.0} MB ({:.0} bytes/view) |",
         views as f64 / write_secs,

@@ -4,25 +4,18 @@
 //! `cargo bench --bench webhooks -- --backend sqlite --events 2000`
 //! (`--backend postgres` uses `AGENTSHARE_TEST_POSTGRES_URL` and a scratch database).
 
+mod common;
+
+use common::{arg, Scratch};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use agentshare::config::Settings;
 use agentshare::domain::api_key::NewApiKey;
-use agentshare::domain::ids;
 use agentshare::startup::Application;
 use agentshare::storage::{Db, DbOptions, OutboxEvent};
-use sqlx::Connection as _;
 use tokio::sync::Notify;
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
 
 /// Arrival time of each `webhook-id`.
 type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
@@ -32,19 +25,8 @@ async fn main() -> anyhow::Result<()> {
     let backend = arg("--backend", "sqlite");
     let events: usize = arg("--events", "2000").parse()?;
     let dir = tempfile::tempdir()?;
-    let (url, scratch) = match backend.as_str() {
-        "sqlite" => (format!("sqlite://{}/bench.db", dir.path().display()), None),
-        "postgres" => {
-            let admin = std::env::var("AGENTSHARE_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-            let name = format!("agentshare_bench_{}", hex::encode(ids::random_bytes::<4>()));
-            let mut conn = sqlx::PgConnection::connect(&admin).await?;
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
-            (format!("{base}/{name}"), Some((admin, name)))
-        }
-        other => anyhow::bail!("unknown backend {other}"),
-    };
+    let scratch = Scratch::new(&backend, dir.path()).await?;
+    let url = scratch.url.clone();
 
     // The receiver: notes when each event arrives.
     let arrivals: Arrivals = Arc::default();
@@ -153,10 +135,7 @@ async fn main() -> anyhow::Result<()> {
     let drained = started.elapsed();
 
     db.close().await;
-    if let Some((admin, name)) = scratch {
-        let mut conn = sqlx::PgConnection::connect(&admin).await?;
-        sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut conn).await?;
-    }
+    scratch.drop_database().await?;
     println!(
         "| {backend} | {:.1} ms | {:.1} ms | {events} | {:.0} events/s | {:.0} events/s |",
         ms(p(0.5)),

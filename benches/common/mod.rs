@@ -1,0 +1,47 @@
+//! What the benchmarks share: command-line arguments and a scratch database.
+
+use agentshare::domain::ids;
+use sqlx::Connection as _;
+
+/// The value after `name` on the command line, or `default`.
+pub fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// A fresh database for one run: a SQLite file in `dir`, or a new PostgreSQL
+/// database on `AGENTSHARE_TEST_POSTGRES_URL`'s server (dropped by [`Scratch::drop_database`]).
+pub struct Scratch {
+    pub url: String,
+    postgres: Option<(String, String)>,
+}
+
+impl Scratch {
+    pub async fn new(backend: &str, dir: &std::path::Path) -> anyhow::Result<Scratch> {
+        match backend {
+            "sqlite" => Ok(Scratch { url: format!("sqlite://{}/bench.db", dir.display()), postgres: None }),
+            "postgres" => {
+                let admin = std::env::var("AGENTSHARE_TEST_POSTGRES_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+                let name = format!("agentshare_bench_{}", hex::encode(ids::random_bytes::<4>()));
+                let mut conn = sqlx::PgConnection::connect(&admin).await?;
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
+                let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_owned();
+                Ok(Scratch { url: format!("{base}/{name}"), postgres: Some((admin, name)) })
+            }
+            other => anyhow::bail!("unknown backend {other}"),
+        }
+    }
+
+    /// Drops a PostgreSQL scratch database (a SQLite one goes with its directory).
+    pub async fn drop_database(self) -> anyhow::Result<()> {
+        if let Some((admin, name)) = self.postgres {
+            let mut conn = sqlx::PgConnection::connect(&admin).await?;
+            sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut conn).await?;
+        }
+        Ok(())
+    }
+}
