@@ -368,7 +368,7 @@ async fn shared_view(
         (status = 303, description = "A short code: redirects to the link's full URL"),
         (status = 401, description = "`PASSWORD_REQUIRED` or `INVALID_PASSWORD`", body = crate::api::error::ErrorEnvelope),
         (status = 404, description = "`SHARE_LINK_NOT_FOUND`: unknown, expired or revoked", body = crate::api::error::ErrorEnvelope),
-        (status = 429, description = "`TOO_MANY_ATTEMPTS`, with `Retry-After`", body = crate::api::error::ErrorEnvelope),
+        (status = 429, description = "`TOO_MANY_ATTEMPTS` (wrong passwords) or `RATE_LIMITED` (too many lookups of links that do not exist), with `Retry-After`", body = crate::api::error::ErrorEnvelope),
     )
 )]
 pub async fn open_link(
