@@ -202,7 +202,9 @@ async fn failing_receivers_get_the_event_on_a_later_try(app: TestApp) {
 
 async fn an_endpoint_that_keeps_failing_is_marked_failing_until_it_recovers(app: TestApp) {
     let mut receiver = Receiver::start().await;
-    receiver.plan.lock().unwrap().extend(std::iter::repeat_n((500, None), 5));
+    // Four quick failures, then one that asks for 3 seconds' rest: time enough to
+    // look at the endpoint between the fifth failure and the sixth try.
+    receiver.plan.lock().unwrap().extend(std::iter::repeat_n((500, None), 4).chain([(500, Some(3))]));
     let (webhook_id, _) = register(&app, &receiver.url, &["share_link.created"]).await;
     let task = app.finished_task("t").await;
     app.share(&task, json!({})).await;
@@ -212,7 +214,6 @@ async fn an_endpoint_that_keeps_failing_is_marked_failing_until_it_recovers(app:
     let path = format!("/v1/webhooks/{webhook_id}");
     let attempts = deliveries_until(&app, &webhook_id, |d| d.len() >= 5).await;
     assert!(attempts.iter().take(5).all(|a| a["status_code"] == 500));
-    // The sixth try comes at least 640 ms after the fifth (backoff with jitter).
     let (_, endpoint) = app.get(&path).await;
     assert_eq!(endpoint["data"]["status"], "failing", "failing after 5 failures in a row");
     assert_eq!(endpoint["data"]["consecutive_failures"], 5);
