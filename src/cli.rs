@@ -90,6 +90,14 @@ pub struct ServeArgs {
     /// Where mail is written when no SMTP server is configured.
     #[arg(long, env = "AGENTSHARE_MAIL_DIR", default_value = "agentshare-data/mail")]
     pub mail_dir: std::path::PathBuf,
+    /// Event streams (`/events/stream`) one client address may hold open at once.
+    #[arg(long, env = "AGENTSHARE_MAX_STREAMS_PER_CLIENT", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_streams_per_client: u32,
+    /// Longest a request may take, body upload included, in seconds; slower ones get 408.
+    #[arg(long, env = "AGENTSHARE_REQUEST_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout_secs: u64,
     /// Log format: `pretty` for people, `json` for log collectors.
     #[arg(long, env = "AGENTSHARE_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
     pub log_format: String,
@@ -162,6 +170,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     settings.mail_dir = args.mail_dir;
     settings.webhook_allow_cidrs = args.webhook_allow_cidrs;
     settings.webhook_retry_base = std::time::Duration::from_millis(args.webhook_retry_base_ms.max(1));
+    settings.max_streams_per_client = args.max_streams_per_client as usize;
+    settings.request_timeout = std::time::Duration::from_secs(args.request_timeout_secs);
     let database = redact_url(&settings.database.url);
     let app = Application::build(settings).await?;
     let base = app.public_url().to_owned();

@@ -48,6 +48,11 @@ pub struct Settings {
     pub mail_dir: std::path::PathBuf,
     /// Shortest time between two view emails about one link (later views wait for a digest).
     pub view_mail_interval: std::time::Duration,
+    /// Event streams one client (address) may hold open at once, per instance.
+    pub max_streams_per_client: usize,
+    /// Longest a request may take, body upload included, before it is abandoned
+    /// (408); event streams are bounded by this only until their first byte.
+    pub request_timeout: std::time::Duration,
 }
 
 impl Settings {
@@ -71,6 +76,8 @@ impl Settings {
             mail_from: "agentshare <agentshare@localhost>".into(),
             mail_dir: "agentshare-data/mail".into(),
             view_mail_interval: std::time::Duration::from_secs(3600),
+            max_streams_per_client: 8,
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

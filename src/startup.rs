@@ -11,6 +11,7 @@ use anyhow::Context;
 use axum::body::Body;
 use axum::extract::MatchedPath;
 use axum::http::{HeaderName, Request, Response, StatusCode};
+use axum::response::IntoResponse as _;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -94,7 +95,9 @@ async fn link_keys(db: &Db, configured: Option<&str>) -> anyhow::Result<LinkKeys
 /// The whole HTTP application: routes plus the layers every request passes through.
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    let timeout = state.settings().request_timeout;
     api::router(state)
+        .layer(axum::middleware::from_fn(move |request, next| within(timeout, request, next)))
         .layer(CatchPanicLayer::custom(|_| panic_response()))
         .layer(
             TraceLayer::new_for_http()
@@ -120,6 +123,20 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
+}
+
+/// Answers 408 `REQUEST_TIMEOUT` when a request, its body upload included, takes
+/// longer than `limit` to produce a response. Work cut short is rolled back: every
+/// write is one transaction, dropped unfinished. A streamed body (an event stream)
+/// is bounded only until its response starts.
+async fn within(limit: Duration, request: Request<Body>, next: axum::middleware::Next) -> Response<Body> {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(limit_ms = limit.as_millis() as u64, "request timed out");
+            api::error::ApiError::RequestTimeout { limit_secs: limit.as_secs_f64() }.into_response()
+        }
+    }
 }
 
 #[derive(Clone, Copy)]

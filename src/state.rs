@@ -9,7 +9,7 @@ use crate::forge::{GitCli, Repositories};
 use crate::geo::{GeoIp, Location};
 use crate::mail::Mailer;
 use crate::storage::Db;
-use crate::web::limiter::MissLimiter;
+use crate::web::limiter::{MissLimiter, StreamSlots};
 
 /// Shared, cheaply cloned application state.
 #[derive(Clone)]
@@ -28,6 +28,7 @@ struct Inner {
     events: tokio::sync::Notify,
     forges: Option<Forges>,
     misses: MissLimiter,
+    streams: Arc<StreamSlots>,
     /// Woken when this instance puts webhook deliveries in the outbox.
     webhooks: tokio::sync::Notify,
     geo: Option<GeoIp>,
@@ -47,6 +48,7 @@ impl AppState {
             .repositories_dir
             .as_ref()
             .map(|dir| Forges { repositories: Repositories::new(dir.clone()), forge: Arc::new(GitCli) });
+        let streams = StreamSlots::new(settings.max_streams_per_client);
         let short_url_base = settings.short_url_base.clone().unwrap_or_else(|| format!("{public_url}/s"));
         AppState {
             inner: Arc::new(Inner {
@@ -58,6 +60,7 @@ impl AppState {
                 events: tokio::sync::Notify::new(),
                 forges,
                 misses: MissLimiter::default(),
+                streams,
                 webhooks: tokio::sync::Notify::new(),
                 geo,
                 mailer,
@@ -91,6 +94,11 @@ impl AppState {
     /// Counts clients' lookups of links that don't exist.
     pub fn misses(&self) -> &MissLimiter {
         &self.inner.misses
+    }
+
+    /// Places for clients' open event streams.
+    pub fn streams(&self) -> &Arc<StreamSlots> {
+        &self.inner.streams
     }
 
     /// Where `ip` is, when a GeoIP database is configured.

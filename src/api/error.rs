@@ -94,6 +94,12 @@ pub enum ApiError {
     /// 415 `UNSUPPORTED_MEDIA_TYPE`: a JSON body without `Content-Type: application/json`.
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// 429 `TOO_MANY_STREAMS`: the client already holds its share of event streams.
+    #[error("too many open streams")]
+    TooManyStreams { limit: usize },
+    /// 408 `REQUEST_TIMEOUT`: the request (or its body) took longer than allowed.
+    #[error("request timed out")]
+    RequestTimeout { limit_secs: f64 },
     /// 500 `INTERNAL_ERROR`: the cause is logged, never sent.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -258,6 +264,18 @@ impl ApiError {
                 "UNSUPPORTED_MEDIA_TYPE",
                 "Send the body as JSON with Content-Type: application/json".into(),
                 json!({}),
+            ),
+            ApiError::TooManyStreams { limit } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_STREAMS",
+                format!("This client already has {limit} event streams open; close one first"),
+                json!({ "limit": limit }),
+            ),
+            ApiError::RequestTimeout { limit_secs } => (
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                format!("The request was not completed within {limit_secs} seconds"),
+                json!({ "limit_seconds": limit_secs }),
             ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::caller::Caller;
 use super::error::{ApiError, ErrorEnvelope};
-use super::extract::{ApiJson, ApiQuery, AuthOwner};
+use super::extract::{ApiJson, ApiQuery, AuthOwner, ClientIp};
 use super::tasks::{owned_task, page_limit};
 use super::{created, ok, Envelope};
 use crate::domain::task::{self, EventType};
@@ -18,6 +18,7 @@ use crate::domain::text::bounded;
 use crate::domain::time::Timestamp;
 use crate::state::AppState;
 use crate::storage::{EventRecord, NewEvent};
+use crate::web::limiter::StreamSlot;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -256,6 +257,16 @@ struct StreamState {
     session_id: Option<String>,
     pending: std::collections::VecDeque<EventRecord>,
     done: bool,
+    /// This stream's place among its client's open streams; given back as soon as
+    /// the stream has nothing more to send, before its last message goes out.
+    slot: Option<StreamSlot>,
+}
+
+impl StreamState {
+    fn finish(&mut self) {
+        self.done = true;
+        self.slot = None;
+    }
 }
 
 /// Follow events live
@@ -264,6 +275,9 @@ struct StreamState {
 /// `id: <seq>`, `event: <type>`, `data: <event JSON>`. When the task has finished and
 /// every event was sent, an `end` event closes the stream. A viewer's stream closes
 /// with a `revoked` event as soon as the share code is revoked, rotated or expires.
+///
+/// One client address may hold a limited number of streams open at once
+/// (`--max-streams-per-client`, 8); more answer 429 `TOO_MANY_STREAMS`.
 #[utoipa::path(
     get, path = "/v1/tasks/{task_id}/events/stream", tag = "tasks",
     params(("task_id" = String, Path, description = "Task identifier"), StreamQuery),
@@ -272,11 +286,13 @@ struct StreamState {
         (status = 200, description = "`text/event-stream` of events", content_type = "text/event-stream", body = String),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
         (status = 404, description = "`TASK_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 429, description = "`TOO_MANY_STREAMS`", body = ErrorEnvelope),
     )
 )]
 async fn stream_events(
     State(state): State<AppState>,
     caller: Caller,
+    ClientIp(client): ClientIp,
     Path(task_id): Path<String>,
     headers: axum::http::HeaderMap,
     ApiQuery(query): ApiQuery<StreamQuery>,
@@ -288,7 +304,10 @@ async fn stream_events(
     if after < 0 {
         return Err(ApiError::invalid("after", "after must be 0 or more"));
     }
+    let slot =
+        state.streams().acquire(client).ok_or(ApiError::TooManyStreams { limit: state.streams().limit() })?;
     let start = StreamState {
+        slot: Some(slot),
         include_private: caller.is_owner(),
         session_id: match &caller {
             Caller::Viewer(session) => Some(session.session_id.clone()),
@@ -328,13 +347,13 @@ async fn next_stream_event(
         notified.as_mut().enable();
         if let Some(session_id) = &s.session_id {
             if !s.state.db().viewer_session_is_live(session_id).await.unwrap_or(false) {
-                s.done = true;
+                s.finish();
                 return Some((Ok(SseEvent::default().event("revoked").data("{}")), s));
             }
         }
         let Ok(page) = s.state.db().list_events(&s.task_id, s.after, None, s.include_private, 100).await
         else {
-            s.done = true;
+            s.finish();
             continue;
         };
         if !page.events.is_empty() {
@@ -344,7 +363,7 @@ async fn next_stream_event(
         let finished =
             s.state.db().get_task(&s.task_id).await.ok().flatten().is_none_or(|t| t.status.is_final());
         if finished {
-            s.done = true;
+            s.finish();
             return Some((Ok(SseEvent::default().event("end").data("{}")), s));
         }
         let _ = tokio::time::timeout(STREAM_POLL, notified).await;

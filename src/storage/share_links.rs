@@ -220,13 +220,23 @@ impl Db {
         dispatch!(self.read(), |pool| sqlx::query_as(&sql).bind(token_hash).fetch_optional(pool).await)
     }
 
-    /// The id of the link whose short code hashes to `short_code_hash`.
-    pub async fn share_link_by_short_code(&self, short_code_hash: &str) -> sqlx::Result<Option<String>> {
+    /// The id of the active link (at `now`) whose short code hashes to
+    /// `short_code_hash`. Expired and revoked links are not found, exactly like
+    /// unknown ones.
+    pub async fn share_link_by_short_code(
+        &self,
+        short_code_hash: &str,
+        now: Timestamp,
+    ) -> sqlx::Result<Option<String>> {
         dispatch!(self.read(), |pool| {
-            sqlx::query_scalar("SELECT share_link_id FROM share_links WHERE short_code_hash = $1")
-                .bind(short_code_hash)
-                .fetch_optional(pool)
-                .await
+            sqlx::query_scalar(
+                "SELECT share_link_id FROM share_links WHERE short_code_hash = $1 AND revoked_at IS NULL \
+                 AND expires_at > $2 AND (max_views IS NULL OR view_count < max_views)",
+            )
+            .bind(short_code_hash)
+            .bind(now.millis())
+            .fetch_optional(pool)
+            .await
         })
     }
 

@@ -1,6 +1,8 @@
-//! Slows down guessing of share-link tokens and short codes: a client whose
-//! lookups under `/s/` keep missing (unknown, expired or revoked links) is refused
-//! for a while.
+//! Per-client limits kept in memory:
+//! - [`MissLimiter`] slows down guessing of share-link tokens and short codes: a
+//!   client whose lookups under `/s/` keep missing (unknown, expired or revoked
+//!   links) is refused for a while.
+//! - [`StreamSlots`] bounds the event streams one client holds open at once.
 //!
 //! The window lives in each instance's memory: lookups are the hot path and must
 //! not write to the database. Behind a load balancer with N instances a client
@@ -9,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
@@ -74,6 +76,59 @@ impl MissLimiter {
     }
 }
 
+/// Open event streams per client, up to a limit. A [`StreamSlot`] is held for
+/// as long as its stream lives and given back when it is dropped.
+pub struct StreamSlots {
+    limit: usize,
+    open: Mutex<HashMap<IpNet, usize>>,
+}
+
+/// One open stream's place; dropping it frees the place.
+pub struct StreamSlot {
+    slots: Arc<StreamSlots>,
+    client: IpNet,
+}
+
+impl StreamSlots {
+    pub fn new(limit: usize) -> Arc<StreamSlots> {
+        Arc::new(StreamSlots { limit, open: Mutex::default() })
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// A place for one more stream of `ip`, unless it already holds `limit`.
+    pub fn acquire(self: &Arc<Self>, ip: IpAddr) -> Option<StreamSlot> {
+        let client = client_key(ip);
+        let mut open = self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = open.entry(client).or_insert(0);
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(StreamSlot { slots: self.clone(), client })
+    }
+
+    /// Streams `ip` holds open now.
+    pub fn open_by(&self, ip: IpAddr) -> usize {
+        let open = self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        open.get(&client_key(ip)).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = open.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.client);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +160,27 @@ mod tests {
         }
         assert!(limiter.retry_after_at("2001:db8:1:2::ffff".parse().unwrap(), start).is_some());
         assert!(limiter.retry_after_at("2001:db8:1:3::1".parse().unwrap(), start).is_none());
+    }
+
+    #[test]
+    fn a_client_holds_at_most_its_limit_of_streams_and_dropping_one_frees_a_place() {
+        let slots = StreamSlots::new(2);
+        let ip: IpAddr = "203.0.113.9".parse().unwrap();
+        let other: IpAddr = "203.0.113.10".parse().unwrap();
+        let first = slots.acquire(ip).expect("first");
+        let _second = slots.acquire(ip).expect("second");
+        assert!(slots.acquire(ip).is_none(), "a third is refused");
+        let _elsewhere = slots.acquire(other).expect("other clients have their own places");
+        drop(first);
+        assert_eq!(slots.open_by(ip), 1);
+        assert!(slots.acquire(ip).is_some(), "a freed place can be taken again");
+    }
+
+    #[test]
+    fn one_ipv6_host_is_one_client_across_its_slash_64() {
+        let slots = StreamSlots::new(1);
+        let _held = slots.acquire("2001:db8:1:2::1".parse().unwrap()).unwrap();
+        assert!(slots.acquire("2001:db8:1:2:ffff::9".parse().unwrap()).is_none());
+        assert!(slots.acquire("2001:db8:1:3::1".parse().unwrap()).is_some());
     }
 }

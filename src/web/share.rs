@@ -167,10 +167,12 @@ pub(super) fn refuse_guessers(state: &AppState, client: IpAddr) -> Result<(), Ap
 async fn find(state: &AppState, token: &str) -> Result<Presented, ApiError> {
     let valid = |s: &str| s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if token.len() == SHORT_CODE_LEN && valid(token) {
-        let id = state.db().share_link_by_short_code(&ids::secret_hash(token)).await?;
+        let id = state.db().share_link_by_short_code(&ids::secret_hash(token), Timestamp::now()).await?;
         let keys = state.link_keys();
+        // The same work whether or not a link was found, so timing tells nothing.
+        let expected = keys.short_code(id.as_deref().unwrap_or(NO_LINK));
         return Ok(match id {
-            Some(id) if ids::same_secret(&keys.short_code(&id), token) => {
+            Some(id) if ids::same_secret(&expected, token) => {
                 Presented::Short(format!("{}/s/{}", state.public_url(), keys.token(&id)))
             }
             _ => Presented::Gone,
@@ -192,8 +194,13 @@ pub(super) async fn link_by_token(
     token: &str,
 ) -> Result<Option<ShareLinkRecord>, ApiError> {
     let link = state.db().share_link_by_token(&ids::secret_hash(token)).await?;
-    Ok(link.filter(|l| ids::same_secret(&state.link_keys().token(&l.share_link_id), token)))
+    // The same work whether or not a link was found, so timing tells nothing.
+    let expected = state.link_keys().token(link.as_ref().map_or(NO_LINK, |l| l.share_link_id.as_str()));
+    Ok(link.filter(|_| ids::same_secret(&expected, token)))
 }
+
+/// Stands in for a link id when a lookup found nothing.
+const NO_LINK: &str = "share_0000000000000000";
 
 /// Checks `password` for a protected link, counting failures per client and per
 /// link; a wrong password spends no view.

@@ -28,15 +28,20 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &std::path::Path, args: &[&str]) -> Server {
+        Server::start_logging(dir, args, "warn", Stdio::null())
+    }
+
+    /// Starts `serve` with `RUST_LOG=log_filter`, its log (stderr) going to `log`.
+    pub fn start_logging(dir: &std::path::Path, args: &[&str], log_filter: &str, log: Stdio) -> Server {
         let mut child = Command::new(BIN)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .current_dir(dir)
             .env_remove("AGENTSHARE_DATABASE_URL")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_filter)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start agentshare serve");
         let stdout = child.stdout.take().unwrap();
@@ -52,13 +57,13 @@ impl Server {
         Server { child, base }
     }
 
-    /// Sends SIGTERM and waits for the process to exit; answers whether it exited cleanly.
     /// Kills the process at once (SIGKILL): nothing gets to finish.
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
+    /// Sends SIGTERM and waits for the process to exit; answers whether it exited cleanly.
     pub fn terminate(mut self) -> bool {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().expect("kill");

@@ -148,6 +148,19 @@ async fn gone_links_are_indistinguishable(app: TestApp) {
         assert!(html.contains("This link is no longer available"), "{html}");
         html_bodies.push(html);
     }
+    // Short codes of gone links don't redirect: they answer like unknown ones.
+    let no_redirects =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let live = app.share(&task, json!({})).await;
+    let short_of = |link: &Value| link["short_url"].as_str().unwrap().to_owned();
+    let live_answer = no_redirects.get(short_of(&live)).send().await.unwrap();
+    assert_eq!(live_answer.status(), StatusCode::SEE_OTHER, "a live short code redirects");
+    let unknown_short = format!("{}/s/{}", app.base, "Zz9Zz9Zz");
+    for url in [short_of(&revoked), short_of(&used), short_of(&timed_out), unknown_short] {
+        let response = no_redirects.get(&url).header("accept", "application/json").send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{url}");
+        json_bodies.push(response.json().await.unwrap());
+    }
     assert!(json_bodies.windows(2).all(|w| w[0] == w[1]), "{json_bodies:?}");
     assert!(html_bodies.windows(2).all(|w| w[0] == w[1]));
     let (_, link) = app.get(&format!("/v1/share-links/{id}")).await;

@@ -389,6 +389,12 @@ async fn two_instances_deliver_each_event_once() {
     while ids.len() < 30 {
         ids.insert(receiver.next().await.headers["webhook-id"].to_str().unwrap().to_owned());
     }
+    // A worker records the delivery after the receiver has answered: wait for the records.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while first.sql_i64("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered'").await < 30 {
+        assert!(tokio::time::Instant::now() < deadline, "all 30 deliveries are recorded");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let once = first
         .sql_i64("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered' AND attempts = 1")
         .await;

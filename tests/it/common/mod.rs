@@ -86,6 +86,36 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Runs one SQL statement directly on the database.
+    pub async fn sql(&self, statement: &str) {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query(statement).execute(&mut conn).await.unwrap();
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query(statement).execute(&mut conn).await.unwrap();
+            }
+        }
+    }
+
+    /// Runs a query returning one integer.
+    pub async fn sql_i64(&self, query: &str) -> i64 {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(query).fetch_one(&mut conn).await.unwrap()
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(query).fetch_one(&mut conn).await.unwrap()
+            }
+        }
+    }
+}
+
 fn unix_seconds() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
@@ -228,30 +258,12 @@ impl TestApp {
     /// Runs one SQL statement directly on the service's database (for arranging
     /// states the API can't reach quickly, like a link whose time has run out).
     pub async fn sql(&self, statement: &str) {
-        match self.db.backend {
-            Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.db.url).await.unwrap();
-                sqlx::query(statement).execute(&mut conn).await.unwrap();
-            }
-            Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
-                sqlx::query(statement).execute(&mut conn).await.unwrap();
-            }
-        }
+        self.db.sql(statement).await;
     }
 
     /// Runs a query returning one integer.
     pub async fn sql_i64(&self, query: &str) -> i64 {
-        match self.db.backend {
-            Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.db.url).await.unwrap();
-                sqlx::query_scalar(query).fetch_one(&mut conn).await.unwrap()
-            }
-            Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.db.url).await.unwrap();
-                sqlx::query_scalar(query).fetch_one(&mut conn).await.unwrap()
-            }
-        }
+        self.db.sql_i64(query).await
     }
 
     /// Creates a completed task with an output, a log, a message, a private output and

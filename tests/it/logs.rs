@@ -1,0 +1,114 @@
+//! What the service writes to its log never includes a secret: API keys, share
+//! tokens and short codes, passwords, share codes, viewer tokens, download grants
+//! and webhook secrets all travel in requests and responses, and none of them may
+//! reach the log, even at `debug`.
+
+use std::process::Stdio;
+
+use reqwest::{redirect, Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::cli::{agentshare, Server};
+use crate::common::{Backend, TestDb};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_reaches_the_log() {
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let (ok, out, err) = agentshare(&["keys", "create", "--owner", "lee", "--database-url", &db.url]);
+    assert!(ok, "{err}");
+    let key = out.lines().last().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let args = ["--database-url", db.url.as_str(), "--log-format", "json"];
+    let server = Server::start_logging(dir.path(), &args, "debug", Stdio::from(log));
+    let client = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
+    let base = server.base.clone();
+    let call = |method: Method, path: &str, bearer: &str, body: Option<Value>| {
+        let mut request = client.request(method, format!("{base}{path}")).bearer_auth(bearer);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let mut secrets: Vec<(&str, String)> = vec![("API key", key.clone())];
+
+    let (status, task) = call(Method::POST, "/v1/tasks", &key, Some(json!({"title": "logged"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{task}");
+    let task = task["data"]["task_id"].as_str().unwrap().to_owned();
+    let output = json!({"type": "output", "name": "Result", "content": "done"});
+    call(Method::POST, &format!("/v1/tasks/{task}/events"), &key, Some(output)).await;
+    let artifact = client
+        .post(format!("{base}/v1/tasks/{task}/artifacts?name=r.txt"))
+        .bearer_auth(&key)
+        .header("content-type", "text/plain")
+        .body("report")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(artifact.status(), StatusCode::CREATED);
+
+    // A share code and a viewer session made from it.
+    let (status, code) = call(Method::POST, &format!("/v1/agentrix/tasks/{task}/share"), &key, None).await;
+    assert_eq!(status, StatusCode::CREATED, "{code}");
+    let code = code["shareCode"].as_str().unwrap().to_owned();
+    let session: Value =
+        client.get(format!("{base}/v1/auth/share?code={code}")).send().await.unwrap().json().await.unwrap();
+    let viewer = session["token"].as_str().unwrap().to_owned();
+    let (status, _) = call(Method::GET, &format!("/v1/tasks/{task}"), &viewer, None).await;
+    assert_eq!(status, StatusCode::OK);
+    secrets.push(("share code", code));
+    secrets.push(("viewer token", viewer));
+
+    // A password-protected link, opened with a wrong and the right password, by its
+    // URL and its short code, and an artifact downloaded with the view's grant.
+    let (status, body) =
+        call(Method::PATCH, &format!("/v1/tasks/{task}"), &key, Some(json!({"status": "completed"}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let password = "Correct-Horse-Battery-77";
+    let link = json!({"task_id": task, "password": password, "permissions": {"allow_download": true}});
+    let (status, link) = call(Method::POST, "/v1/share-links", &key, Some(link)).await;
+    assert_eq!(status, StatusCode::CREATED, "{link}");
+    let url = link["data"]["url"].as_str().unwrap().to_owned();
+    let short_url = link["data"]["short_url"].as_str().unwrap().to_owned();
+    let open = |password: &str| {
+        client.get(&url).header("accept", "application/json").header("x-share-password", password).send()
+    };
+    assert_eq!(open("wrong-password-123").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let view: Value = open(password).await.unwrap().json().await.unwrap();
+    let download = view["data"]["artifacts"][0]["download_url"].as_str().unwrap().to_owned();
+    assert_eq!(client.get(&download).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(client.get(&short_url).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    let form = client.post(&url).form(&[("password", password)]).send().await.unwrap();
+    assert_eq!(form.status(), StatusCode::OK);
+    let grant = download.split("grant=").nth(1).unwrap().to_owned();
+    secrets.push(("share token", url.rsplit('/').next().unwrap().to_owned()));
+    secrets.push(("short code", short_url.rsplit('/').next().unwrap().to_owned()));
+    secrets.push(("password", password.to_owned()));
+    secrets.push(("wrong password", "wrong-password-123".to_owned()));
+    secrets.push(("download grant", grant));
+
+    // A webhook endpoint, whose signing secret is shown once.
+    let (status, hook) = call(
+        Method::POST,
+        "/v1/webhooks",
+        &key,
+        Some(json!({"url": "https://hooks.example.com/agentshare", "events": ["share_link.viewed"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    secrets.push(("webhook secret", hook["data"]["secret"].as_str().unwrap().to_owned()));
+
+    assert!(server.terminate(), "serve stops cleanly, its log flushed");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.lines().filter(|l| l.contains("\"response\"")).count() >= 10, "requests were logged:\n{log}");
+    assert!(log.contains("/s/{token}"), "routes are logged by pattern:\n{log}");
+    for (what, secret) in &secrets {
+        assert!(secret.len() >= 8, "{what} is a real value: {secret:?}");
+        assert!(!log.contains(secret.as_str()), "the log contains the {what}");
+    }
+}
