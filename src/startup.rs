@@ -9,11 +9,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::body::Body;
-use axum::extract::MatchedPath;
+use axum::extract::{ConnectInfo, MatchedPath};
 use axum::http::{HeaderName, Request, Response, StatusCode};
 use axum::response::IntoResponse as _;
 use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceExt as _;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -25,6 +31,9 @@ use crate::domain::ids;
 use crate::domain::share::LinkKeys;
 use crate::state::AppState;
 use crate::storage::Db;
+
+/// How long a stopping service waits for open connections to finish.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// A bound, migrated, ready-to-run service.
 pub struct Application {
@@ -66,17 +75,55 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then stops accepting connections, lets
-    /// in-flight requests finish (every acknowledged write is already committed)
-    /// and closes the database.
+    /// in-flight requests finish (every acknowledged write is already committed),
+    /// ends live event streams (their clients reconnect with `Last-Event-ID`), cuts
+    /// connections still busy after [`SHUTDOWN_GRACE`] and closes the database.
+    ///
+    /// A client must send a request's headers within the request timeout, or its
+    /// connection is closed: slow headers can't hold connections open.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let worker = tokio::spawn(crate::workers::webhooks::run(self.state.clone()));
         let mail_worker = tokio::spawn(crate::workers::mail::run(self.state.clone()));
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(self.state.settings().request_timeout);
+        let connections = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %err, "could not accept a connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let service = self.router.clone().map_request(move |mut request: Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            });
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+                .into_owned();
+            let connection = connections.watch(connection);
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::debug!(error = %err, "connection ended with an error");
+                }
+            });
+        }
+        drop(self.listener);
+        self.state.begin_stopping();
+        if tokio::time::timeout(SHUTDOWN_GRACE, connections.shutdown()).await.is_err() {
+            tracing::warn!("connections still open after the shutdown grace period were closed");
+        }
         // Deliveries in flight are recorded or, if cut short, come back when their lease ends.
         worker.abort();
         mail_worker.abort();
-        served?;
         self.state.db().close().await;
         Ok(())
     }

@@ -29,6 +29,9 @@ struct Inner {
     forges: Option<Forges>,
     misses: MissLimiter,
     streams: Arc<StreamSlots>,
+    /// Set when the service begins to stop: live streams end so their clients
+    /// reconnect (to another instance, or this one once restarted).
+    stopping: std::sync::atomic::AtomicBool,
     /// Woken when this instance puts webhook deliveries in the outbox.
     webhooks: tokio::sync::Notify,
     geo: Option<GeoIp>,
@@ -61,6 +64,7 @@ impl AppState {
                 forges,
                 misses: MissLimiter::default(),
                 streams,
+                stopping: std::sync::atomic::AtomicBool::new(false),
                 webhooks: tokio::sync::Notify::new(),
                 geo,
                 mailer,
@@ -124,6 +128,17 @@ impl AppState {
     /// Wakes every live event stream of this instance.
     pub fn events_changed(&self) {
         self.inner.events.notify_waiters();
+    }
+
+    /// Tells live streams the service is stopping.
+    pub fn begin_stopping(&self) {
+        self.inner.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.events_changed();
+    }
+
+    /// True once [`AppState::begin_stopping`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.inner.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Completes at the next [`AppState::events_changed`].

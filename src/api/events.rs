@@ -345,6 +345,10 @@ async fn next_stream_event(
         let notified = state.events_notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        if state.is_stopping() {
+            // No `end`: the task goes on; the client reconnects and resumes.
+            return None;
+        }
         if let Some(session_id) = &s.session_id {
             if !s.state.db().viewer_session_is_live(session_id).await.unwrap_or(false) {
                 s.finish();

@@ -89,3 +89,46 @@ async fn a_request_whose_body_never_arrives_times_out_and_changes_nothing() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(tasks["data"]["tasks"].as_array().map(Vec::len), Some(0), "nothing was created: {tasks}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| s.request_timeout = Duration::from_millis(300))
+        .await
+        .unwrap();
+    let mut socket = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    // The blank line that ends the headers never comes.
+    socket.write_all(b"GET /healthz HTTP/1.1\r\nHost: agentshare\r\nX-Slow: 1\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), socket.read_to_end(&mut answer))
+        .await
+        .expect("the server closes the connection instead of waiting forever")
+        .ok();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(!answer.contains("200 OK"), "no request was served: {answer}");
+
+    // The service goes on serving everyone else.
+    let (status, _) = app.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_ends_live_streams_instead_of_waiting_on_them() {
+    let mut app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let task = app.create_task("running").await;
+    let mut stream = app
+        .client
+        .get(app.url(&format!("/v1/tasks/{task}/events/stream")))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let started = std::time::Instant::now();
+    app.stop().await;
+    assert!(
+        started.elapsed() < agentshare::startup::SHUTDOWN_GRACE,
+        "the stream ended by itself rather than being cut at the end of the grace period"
+    );
+    let rest = read_until(&mut stream, |_| false).await;
+    assert!(!rest.contains("event: end"), "the task did not end, so neither does it say so: {rest}");
+}
