@@ -12,6 +12,7 @@ mod events;
 mod instances;
 mod mail;
 mod openapi;
+mod properties;
 mod pull_requests;
 mod share_codes;
 mod share_links;
