@@ -56,3 +56,46 @@ mod tests {
         assert_eq!(lookup_hash(""), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn fresh_keys_are_distinct_well_formed_and_found_by_their_hash(_round in 0..4u8) {
+            let key = NewApiKey::generate();
+            let other = NewApiKey::generate();
+            prop_assert_ne!(&key.secret, &other.secret);
+            prop_assert_ne!(&key.hash, &other.hash);
+            prop_assert_ne!(&key.key_id, &other.key_id);
+            prop_assert_eq!(key.secret.len(), PREFIX.len() + 43);
+            prop_assert_eq!(lookup_hash(&key.secret), Some(key.hash.clone()));
+            prop_assert!(key.secret.starts_with(&key.display_prefix));
+            prop_assert!(
+                key.display_prefix.len() < key.secret.len() / 4,
+                "the prefix can't be used as the key"
+            );
+            prop_assert!(ids::is_id(&key.key_id, "key"), "{}", key.key_id);
+        }
+
+        #[test]
+        fn a_presented_key_is_looked_up_exactly_when_it_has_the_shape_of_a_key(
+            rest in prop_oneof![
+                "[A-Za-z0-9_-]{43}",
+                "[A-Za-z0-9_-]{30,50}",
+                "[A-Za-z0-9_-]{0,21}[^A-Za-z0-9_-][A-Za-z0-9_-]{21}",
+            ],
+            prefix in prop_oneof![Just(PREFIX.to_owned()), "[a-z_]{0,5}", Just("Bearer ask_".to_owned())],
+        ) {
+            let presented = format!("{prefix}{rest}");
+            let shaped = prefix == PREFIX
+                && rest.len() == 43
+                && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let expected = shaped.then(|| ids::secret_hash(&presented));
+            prop_assert_eq!(lookup_hash(&presented), expected, "{:?}", presented);
+        }
+    }
+}

@@ -68,3 +68,74 @@ mod tests {
         assert_ne!(s, new_secret::<16>());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn new_ids_carry_their_prefix_and_no_other(prefix in "[a-z]{1,10}", other in "[a-z]{1,10}") {
+            let id = new_id(&prefix);
+            prop_assert!(is_id(&id, &prefix), "{}", id);
+            prop_assert_eq!(id.len(), prefix.len() + 17);
+            prop_assert_ne!(&id, &new_id(&prefix));
+            if other != prefix {
+                prop_assert!(!is_id(&id, &other), "{} taken for a {} id", id, other);
+            }
+        }
+
+        #[test]
+        fn a_value_is_an_id_exactly_when_it_is_prefix_underscore_and_16_hex_digits(
+            prefix in "[a-z]{1,8}",
+            rest in prop_oneof![
+                "_[0-9a-fA-F]{16}",
+                "_?[0-9a-f]{0,20}",
+                "_[0-9a-f]{0,7}[g-z.][0-9a-f]{8}",
+                ".{0,20}",
+            ],
+        ) {
+            let value = format!("{prefix}{rest}");
+            let expected = rest.len() == 17
+                && rest.starts_with('_')
+                && rest[1..].bytes().all(|b| b.is_ascii_hexdigit());
+            prop_assert_eq!(is_id(&value, &prefix), expected, "{:?}", value);
+        }
+
+        #[test]
+        fn secrets_are_compared_exactly(a in ".{0,40}", b in ".{0,40}", at in any::<prop::sample::Index>()) {
+            prop_assert_eq!(same_secret(&a, &b), a == b);
+            prop_assert!(same_secret(&a, &a.clone()));
+            // One character changed.
+            if !a.is_empty() {
+                let mut chars: Vec<char> = a.chars().collect();
+                let i = at.index(chars.len());
+                chars[i] = if chars[i] == 'a' { 'b' } else { 'a' };
+                let changed: String = chars.into_iter().collect();
+                prop_assert!(!same_secret(&a, &changed), "{:?} vs {:?}", a, changed);
+            }
+        }
+
+        #[test]
+        fn secret_hashes_are_sha256_hex_and_tell_secrets_apart(a in ".{0,60}", b in ".{0,60}") {
+            let hash = secret_hash(&a);
+            prop_assert_eq!(hash.len(), 64);
+            prop_assert!(hash.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{}", hash);
+            prop_assert_eq!(&hash, &secret_hash(&a));
+            prop_assert_eq!(hash == secret_hash(&b), a == b);
+        }
+
+        #[test]
+        fn new_secrets_decode_to_their_length_and_never_repeat(_round in 0..8u8) {
+            let short = new_secret::<16>();
+            let long = new_secret::<32>();
+            prop_assert_eq!(URL_SAFE_NO_PAD.decode(&short).unwrap().len(), 16);
+            prop_assert_eq!(URL_SAFE_NO_PAD.decode(&long).unwrap().len(), 32);
+            prop_assert_eq!(long.len(), 43);
+            prop_assert_ne!(short, new_secret::<16>());
+            prop_assert_ne!(long, new_secret::<32>());
+        }
+    }
+}

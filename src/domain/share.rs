@@ -144,14 +144,19 @@ impl ShareStatus {
     }
 }
 
-/// Checks a requested `expires_at`: a timestamp in the future.
+/// Checks a requested `expires_at`: a timestamp in the future, no later than
+/// 9999-12-31T23:59:59.999Z (the last instant RFC 3339 can write in UTC).
 pub fn parse_expiry(field: &str, text: &str, now: Timestamp) -> Result<Timestamp, FieldError> {
-    let at = Timestamp::parse(text).ok_or_else(|| {
-        FieldError::new(
-            field,
-            "expires_at must be an ISO 8601 timestamp with a time zone, e.g. 2024-12-31T23:59:59Z",
-        )
-    })?;
+    let Some(at) = Timestamp::parse(text) else {
+        let issue = match chrono::DateTime::parse_from_rfc3339(text.trim()) {
+            Ok(t) if t.timestamp_millis() > Timestamp::LAST.millis() => {
+                "expires_at must be no later than 9999-12-31T23:59:59Z"
+            }
+            Ok(_) => "expires_at must be in the future",
+            Err(_) => "expires_at must be an ISO 8601 timestamp with a time zone, e.g. 2024-12-31T23:59:59Z",
+        };
+        return Err(FieldError::new(field, issue));
+    };
     if at <= now {
         return Err(FieldError::new(field, "expires_at must be in the future"));
     }
@@ -336,5 +341,361 @@ mod tests {
         assert!(LinkKeys::parse(&hex_key).is_some());
         assert!(LinkKeys::parse(&URL_SAFE_NO_PAD.encode([3u8; 32])).is_some());
         assert!(LinkKeys::parse("short").is_none());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    use super::*;
+
+    /// The last instant RFC 3339 can write in UTC: 9999-12-31T23:59:59.999Z.
+    const LAST_MS: i64 = 253_402_300_799_999;
+    /// 2100-01-01T00:00:00Z: "now" in these properties lies between the epoch and this.
+    const NOW_MAX_MS: i64 = 4_102_444_800_000;
+    const URL_SAFE: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+    fn field() -> impl Strategy<Value = String> {
+        "[a-z][a-z_.]{0,20}"
+    }
+
+    fn link_id() -> impl Strategy<Value = String> {
+        "share_[0-9a-f]{16}"
+    }
+
+    fn view_id() -> impl Strategy<Value = String> {
+        "view_[0-9a-f]{16}"
+    }
+
+    /// `ms` written with an offset of `offset_minutes` east of UTC.
+    fn with_offset(ms: i64, offset_minutes: i32) -> String {
+        let offset = FixedOffset::east_opt(offset_minutes * 60).expect("offset under a day");
+        DateTime::<Utc>::from_timestamp_millis(ms)
+            .expect("in chrono's range")
+            .with_timezone(&offset)
+            .to_rfc3339_opts(SecondsFormat::Millis, false)
+    }
+
+    /// A password the rules accept: 8–32 characters, none of them control characters.
+    fn valid_password() -> impl Strategy<Value = String> {
+        prop::collection::vec(any::<char>().prop_filter("no control characters", |c| !c.is_control()), 8..=32)
+            .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    fn permissions() -> impl Strategy<Value = Permissions> {
+        any::<(bool, bool, bool)>().prop_map(|(allow_download, allow_comments, show_metadata)| Permissions {
+            allow_download,
+            allow_comments,
+            show_metadata,
+        })
+    }
+
+    fn patch() -> impl Strategy<Value = PermissionsPatch> {
+        any::<(Option<bool>, Option<bool>, Option<bool>)>().prop_map(
+            |(allow_download, allow_comments, show_metadata)| PermissionsPatch {
+                allow_download,
+                allow_comments,
+                show_metadata,
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn every_future_expiry_up_to_year_9999_is_accepted_as_written(
+            now in 0..NOW_MAX_MS,
+            ahead in 1..=(LAST_MS - NOW_MAX_MS),
+            offset_minutes in -(23 * 60 + 59)..=(23 * 60 + 59),
+            field in field(),
+        ) {
+            let at = now + ahead;
+            let utc = Timestamp(at).to_rfc3339();
+            prop_assert_eq!(parse_expiry(&field, &utc, Timestamp(now)), Ok(Timestamp(at)), "{}", utc);
+            // The same instant written in another time zone is the same expiry, as
+            // long as that writing stays within year 9999.
+            let local = with_offset(at, offset_minutes);
+            if !local.starts_with('+') {
+                prop_assert_eq!(parse_expiry(&field, &local, Timestamp(now)), Ok(Timestamp(at)), "{}", local);
+            }
+        }
+
+        #[test]
+        fn an_expiry_at_or_before_now_is_refused_naming_the_field(
+            now in 0..NOW_MAX_MS,
+            behind in 0..=NOW_MAX_MS,
+            field in field(),
+        ) {
+            let text = Timestamp(now - behind).to_rfc3339();
+            let err = parse_expiry(&field, &text, Timestamp(now)).unwrap_err();
+            prop_assert_eq!(&err.field, &field);
+            prop_assert!(err.issue.contains("in the future"), "{}: {}", text, err.issue);
+        }
+
+        #[test]
+        fn an_expiry_after_year_9999_is_refused_naming_the_field(
+            beyond in 1..=1439 * 60_000i64,
+            spare_minutes in 0..1440i32,
+            field in field(),
+        ) {
+            // Written with a negative offset, an instant after 9999-12-31T23:59:59.999Z
+            // still reads as a date in year 9999.
+            let at = LAST_MS + beyond;
+            let needed = i32::try_from((beyond + 59_999) / 60_000).unwrap();
+            let offset_minutes = -(needed + spare_minutes % (1440 - needed));
+            let text = with_offset(at, offset_minutes);
+            prop_assert!(text.starts_with("9999-"), "{}", text);
+            let err = parse_expiry(&field, &text, Timestamp(0)).unwrap_err();
+            prop_assert_eq!(&err.field, &field, "{}", text);
+            prop_assert!(err.issue.contains("no later than 9999-12-31T23:59:59Z"), "{}: {}", text, err.issue);
+        }
+
+        #[test]
+        fn malformed_expiries_are_refused_naming_the_field(
+            text in prop_oneof![
+                "[0-9]{1,13}",
+                "[a-z ]{0,20}",
+                "[0-9]{4}-[0-9]{2}-[0-9]{2}",
+                "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?",
+                "[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}Z",
+            ],
+            field in field(),
+        ) {
+            let err = parse_expiry(&field, &text, Timestamp(0)).unwrap_err();
+            prop_assert_eq!(&err.field, &field, "{:?}", text);
+            prop_assert!(err.issue.contains("ISO 8601"), "{:?}: {}", text, err.issue);
+        }
+
+        #[test]
+        fn passwords_are_accepted_exactly_when_8_to_32_characters_without_control_characters(
+            chars in prop::collection::vec(any::<char>(), 0..=40),
+            field in field(),
+        ) {
+            let text: String = chars.iter().collect();
+            let allowed = (8..=32).contains(&chars.len()) && !chars.iter().any(|c| c.is_control());
+            match SharePassword::parse(&field, &text) {
+                Ok(_) => prop_assert!(allowed, "{:?} was accepted", text),
+                Err(err) => {
+                    prop_assert!(!allowed, "{:?} was refused: {}", text, err.issue);
+                    prop_assert_eq!(err.field, field);
+                }
+            }
+        }
+
+        #[test]
+        fn permissions_patches_set_exactly_the_flags_they_name(base in permissions(), patch in patch()) {
+            let patched = patch.apply(base);
+            prop_assert_eq!(patched.allow_download, patch.allow_download.unwrap_or(base.allow_download));
+            prop_assert_eq!(patched.allow_comments, patch.allow_comments.unwrap_or(base.allow_comments));
+            prop_assert_eq!(patched.show_metadata, patch.show_metadata.unwrap_or(base.show_metadata));
+            prop_assert_eq!(patch.apply(patched), patched, "applying a patch twice is applying it once");
+            prop_assert_eq!(PermissionsPatch::default().apply(base), base, "an empty patch changes nothing");
+        }
+
+        #[test]
+        fn later_permissions_patches_win_over_earlier_ones(
+            base in permissions(),
+            first in patch(),
+            second in patch(),
+        ) {
+            let merged = PermissionsPatch {
+                allow_download: second.allow_download.or(first.allow_download),
+                allow_comments: second.allow_comments.or(first.allow_comments),
+                show_metadata: second.show_metadata.or(first.show_metadata),
+            };
+            prop_assert_eq!(second.apply(first.apply(base)), merged.apply(base));
+        }
+
+        #[test]
+        fn permissions_a_request_names_are_the_ones_it_gets_and_the_rest_keep_the_seed_defaults(
+            named in prop::collection::btree_map(
+                select(vec!["allow_download", "allow_comments", "show_metadata"]),
+                any::<bool>(),
+                0..=3,
+            ),
+        ) {
+            let body = serde_json::to_value(&named).unwrap();
+            let patch: PermissionsPatch = serde_json::from_value(body.clone()).unwrap();
+            let got = serde_json::to_value(patch.apply(Permissions::default())).unwrap();
+            // Seed 001 defaults: downloads on, comments off, metadata on.
+            let defaults = [("allow_download", true), ("allow_comments", false), ("show_metadata", true)];
+            for (flag, default) in defaults {
+                let expected = named.get(flag).copied().unwrap_or(default);
+                prop_assert_eq!(&got[flag], &serde_json::Value::Bool(expected), "{} from {}", flag, body);
+            }
+            let mut unknown = body;
+            unknown["allow_everything"] = serde_json::Value::Bool(true);
+            prop_assert!(
+                serde_json::from_value::<PermissionsPatch>(unknown).is_err(),
+                "unknown flags are refused"
+            );
+        }
+
+        #[test]
+        fn link_secrets_are_deterministic_well_formed_and_distinct_per_link_and_key(
+            key in any::<[u8; 32]>(),
+            other_key in any::<[u8; 32]>(),
+            id in link_id(),
+            other_id in link_id(),
+        ) {
+            let keys = LinkKeys::new(key);
+            let again = LinkKeys::new(key);
+            let token = keys.token(&id);
+            prop_assert_eq!(&token, &again.token(&id));
+            prop_assert_eq!(token.len(), 43);
+            prop_assert!(token.chars().all(|c| URL_SAFE.contains(c)), "{}", token);
+            prop_assert_eq!(URL_SAFE_NO_PAD.decode(&token).unwrap().len(), 32);
+
+            let short = keys.short_code(&id);
+            prop_assert_eq!(&short, &again.short_code(&id));
+            prop_assert_eq!(short.chars().count(), SHORT_CODE_LEN);
+            prop_assert!(short.bytes().all(|b| b.is_ascii_alphanumeric()), "{}", short);
+
+            let code = keys.share_code(&id);
+            prop_assert_eq!(&code, &again.share_code(&id));
+            prop_assert_eq!(code.chars().count(), super::super::task_share::CODE_LEN);
+            prop_assert!(code.bytes().all(|b| b.is_ascii_alphanumeric()), "{}", code);
+
+            if other_id != id {
+                prop_assert_ne!(&token, &keys.token(&other_id));
+                prop_assert_ne!(&short, &keys.short_code(&other_id));
+                prop_assert_ne!(&code, &keys.share_code(&other_id));
+            }
+            if other_key != key {
+                let others = LinkKeys::new(other_key);
+                prop_assert_ne!(&token, &others.token(&id));
+                prop_assert_ne!(&short, &others.short_code(&id));
+                prop_assert_ne!(&code, &others.share_code(&id));
+            }
+        }
+
+        #[test]
+        fn a_link_key_reads_the_same_from_hex_and_base64_and_nothing_else(
+            key in any::<[u8; 32]>(),
+            other_length in prop::collection::vec(any::<u8>(), 0..64)
+                .prop_filter("not 32 bytes", |b| b.len() != 32),
+            id in link_id(),
+        ) {
+            let token = LinkKeys::new(key).token(&id);
+            let padded_upper = format!("  {}\n", hex::encode_upper(key));
+            let texts = [hex::encode(key), padded_upper, URL_SAFE_NO_PAD.encode(key)];
+            for text in texts {
+                let parsed = LinkKeys::parse(&text);
+                prop_assert!(parsed.is_some(), "{:?}", text);
+                prop_assert_eq!(parsed.unwrap().token(&id), token.clone(), "{:?}", text);
+            }
+            prop_assert!(LinkKeys::parse(&hex::encode(&other_length)).is_none());
+            prop_assert!(LinkKeys::parse(&URL_SAFE_NO_PAD.encode(&other_length)).is_none());
+        }
+
+        #[test]
+        fn a_grant_verifies_for_its_link_until_it_expires(
+            key in any::<[u8; 32]>(),
+            id in link_id(),
+            other_id in link_id(),
+            view in view_id(),
+            expires in 1..=LAST_MS,
+            offset in -10_000_000i64..10_000_000,
+        ) {
+            let keys = LinkKeys::new(key);
+            let grant = keys.grant(&id, &view, Timestamp(expires));
+            let now = Timestamp(expires.saturating_add(offset));
+            prop_assert_eq!(keys.check_grant(&id, &grant, now), offset < 0, "{} at {:?}", grant, now);
+            let before = Timestamp(expires - 1);
+            prop_assert_eq!(keys.grant(&id, &view, Timestamp(expires)), grant.clone(), "deterministic");
+            if other_id != id {
+                prop_assert!(!keys.check_grant(&other_id, &grant, before), "another link");
+            }
+            let mut other_key = key;
+            other_key[0] ^= 1;
+            prop_assert!(!LinkKeys::new(other_key).check_grant(&id, &grant, before), "another key");
+        }
+
+        #[test]
+        fn a_grant_changed_in_any_single_character_is_refused(
+            key in any::<[u8; 32]>(),
+            id in link_id(),
+            view in view_id(),
+            expires in 1..=LAST_MS,
+            replacements in prop::collection::vec(
+                prop_oneof![select(format!("{URL_SAFE}.+").chars().collect::<Vec<_>>()), any::<char>()],
+                64,
+            ),
+        ) {
+            let keys = LinkKeys::new(key);
+            let grant = keys.grant(&id, &view, Timestamp(expires));
+            let before = Timestamp(expires - 1);
+            prop_assert!(keys.check_grant(&id, &grant, before));
+            let chars: Vec<char> = grant.chars().collect();
+            prop_assert!(chars.len() <= replacements.len());
+            for (i, replacement) in replacements.iter().enumerate().take(chars.len()) {
+                if *replacement == chars[i] {
+                    continue;
+                }
+                let mut changed = chars.clone();
+                changed[i] = *replacement;
+                let changed: String = changed.into_iter().collect();
+                prop_assert!(!keys.check_grant(&id, &changed, before), "{} accepted as {}", changed, grant);
+            }
+        }
+
+        #[test]
+        fn visitor_hashes_are_keyed_stable_and_tell_visitors_apart(
+            key in any::<[u8; 32]>(),
+            id in link_id(),
+            other_id in link_id(),
+            client in any::<std::net::IpAddr>(),
+            other_client in any::<std::net::IpAddr>(),
+            agent in "[ -~]{0,60}",
+            other_agent in "[ -~]{0,60}",
+        ) {
+            let keys = LinkKeys::new(key);
+            let (client, other_client) = (client.to_string(), other_client.to_string());
+            let hash = keys.visitor_hash(&id, &client, &agent);
+            prop_assert_eq!(&hash, &LinkKeys::new(key).visitor_hash(&id, &client, &agent));
+            prop_assert_eq!(hash.len(), 32);
+            prop_assert!(hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "{}", hash);
+            if other_client != client {
+                prop_assert_ne!(&hash, &keys.visitor_hash(&id, &other_client, &agent));
+            }
+            if other_agent != agent {
+                prop_assert_ne!(&hash, &keys.visitor_hash(&id, &client, &other_agent));
+            }
+            if other_id != id {
+                prop_assert_ne!(&hash, &keys.visitor_hash(&other_id, &client, &agent));
+            }
+        }
+    }
+
+    proptest! {
+        // Argon2 is slow on purpose: a few cases suffice.
+        #![proptest_config(ProptestConfig::with_cases(6))]
+
+        #[test]
+        fn a_password_hash_verifies_that_password_and_no_other(
+            password in valid_password(),
+            other in valid_password(),
+            at in any::<prop::sample::Index>(),
+            replacement in any::<char>(),
+        ) {
+            let hash = SharePassword::parse("password", &password).unwrap().hash();
+            prop_assert!(verify_password(&hash, &password));
+            let again = SharePassword::parse("password", &password).unwrap().hash();
+            prop_assert_ne!(&hash, &again, "each hash has its own salt");
+            prop_assert!(verify_password(&again, &password));
+            // One character changed.
+            let mut chars: Vec<char> = password.chars().collect();
+            let i = at.index(chars.len());
+            if chars[i] != replacement {
+                chars[i] = replacement;
+                let changed: String = chars.into_iter().collect();
+                prop_assert!(!verify_password(&hash, &changed), "{:?} verified as {:?}", changed, password);
+            }
+            if other != password {
+                prop_assert!(!verify_password(&hash, &other), "{:?} verified as {:?}", other, password);
+            }
+        }
     }
 }

@@ -131,3 +131,81 @@ mod tests {
         assert_eq!(TaskStatus::parse("done"), None);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    use super::*;
+
+    fn status() -> impl Strategy<Value = TaskStatus> {
+        select(TaskStatus::ALL.to_vec())
+    }
+
+    proptest! {
+        #[test]
+        fn a_final_status_is_never_left(from in status(), to in status()) {
+            if from.is_final() {
+                prop_assert_eq!(from.can_become(to), from == to, "{:?} -> {:?}", from, to);
+            }
+        }
+
+        #[test]
+        fn setting_the_current_status_is_always_accepted(status in status()) {
+            prop_assert!(status.can_become(status));
+        }
+
+        #[test]
+        fn no_status_is_ever_returned_to(a in status(), b in status()) {
+            if a != b && a.can_become(b) {
+                prop_assert!(!b.can_become(a), "{:?} <-> {:?}", a, b);
+            }
+            if a != TaskStatus::Pending {
+                prop_assert!(!a.can_become(TaskStatus::Pending), "{:?} -> pending", a);
+            }
+        }
+
+        #[test]
+        fn every_chain_of_accepted_moves_ends_within_three_statuses(
+            moves in prop::collection::vec(status(), 0..12)
+        ) {
+            // pending -> running -> final is the longest road: any walk of accepted
+            // moves visits at most three distinct statuses, in that order.
+            let mut current = TaskStatus::Pending;
+            let mut visited = vec![current];
+            for next in moves {
+                if current.can_become(next) {
+                    current = next;
+                    if visited.last() != Some(&next) {
+                        prop_assert!(!visited.contains(&next), "{:?} revisited after {:?}", next, visited);
+                        visited.push(next);
+                    }
+                }
+            }
+            prop_assert!(visited.len() <= 3, "{:?}", visited);
+        }
+
+        #[test]
+        fn statuses_and_event_types_read_back_what_they_write(
+            status in status(),
+            event in select(vec![EventType::Message, EventType::Progress, EventType::Output, EventType::Log]),
+            text in "[a-z]{0,12}",
+        ) {
+            prop_assert_eq!(TaskStatus::parse(status.as_str()), Some(status));
+            prop_assert_eq!(serde_json::to_value(status).unwrap(), serde_json::Value::from(status.as_str()));
+            prop_assert_eq!(EventType::parse(event.as_str()), Some(event));
+            prop_assert_eq!(serde_json::to_value(event).unwrap(), serde_json::Value::from(event.as_str()));
+            // Any other text names nothing.
+            if let Some(parsed) = TaskStatus::parse(&text) {
+                prop_assert_eq!(parsed.as_str(), text.as_str());
+            }
+            if let Some(parsed) = EventType::parse(&text) {
+                prop_assert_eq!(parsed.as_str(), text.as_str());
+            }
+            // Names are case-sensitive.
+            prop_assert_eq!(TaskStatus::parse(&status.as_str().to_uppercase()), None);
+            prop_assert_eq!(EventType::parse(&event.as_str().to_uppercase()), None);
+        }
+    }
+}

@@ -121,3 +121,94 @@ mod tests {
         assert_eq!(json["canMergePr"], false);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use proptest::sample::select;
+
+    use super::*;
+
+    const FLAGS: [&str; 5] = ["canSendMessage", "canCreatePr", "canApprovePr", "canViewPr", "canMergePr"];
+
+    /// The flag of the seed-003 permissions that governs `action`, by its JSON name.
+    fn flag_of(action: Action) -> &'static str {
+        match action {
+            Action::SendMessage => "canSendMessage",
+            Action::ViewPr => "canViewPr",
+            Action::CreatePr => "canCreatePr",
+            Action::ApprovePr => "canApprovePr",
+            Action::MergePr => "canMergePr",
+        }
+    }
+
+    fn request() -> impl Strategy<Value = (serde_json::Value, CodePermissionsRequest)> {
+        prop::collection::btree_map(select(FLAGS.to_vec()), any::<bool>(), 0..=5).prop_map(|named| {
+            let body = serde_json::to_value(&named).unwrap();
+            let request = serde_json::from_value(body.clone()).expect("known flags parse");
+            (body, request)
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn a_code_gets_the_permissions_its_request_names_and_view_only_defaults_for_the_rest(
+            (body, request) in request()
+        ) {
+            let resolved = serde_json::to_value(request.resolve()).unwrap();
+            for flag in FLAGS {
+                // Seed 003 defaults: viewing pull requests only.
+                let default = flag == "canViewPr";
+                let expected = body.get(flag).cloned().unwrap_or(serde_json::Value::Bool(default));
+                prop_assert_eq!(&resolved[flag], &expected, "{} from {}", flag, body);
+            }
+            prop_assert_eq!(resolved.as_object().unwrap().len(), FLAGS.len());
+        }
+
+        #[test]
+        fn an_action_is_allowed_exactly_when_its_flag_is_granted(
+            (_, request) in request(),
+            action in select(vec![
+                Action::SendMessage,
+                Action::ViewPr,
+                Action::CreatePr,
+                Action::ApprovePr,
+                Action::MergePr,
+            ]),
+        ) {
+            let permissions = request.resolve();
+            let granted = serde_json::to_value(permissions).unwrap()[flag_of(action)].as_bool().unwrap();
+            prop_assert_eq!(permissions.allows(action), granted, "{:?} under {:?}", action, permissions);
+            // Granting only this flag allows this action and nothing else.
+            let only: CodePermissions = {
+                let mut none = serde_json::json!({});
+                for flag in FLAGS {
+                    none[flag] = serde_json::Value::Bool(flag == flag_of(action));
+                }
+                serde_json::from_value::<CodePermissionsRequest>(none).unwrap().resolve()
+            };
+            let actions =
+                [Action::SendMessage, Action::ViewPr, Action::CreatePr, Action::ApprovePr, Action::MergePr];
+            for other in actions {
+                prop_assert_eq!(only.allows(other), other == action, "{:?} with only {:?}", other, action);
+            }
+        }
+
+        #[test]
+        fn session_tokens_are_recognised_by_shape_alone(
+            rest in prop_oneof![
+                "[A-Za-z0-9_-]{43}",
+                "[A-Za-z0-9_-]{0,42}",
+                "[A-Za-z0-9_-]{44,50}",
+                "[A-Za-z0-9_-]{0,20}[^A-Za-z0-9_-][A-Za-z0-9_-]{0,22}",
+            ],
+            prefix in prop_oneof![Just(SESSION_PREFIX.to_owned()), "[a-z_]{0,5}"],
+        ) {
+            let token = format!("{prefix}{rest}");
+            let expected = prefix == SESSION_PREFIX
+                && rest.len() == 43
+                && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            prop_assert_eq!(is_session_token(&token), expected, "{:?}", token);
+        }
+    }
+}

@@ -8,6 +8,11 @@ use serde::{Serialize, Serializer};
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
+    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z: the first and last
+    /// instants RFC 3339 can write in UTC.
+    pub const FIRST: Timestamp = Timestamp(-62_167_219_200_000);
+    pub const LAST: Timestamp = Timestamp(253_402_300_799_999);
+
     pub fn now() -> Timestamp {
         Timestamp(Utc::now().timestamp_millis())
     }
@@ -18,10 +23,13 @@ impl Timestamp {
     }
 
     /// Parses an ISO 8601 / RFC 3339 timestamp with an offset (`2024-12-31T23:59:59Z`).
+    /// Instants an offset carries outside years 0000–9999 in UTC are refused, since
+    /// they could not be written back (`9999-12-31T23:30:00-01:00` is in year 10000).
     pub fn parse(text: &str) -> Option<Timestamp> {
         DateTime::parse_from_rfc3339(text.trim())
             .ok()
             .map(|t| Timestamp(t.with_timezone(&Utc).timestamp_millis()))
+            .filter(|t| (Timestamp::FIRST..=Timestamp::LAST).contains(t))
     }
 
     pub fn plus_days(self, days: i64) -> Timestamp {
@@ -74,6 +82,208 @@ mod tests {
     fn rejects_what_is_not_a_timestamp() {
         for bad in ["", "tomorrow", "2024-13-01T00:00:00Z", "2024-01-01", "2024-01-01T00:00:00"] {
             assert_eq!(Timestamp::parse(bad), None, "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z in milliseconds: the instants
+    /// RFC 3339 can write in UTC.
+    const FIRST_MS: i64 = -62_167_219_200_000;
+    const LAST_MS: i64 = 253_402_300_799_999;
+
+    /// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm),
+    /// computed independently of chrono.
+    fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+        let y = if month <= 2 { year - 1 } else { year };
+        let era = y.div_euclid(400);
+        let yoe = y - era * 400;
+        let mp = (month + 9) % 12;
+        let doy = (153 * mp + 2) / 5 + day - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
+    fn days_in_month(year: i64, month: i64) -> i64 {
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+        match month {
+            2 if leap => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            _ => 31,
+        }
+    }
+
+    /// The parts of an RFC 3339 timestamp.
+    #[derive(Debug, Clone)]
+    struct Parts {
+        year: i64,
+        month: i64,
+        day: i64,
+        hour: i64,
+        minute: i64,
+        second: i64,
+        /// Fractional digits, as written (possibly none).
+        fraction: String,
+        /// `None` for `Z`, else the offset in minutes east of UTC.
+        offset_minutes: Option<i64>,
+    }
+
+    impl Parts {
+        fn text(&self) -> String {
+            let fraction =
+                if self.fraction.is_empty() { String::new() } else { format!(".{}", self.fraction) };
+            let offset = match self.offset_minutes {
+                None => "Z".to_owned(),
+                Some(m) => {
+                    format!("{}{:02}:{:02}", if m < 0 { '-' } else { '+' }, m.abs() / 60, m.abs() % 60)
+                }
+            };
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{fraction}{offset}",
+                self.year, self.month, self.day, self.hour, self.minute, self.second
+            )
+        }
+
+        /// The instant written, in milliseconds since the epoch (sub-millisecond
+        /// digits dropped).
+        fn millis(&self) -> i64 {
+            let days = days_from_civil(self.year, self.month, self.day);
+            let seconds = days * 86_400 + self.hour * 3600 + self.minute * 60 + self.second
+                - self.offset_minutes.unwrap_or(0) * 60;
+            let mut digits = self.fraction.clone();
+            digits.truncate(3);
+            while digits.len() < 3 {
+                digits.push('0');
+            }
+            seconds * 1000 + digits.parse::<i64>().expect("digits")
+        }
+    }
+
+    fn parts() -> impl Strategy<Value = Parts> {
+        // The first and last years, months, days and hours come up often: that is
+        // where an offset can carry an instant out of what RFC 3339 can write.
+        let year = prop_oneof![6 => 0i64..=9999, 1 => Just(0), 1 => Just(9999)];
+        let month = prop_oneof![2 => 1i64..=12, 1 => Just(1), 1 => Just(12)];
+        (year, month)
+            .prop_flat_map(|(year, month)| {
+                let last_day = days_in_month(year, month);
+                (
+                    Just(year),
+                    Just(month),
+                    prop_oneof![2 => 1..=last_day, 1 => Just(1), 1 => Just(last_day)],
+                    prop_oneof![2 => 0i64..24, 1 => Just(0), 1 => Just(23)],
+                    0i64..60,
+                    0i64..60,
+                    "[0-9]{0,9}",
+                    prop_oneof![Just(None), (-(23 * 60 + 59)..=(23 * 60 + 59i64)).prop_map(Some)],
+                )
+            })
+            .prop_map(|(year, month, day, hour, minute, second, fraction, offset_minutes)| Parts {
+                year,
+                month,
+                day,
+                hour,
+                minute,
+                second,
+                fraction,
+                offset_minutes,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn every_representable_instant_renders_to_text_that_parses_back(ms in FIRST_MS..=LAST_MS) {
+            let text = Timestamp(ms).to_rfc3339();
+            prop_assert_eq!(Timestamp::parse(&text), Some(Timestamp(ms)), "{}", text);
+            prop_assert!(text.ends_with('Z'), "{}", text);
+        }
+
+        #[test]
+        fn a_timestamp_parses_to_the_instant_it_names_or_is_refused_when_rfc_3339_cannot_write_it(
+            parts in parts()
+        ) {
+            let text = parts.text();
+            let expected = parts.millis();
+            let parsed = Timestamp::parse(&text);
+            if (FIRST_MS..=LAST_MS).contains(&expected) {
+                prop_assert_eq!(parsed, Some(Timestamp(expected)), "{}", text);
+            } else {
+                prop_assert_eq!(parsed, None, "{} lies outside years 0000-9999 in UTC", text);
+            }
+        }
+
+        #[test]
+        fn instants_just_outside_years_0000_to_9999_are_refused_however_they_are_written(
+            edge in prop_oneof![Just(FIRST_MS), Just(LAST_MS)],
+            delta in -86_400_000i64..=86_400_000,
+            offset_minutes in -(23 * 60 + 59)..=(23 * 60 + 59i32),
+        ) {
+            let ms = edge + delta;
+            let offset = chrono::FixedOffset::east_opt(offset_minutes * 60).unwrap();
+            let text = DateTime::<Utc>::from_timestamp_millis(ms)
+                .unwrap()
+                .with_timezone(&offset)
+                .to_rfc3339_opts(SecondsFormat::Millis, false);
+            // Only texts with a four-digit year are RFC 3339 at all.
+            prop_assume!(text.as_bytes()[0].is_ascii_digit());
+            let expected = (FIRST_MS..=LAST_MS).contains(&ms).then_some(Timestamp(ms));
+            prop_assert_eq!(Timestamp::parse(&text), expected, "{}", text);
+        }
+
+        #[test]
+        fn whatever_is_accepted_renders_to_text_that_parses_back_to_the_same_millisecond(parts in parts()) {
+            if let Some(t) = Timestamp::parse(&parts.text()) {
+                let rendered = t.to_rfc3339();
+                prop_assert_eq!(
+                    Timestamp::parse(&rendered),
+                    Some(t),
+                    "{} rendered as {}",
+                    parts.text(),
+                    rendered
+                );
+            }
+        }
+
+        #[test]
+        fn surrounding_whitespace_and_lowercase_separators_are_accepted(
+            parts in parts(),
+            pad in "[ \t]{0,3}",
+        ) {
+            let text = parts.text();
+            let loose = format!("{pad}{}{pad}", text.replace('T', "t").replace('Z', "z"));
+            prop_assert_eq!(Timestamp::parse(&loose), Timestamp::parse(&text), "{:?}", loose);
+        }
+
+        #[test]
+        fn timestamps_without_a_time_zone_or_with_impossible_fields_are_refused(
+            parts in parts(),
+            defect in 0usize..7,
+            bad in 0i64..100,
+        ) {
+            let good = parts.text();
+            let text = match defect {
+                // No offset at all.
+                0 => good[..19].to_owned(),
+                // A date alone.
+                1 => good[..10].to_owned(),
+                // A month, day, hour or minute out of range.
+                2 => Parts { month: 13 + bad % 87, ..parts.clone() }.text(),
+                3 => {
+                    let day = days_in_month(parts.year, parts.month) + 1 + bad % 60;
+                    Parts { day, ..parts.clone() }.text()
+                }
+                4 => Parts { hour: 24 + bad % 76, ..parts.clone() }.text(),
+                5 => Parts { minute: 60 + bad % 40, ..parts.clone() }.text(),
+                // An offset of a day or more.
+                _ => Parts { offset_minutes: Some(24 * 60 + bad), ..parts.clone() }.text(),
+            };
+            prop_assert_eq!(Timestamp::parse(&text), None, "{:?}", text);
         }
     }
 }

@@ -191,3 +191,50 @@ mod tests {
         assert!(parse_event_types("events", &["share_link.exploded".into()]).is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const CAP_SECS: f64 = 4.0 * 3600.0;
+
+    proptest! {
+        #[test]
+        fn a_later_retry_never_waits_less_for_the_same_jitter(
+            attempt in any::<i64>(),
+            jitter in prop_oneof![-1.0f64..=1.0, -1e9f64..1e9, Just(f64::INFINITY), Just(f64::NEG_INFINITY)],
+        ) {
+            let next = attempt.saturating_add(1);
+            prop_assert!(
+                backoff(attempt, jitter) <= backoff(next, jitter),
+                "attempt {} jitter {}",
+                attempt,
+                jitter
+            );
+        }
+
+        #[test]
+        fn every_delay_lies_between_4_seconds_and_the_cap_plus_jitter(
+            attempt in any::<i64>(),
+            jitter in prop_oneof![-1.0f64..=1.0, -1e9f64..1e9, Just(f64::INFINITY), Just(f64::NEG_INFINITY)],
+        ) {
+            let delay = backoff(attempt, jitter).as_secs_f64();
+            prop_assert!((4.0 - 1e-9..=CAP_SECS * 1.2 + 1e-6).contains(&delay), "{} s", delay);
+        }
+
+        #[test]
+        fn delays_double_until_the_cap_and_jitter_scales_them_by_at_most_a_fifth(
+            attempt in 1..=MAX_ATTEMPTS,
+            jitter in -1.0f64..=1.0,
+        ) {
+            let plain = backoff(attempt, 0.0).as_secs_f64();
+            let following = backoff(attempt + 1, 0.0).as_secs_f64();
+            let doubled = (2.0 * plain).min(CAP_SECS);
+            prop_assert!((following - doubled).abs() < 1e-6, "{} then {}", plain, following);
+            let jittered = backoff(attempt, jitter).as_secs_f64();
+            prop_assert!((jittered - plain * (1.0 + 0.2 * jitter)).abs() < 1e-6, "{} vs {}", jittered, plain);
+        }
+    }
+}

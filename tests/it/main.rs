@@ -15,6 +15,7 @@ mod limits;
 mod logs;
 mod mail;
 mod openapi;
+mod properties;
 mod pull_requests;
 mod share_codes;
 mod share_links;

@@ -94,6 +94,7 @@ async fn permissions_are_validated_in_the_003_shape(app: TestApp) {
         json!({"perms": {}}),
         json!({"expiresAt": "soon"}),
         json!({"expiresAt": "2020-01-01T00:00:00Z"}),
+        json!({"expiresAt": "9999-12-31T23:59:59-01:00"}),
     ] {
         let (status, answer) = app.post(&path, body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

@@ -120,6 +120,8 @@ async fn each_bad_field_is_named(app: TestApp) {
         (json!({"task_id": task, "expires_at": "next week"}), "expires_at"),
         (json!({"task_id": task, "expires_at": "2024-01-01T00:00:00Z"}), "expires_at"),
         (json!({"task_id": task, "expires_at": 1700000000}), "expires_at"),
+        // In year 10000 once in UTC: not an instant RFC 3339 can write back.
+        (json!({"task_id": task, "expires_at": "9999-12-31T23:59:59-01:00"}), "expires_at"),
         (json!({"task_id": task, "password": "short"}), "password"),
         (json!({"task_id": task, "password": "x".repeat(33)}), "password"),
         (json!({"task_id": task, "password": 12345678}), "password"),
@@ -320,6 +322,7 @@ async fn updates_change_only_what_they_name(app: TestApp) {
 
     for (patch, field) in [
         (json!({"expires_at": "2020-01-01T00:00:00Z"}), "expires_at"),
+        (json!({"expires_at": "9999-12-31T23:30:00-00:45"}), "expires_at"),
         (json!({"password": "short"}), "password"),
         (json!({"max_views": 0}), "max_views"),
         (json!({"title": ""}), "title"),
