@@ -46,7 +46,8 @@ async fn main() -> anyhow::Result<()> {
             .body(body.to_string())
             .send()
     };
-    let task: Value = call(reqwest::Method::POST, "/v1/tasks".into(), json!({"title": "t"})).await?.json().await?;
+    let task: Value =
+        call(reqwest::Method::POST, "/v1/tasks".into(), json!({"title": "t"})).await?.json().await?;
     let task = task["data"]["task_id"].as_str().unwrap_or_default().to_owned();
     let output = json!({"type": "output", "name": "Result", "content": "# Done\n\nAll good."});
     call(reqwest::Method::POST, format!("/v1/tasks/{task}/events"), output).await?;
@@ -101,7 +102,9 @@ async fn main() -> anyhow::Result<()> {
             }
             match &bodies[i] {
                 None => bodies[i] = Some((status, body)),
-                Some(first) => anyhow::ensure!(*first == (status, body), "{} answered differently", classes[i].0),
+                Some(first) => {
+                    anyhow::ensure!(*first == (status, body), "{} answered differently", classes[i].0)
+                }
             }
         }
     }

@@ -214,10 +214,28 @@ impl Db {
         })
     }
 
-    /// The link whose URL token hashes to `token_hash`, in any status.
-    pub async fn share_link_by_token(&self, token_hash: &str) -> sqlx::Result<Option<ShareLinkRecord>> {
-        let sql = format!("SELECT {LINK_COLUMNS} FROM share_links WHERE token_hash = $1");
-        dispatch!(self.read(), |pool| sqlx::query_as(&sql).bind(token_hash).fetch_optional(pool).await)
+    /// The link whose URL token hashes to `token_hash`: in any status, or with
+    /// `active_at`, only if it is active then (so that a gone link costs the same
+    /// to look up as an unknown one).
+    pub async fn share_link_by_token(
+        &self,
+        token_hash: &str,
+        active_at: Option<Timestamp>,
+    ) -> sqlx::Result<Option<ShareLinkRecord>> {
+        let sql = match active_at {
+            None => format!("SELECT {LINK_COLUMNS} FROM share_links WHERE token_hash = $1"),
+            Some(_) => format!(
+                "SELECT {LINK_COLUMNS} FROM share_links WHERE token_hash = $1 AND revoked_at IS NULL \
+                 AND expires_at > $2 AND (max_views IS NULL OR view_count < max_views)"
+            ),
+        };
+        dispatch!(self.read(), |pool| {
+            let mut query = sqlx::query_as(&sql).bind(token_hash);
+            if let Some(now) = active_at {
+                query = query.bind(now.millis());
+            }
+            query.fetch_optional(pool).await
+        })
     }
 
     /// The id of the active link (at `now`) whose short code hashes to

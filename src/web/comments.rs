@@ -71,7 +71,7 @@ fn is_form(headers: &HeaderMap) -> bool {
 /// comments, and a valid grant from a view of it.
 async fn commentable(state: &AppState, token: &str, grant: &str) -> Result<ShareLinkRecord, ApiError> {
     let now = Timestamp::now();
-    let link = link_by_token(state, token)
+    let link = link_by_token(state, token, None)
         .await?
         .filter(|l| l.revoked_at.is_none() && l.expires_at > now.millis())
         .ok_or(ApiError::ShareUnavailable)?;
@@ -193,7 +193,7 @@ pub async fn verify_comment(
     let code = query.ok().and_then(|ApiQuery(q)| q.code).unwrap_or_default();
     let result = async {
         refuse_guessers(&state, client)?;
-        let link = link_by_token(&state, &token).await?.filter(|l| l.revoked_at.is_none()).ok_or(ApiError::ShareUnavailable)?;
+        let link = link_by_token(&state, &token, None).await?.filter(|l| l.revoked_at.is_none()).ok_or(ApiError::ShareUnavailable)?;
         let (owner_id, task_id) = (link.owner_id.clone(), link.task_id.clone());
         let verified = state
             .db()

@@ -181,19 +181,22 @@ async fn find(state: &AppState, token: &str) -> Result<Presented, ApiError> {
     if token.len() != TOKEN_LEN || !valid(token) {
         return Ok(Presented::Gone);
     }
-    Ok(match link_by_token(state, token).await? {
-        Some(link) if link.status(Timestamp::now()) == ShareStatus::Active => Presented::Link(Box::new(link)),
+    let now = Timestamp::now();
+    Ok(match link_by_token(state, token, Some(now)).await? {
+        Some(link) if link.status(now) == ShareStatus::Active => Presented::Link(Box::new(link)),
         _ => Presented::Gone,
     })
 }
 
-/// The link a URL token opens, in any status. The token must be the one the current
-/// link key derives: links made under a retired key stay closed.
+/// The link a URL token opens, in any status (or, with `active_at`, only an active
+/// one). The token must be the one the current link key derives: links made under a
+/// retired key stay closed.
 pub(super) async fn link_by_token(
     state: &AppState,
     token: &str,
+    active_at: Option<Timestamp>,
 ) -> Result<Option<ShareLinkRecord>, ApiError> {
-    let link = state.db().share_link_by_token(&ids::secret_hash(token)).await?;
+    let link = state.db().share_link_by_token(&ids::secret_hash(token), active_at).await?;
     // The same work whether or not a link was found, so timing tells nothing.
     let expected = state.link_keys().token(link.as_ref().map_or(NO_LINK, |l| l.share_link_id.as_str()));
     Ok(link.filter(|_| ids::same_secret(&expected, token)))
@@ -532,7 +535,7 @@ async fn download_inner(
     let now = Timestamp::now();
     // A link that reached its view limit still serves the viewers who revealed it
     // (for the grant's hour); revocation and expiry by time stop everything.
-    let link = link_by_token(state, token)
+    let link = link_by_token(state, token, None)
         .await?
         .filter(|l| l.revoked_at.is_none() && l.expires_at > now.millis())
         .ok_or(ApiError::ShareUnavailable)?;
