@@ -13,7 +13,7 @@
 //!   `TASK_NOT_IN_CLOUD_MODE`.
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -22,7 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
-use super::extract::{parse_json, ApiQuery, AuthOwner, ClientIp};
+use super::extract::{parse_json, ApiPath, ApiQuery, AuthOwner, ClientIp};
 use crate::domain::ids;
 use crate::domain::task_share::{
     CodePermissions, CodePermissionsRequest, SESSION_LIFETIME_MS, SESSION_PREFIX,
@@ -73,6 +73,21 @@ pub struct CodeErrorBody {
     pub error: String,
     #[schema(example = "Invalid request parameters")]
     pub message: String,
+}
+
+/// An error of the owner API's extractors, in the 003 shape.
+impl From<ApiError> for CodeError {
+    fn from(err: ApiError) -> CodeError {
+        match err {
+            ApiError::InvalidRequest { field: Some(field), issue } => {
+                CodeError::InvalidRequest(format!("{field}: {issue}"))
+            }
+            ApiError::InvalidRequest { field: None, issue } => CodeError::InvalidRequest(issue),
+            ApiError::Unauthorized => CodeError::Unauthorized,
+            ApiError::Internal(cause) => CodeError::Internal(cause),
+            other => CodeError::Internal(anyhow::anyhow!("{other}")),
+        }
+    }
 }
 
 impl From<sqlx::Error> for CodeError {
@@ -155,7 +170,7 @@ pub struct CreateShareCodeRequest {
     /// Omitted permissions take their defaults (view-only).
     pub permissions: Option<CodePermissionsRequest>,
     /// When the code stops working (ISO 8601, in the future). Default: never.
-    #[schema(example = "2030-01-01T00:00:00Z")]
+    #[schema(format = DateTime, example = "2030-12-31T23:59:59Z")]
     pub expires_at: Option<String>,
 }
 
@@ -188,6 +203,7 @@ pub struct ShareCodeInfo {
 #[into_params(parameter_in = Query)]
 pub struct ExchangeQuery {
     /// The share code.
+    #[param(required = true, pattern = r"\S")]
     pub code: Option<String>,
 }
 
@@ -212,6 +228,11 @@ fn owner(auth: Result<AuthOwner, ApiError>) -> Result<crate::storage::Owner, Cod
         Err(ApiError::Internal(cause)) => Err(CodeError::Internal(cause)),
         Err(_) => Err(CodeError::Unauthorized),
     }
+}
+
+/// The `taskId` of a 003 route; a malformed one answers 400 in the 003 shape.
+fn task_id(path: Result<ApiPath<String>, ApiError>) -> Result<String, CodeError> {
+    path.map(|ApiPath(task_id)| task_id).map_err(CodeError::from)
 }
 
 /// The task `task_id` of `owner_id`: 404 when it does not exist, 403 when it is
@@ -248,7 +269,7 @@ fn info(state: &AppState, share: TaskShareRecord) -> ShareCodeInfo {
 #[utoipa::path(
     post, path = "/v1/agentrix/tasks/{taskId}/share", tag = "share-codes",
     params(("taskId" = String, Path, description = "Task identifier")),
-    request_body = CreateShareCodeRequest,
+    request_body = Option<CreateShareCodeRequest>,
     security(("api_key" = [])),
     responses(
         (status = 201, description = "The new code", body = ShareCodeCreated),
@@ -262,11 +283,12 @@ fn info(state: &AppState, share: TaskShareRecord) -> ShareCodeInfo {
 async fn create_share_code(
     State(state): State<AppState>,
     auth: Result<AuthOwner, ApiError>,
-    Path(task_id): Path<String>,
+    path: Result<ApiPath<String>, ApiError>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, CodeError> {
     let owner = owner(auth)?;
+    let task_id = task_id(path)?;
     let request = parse_body::<CreateShareCodeRequest>(&headers, &body)?;
     let now = Timestamp::now();
     let expires_at = match request.expires_at.as_deref() {
@@ -311,13 +333,7 @@ fn parse_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) 
         return Err(CodeError::InvalidRequest("send the body as application/json".into()));
     }
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
-    parse_json(body).map_err(|err| match err {
-        ApiError::InvalidRequest { field: Some(field), issue } => {
-            CodeError::InvalidRequest(format!("{field}: {issue}"))
-        }
-        ApiError::InvalidRequest { field: None, issue } => CodeError::InvalidRequest(issue),
-        other => CodeError::Internal(anyhow::anyhow!("{other}")),
-    })
+    parse_json(body).map_err(CodeError::from)
 }
 
 /// Get share info
@@ -338,9 +354,10 @@ fn parse_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) 
 async fn get_share_code(
     State(state): State<AppState>,
     auth: Result<AuthOwner, ApiError>,
-    Path(task_id): Path<String>,
+    path: Result<ApiPath<String>, ApiError>,
 ) -> Result<Response, CodeError> {
     let owner = owner(auth)?;
+    let task_id = task_id(path)?;
     owners_task(&state, &owner.owner_id, &task_id).await?;
     let share = state.db().live_task_share(&task_id).await?.ok_or(CodeError::ShareNotFound)?;
     Ok(Json(info(&state, share)).into_response())
@@ -364,9 +381,10 @@ async fn get_share_code(
 async fn revoke_share_code(
     State(state): State<AppState>,
     auth: Result<AuthOwner, ApiError>,
-    Path(task_id): Path<String>,
+    path: Result<ApiPath<String>, ApiError>,
 ) -> Result<Response, CodeError> {
     let owner = owner(auth)?;
+    let task_id = task_id(path)?;
     owners_task(&state, &owner.owner_id, &task_id).await?;
     state.db().revoke_task_share(&task_id).await?.ok_or(CodeError::ShareNotFound)?;
     state.events_changed();
