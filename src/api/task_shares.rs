@@ -12,8 +12,7 @@
 //! - A task with a `machine_id` (local mode) is refused with 409
 //!   `TASK_NOT_IN_CLOUD_MODE`.
 
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -22,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
-use super::extract::{parse_json, ApiPath, ApiQuery, AuthOwner, ClientIp};
+use super::extract::{parse_json, read_body, ApiPath, ApiQuery, AuthOwner, ClientIp};
 use crate::domain::ids;
 use crate::domain::task_share::{
     CodePermissions, CodePermissionsRequest, SESSION_LIFETIME_MS, SESSION_PREFIX,
@@ -58,6 +57,8 @@ pub enum CodeError {
     NotCloudMode,
     /// 401 `INVALID_SHARE_CODE` / `unauthorized`: unknown, revoked or expired code.
     InvalidShareCode,
+    /// 413 `PAYLOAD_TOO_LARGE` / `payload_too_large`: the body is over `--max-body-bytes`.
+    PayloadTooLarge { limit_bytes: usize },
     /// 429 `RATE_LIMITED` / `rate_limited`, with `Retry-After`.
     RateLimited { retry_after_secs: u64 },
     /// 500 `INTERNAL_ERROR` / `internal_error`; the cause is logged.
@@ -84,6 +85,7 @@ impl From<ApiError> for CodeError {
             }
             ApiError::InvalidRequest { field: None, issue } => CodeError::InvalidRequest(issue),
             ApiError::Unauthorized => CodeError::Unauthorized,
+            ApiError::PayloadTooLarge { limit_bytes } => CodeError::PayloadTooLarge { limit_bytes },
             ApiError::Internal(cause) => CodeError::Internal(cause),
             other => CodeError::Internal(anyhow::anyhow!("{other}")),
         }
@@ -137,6 +139,12 @@ impl IntoResponse for CodeError {
                 "INVALID_SHARE_CODE",
                 "unauthorized",
                 "Invalid, expired or revoked share code".into(),
+            ),
+            CodeError::PayloadTooLarge { limit_bytes } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "payload_too_large",
+                format!("The request body is larger than {limit_bytes} bytes"),
             ),
             CodeError::RateLimited { retry_after_secs } => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -278,17 +286,19 @@ fn info(state: &AppState, share: TaskShareRecord) -> ShareCodeInfo {
         (status = 403, description = "`FORBIDDEN` / `forbidden`: the task is another owner's", body = CodeErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND` / `not_found`", body = CodeErrorBody),
         (status = 409, description = "`TASK_NOT_IN_CLOUD_MODE` / `conflict`: the task has a machine_id", body = CodeErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE` / `payload_too_large`: the body is over `--max-body-bytes`", body = CodeErrorBody),
     )
 )]
 async fn create_share_code(
     State(state): State<AppState>,
     auth: Result<AuthOwner, ApiError>,
     path: Result<ApiPath<String>, ApiError>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Response, CodeError> {
     let owner = owner(auth)?;
     let task_id = task_id(path)?;
+    let headers = request.headers().clone();
+    let body = read_body(request, state.settings().max_body_bytes).await?;
     let request = parse_body::<CreateShareCodeRequest>(&headers, &body)?;
     let now = Timestamp::now();
     let expires_at = match request.expires_at.as_deref() {

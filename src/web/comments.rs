@@ -4,8 +4,7 @@
 //! every comment (with its author's address) and can delete any.
 
 use askama::Template;
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -13,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::share::{failure, link_by_token, page, refuse_guessers};
 use crate::api::error::{ApiError, ErrorEnvelope};
-use crate::api::extract::{parse_json, ApiPath, ApiQuery, ClientIp};
+use crate::api::extract::{parse_json, read_body, ApiPath, ApiQuery, ClientIp};
 use crate::api::Envelope;
 use crate::domain::ids;
 use crate::domain::text::{bounded, parse_email};
@@ -123,6 +122,10 @@ async fn commentable(state: &AppState, token: &str, grant: &str) -> Result<Share
             (ErrorEnvelope = "application/json"),
             (String = "text/html"),
         )),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over `--max-body-bytes`", content(
+            (ErrorEnvelope = "application/json"),
+            (String = "text/html"),
+        )),
         (status = 429, description = "`RATE_LIMITED`: too many lookups of links that do not exist", content(
             (ErrorEnvelope = "application/json"),
             (String = "text/html"),
@@ -135,16 +138,16 @@ pub async fn post_comment(
     State(state): State<AppState>,
     path: Result<ApiPath<String>, ApiError>,
     ClientIp(client): ClientIp,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
-    let form = is_form(&headers);
+    let form = is_form(request.headers());
     let token = match path {
         Ok(ApiPath(token)) => token,
         Err(err) => return failure(err, !form),
     };
     let result = async {
         refuse_guessers(&state, client)?;
+        let body = read_body(request, state.settings().max_body_bytes).await?;
         let request: PostCommentRequest = if form {
             serde_urlencoded::from_bytes(&body)
                 .map_err(|err| ApiError::InvalidRequest { field: None, issue: err.to_string() })?
