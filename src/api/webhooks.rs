@@ -343,7 +343,10 @@ async fn send_test_event(
         "webhook.test",
         serde_json::json!({ "event": "webhook.test", "webhook_id": webhook_id, "timestamp": Timestamp::now() }),
     );
-    state.db().enqueue_for_endpoint(&webhook_id, &event).await?;
+    if !state.db().enqueue_for_endpoint(&webhook_id, &event).await? {
+        // Deleted since it was looked up.
+        return Err(ApiError::WebhookNotFound { webhook_id });
+    }
     state.webhooks_changed();
     let body = Envelope { success: true, data: TestEventQueued { event_id: event.event_id } };
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
