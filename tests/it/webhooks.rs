@@ -389,6 +389,12 @@ async fn two_instances_deliver_each_event_once() {
     while ids.len() < 30 {
         ids.insert(receiver.next().await.headers["webhook-id"].to_str().unwrap().to_owned());
     }
+    // A worker records a delivery after its receiver answered: wait for the records.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let delivered = "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered'";
+    while first.sql_i64(delivered).await < 30 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let once = first
         .sql_i64("SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'delivered' AND attempts = 1")
         .await;
