@@ -1,7 +1,7 @@
 //! `/v1/tasks/{task_id}/artifacts`: files a task produced, uploaded and downloaded
 //! byte for byte.
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::caller::Caller;
 use super::error::{ApiError, ErrorEnvelope};
-use super::extract::{read_body, ApiQuery, AuthOwner};
+use super::extract::{read_body, ApiPath, ApiQuery, AuthOwner};
 use super::tasks::owned_task;
 use super::{created, ok, Envelope};
 use crate::domain::text::bounded;
@@ -68,7 +68,13 @@ impl ArtifactView {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct UploadQuery {
-    /// File name, 1–255 characters, no `/`, `\` or control characters; unique per task.
+    /// File name, 1–255 characters, no `/`, `\` or control characters, not `.` or `..`;
+    /// unique per task.
+    #[param(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^/\\\x00-\x1f\x7f-\x9f]*[^\s/\\\x00-\x1f\x7f-\x9f][^/\\\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
 }
 
@@ -110,7 +116,7 @@ fn content_type(headers: &HeaderMap) -> Result<String, ApiError> {
 #[utoipa::path(
     post, path = "/v1/tasks/{task_id}/artifacts", tag = "tasks",
     params(("task_id" = String, Path, description = "Task identifier"), UploadQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
+    request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream", description = "The file's bytes (none for an empty file)"),
     security(("api_key" = [])),
     responses(
         (status = 201, description = "The stored artifact", body = Envelope<ArtifactView>),
@@ -124,7 +130,7 @@ fn content_type(headers: &HeaderMap) -> Result<String, ApiError> {
 async fn upload_artifact(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    Path(task_id): Path<String>,
+    ApiPath(task_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<UploadQuery>,
     request: Request,
 ) -> Result<Response, ApiError> {
@@ -155,7 +161,7 @@ async fn upload_artifact(
 async fn list_artifacts(
     State(state): State<AppState>,
     caller: Caller,
-    Path(task_id): Path<String>,
+    ApiPath(task_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     caller.task(&state, &task_id).await?;
     let records = state.db().list_artifacts(&task_id).await?;
@@ -177,7 +183,9 @@ async fn list_artifacts(
     ),
     security(("api_key" = []), ("viewer_session" = [])),
     responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The file, with the media type it was uploaded with", content_type = "*/*", body = Vec<u8>, headers(
+            ("Content-Disposition" = String, description = "`attachment`, with the file's name"),
+        )),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
         (status = 404, description = "`TASK_NOT_FOUND` or `ARTIFACT_NOT_FOUND`", body = ErrorEnvelope),
     )
@@ -185,7 +193,7 @@ async fn list_artifacts(
 async fn download_artifact(
     State(state): State<AppState>,
     caller: Caller,
-    Path((task_id, artifact_id)): Path<(String, String)>,
+    ApiPath((task_id, artifact_id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     caller.task(&state, &task_id).await?;
     let artifact = state
@@ -253,7 +261,7 @@ fn content_disposition(name: &str) -> String {
 async fn delete_artifact(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    Path((task_id, artifact_id)): Path<(String, String)>,
+    ApiPath((task_id, artifact_id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     owned_task(&state, &owner.owner_id, &task_id).await?;
     if state.db().delete_artifact(&task_id, &artifact_id).await? {

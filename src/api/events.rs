@@ -1,6 +1,6 @@
 //! `/v1/tasks/{task_id}/events`: what a task emits, in order.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::caller::Caller;
 use super::error::{ApiError, ErrorEnvelope};
-use super::extract::{ApiJson, ApiQuery, AuthOwner, ClientIp};
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthOwner, ClientIp};
 use super::tasks::{owned_task, page_limit};
 use super::{created, ok, Envelope};
 use crate::domain::task::{self, EventType};
@@ -67,9 +67,15 @@ pub struct AppendEventRequest {
     #[serde(rename = "type")]
     pub event_type: EventType,
     /// Markdown text, 1 to 1,000,000 characters.
+    #[schema(min_length = 1, max_length = 1_000_000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub content: String,
     /// Required for `output` events (it heads the output on share pages); up to 200 characters.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// Keep this event from everyone the task is shared with (default false).
     #[serde(default)]
@@ -82,12 +88,14 @@ pub struct AppendEventRequest {
 #[into_params(parameter_in = Query)]
 pub struct ListEventsQuery {
     /// Only events with a sequence number above this (default 0: from the start).
+    #[param(minimum = 0)]
     pub after: Option<i64>,
     /// Only events of this type.
     #[serde(rename = "type")]
     #[param(rename = "type")]
     pub event_type: Option<EventType>,
     /// 1–1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -138,7 +146,7 @@ pub fn validate_event(body: AppendEventRequest) -> Result<NewEvent, ApiError> {
 async fn append_event(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    Path(task_id): Path<String>,
+    ApiPath(task_id): ApiPath<String>,
     ApiJson(body): ApiJson<AppendEventRequest>,
 ) -> Result<Response, ApiError> {
     owned_task(&state, &owner.owner_id, &task_id).await?;
@@ -167,7 +175,7 @@ async fn append_event(
 async fn list_events(
     State(state): State<AppState>,
     caller: Caller,
-    Path(task_id): Path<String>,
+    ApiPath(task_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<ListEventsQuery>,
 ) -> Result<Response, ApiError> {
     caller.task(&state, &task_id).await?;
@@ -190,6 +198,7 @@ async fn list_events(
 #[serde(deny_unknown_fields)]
 pub struct SendMessageRequest {
     /// Markdown text, 1 to 100,000 characters.
+    #[schema(min_length = 1, max_length = 100_000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub content: String,
 }
 
@@ -216,7 +225,7 @@ pub const MAX_MESSAGE_CHARS: usize = 100_000;
 async fn send_message(
     State(state): State<AppState>,
     caller: Caller,
-    Path(task_id): Path<String>,
+    ApiPath(task_id): ApiPath<String>,
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<Response, ApiError> {
     caller.task(&state, &task_id).await?;
@@ -241,7 +250,37 @@ async fn send_message(
 #[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     /// Start after this sequence number (default 0). `Last-Event-ID` takes precedence.
+    #[param(minimum = 0)]
     pub after: Option<i64>,
+}
+
+/// One message of the event stream, by its Server-Sent Events fields.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct StreamMessage {
+    /// The event's `seq` (absent on `end` and `revoked`); send the last one received as
+    /// `Last-Event-ID` to resume.
+    #[schema(nullable = false, pattern = "^[0-9]+$")]
+    id: Option<String>,
+    event: StreamMessageKind,
+    /// The event as JSON (an `EventView`); `{}` for `end` and `revoked`.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+}
+
+/// What a stream message is: one of the task's events (by its type), `end` (the task
+/// has finished and every event was sent) or `revoked` (the share code stopped
+/// working).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum StreamMessageKind {
+    Message,
+    Progress,
+    Output,
+    Log,
+    End,
+    Revoked,
 }
 
 /// How often a stream looks for news when nothing woke it (other instances'
@@ -280,10 +319,15 @@ impl StreamState {
 /// (`--max-streams-per-client`, 8); more answer 429 `TOO_MANY_STREAMS`.
 #[utoipa::path(
     get, path = "/v1/tasks/{task_id}/events/stream", tag = "tasks",
-    params(("task_id" = String, Path, description = "Task identifier"), StreamQuery),
+    params(
+        ("task_id" = String, Path, description = "Task identifier"),
+        StreamQuery,
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, minimum = 0, description = "Resume after this sequence number: the `id` of the last message received"),
+    ),
     security(("api_key" = []), ("viewer_session" = [])),
     responses(
-        (status = 200, description = "`text/event-stream` of events", content_type = "text/event-stream", body = String),
+        (status = 200, description = "A stream of the task's events (Server-Sent Events); the schema is that of one message", content_type = "text/event-stream", body = StreamMessage),
+        (status = 400, description = "`INVALID_REQUEST`: `after` or `Last-Event-ID` is not a sequence number", body = ErrorEnvelope),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
         (status = 404, description = "`TASK_NOT_FOUND`", body = ErrorEnvelope),
         (status = 429, description = "`TOO_MANY_STREAMS`", body = ErrorEnvelope),
@@ -293,17 +337,26 @@ async fn stream_events(
     State(state): State<AppState>,
     caller: Caller,
     ClientIp(client): ClientIp,
-    Path(task_id): Path<String>,
+    ApiPath(task_id): ApiPath<String>,
     headers: axum::http::HeaderMap,
     ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Response, ApiError> {
     caller.task(&state, &task_id).await?;
-    let last_event_id =
-        headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-    let after = last_event_id.or(query.after).unwrap_or(0);
-    if after < 0 {
+    let last_event_id = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => {
+            Some(value.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok()).ok_or_else(|| {
+                ApiError::invalid("Last-Event-ID", "Last-Event-ID must be the id of a message of this stream")
+            })?)
+        }
+    };
+    if query.after.is_some_and(|after| after < 0) {
         return Err(ApiError::invalid("after", "after must be 0 or more"));
     }
+    if last_event_id.is_some_and(|id| id < 0) {
+        return Err(ApiError::invalid("Last-Event-ID", "Last-Event-ID must be 0 or more"));
+    }
+    let after = last_event_id.or(query.after).unwrap_or(0);
     let slot =
         state.streams().acquire(client).ok_or(ApiError::TooManyStreams { limit: state.streams().limit() })?;
     let start = StreamState {

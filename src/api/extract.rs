@@ -2,7 +2,9 @@
 //! wrong: bodies, query strings and the bearer key.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use serde::de::DeserializeOwned;
@@ -54,9 +56,17 @@ fn is_json_or_unspecified(headers: &HeaderMap) -> bool {
     mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON)
 }
 
-/// Deserializes `bytes` as `T`, describing the first problem as `details.field` /
-/// `details.issue`.
+/// Deserializes `bytes`, a JSON object, as `T`, describing the first problem as
+/// `details.field` / `details.issue`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde would also read a struct from an array of its fields' values.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        let issue = match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => "The body must be a JSON object".to_owned(),
+            Err(err) => format!("The body is not valid JSON: {}", strip_position(&err.to_string())),
+        };
+        return Err(ApiError::InvalidRequest { field: None, issue });
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
@@ -69,6 +79,48 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         describe(&path, &strip_position(&inner.to_string()))
     })
+}
+
+/// An integer of a JSON body, also when written with a zero fraction (`5.0`), which
+/// JSON Schema counts as an integer too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WholeNumber(pub i64);
+
+impl<'de> serde::Deserialize<'de> for WholeNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, Unexpected};
+
+        struct Visitor;
+
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = WholeNumber;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer")
+            }
+
+            fn visit_i64<E: Error>(self, v: i64) -> Result<WholeNumber, E> {
+                Ok(WholeNumber(v))
+            }
+
+            fn visit_u64<E: Error>(self, v: u64) -> Result<WholeNumber, E> {
+                i64::try_from(v)
+                    .map(WholeNumber)
+                    .map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+            }
+
+            fn visit_f64<E: Error>(self, v: f64) -> Result<WholeNumber, E> {
+                // i64::MAX as f64 rounds up to 2^63, which is out of range.
+                if v.fract() == 0.0 && v >= i64::MIN as f64 && v < i64::MAX as f64 {
+                    Ok(WholeNumber(v as i64))
+                } else {
+                    Err(E::invalid_value(Unexpected::Float(v), &self))
+                }
+            }
+        }
+
+        de.deserialize_any(Visitor)
+    }
 }
 
 /// Query-string parameters, with the same error reporting as [`ApiJson`].
@@ -84,6 +136,46 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             let path = err.path().to_string();
             describe(&path, &err.into_inner().to_string())
         })
+    }
+}
+
+/// Path parameters, with the same error reporting as [`ApiJson`]: a parameter that
+/// does not parse (a pull request number out of range, bytes that are not UTF-8)
+/// answers 400 `INVALID_REQUEST` naming it.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(ApiPath(value)),
+            Err(PathRejection::FailedToDeserializePathParams(err)) if err.status().is_client_error() => {
+                let field = match err.kind() {
+                    ErrorKind::ParseErrorAtKey { key, .. }
+                    | ErrorKind::InvalidUtf8InPathParam { key }
+                    | ErrorKind::DeserializeError { key, .. } => Some(key.clone()),
+                    _ => None,
+                };
+                let issue = match err.kind() {
+                    ErrorKind::ParseErrorAtKey { key, expected_type, .. } => {
+                        format!("{key} must be {}", describe_type(expected_type))
+                    }
+                    ErrorKind::InvalidUtf8InPathParam { key } => format!("{key} is not valid UTF-8"),
+                    kind => capitalise(&kind.to_string()),
+                };
+                Err(ApiError::InvalidRequest { field, issue })
+            }
+            // The route and the extractor disagree: a fault of the service.
+            Err(err) => Err(ApiError::Internal(anyhow::anyhow!("path parameters: {}", err.body_text()))),
+        }
+    }
+}
+
+fn describe_type(rust_type: &str) -> &'static str {
+    match rust_type {
+        "i64" | "i32" | "u64" | "u32" => "an integer in range",
+        _ => "of the documented type",
     }
 }
 
@@ -211,6 +303,26 @@ mod tests {
     fn names_unknown_fields() {
         let (field, _) = details(parse_json::<Body>(br#"{"title":"t","extra":1}"#).unwrap_err());
         assert_eq!(field.as_deref(), Some("extra"));
+    }
+
+    #[test]
+    fn whole_numbers_may_carry_a_zero_fraction() {
+        let read = |json: &str| serde_json::from_str::<WholeNumber>(json).map(|n| n.0).ok();
+        assert_eq!(read("5"), Some(5));
+        assert_eq!(read("5.0"), Some(5));
+        assert_eq!(read("-3.0"), Some(-3));
+        assert_eq!(read("5.5"), None);
+        assert_eq!(read("1e300"), None);
+        assert_eq!(read("\"5\""), None);
+    }
+
+    #[test]
+    fn bodies_are_json_objects() {
+        let (field, issue) = details(parse_json::<Body>(br#"["t", null]"#).unwrap_err());
+        assert_eq!(field, None);
+        assert_eq!(issue, "The body must be a JSON object");
+        let (_, issue) = details(parse_json::<Body>(b"nul").unwrap_err());
+        assert!(issue.starts_with("The body is not valid JSON"), "{issue}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod pull_requests;
+pub mod schemas;
 pub mod share_links;
 pub mod task_shares;
 pub mod tasks;
@@ -18,7 +19,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
@@ -78,12 +81,59 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "viewer_session",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A viewer session from `GET /v1/auth/share`, as `Authorization: Bearer vst_…`: \
+                         one task, and what its share code allows",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// A body a route can go without (`request_body = Option<T>`) is one that may be
+/// left out, not one that may be JSON `null`: utoipa writes `oneOf: [null, T]`
+/// without `required`; this keeps `T`.
+struct OptionalBodies;
+
+impl Modify for OptionalBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let is_null = |schema: &RefOr<Schema>| matches!(schema, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null));
+        for item in openapi.paths.paths.values_mut() {
+            let operations =
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                let Some(body) = operation.request_body.as_mut() else { continue };
+                if body.required == Some(Required::True) {
+                    continue;
+                }
+                for content in body.content.values_mut() {
+                    if let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema {
+                        if let [a, b] = one_of.items.as_slice() {
+                            let kept = if is_null(a) {
+                                b
+                            } else if is_null(b) {
+                                a
+                            } else {
+                                continue;
+                            };
+                            content.schema = Some(kept.clone());
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
 /// Every API route, and the OpenAPI document describing them.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::routes())
         .merge(tasks::routes())
         .merge(events::routes())
@@ -93,7 +143,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(pull_requests::routes())
         .merge(webhooks::routes())
         .merge(crate::web::routes())
-        .split_for_parts()
+        .split_for_parts();
+    OptionalBodies.modify(&mut openapi);
+    (router, openapi)
 }
 
 /// The whole API router with `/openapi.json`, fallbacks that answer in JSON, and state.

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,7 +16,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::caller::Caller;
 use super::error::{ApiError, ErrorEnvelope};
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiPath};
 use super::{created, ok, Envelope};
 use crate::domain::task_share::Action;
 use crate::domain::text::bounded;
@@ -138,12 +138,26 @@ impl PullRequestView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePullRequestRequest {
-    /// 1–200 characters.
+    /// 1–200 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub title: String,
     /// A branch of the task's repository, other than its base branch.
+    #[schema(pattern = r"\S")]
     pub head_branch: String,
     /// Up to 10,000 characters.
+    #[schema(max_length = 10_000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub description: Option<String>,
+}
+
+/// Path of the routes of one pull request.
+#[derive(Debug, Deserialize)]
+pub struct PullRequestPath {
+    task_id: String,
+    number: i64,
 }
 
 /// The task's pull requests, newest first.
@@ -229,7 +243,7 @@ pub async fn check_repository_link(
 async fn list_pull_requests(
     State(state): State<AppState>,
     caller: Caller,
-    Path(task_id): Path<String>,
+    ApiPath(task_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     caller.task(&state, &task_id).await?;
     caller.require(Action::ViewPr)?;
@@ -260,7 +274,7 @@ async fn list_pull_requests(
 async fn create_pull_request(
     State(state): State<AppState>,
     caller: Caller,
-    Path(task_id): Path<String>,
+    ApiPath(task_id): ApiPath<String>,
     ApiJson(body): ApiJson<CreatePullRequestRequest>,
 ) -> Result<Response, ApiError> {
     let task = caller.task(&state, &task_id).await?;
@@ -316,10 +330,11 @@ async fn diff_of(state: &AppState, task: &TaskRecord, pr: &PullRequestRecord) ->
 /// patch. Needs `canViewPr` for viewers.
 #[utoipa::path(
     get, path = "/v1/tasks/{task_id}/pull-requests/{number}", tag = "pull-requests",
-    params(("task_id" = String, Path, description = "Task identifier"), ("number" = i64, Path, description = "Pull request number")),
+    params(("task_id" = String, Path, description = "Task identifier"), ("number" = i64, Path, minimum = 1, description = "Pull request number")),
     security(("api_key" = []), ("viewer_session" = [])),
     responses(
         (status = 200, description = "The pull request and its diff", body = Envelope<PullRequestView>),
+        (status = 400, description = "`INVALID_REQUEST`: `number` is not an integer in range", body = ErrorEnvelope),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
         (status = 403, description = "`FORBIDDEN`: no `canViewPr`", body = ErrorEnvelope),
         (status = 404, description = "`TASK_NOT_FOUND` or `PULL_REQUEST_NOT_FOUND`", body = ErrorEnvelope),
@@ -328,7 +343,7 @@ async fn diff_of(state: &AppState, task: &TaskRecord, pr: &PullRequestRecord) ->
 async fn get_pull_request(
     State(state): State<AppState>,
     caller: Caller,
-    Path((task_id, number)): Path<(String, i64)>,
+    ApiPath(PullRequestPath { task_id, number }): ApiPath<PullRequestPath>,
 ) -> Result<Response, ApiError> {
     let task = caller.task(&state, &task_id).await?;
     caller.require(Action::ViewPr)?;
@@ -351,10 +366,11 @@ fn not_open(pr: &PullRequestRecord) -> ApiError {
 /// `canApprovePr` for viewers.
 #[utoipa::path(
     post, path = "/v1/tasks/{task_id}/pull-requests/{number}/approve", tag = "pull-requests",
-    params(("task_id" = String, Path, description = "Task identifier"), ("number" = i64, Path, description = "Pull request number")),
+    params(("task_id" = String, Path, description = "Task identifier"), ("number" = i64, Path, minimum = 1, description = "Pull request number")),
     security(("api_key" = []), ("viewer_session" = [])),
     responses(
         (status = 200, description = "The pull request with its approvals", body = Envelope<PullRequestView>),
+        (status = 400, description = "`INVALID_REQUEST`: `number` is not an integer in range", body = ErrorEnvelope),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
         (status = 403, description = "`FORBIDDEN`: no `canApprovePr`", body = ErrorEnvelope),
         (status = 404, description = "`TASK_NOT_FOUND` or `PULL_REQUEST_NOT_FOUND`", body = ErrorEnvelope),
@@ -364,7 +380,7 @@ fn not_open(pr: &PullRequestRecord) -> ApiError {
 async fn approve_pull_request(
     State(state): State<AppState>,
     caller: Caller,
-    Path((task_id, number)): Path<(String, i64)>,
+    ApiPath(PullRequestPath { task_id, number }): ApiPath<PullRequestPath>,
 ) -> Result<Response, ApiError> {
     caller.task(&state, &task_id).await?;
     caller.require(Action::ApprovePr)?;
@@ -385,10 +401,11 @@ async fn approve_pull_request(
 /// an approval and there is none. Needs `canMergePr` for viewers.
 #[utoipa::path(
     post, path = "/v1/tasks/{task_id}/pull-requests/{number}/merge", tag = "pull-requests",
-    params(("task_id" = String, Path, description = "Task identifier"), ("number" = i64, Path, description = "Pull request number")),
+    params(("task_id" = String, Path, description = "Task identifier"), ("number" = i64, Path, minimum = 1, description = "Pull request number")),
     security(("api_key" = []), ("viewer_session" = [])),
     responses(
         (status = 200, description = "The merged pull request", body = Envelope<PullRequestView>),
+        (status = 400, description = "`INVALID_REQUEST`: `number` is not an integer in range", body = ErrorEnvelope),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
         (status = 403, description = "`FORBIDDEN`: no `canMergePr`", body = ErrorEnvelope),
         (status = 404, description = "`TASK_NOT_FOUND` or `PULL_REQUEST_NOT_FOUND`", body = ErrorEnvelope),
@@ -398,7 +415,7 @@ async fn approve_pull_request(
 async fn merge_pull_request(
     State(state): State<AppState>,
     caller: Caller,
-    Path((task_id, number)): Path<(String, i64)>,
+    ApiPath(PullRequestPath { task_id, number }): ApiPath<PullRequestPath>,
 ) -> Result<Response, ApiError> {
     let task = caller.task(&state, &task_id).await?;
     caller.require(Action::MergePr)?;

@@ -1,14 +1,14 @@
 //! `/v1/share-links`: the owner's side of share links, exactly as seed 001 documents
 //! them, plus the endpoints it links to (get, list, update, revoke, analytics).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::{ApiError, ErrorEnvelope};
-use super::extract::{ApiJson, ApiQuery, AuthOwner};
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthOwner, WholeNumber};
 use super::tasks::{decode_cursor, encode_cursor, owned_task, page_limit, present};
 use super::{created, ok, Envelope};
 use crate::domain::ids;
@@ -91,19 +91,28 @@ impl ShareLinkView {
 #[serde(deny_unknown_fields)]
 pub struct CreateShareLinkRequest {
     /// The task to share; it must be finished (`completed`, `failed` or `cancelled`).
+    #[schema(pattern = r"\S")]
     pub task_id: String,
-    /// Default: the task's title. 1–200 characters.
+    /// Default: the task's title. 1–200 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub title: Option<String>,
     /// Up to 2,000 characters.
+    #[schema(max_length = 2000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub description: Option<String>,
     /// ISO 8601 with a time zone, in the future. Default: 30 days from now.
-    #[schema(example = "2024-12-31T23:59:59Z")]
+    #[schema(format = DateTime, example = "2030-12-31T23:59:59Z")]
     pub expires_at: Option<String>,
     /// 8–32 characters. Stored only as an Argon2id hash.
+    #[schema(min_length = 8, max_length = 32, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub password: Option<String>,
     pub permissions: Option<PermissionsPatch>,
-    /// Views before the link expires; null (default) for unlimited.
-    pub max_views: Option<i64>,
+    /// Views before the link expires (1 to 1,000,000,000); null (default) for unlimited.
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
+    pub max_views: Option<WholeNumber>,
     /// Notify the owner when the link is viewed (default false).
     pub notify_on_view: Option<bool>,
 }
@@ -112,23 +121,30 @@ pub struct CreateShareLinkRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateShareLinkRequest {
+    /// 1–200 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub title: Option<String>,
-    /// A string replaces the description; null removes it.
+    /// A string (up to 2,000 characters) replaces the description; null removes it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 2000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub description: Option<Option<String>>,
     /// A new expiry, in the future (this also revives a link that expired by time).
+    #[schema(format = DateTime, example = "2030-12-31T23:59:59Z")]
     pub expires_at: Option<String>,
     /// A string (8–32 characters) sets a new password; null removes it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(min_length = 8, max_length = 32, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub password: Option<Option<String>>,
     /// Only the permissions given change.
     pub permissions: Option<PermissionsPatch>,
-    /// A positive integer, or null for unlimited.
+    /// A positive integer up to 1,000,000,000, or null for unlimited.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
-    pub max_views: Option<Option<i64>>,
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
+    pub max_views: Option<Option<WholeNumber>>,
     pub notify_on_view: Option<bool>,
 }
 
@@ -142,6 +158,7 @@ pub struct ListShareLinksQuery {
     /// Only links in this status.
     pub status: Option<ShareStatus>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -238,7 +255,7 @@ async fn create_share_link(
     };
     let password = body.password.as_deref().map(|p| SharePassword::parse("password", p)).transpose()?;
     let permissions = body.permissions.unwrap_or_default().apply(Permissions::default());
-    let max_views = body.max_views.map(|m| check_max_views("max_views", m)).transpose()?;
+    let max_views = body.max_views.map(|m| check_max_views("max_views", m.0)).transpose()?;
 
     let task = owned_task(&state, &owner.owner_id, &task_id).await?;
     if matches!(task.status, TaskStatus::Pending | TaskStatus::Running) {
@@ -303,7 +320,7 @@ async fn owned_link(
 async fn get_share_link(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    Path(share_link_id): Path<String>,
+    ApiPath(share_link_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let link = owned_link(&state, &owner.owner_id, &share_link_id).await?;
     Ok(ok(ShareLinkView::new(&state, link)))
@@ -347,7 +364,7 @@ async fn list_share_links(
 #[utoipa::path(
     patch, path = "/v1/share-links/{share_link_id}", tag = "share-links",
     params(("share_link_id" = String, Path, description = "Share link identifier")),
-    request_body = UpdateShareLinkRequest,
+    request_body = Option<UpdateShareLinkRequest>,
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The updated link", body = Envelope<ShareLinkView>),
@@ -360,7 +377,7 @@ async fn list_share_links(
 async fn update_share_link(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    Path(share_link_id): Path<String>,
+    ApiPath(share_link_id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateShareLinkRequest>,
 ) -> Result<Response, ApiError> {
     let now = Timestamp::now();
@@ -374,7 +391,7 @@ async fn update_share_link(
         None => None,
     };
     let max_views = match body.max_views {
-        Some(Some(m)) => Some(Some(check_max_views("max_views", m)?)),
+        Some(Some(m)) => Some(Some(check_max_views("max_views", m.0)?)),
         Some(None) => Some(None),
         None => None,
     };
@@ -418,7 +435,7 @@ async fn update_share_link(
 async fn revoke_share_link(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    Path(share_link_id): Path<String>,
+    ApiPath(share_link_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let revoked = state.db().revoke_share_link(&owner.owner_id, &share_link_id).await?;
     state.webhooks_changed();
@@ -448,7 +465,7 @@ async fn revoke_share_link(
 async fn share_link_analytics(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    Path(share_link_id): Path<String>,
+    ApiPath(share_link_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let link = owned_link(&state, &owner.owner_id, &share_link_id).await?;
     let analytics = state.db().share_link_analytics(&link).await?;
@@ -516,7 +533,7 @@ pub struct CommentList {
 async fn list_comments(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    Path(share_link_id): Path<String>,
+    ApiPath(share_link_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     owned_link(&state, &owner.owner_id, &share_link_id).await?;
     let comments = state.db().list_comments(&share_link_id, true).await?;
@@ -559,7 +576,7 @@ async fn list_comments(
 async fn delete_comment(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    Path((share_link_id, comment_id)): Path<(String, String)>,
+    ApiPath((share_link_id, comment_id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     owned_link(&state, &owner.owner_id, &share_link_id).await?;
     if state.db().delete_comment(&share_link_id, &comment_id).await? {

@@ -12,8 +12,7 @@
 //! - A task with a `machine_id` (local mode) is refused with 409
 //!   `TASK_NOT_IN_CLOUD_MODE`.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -22,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
-use super::extract::{parse_json, ApiQuery, AuthOwner, ClientIp};
+use super::extract::{parse_json, read_body, ApiPath, ApiQuery, AuthOwner, ClientIp};
 use crate::domain::ids;
 use crate::domain::task_share::{
     CodePermissions, CodePermissionsRequest, SESSION_LIFETIME_MS, SESSION_PREFIX,
@@ -58,6 +57,8 @@ pub enum CodeError {
     NotCloudMode,
     /// 401 `INVALID_SHARE_CODE` / `unauthorized`: unknown, revoked or expired code.
     InvalidShareCode,
+    /// 413 `PAYLOAD_TOO_LARGE` / `payload_too_large`: the body is over `--max-body-bytes`.
+    PayloadTooLarge { limit_bytes: usize },
     /// 429 `RATE_LIMITED` / `rate_limited`, with `Retry-After`.
     RateLimited { retry_after_secs: u64 },
     /// 500 `INTERNAL_ERROR` / `internal_error`; the cause is logged.
@@ -73,6 +74,22 @@ pub struct CodeErrorBody {
     pub error: String,
     #[schema(example = "Invalid request parameters")]
     pub message: String,
+}
+
+/// An error of the owner API's extractors, in the 003 shape.
+impl From<ApiError> for CodeError {
+    fn from(err: ApiError) -> CodeError {
+        match err {
+            ApiError::InvalidRequest { field: Some(field), issue } => {
+                CodeError::InvalidRequest(format!("{field}: {issue}"))
+            }
+            ApiError::InvalidRequest { field: None, issue } => CodeError::InvalidRequest(issue),
+            ApiError::Unauthorized => CodeError::Unauthorized,
+            ApiError::PayloadTooLarge { limit_bytes } => CodeError::PayloadTooLarge { limit_bytes },
+            ApiError::Internal(cause) => CodeError::Internal(cause),
+            other => CodeError::Internal(anyhow::anyhow!("{other}")),
+        }
+    }
 }
 
 impl From<sqlx::Error> for CodeError {
@@ -123,6 +140,12 @@ impl IntoResponse for CodeError {
                 "unauthorized",
                 "Invalid, expired or revoked share code".into(),
             ),
+            CodeError::PayloadTooLarge { limit_bytes } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "payload_too_large",
+                format!("The request body is larger than {limit_bytes} bytes"),
+            ),
             CodeError::RateLimited { retry_after_secs } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "RATE_LIMITED",
@@ -155,7 +178,7 @@ pub struct CreateShareCodeRequest {
     /// Omitted permissions take their defaults (view-only).
     pub permissions: Option<CodePermissionsRequest>,
     /// When the code stops working (ISO 8601, in the future). Default: never.
-    #[schema(example = "2030-01-01T00:00:00Z")]
+    #[schema(format = DateTime, example = "2030-12-31T23:59:59Z")]
     pub expires_at: Option<String>,
 }
 
@@ -188,6 +211,7 @@ pub struct ShareCodeInfo {
 #[into_params(parameter_in = Query)]
 pub struct ExchangeQuery {
     /// The share code.
+    #[param(required = true, pattern = r"\S")]
     pub code: Option<String>,
 }
 
@@ -212,6 +236,11 @@ fn owner(auth: Result<AuthOwner, ApiError>) -> Result<crate::storage::Owner, Cod
         Err(ApiError::Internal(cause)) => Err(CodeError::Internal(cause)),
         Err(_) => Err(CodeError::Unauthorized),
     }
+}
+
+/// The `taskId` of a 003 route; a malformed one answers 400 in the 003 shape.
+fn task_id(path: Result<ApiPath<String>, ApiError>) -> Result<String, CodeError> {
+    path.map(|ApiPath(task_id)| task_id).map_err(CodeError::from)
 }
 
 /// The task `task_id` of `owner_id`: 404 when it does not exist, 403 when it is
@@ -248,7 +277,7 @@ fn info(state: &AppState, share: TaskShareRecord) -> ShareCodeInfo {
 #[utoipa::path(
     post, path = "/v1/agentrix/tasks/{taskId}/share", tag = "share-codes",
     params(("taskId" = String, Path, description = "Task identifier")),
-    request_body = CreateShareCodeRequest,
+    request_body = Option<CreateShareCodeRequest>,
     security(("api_key" = [])),
     responses(
         (status = 201, description = "The new code", body = ShareCodeCreated),
@@ -257,16 +286,19 @@ fn info(state: &AppState, share: TaskShareRecord) -> ShareCodeInfo {
         (status = 403, description = "`FORBIDDEN` / `forbidden`: the task is another owner's", body = CodeErrorBody),
         (status = 404, description = "`TASK_NOT_FOUND` / `not_found`", body = CodeErrorBody),
         (status = 409, description = "`TASK_NOT_IN_CLOUD_MODE` / `conflict`: the task has a machine_id", body = CodeErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE` / `payload_too_large`: the body is over `--max-body-bytes`", body = CodeErrorBody),
     )
 )]
 async fn create_share_code(
     State(state): State<AppState>,
     auth: Result<AuthOwner, ApiError>,
-    Path(task_id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    path: Result<ApiPath<String>, ApiError>,
+    request: Request,
 ) -> Result<Response, CodeError> {
     let owner = owner(auth)?;
+    let task_id = task_id(path)?;
+    let headers = request.headers().clone();
+    let body = read_body(request, state.settings().max_body_bytes).await?;
     let request = parse_body::<CreateShareCodeRequest>(&headers, &body)?;
     let now = Timestamp::now();
     let expires_at = match request.expires_at.as_deref() {
@@ -311,13 +343,7 @@ fn parse_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) 
         return Err(CodeError::InvalidRequest("send the body as application/json".into()));
     }
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
-    parse_json(body).map_err(|err| match err {
-        ApiError::InvalidRequest { field: Some(field), issue } => {
-            CodeError::InvalidRequest(format!("{field}: {issue}"))
-        }
-        ApiError::InvalidRequest { field: None, issue } => CodeError::InvalidRequest(issue),
-        other => CodeError::Internal(anyhow::anyhow!("{other}")),
-    })
+    parse_json(body).map_err(CodeError::from)
 }
 
 /// Get share info
@@ -338,9 +364,10 @@ fn parse_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) 
 async fn get_share_code(
     State(state): State<AppState>,
     auth: Result<AuthOwner, ApiError>,
-    Path(task_id): Path<String>,
+    path: Result<ApiPath<String>, ApiError>,
 ) -> Result<Response, CodeError> {
     let owner = owner(auth)?;
+    let task_id = task_id(path)?;
     owners_task(&state, &owner.owner_id, &task_id).await?;
     let share = state.db().live_task_share(&task_id).await?.ok_or(CodeError::ShareNotFound)?;
     Ok(Json(info(&state, share)).into_response())
@@ -364,9 +391,10 @@ async fn get_share_code(
 async fn revoke_share_code(
     State(state): State<AppState>,
     auth: Result<AuthOwner, ApiError>,
-    Path(task_id): Path<String>,
+    path: Result<ApiPath<String>, ApiError>,
 ) -> Result<Response, CodeError> {
     let owner = owner(auth)?;
+    let task_id = task_id(path)?;
     owners_task(&state, &owner.owner_id, &task_id).await?;
     state.db().revoke_task_share(&task_id).await?.ok_or(CodeError::ShareNotFound)?;
     state.events_changed();

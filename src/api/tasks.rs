@@ -1,6 +1,6 @@
 //! `/v1/tasks`: create, read, list and update an owner's tasks.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::caller::Caller;
 use super::error::{ApiError, ErrorEnvelope};
-use super::extract::{ApiJson, ApiQuery, AuthOwner};
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthOwner};
 use super::{created, ok, Envelope};
 use crate::domain::task::{self, TaskStatus};
 use crate::domain::text::bounded;
@@ -91,17 +91,33 @@ impl From<TaskRecord> for TaskView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
-    /// 1–200 characters.
-    #[schema(example = "Fix the login bug")]
+    /// 1–200 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        example = "Fix the login bug"
+    )]
     pub title: String,
     /// Null or absent: the task runs in cloud mode. A string: it runs on that machine.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub machine_id: Option<String>,
     /// What the agent was asked to do (owner-only; up to 100,000 characters).
     #[serde(default)]
+    #[schema(max_length = 100_000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub prompt: Option<String>,
     /// Which agent runs the task.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub agent: Option<String>,
 }
 
@@ -109,11 +125,21 @@ pub struct CreateTaskRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTaskRequest {
+    /// 1–200 characters, not blank.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub title: Option<String>,
     pub status: Option<TaskStatus>,
     /// A string moves the task to that machine; `null` moves it to cloud mode.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub machine_id: Option<Option<String>>,
     /// Links the task to a git repository under `--repositories-dir` (its name
     /// there, e.g. `acme/web.git`); null unlinks it.
@@ -143,6 +169,7 @@ pub struct ListTasksQuery {
     /// Only tasks in this status.
     pub status: Option<TaskStatus>,
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -211,7 +238,7 @@ async fn create_task(
 async fn get_task(
     State(state): State<AppState>,
     caller: Caller,
-    Path(task_id): Path<String>,
+    ApiPath(task_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let task = caller.task(&state, &task_id).await?;
     Ok(ok(if caller.is_owner() { TaskView::from(task) } else { TaskView::for_viewer(task) }))
@@ -283,7 +310,7 @@ pub fn decode_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
 #[utoipa::path(
     patch, path = "/v1/tasks/{task_id}", tag = "tasks",
     params(("task_id" = String, Path, description = "Task identifier")),
-    request_body = UpdateTaskRequest,
+    request_body = Option<UpdateTaskRequest>,
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The updated task", body = Envelope<TaskView>),
@@ -296,7 +323,7 @@ pub fn decode_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
 async fn update_task(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    Path(task_id): Path<String>,
+    ApiPath(task_id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateTaskRequest>,
 ) -> Result<Response, ApiError> {
     let patch = TaskPatch {

@@ -1,7 +1,7 @@
 //! `/v1/webhooks`: owners register endpoints that are told when things happen to
 //! their shares, signed the Standard Webhooks way and delivered at least once.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -9,9 +9,9 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::{ApiError, ErrorEnvelope};
-use super::extract::{ApiJson, ApiQuery, AuthOwner};
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthOwner};
 use super::tasks::{page_limit, present};
-use super::{created, ok, Envelope};
+use super::{created, ok, schemas, Envelope};
 use crate::domain::text::bounded;
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::{parse_endpoint_url, parse_event_types};
@@ -68,12 +68,14 @@ impl WebhookView {
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhookRequest {
     /// Where to send events: an absolute http(s) URL.
-    #[schema(example = "https://hooks.example.com/agentshare")]
+    #[schema(schema_with = schemas::required_endpoint_url)]
     pub url: String,
     /// Any of `share_link.viewed`, `share_link.created`, `share_link.revoked`,
     /// `share_link.expired`, `comment.created`, `task_share.accessed`.
+    #[schema(schema_with = schemas::required_webhook_events)]
     pub events: Vec<String>,
     /// Up to 500 characters.
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub description: Option<String>,
 }
 
@@ -81,12 +83,16 @@ pub struct CreateWebhookRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhookRequest {
+    #[schema(schema_with = schemas::optional_endpoint_url)]
     pub url: Option<String>,
+    #[schema(schema_with = schemas::optional_webhook_events)]
     pub events: Option<Vec<String>>,
+    /// Up to 500 characters; null removes it.
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub description: Option<Option<String>>,
     /// `active` (also clears `failing`) or `disabled`.
+    #[schema(schema_with = schemas::optional_webhook_status)]
     pub status: Option<String>,
     /// Issue a new signing secret (returned once); the old one stops at once.
     #[serde(default)]
@@ -146,6 +152,7 @@ pub struct AttemptList {
 #[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
     /// 1–200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -234,7 +241,7 @@ async fn list_webhooks(
 async fn get_webhook(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    Path(webhook_id): Path<String>,
+    ApiPath(webhook_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     Ok(ok(WebhookView::new(owned_webhook(&state, &owner.owner_id, &webhook_id).await?, None)))
 }
@@ -246,7 +253,7 @@ async fn get_webhook(
 #[utoipa::path(
     patch, path = "/v1/webhooks/{webhook_id}", tag = "webhooks",
     params(("webhook_id" = String, Path, description = "Endpoint identifier")),
-    request_body = UpdateWebhookRequest,
+    request_body = Option<UpdateWebhookRequest>,
     security(("api_key" = [])),
     responses(
         (status = 200, description = "The endpoint", body = Envelope<WebhookView>),
@@ -258,7 +265,7 @@ async fn get_webhook(
 async fn update_webhook(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    Path(webhook_id): Path<String>,
+    ApiPath(webhook_id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateWebhookRequest>,
 ) -> Result<Response, ApiError> {
     let patch = WebhookPatch {
@@ -302,7 +309,7 @@ async fn update_webhook(
 async fn delete_webhook(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    Path(webhook_id): Path<String>,
+    ApiPath(webhook_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     if state.db().delete_webhook(&owner.owner_id, &webhook_id).await? {
         Ok(StatusCode::NO_CONTENT.into_response())
@@ -328,7 +335,7 @@ async fn delete_webhook(
 async fn send_test_event(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    Path(webhook_id): Path<String>,
+    ApiPath(webhook_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     owned_webhook(&state, &owner.owner_id, &webhook_id).await?;
     let event = OutboxEvent::new(
@@ -336,7 +343,10 @@ async fn send_test_event(
         "webhook.test",
         serde_json::json!({ "event": "webhook.test", "webhook_id": webhook_id, "timestamp": Timestamp::now() }),
     );
-    state.db().enqueue_for_endpoint(&webhook_id, &event).await?;
+    if !state.db().enqueue_for_endpoint(&webhook_id, &event).await? {
+        // Deleted since it was looked up.
+        return Err(ApiError::WebhookNotFound { webhook_id });
+    }
     state.webhooks_changed();
     let body = Envelope { success: true, data: TestEventQueued { event_id: event.event_id } };
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
@@ -352,6 +362,7 @@ async fn send_test_event(
     security(("api_key" = [])),
     responses(
         (status = 200, description = "Attempts, newest first", body = Envelope<AttemptList>),
+        (status = 400, description = "`INVALID_REQUEST`: `limit` out of range", body = ErrorEnvelope),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
         (status = 404, description = "`WEBHOOK_NOT_FOUND`", body = ErrorEnvelope),
     )
@@ -359,7 +370,7 @@ async fn send_test_event(
 async fn list_deliveries(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    Path(webhook_id): Path<String>,
+    ApiPath(webhook_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<DeliveriesQuery>,
 ) -> Result<Response, ApiError> {
     owned_webhook(&state, &owner.owner_id, &webhook_id).await?;

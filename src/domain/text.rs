@@ -13,8 +13,12 @@ impl FieldError {
     }
 }
 
-/// Trims `value` and checks it holds between `min` and `max` characters and no
-/// control characters other than newlines and tabs (when `multiline`).
+/// Checks that `value` holds at most `max` characters and no control characters
+/// (other than newlines and tabs when `multiline`), and that at least `min`
+/// characters remain once single-line text is trimmed; returns what is kept.
+///
+/// The limits apply to the text as sent, so that a JSON Schema (`maxLength` and a
+/// pattern) describes them exactly.
 pub fn bounded(
     field: &str,
     value: &str,
@@ -22,9 +26,15 @@ pub fn bounded(
     max: usize,
     multiline: bool,
 ) -> Result<String, FieldError> {
-    let trimmed = if multiline { value } else { value.trim() };
-    let chars = trimmed.chars().count();
-    if chars < min {
+    if value.chars().count() > max {
+        return Err(FieldError::new(field, format!("{} must be at most {max} characters", label(field))));
+    }
+    let allowed = |c: char| !c.is_control() || (multiline && matches!(c, '\n' | '\r' | '\t'));
+    if !value.chars().all(allowed) {
+        return Err(FieldError::new(field, format!("{} must not contain control characters", label(field))));
+    }
+    let kept = if multiline { value } else { value.trim() };
+    if kept.chars().count() < min {
         return Err(FieldError::new(
             field,
             if min == 1 {
@@ -34,14 +44,7 @@ pub fn bounded(
             },
         ));
     }
-    if chars > max {
-        return Err(FieldError::new(field, format!("{} must be at most {max} characters", label(field))));
-    }
-    let allowed = |c: char| !c.is_control() || (multiline && matches!(c, '\n' | '\r' | '\t'));
-    if !trimmed.chars().all(allowed) {
-        return Err(FieldError::new(field, format!("{} must not contain control characters", label(field))));
-    }
-    Ok(trimmed.to_owned())
+    Ok(kept.to_owned())
 }
 
 /// A minimal check of an email address: one `@`, something on each side, a dot in
@@ -82,12 +85,20 @@ mod tests {
 
     #[test]
     fn trims_and_bounds_single_line_text() {
-        assert_eq!(bounded("title", "  Fix login  ", 1, 10, false).unwrap(), "Fix login");
+        assert_eq!(bounded("title", "  Fix login  ", 1, 13, false).unwrap(), "Fix login");
         let err = bounded("title", "   ", 1, 10, false).unwrap_err();
         assert_eq!(err, FieldError::new("title", "Title must not be empty"));
         let err = bounded("machine_id", "abcdefghijk", 1, 10, false).unwrap_err();
         assert_eq!(err.issue, "Machine id must be at most 10 characters");
         assert!(bounded("title", "a\u{0}b", 1, 10, false).is_err());
+    }
+
+    #[test]
+    fn limits_apply_to_the_text_as_sent() {
+        // Trimming never makes an overlong value fit, nor hides a control character.
+        assert!(bounded("title", " abcdefghij", 1, 10, false).is_err());
+        assert!(bounded("title", "\tabc", 1, 10, false).is_err());
+        assert_eq!(bounded("content", "\tabc\n", 1, 10, true).unwrap(), "\tabc\n");
     }
 
     #[test]

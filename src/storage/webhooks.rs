@@ -39,11 +39,55 @@ pub(crate) const ENQUEUE_EVENT: &str =
      WHERE owner_id = $2 AND status <> 'disabled' AND (',' || event_types || ',') LIKE ('%,' || $3 || ',%'))";
 
 /// One delivery per endpoint of the owner that wants the event.
-pub(crate) const ENQUEUE_DELIVERIES: &str =
-    "INSERT INTO webhook_deliveries (delivery_id, event_id, webhook_id, status, next_attempt_at, created_at) \
-     SELECT $1 || ':' || webhook_id, $1, webhook_id, 'pending', $4, $4 FROM webhook_endpoints \
-     WHERE owner_id = $2 AND status <> 'disabled' AND (',' || event_types || ',') LIKE ('%,' || $3 || ',%') \
-     AND EXISTS (SELECT 1 FROM webhook_events WHERE event_id = $1)";
+macro_rules! enqueue_deliveries {
+    () => {
+        "INSERT INTO webhook_deliveries (delivery_id, event_id, webhook_id, status, next_attempt_at, created_at) \
+         SELECT $1 || ':' || webhook_id, $1, webhook_id, 'pending', $4, $4 FROM webhook_endpoints \
+         WHERE owner_id = $2 AND status <> 'disabled' AND (',' || event_types || ',') LIKE ('%,' || $3 || ',%') \
+         AND EXISTS (SELECT 1 FROM webhook_events WHERE event_id = $1)"
+    };
+}
+
+/// One delivery for the endpoint `$2`, if it still exists.
+macro_rules! enqueue_delivery {
+    () => {
+        "INSERT INTO webhook_deliveries (delivery_id, event_id, webhook_id, status, next_attempt_at, created_at) \
+         SELECT $1 || ':' || webhook_id, $1, webhook_id, 'pending', $3, $3 FROM webhook_endpoints \
+         WHERE webhook_id = $2"
+    };
+}
+
+/// How each engine writes deliveries. On PostgreSQL, an endpoint deleted by a
+/// transaction that commits while a delivery to it is being written would break the
+/// delivery's foreign key (a 500 for whatever caused the event); `FOR KEY SHARE`
+/// waits for that transaction and then skips the deleted endpoint. SQLite has one
+/// writer, so nothing commits in between.
+pub(crate) trait DeliverySql: sqlx::Database {
+    /// One delivery per endpoint of the owner that wants the event.
+    const ENQUEUE_DELIVERIES: &'static str;
+    /// One delivery for one endpoint, if it still exists.
+    const ENQUEUE_DELIVERY: &'static str;
+}
+
+impl DeliverySql for sqlx::Sqlite {
+    const ENQUEUE_DELIVERIES: &'static str = enqueue_deliveries!();
+    const ENQUEUE_DELIVERY: &'static str = enqueue_delivery!();
+}
+
+impl DeliverySql for sqlx::Postgres {
+    const ENQUEUE_DELIVERIES: &'static str = concat!(enqueue_deliveries!(), " FOR KEY SHARE");
+    const ENQUEUE_DELIVERY: &'static str = concat!(enqueue_delivery!(), " FOR KEY SHARE");
+}
+
+/// The fan-out statement for the engine of `tx`.
+pub(crate) fn enqueue_deliveries_sql<DB: DeliverySql>(_tx: &sqlx::Transaction<'_, DB>) -> &'static str {
+    DB::ENQUEUE_DELIVERIES
+}
+
+/// The one-endpoint statement for the engine of `tx`.
+fn enqueue_delivery_sql<DB: DeliverySql>(_tx: &sqlx::Transaction<'_, DB>) -> &'static str {
+    DB::ENQUEUE_DELIVERY
+}
 
 /// Writes an [`OutboxEvent`] within the transaction `$tx` (a `&mut` transaction of
 /// either backend): the event and its deliveries commit or roll back with the
@@ -59,7 +103,7 @@ macro_rules! enqueue {
             .bind($now)
             .execute(&mut *$tx)
             .await?;
-        sqlx::query($crate::storage::webhooks::ENQUEUE_DELIVERIES)
+        sqlx::query($crate::storage::webhooks::enqueue_deliveries_sql(&$tx))
             .bind(&event.event_id)
             .bind(&event.owner_id)
             .bind(event.event_type)
@@ -225,8 +269,9 @@ impl Db {
         })
     }
 
-    /// Puts `event` in the outbox for the one endpoint `webhook_id` (test events).
-    pub async fn enqueue_for_endpoint(&self, webhook_id: &str, event: &OutboxEvent) -> sqlx::Result<()> {
+    /// Puts `event` in the outbox for the one endpoint `webhook_id` (test events);
+    /// false, and nothing written, when the endpoint no longer exists.
+    pub async fn enqueue_for_endpoint(&self, webhook_id: &str, event: &OutboxEvent) -> sqlx::Result<bool> {
         let now = Timestamp::now().millis();
         dispatch!(self.write(), |pool| {
             let mut tx = pool.begin().await?;
@@ -240,16 +285,20 @@ impl Db {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "INSERT INTO webhook_deliveries (delivery_id, event_id, webhook_id, status, next_attempt_at, created_at) \
-                 VALUES ($1 || ':' || $2, $1, $2, 'pending', $3, $3)",
-            )
-            .bind(&event.event_id)
-            .bind(webhook_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await
+            let queued = sqlx::query(enqueue_delivery_sql(&tx))
+                .bind(&event.event_id)
+                .bind(webhook_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if queued {
+                tx.commit().await?;
+            } else {
+                tx.rollback().await?;
+            }
+            Ok(queued)
         })
     }
 

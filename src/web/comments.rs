@@ -4,16 +4,15 @@
 //! every comment (with its author's address) and can delete any.
 
 use askama::Template;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::share::{failure, link_by_token, page, refuse_guessers};
-use crate::api::error::ApiError;
-use crate::api::extract::{parse_json, ApiQuery, ClientIp};
+use crate::api::error::{ApiError, ErrorEnvelope};
+use crate::api::extract::{parse_json, read_body, ApiPath, ApiQuery, ClientIp};
 use crate::api::Envelope;
 use crate::domain::ids;
 use crate::domain::text::{bounded, parse_email};
@@ -29,10 +28,17 @@ pub const MAX_COMMENT_CHARS: usize = 5000;
 #[serde(deny_unknown_fields)]
 pub struct PostCommentRequest {
     /// 1–100 characters, shown with the comment.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// Where the verification link is sent; never shown to viewers.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// 1–5,000 characters of plain text.
+    #[schema(min_length = 1, max_length = 5000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub content: String,
     /// The `grant` of the viewer's shared view.
     pub grant: String,
@@ -91,25 +97,57 @@ async fn commentable(state: &AppState, token: &str, grant: &str) -> Result<Share
 #[utoipa::path(
     post, path = "/s/{token}/comments", tag = "viewer",
     params(("token" = String, Path, description = "The link's token")),
-    request_body = PostCommentRequest,
+    request_body(description = "JSON, or the page's form", content(
+        (PostCommentRequest = "application/json"),
+        (PostCommentRequest = "application/x-www-form-urlencoded"),
+    )),
     responses(
-        (status = 202, description = "Waiting for verification", body = Envelope<CommentPending>),
-        (status = 400, description = "`INVALID_REQUEST`", body = crate::api::error::ErrorEnvelope),
-        (status = 401, description = "`VIEW_REQUIRED`", body = crate::api::error::ErrorEnvelope),
-        (status = 403, description = "`COMMENTS_NOT_ALLOWED`", body = crate::api::error::ErrorEnvelope),
-        (status = 404, description = "`SHARE_LINK_NOT_FOUND`", body = crate::api::error::ErrorEnvelope),
+        (status = 202, description = "Waiting for verification (a page for a form post)", content(
+            (Envelope<CommentPending> = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 400, description = "`INVALID_REQUEST`", content(
+            (ErrorEnvelope = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 401, description = "`VIEW_REQUIRED`", content(
+            (ErrorEnvelope = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 403, description = "`COMMENTS_NOT_ALLOWED`", content(
+            (ErrorEnvelope = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 404, description = "`SHARE_LINK_NOT_FOUND`", content(
+            (ErrorEnvelope = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body is over `--max-body-bytes`", content(
+            (ErrorEnvelope = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 429, description = "`RATE_LIMITED`: too many lookups of links that do not exist", content(
+            (ErrorEnvelope = "application/json"),
+            (String = "text/html"),
+        ), headers(
+            ("Retry-After" = u64, description = "Seconds until the client may try again"),
+        )),
     )
 )]
 pub async fn post_comment(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    path: Result<ApiPath<String>, ApiError>,
     ClientIp(client): ClientIp,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
-    let form = is_form(&headers);
+    let form = is_form(request.headers());
+    let token = match path {
+        Ok(ApiPath(token)) => token,
+        Err(err) => return failure(err, !form),
+    };
     let result = async {
         refuse_guessers(&state, client)?;
+        let body = read_body(request, state.settings().max_body_bytes).await?;
         let request: PostCommentRequest = if form {
             serde_urlencoded::from_bytes(&body)
                 .map_err(|err| ApiError::InvalidRequest { field: None, issue: err.to_string() })?
@@ -180,16 +218,23 @@ pub async fn post_comment(
     get, path = "/s/{token}/comments/verify", tag = "viewer",
     params(("token" = String, Path, description = "The link's token"), VerifyQuery),
     responses(
-        (status = 200, description = "Published (an HTML page)"),
-        (status = 404, description = "Unknown or used-up verification link"),
+        (status = 200, description = "Published (a page)", content_type = "text/html", body = String),
+        (status = 404, description = "Unknown or used-up verification link (a page)", content_type = "text/html", body = String),
+        (status = 429, description = "Too many lookups of links that do not exist (a page)", content_type = "text/html", body = String, headers(
+            ("Retry-After" = u64, description = "Seconds until the client may try again"),
+        )),
     )
 )]
 pub async fn verify_comment(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    path: Result<ApiPath<String>, ApiError>,
     ClientIp(client): ClientIp,
     query: Result<ApiQuery<VerifyQuery>, ApiError>,
 ) -> Response {
+    let token = match path {
+        Ok(ApiPath(token)) => token,
+        Err(err) => return failure(err, false),
+    };
     let code = query.ok().and_then(|ApiQuery(q)| q.code).unwrap_or_default();
     let result = async {
         refuse_guessers(&state, client)?;

@@ -8,7 +8,7 @@ pub mod markdown;
 pub mod share;
 
 use axum::http::{header, HeaderName, HeaderValue};
-use axum::routing::{get, post};
+use axum::routing::get;
 use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -24,8 +24,7 @@ pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(share::open_link))
-        .route("/s/{token}", post(share::submit))
+        .routes(routes!(share::open_link, share::submit))
         .routes(routes!(share::download))
         .routes(routes!(comments::post_comment))
         .routes(routes!(comments::verify_comment))

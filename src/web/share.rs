@@ -15,7 +15,7 @@ use std::net::IpAddr;
 
 use askama::Template;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
@@ -24,8 +24,8 @@ use utoipa::ToSchema;
 
 use super::markdown;
 use crate::api::artifacts::file_response;
-use crate::api::error::ApiError;
-use crate::api::extract::{ApiQuery, ClientIp};
+use crate::api::error::{ApiError, ErrorEnvelope};
+use crate::api::extract::{ApiPath, ApiQuery, ClientIp};
 use crate::api::Envelope;
 use crate::domain::ids;
 use crate::domain::share::{Permissions, ShareStatus, SHORT_CODE_LEN};
@@ -114,8 +114,9 @@ pub struct SharedArtifact {
 }
 
 /// Form fields a browser posts to `/s/{token}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RevealForm {
+    /// The link's password, if it has one.
     password: Option<String>,
 }
 
@@ -374,20 +375,37 @@ async fn shared_view(
         ("X-Share-Password" = Option<String>, Header, description = "The link's password, if it has one"),
     ),
     responses(
-        (status = 200, description = "The shared view (JSON), or the page (HTML)", body = Envelope<SharedView>),
-        (status = 303, description = "A short code: redirects to the link's full URL"),
-        (status = 401, description = "`PASSWORD_REQUIRED` or `INVALID_PASSWORD`", body = crate::api::error::ErrorEnvelope),
-        (status = 404, description = "`SHARE_LINK_NOT_FOUND`: unknown, expired or revoked", body = crate::api::error::ErrorEnvelope),
-        (status = 429, description = "`TOO_MANY_ATTEMPTS` (wrong passwords) or `RATE_LIMITED` (too many lookups of links that do not exist), with `Retry-After`", body = crate::api::error::ErrorEnvelope),
+        (status = 200, description = "The shared view (JSON); for browsers the page, or first a password form or the Reveal button of a view-limited link", content(
+            (Envelope<SharedView> = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 303, description = "A short code: redirects to the link's full URL", headers(
+            ("Location" = String, description = "The link's full URL"),
+        )),
+        (status = 401, description = "`PASSWORD_REQUIRED` or `INVALID_PASSWORD` (JSON only)", body = ErrorEnvelope),
+        (status = 404, description = "`SHARE_LINK_NOT_FOUND`: unknown, expired or revoked", content(
+            (ErrorEnvelope = "application/json"),
+            (String = "text/html"),
+        )),
+        (status = 429, description = "`TOO_MANY_ATTEMPTS` (wrong passwords) or `RATE_LIMITED` (too many lookups of links that do not exist)", content(
+            (ErrorEnvelope = "application/json"),
+            (String = "text/html"),
+        ), headers(
+            ("Retry-After" = u64, description = "Seconds until the client may try again"),
+        )),
     )
 )]
 pub async fn open_link(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    path: Result<ApiPath<String>, ApiError>,
     ClientIp(client): ClientIp,
     headers: HeaderMap,
 ) -> Response {
     let json = wants_json(&headers);
+    let token = match path {
+        Ok(ApiPath(token)) => token,
+        Err(err) => return failure(err, json),
+    };
     let link = match lookup(&state, &token, client).await {
         Ok(Presented::Link(link)) => link,
         Ok(Presented::Short(url)) => return Redirect::to(&url).into_response(),
@@ -424,14 +442,35 @@ async fn open_json(
     shared_view(state, link, token, &view).await
 }
 
-/// A browser's deliberate action on a link: the password form, or the Reveal button.
+/// Reveal a share link (browsers)
+///
+/// What the page's password form and Reveal button post: spends one view and
+/// answers the page of the shared view, or the password form again (401) when the
+/// password is missing or wrong (which spends nothing).
+#[utoipa::path(
+    post, path = "/s/{token}", tag = "viewer",
+    params(("token" = String, Path, description = "The link's token")),
+    request_body(content = Option<RevealForm>, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The page of the shared view", content_type = "text/html", body = String),
+        (status = 401, description = "The password form, asking again", content_type = "text/html", body = String),
+        (status = 404, description = "The link is unknown, expired or revoked", content_type = "text/html", body = String),
+        (status = 429, description = "Too many wrong passwords, or too many lookups of links that do not exist", content_type = "text/html", body = String, headers(
+            ("Retry-After" = u64, description = "Seconds until the client may try again"),
+        )),
+    )
+)]
 pub async fn submit(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    path: Result<ApiPath<String>, ApiError>,
     ClientIp(client): ClientIp,
     headers: HeaderMap,
     form: Result<Form<RevealForm>, FormRejection>,
 ) -> Response {
+    let token = match path {
+        Ok(ApiPath(token)) => token,
+        Err(err) => return failure(err, false),
+    };
     // A malformed form is treated as an empty one: the page then asks again.
     let form = form.map_or(RevealForm { password: None }, |Form(form)| form);
     let link = match lookup(&state, &token, client).await {
@@ -497,18 +536,27 @@ async fn reveal_page(
         ("grant" = String, Query, description = "From the shared view's `download_url`"),
     ),
     responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 401, description = "`VIEW_REQUIRED`: no valid grant", body = crate::api::error::ErrorEnvelope),
-        (status = 403, description = "`DOWNLOAD_NOT_ALLOWED`", body = crate::api::error::ErrorEnvelope),
-        (status = 404, description = "`SHARE_LINK_NOT_FOUND`", body = crate::api::error::ErrorEnvelope),
+        (status = 200, description = "The file, with the media type it was uploaded with", content_type = "*/*", body = Vec<u8>, headers(
+            ("Content-Disposition" = String, description = "`attachment`, with the file's name"),
+        )),
+        (status = 401, description = "`VIEW_REQUIRED`: no valid grant", body = ErrorEnvelope),
+        (status = 403, description = "`DOWNLOAD_NOT_ALLOWED`", body = ErrorEnvelope),
+        (status = 404, description = "`SHARE_LINK_NOT_FOUND`, or `ARTIFACT_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 429, description = "`RATE_LIMITED`: too many lookups of links that do not exist", body = ErrorEnvelope, headers(
+            ("Retry-After" = u64, description = "Seconds until the client may try again"),
+        )),
     )
 )]
 pub async fn download(
     State(state): State<AppState>,
-    Path((token, artifact_id)): Path<(String, String)>,
+    path: Result<ApiPath<(String, String)>, ApiError>,
     ClientIp(client): ClientIp,
     query: Result<ApiQuery<DownloadQuery>, ApiError>,
 ) -> Response {
+    let (token, artifact_id) = match path {
+        Ok(ApiPath(path)) => path,
+        Err(err) => return failure(err, true),
+    };
     let grant = query.ok().and_then(|ApiQuery(q)| q.grant);
     if let Err(err) = refuse_guessers(&state, client) {
         return failure(err, true);
@@ -567,8 +615,13 @@ pub(super) fn failure(err: ApiError, json: bool) -> Response {
         ApiError::ShareUnavailable => gone(json),
         err if json => err.into_response(),
         err => {
-            let status = err.into_response().status();
-            page(status, &ErrorPage)
+            // The page in place of the JSON body, with the same status and `Retry-After`.
+            let json = err.into_response();
+            let mut response = page(json.status(), &ErrorPage);
+            if let Some(retry_after) = json.headers().get(header::RETRY_AFTER) {
+                response.headers_mut().insert(header::RETRY_AFTER, retry_after.clone());
+            }
+            response
         }
     }
 }

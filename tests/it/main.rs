@@ -7,6 +7,7 @@ mod artifacts;
 mod auth;
 mod cli;
 mod comments;
+mod contract;
 mod crash;
 mod errors;
 mod events;

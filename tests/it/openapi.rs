@@ -52,3 +52,62 @@ fn every_route_is_documented_with_its_errors() {
         }
     }
 }
+
+/// Every `(pointer, value)` of `key` anywhere in `value`.
+fn find_all<'a>(value: &'a Value, key: &str, at: String, out: &mut Vec<(String, &'a Value)>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                if k == key {
+                    out.push((at.clone(), v));
+                }
+                find_all(v, key, format!("{at}/{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                find_all(v, key, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn every_security_requirement_names_a_defined_scheme() {
+    let doc: Value = serde_json::from_str(&agentshare::api::openapi_json()).unwrap();
+    let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+    let mut requirements = Vec::new();
+    find_all(&doc["paths"], "security", String::new(), &mut requirements);
+    assert!(!requirements.is_empty());
+    for (at, alternatives) in requirements {
+        for alternative in alternatives.as_array().unwrap() {
+            for name in alternative.as_object().unwrap().keys() {
+                assert!(schemes.contains_key(name), "{at} names the undefined scheme {name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn text_patterns_are_the_ones_the_handlers_check() {
+    use agentshare::api::schemas;
+
+    let known = [
+        schemas::LINE_PATTERN,
+        schemas::LINE_OR_BLANK_PATTERN,
+        schemas::TEXT_PATTERN,
+        schemas::FILE_NAME_PATTERN,
+        schemas::ENDPOINT_URL_PATTERN,
+        r"\S",
+        "^[0-9]+$",
+    ];
+    let doc: Value = serde_json::from_str(&agentshare::api::openapi_json()).unwrap();
+    let mut patterns = Vec::new();
+    find_all(&doc, "pattern", String::new(), &mut patterns);
+    assert!(patterns.len() > 20, "{}", patterns.len());
+    for (at, pattern) in patterns {
+        let pattern = pattern.as_str().unwrap();
+        assert!(known.contains(&pattern), "{at}: {pattern} is not one of the patterns in api::schemas");
+    }
+}

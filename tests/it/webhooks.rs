@@ -488,3 +488,66 @@ async fn a_crash_loses_no_event_on_sqlite() {
 async fn a_crash_loses_no_event_on_postgres() {
     a_crash_loses_no_event(Backend::Postgres).await;
 }
+
+/// Deletes the endpoint `webhook_id` in a transaction of its own connection that
+/// commits only after `delay`, while `during` runs.
+async fn while_endpoint_is_deleted<T>(
+    app: &TestApp,
+    webhook_id: &str,
+    delay: Duration,
+    during: impl std::future::Future<Output = T>,
+) -> T {
+    use sqlx::Connection;
+
+    let mut deleting = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
+    let mut tx = deleting.begin().await.unwrap();
+    sqlx::query("DELETE FROM webhook_endpoints WHERE webhook_id = $1")
+        .bind(webhook_id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let (outcome, ()) = tokio::join!(during, async {
+        tokio::time::sleep(delay).await;
+        tx.commit().await.unwrap();
+    });
+    outcome
+}
+
+/// On PostgreSQL, an endpoint deleted by a transaction that committed while an
+/// event for it was being written broke the delivery's foreign key, and the request
+/// that caused the event answered 500. The deleted endpoint is now skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_deleted_while_an_event_is_written_is_skipped() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
+    let task = app.finished_task("t").await;
+    let endpoint = || async {
+        let events = json!(["share_link.revoked"]);
+        let (status, body) = app
+            .post("/v1/webhooks", json!({"url": "https://hooks.example.invalid/a", "events": events}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["data"]["webhook_id"].as_str().unwrap().to_owned()
+    };
+    let delay = Duration::from_millis(500);
+
+    // A revocation's share_link.revoked event.
+    let webhook_id = endpoint().await;
+    let link = app.share(&task, json!({})).await;
+    let revoke = format!("/v1/share-links/{}", link["share_link_id"].as_str().unwrap());
+    let (status, body) =
+        while_endpoint_is_deleted(&app, &webhook_id, delay, app.request(Method::DELETE, &revoke, None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["status"], "revoked");
+
+    // A test event for the endpoint being deleted: it is gone.
+    let webhook_id = endpoint().await;
+    let test = format!("/v1/webhooks/{webhook_id}/test");
+    let (status, body) =
+        while_endpoint_is_deleted(&app, &webhook_id, delay, app.request(Method::POST, &test, None)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_error(&body, "WEBHOOK_NOT_FOUND");
+    let pending = app
+        .sql_i64(&format!("SELECT COUNT(*) FROM webhook_deliveries WHERE webhook_id = '{webhook_id}'"))
+        .await;
+    assert_eq!(pending, 0);
+}
