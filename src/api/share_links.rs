@@ -55,6 +55,9 @@ pub struct ShareLinkView {
     pub created_by: String,
     pub status: ShareStatus,
     pub notify_on_view: bool,
+    /// Whether API keys, tokens, private keys and passwords in URLs that the task's
+    /// outputs contain are masked for viewers (default true).
+    pub mask_secrets: bool,
     pub updated_at: Timestamp,
     /// When the link was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
@@ -82,6 +85,7 @@ impl ShareLinkView {
             view_count: link.view_count,
             created_by: link.owner_id,
             notify_on_view: link.notify_on_view,
+            mask_secrets: link.mask_secrets,
         }
     }
 }
@@ -115,6 +119,9 @@ pub struct CreateShareLinkRequest {
     pub max_views: Option<WholeNumber>,
     /// Notify the owner when the link is viewed (default false).
     pub notify_on_view: Option<bool>,
+    /// Mask secrets that the outputs contain (API keys and tokens of well-known
+    /// formats, private keys, passwords in URLs) for viewers (default true).
+    pub mask_secrets: Option<bool>,
 }
 
 /// Body of `PATCH /v1/share-links/{share_link_id}`; absent fields stay as they are.
@@ -146,6 +153,8 @@ pub struct UpdateShareLinkRequest {
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     pub max_views: Option<Option<WholeNumber>>,
     pub notify_on_view: Option<bool>,
+    /// Mask secrets in the outputs for viewers, or show them as written.
+    pub mask_secrets: Option<bool>,
 }
 
 /// Query of `GET /v1/share-links`.
@@ -283,6 +292,7 @@ async fn create_share_link(
             max_views,
             permissions,
             notify_on_view: body.notify_on_view.unwrap_or(false),
+            mask_secrets: body.mask_secrets.unwrap_or(true),
         };
         if let Some(record) = state.db().insert_share_link(&link).await? {
             state.webhooks_changed();
@@ -410,6 +420,7 @@ async fn update_share_link(
         permissions: body.permissions.unwrap_or_default(),
         max_views,
         notify_on_view: body.notify_on_view,
+        mask_secrets: body.mask_secrets,
     };
     match state.db().update_share_link(&owner.owner_id, &share_link_id, &patch).await? {
         LinkChange::Done(link) => Ok(ok(ShareLinkView::new(&state, *link))),

@@ -9,7 +9,8 @@ use crate::domain::webhook::link_event;
 
 const LINK_COLUMNS: &str = "share_link_id, task_id, owner_id, title, description, password_hash, \
      expires_at, max_views, view_count, unique_views, first_viewed_at, last_viewed_at, \
-     allow_download, allow_comments, show_metadata, notify_on_view, revoked_at, created_at, updated_at";
+     allow_download, allow_comments, show_metadata, notify_on_view, mask_secrets, revoked_at, created_at, \
+     updated_at";
 
 /// A share link as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -30,6 +31,8 @@ pub struct ShareLinkRecord {
     pub allow_comments: bool,
     pub show_metadata: bool,
     pub notify_on_view: bool,
+    /// Whether secrets in outputs are masked for viewers.
+    pub mask_secrets: bool,
     pub revoked_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -65,6 +68,7 @@ pub struct NewShareLink {
     pub max_views: Option<i64>,
     pub permissions: Permissions,
     pub notify_on_view: bool,
+    pub mask_secrets: bool,
 }
 
 /// A validated change to a link; `None` leaves a field as it is.
@@ -78,6 +82,7 @@ pub struct ShareLinkPatch {
     pub permissions: PermissionsPatch,
     pub max_views: Option<Option<i64>>,
     pub notify_on_view: Option<bool>,
+    pub mask_secrets: Option<bool>,
 }
 
 /// What became of a change to a link.
@@ -166,8 +171,9 @@ impl Db {
         let sql = format!(
             "INSERT INTO share_links (share_link_id, task_id, owner_id, token_hash, short_code_hash, title, \
              description, password_hash, expires_at, max_views, allow_download, allow_comments, show_metadata, \
-             notify_on_view, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15) RETURNING {LINK_COLUMNS}"
+             notify_on_view, mask_secrets, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $15, $15) \
+             RETURNING {LINK_COLUMNS}"
         );
         let created = OutboxEvent::new(
             &link.owner_id,
@@ -192,6 +198,7 @@ impl Db {
                 .bind(link.permissions.show_metadata)
                 .bind(link.notify_on_view)
                 .bind(now)
+                .bind(link.mask_secrets)
                 .fetch_one(&mut *tx)
                 .await?;
             enqueue!(tx, &created, now);
@@ -315,6 +322,7 @@ impl Db {
                  show_metadata = COALESCE($11, show_metadata), \
                  max_views = CASE WHEN $12 THEN $13 ELSE max_views END, \
                  notify_on_view = COALESCE($14, notify_on_view), \
+                 mask_secrets = COALESCE($16, mask_secrets), \
                  expiry_notified_at = CASE WHEN $6 IS NOT NULL OR $12 THEN NULL ELSE expiry_notified_at END, \
                  updated_at = $15 \
              WHERE share_link_id = $1 AND owner_id = $2 AND revoked_at IS NULL RETURNING {LINK_COLUMNS}"
@@ -336,6 +344,7 @@ impl Db {
                 .bind(patch.max_views.flatten())
                 .bind(patch.notify_on_view)
                 .bind(Timestamp::now().millis())
+                .bind(patch.mask_secrets)
                 .fetch_optional(pool)
                 .await
         })?;

@@ -28,6 +28,7 @@ use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::api::extract::{ApiPath, ApiQuery, ClientIp};
 use crate::api::Envelope;
 use crate::domain::ids;
+use crate::domain::secrets;
 use crate::domain::share::{Permissions, ShareStatus, SHORT_CODE_LEN};
 use crate::domain::task::EventType;
 use crate::domain::time::Timestamp;
@@ -347,7 +348,7 @@ async fn shared_view(
             .into_iter()
             .map(|e| SharedOutput {
                 name: e.name.unwrap_or_default(),
-                content: e.content,
+                content: if link.mask_secrets { secrets::mask(&e.content).into_owned() } else { e.content },
                 created_at: Timestamp(e.created_at),
             })
             .collect(),

@@ -17,6 +17,7 @@ backend_tests!(
     short_urls_lead_to_the_link,
     browsers_get_a_safe_page,
     limited_links_are_revealed_by_a_deliberate_action,
+    secrets_in_outputs_are_masked_unless_the_owner_says_otherwise,
 );
 
 async fn the_shared_view_shows_outputs_and_nothing_else(app: TestApp) {
@@ -475,4 +476,50 @@ async fn guessing_links_is_rate_limited() {
     let (_, owner_view) =
         app.get(&format!("/v1/share-links/{}", link["share_link_id"].as_str().unwrap())).await;
     assert_eq!(owner_view["data"]["view_count"], 1, "the refused request spent no view");
+}
+
+async fn secrets_in_outputs_are_masked_unless_the_owner_says_otherwise(app: TestApp) {
+    let task = app.create_task("leaky").await;
+    let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    let aws = "AKIAIOSFODNN7EXAMPLE";
+    let content = format!(
+        "Pushed with `{token}`.\n\nexport AWS_ACCESS_KEY_ID={aws}\n\n\
+         Database: postgres://app:hunter2-s3cret@db.internal:5432/app\n\nThe fix is in `login.rs`."
+    );
+    let (status, body) = app
+        .post(
+            &format!("/v1/tasks/{task}/events"),
+            json!({"type": "output", "name": "Log", "content": content}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    let (status, _) = app.patch(&format!("/v1/tasks/{task}"), json!({"status": "completed"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let link = app.share(&task, json!({})).await;
+    assert_eq!(link["mask_secrets"], true, "masking is on by default");
+    let url = link["url"].as_str().unwrap();
+
+    let (status, view) = app.view(url, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let shown = view["data"]["outputs"][0]["content"].as_str().unwrap();
+    let page = app.client.get(url).send().await.unwrap().text().await.unwrap();
+    for public in [shown, page.as_str()] {
+        for secret in [token, aws, "hunter2-s3cret"] {
+            assert!(!public.contains(secret), "{secret} is masked in: {public}");
+        }
+        assert!(public.contains("login.rs"), "the rest of the output is untouched: {public}");
+        assert!(public.contains("ghp_"), "what kind of secret it was still shows: {public}");
+    }
+
+    // The owner still sees the output as written.
+    let (_, events) = app.get(&format!("/v1/tasks/{task}/events")).await;
+    assert!(events.to_string().contains(token));
+
+    // And may choose to show it as written.
+    let id = link["share_link_id"].as_str().unwrap();
+    let (status, changed) = app.patch(&format!("/v1/share-links/{id}"), json!({"mask_secrets": false})).await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["data"]["mask_secrets"], false);
+    let (_, view) = app.view(url, None).await;
+    assert!(view["data"]["outputs"][0]["content"].as_str().unwrap().contains(token));
 }
