@@ -72,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
             max_views: None,
             permissions: Permissions::default(),
             notify_on_view: false,
+            mask_secrets: true,
         })
         .await?
         .expect("a fresh link");

@@ -52,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
     let output = json!({"type": "output", "name": "Result", "content": "# Done\n\nAll good."});
     call(reqwest::Method::POST, format!("/v1/tasks/{task}/events"), output).await?;
     call(reqwest::Method::PATCH, format!("/v1/tasks/{task}"), json!({"status": "completed"})).await?;
-    let mut link = |body: Value| {
+    let link = |body: Value| {
         let request = call(reqwest::Method::POST, "/v1/share-links".into(), body);
         async move {
             let answer: Value = request.await?.json().await?;
