@@ -1,4 +1,4 @@
-//! The `agentshare` command line: `serve`, `keys`, `migrate`.
+//! The `agentshare` command line: `serve`, `demo`, `keys`, `migrate`.
 
 use std::net::SocketAddr;
 
@@ -25,6 +25,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the service.
     Serve(Box<ServeArgs>),
+    /// Add a sample owner, tasks and shares to the database, then run the service
+    /// and print what to open: a first look at agentshare.
+    Demo(Box<ServeArgs>),
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -136,7 +139,8 @@ pub enum KeysCommand {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(*args).await,
+        Command::Serve(args) => serve(*args, false).await,
+        Command::Demo(args) => serve(*args, true).await,
         Command::Keys(command) => keys(command).await,
         Command::Migrate(args) => {
             let db = open(&args).await?;
@@ -153,7 +157,7 @@ async fn open(args: &DatabaseArgs) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     crate::telemetry::init(&args.log_format);
     let mut settings = Settings::new(args.listen, args.database.database_url);
     settings.database.max_connections = args.db_max_connections;
@@ -176,6 +180,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     let base = app.public_url().to_owned();
     tracing::info!(address = %app.local_addr(), database = %database, "agentshare is listening");
+    if demo {
+        let demo = crate::demo::seed(app.state()).await.context("could not add the demo")?;
+        println!(
+            "\nagentshare demo is serving on http://{addr}, database {database}\n\n\
+             Open these:\n  \
+               A shared task (what a viewer sees):   {link}\n  \
+               The same, with a password and 3 views: {protected}   (password: {password})\n  \
+               A running task, shared by code:       {code}\n  \
+               The owner console:                    {console}\n\n\
+             Sign in to the console with this API key (also good for the API):\n{key}\n\n\
+             Press Ctrl-C to stop.\n",
+            addr = app.local_addr(),
+            link = demo.link_url,
+            protected = demo.protected_url,
+            password = crate::demo::DEMO_PASSWORD,
+            code = demo.code_url,
+            console = demo.console_url,
+            key = demo.api_key,
+        );
+        return app.run_until(shutdown_signal()).await;
+    }
     println!(
         "\nagentshare is serving on http://{addr} (public URL {base}), database {database}\n\n\
          Next steps:\n  \

@@ -1,10 +1,11 @@
 //! agentshare: share what an AI agent did.
 //!
 //! A tour of the crate, from the outside in:
-//! - [`cli`]: the `agentshare` command line (`serve`, `keys`, `migrate`).
+//! - [`cli`]: the `agentshare` command line (`serve`, `demo`, `keys`, `migrate`).
+//! - [`demo`]: sample data for a first look (`agentshare demo`).
 //! - [`startup`]: builds the service from [`config::Settings`] and runs it; tests use it too.
 //! - [`api`]: HTTP routes, one module per resource, and the OpenAPI document.
-//! - [`web`]: public pages for viewers of share links.
+//! - [`web`]: web pages: share links' and share codes' viewers, and the owner console.
 //! - [`domain`]: the values the service reasons about, checked once at the edge.
 //! - [`forge`]: git repositories and pull requests behind a small trait.
 //! - [`workers`]: background work beside the server (webhook deliveries).
@@ -15,6 +16,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod forge;
 pub mod geo;

@@ -74,6 +74,11 @@ impl Application {
         self.state.public_url()
     }
 
+    /// The state handlers see (to prepare data before serving, e.g. the demo).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
     /// Serves until `shutdown` completes, then stops accepting connections, lets
     /// in-flight requests finish (every acknowledged write is already committed),
     /// ends live event streams (their clients reconnect with `Last-Event-ID`), cuts

@@ -21,6 +21,9 @@ struct Inner {
     db: Db,
     settings: Settings,
     public_url: String,
+    /// The path part of `public_url` (empty at the root): where pages link and
+    /// cookies are scoped.
+    public_path: String,
     short_url_base: String,
     link_keys: LinkKeys,
     /// Woken whenever this instance appends an event or revokes access, so live
@@ -53,11 +56,15 @@ impl AppState {
             .map(|dir| Forges { repositories: Repositories::new(dir.clone()), forge: Arc::new(GitCli) });
         let streams = StreamSlots::new(settings.max_streams_per_client);
         let short_url_base = settings.short_url_base.clone().unwrap_or_else(|| format!("{public_url}/s"));
+        let public_path = url::Url::parse(&public_url)
+            .map(|url| url.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
         AppState {
             inner: Arc::new(Inner {
                 db,
                 settings,
                 public_url,
+                public_path,
                 short_url_base,
                 link_keys,
                 events: tokio::sync::Notify::new(),
@@ -83,6 +90,11 @@ impl AppState {
     /// Base of every URL handed out, without a trailing slash.
     pub fn public_url(&self) -> &str {
         &self.inner.public_url
+    }
+
+    /// The path of the public URL, without a trailing slash (empty at the root).
+    pub fn public_path(&self) -> &str {
+        &self.inner.public_path
     }
 
     /// Base of short URLs, without a trailing slash.

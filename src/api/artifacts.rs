@@ -195,12 +195,22 @@ async fn download_artifact(
     caller: Caller,
     ApiPath((task_id, artifact_id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    caller.task(&state, &task_id).await?;
+    download(&state, &caller, &task_id, &artifact_id).await
+}
+
+/// An artifact of a task `caller` may see, as a download.
+pub async fn download(
+    state: &AppState,
+    caller: &Caller,
+    task_id: &str,
+    artifact_id: &str,
+) -> Result<Response, ApiError> {
+    caller.task(state, task_id).await?;
     let artifact = state
         .db()
-        .artifact_content(&task_id, &artifact_id)
+        .artifact_content(task_id, artifact_id)
         .await?
-        .ok_or(ApiError::ArtifactNotFound { artifact_id })?;
+        .ok_or_else(|| ApiError::ArtifactNotFound { artifact_id: artifact_id.to_owned() })?;
     Ok(file_response(artifact))
 }
 
@@ -226,7 +236,7 @@ pub fn file_response(artifact: ArtifactContent) -> Response {
 }
 
 /// `attachment; filename="…"; filename*=UTF-8''…` (RFC 6266), with an ASCII fallback.
-fn content_disposition(name: &str) -> String {
+pub fn content_disposition(name: &str) -> String {
     let ascii: String = name
         .chars()
         .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })

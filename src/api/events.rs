@@ -228,20 +228,30 @@ async fn send_message(
     ApiPath(task_id): ApiPath<String>,
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<Response, ApiError> {
-    caller.task(&state, &task_id).await?;
+    Ok(created(EventView::from(post_message(&state, &caller, &task_id, &body.content).await?)))
+}
+
+/// Appends a `message` event from `caller` (who needs `canSendMessage` if a viewer).
+pub async fn post_message(
+    state: &AppState,
+    caller: &Caller,
+    task_id: &str,
+    content: &str,
+) -> Result<EventRecord, ApiError> {
+    caller.task(state, task_id).await?;
     caller.require(Action::SendMessage)?;
     let event = NewEvent {
         event_type: EventType::Message,
         name: None,
-        content: bounded("content", &body.content, 1, MAX_MESSAGE_CHARS, true)?,
+        content: bounded("content", content, 1, MAX_MESSAGE_CHARS, true)?,
         private: false,
         author: caller.author(),
     };
     let record =
-        state.db().append_event(&task_id, &event).await?.ok_or_else(|| ApiError::task_not_found(&task_id))?;
+        state.db().append_event(task_id, &event).await?.ok_or_else(|| ApiError::task_not_found(task_id))?;
     state.events_changed();
     tracing::info!(task_id = %task_id, author = caller.author(), "message sent");
-    Ok(created(EventView::from(record)))
+    Ok(record)
 }
 
 /// Query of the event stream.
@@ -287,8 +297,12 @@ pub enum StreamMessageKind {
 /// events and revocations reach it this way).
 const STREAM_POLL: std::time::Duration = std::time::Duration::from_millis(1000);
 
+/// Turns one of the task's events into a message of a stream.
+pub type EventFormat = fn(EventRecord) -> SseEvent;
+
 struct StreamState {
     state: AppState,
+    format: EventFormat,
     task_id: String,
     after: i64,
     include_private: bool,
@@ -357,16 +371,41 @@ async fn stream_events(
         return Err(ApiError::invalid("Last-Event-ID", "Last-Event-ID must be 0 or more"));
     }
     let after = last_event_id.or(query.after).unwrap_or(0);
+    live_events(state, &caller, client, task_id, after, json_message)
+}
+
+/// An event as the API's stream sends it: `id: <seq>`, `event: <type>`, `data: <EventView JSON>`.
+fn json_message(event: EventRecord) -> SseEvent {
+    SseEvent::default()
+        .id(event.seq.to_string())
+        .event(event.event_type.as_str())
+        .json_data(EventView::from(event))
+        .unwrap_or_default()
+}
+
+/// A live stream of the task's events after `after` for `caller` (who may see the
+/// task), each made a message by `format`; `end` when the task has finished and
+/// everything was sent, `revoked` when a viewer's access ends. Counts against the
+/// client's open streams.
+pub fn live_events(
+    state: AppState,
+    caller: &Caller,
+    client: std::net::IpAddr,
+    task_id: String,
+    after: i64,
+    format: EventFormat,
+) -> Result<Response, ApiError> {
     let slot =
         state.streams().acquire(client).ok_or(ApiError::TooManyStreams { limit: state.streams().limit() })?;
     let start = StreamState {
         slot: Some(slot),
         include_private: caller.is_owner(),
-        session_id: match &caller {
+        session_id: match caller {
             Caller::Viewer(session) => Some(session.session_id.clone()),
             Caller::Owner(_) => None,
         },
         state,
+        format,
         task_id,
         after,
         pending: Default::default(),
@@ -383,11 +422,7 @@ async fn next_stream_event(
     loop {
         if let Some(event) = s.pending.pop_front() {
             s.after = event.seq;
-            let message = SseEvent::default()
-                .id(event.seq.to_string())
-                .event(event.event_type.as_str())
-                .json_data(EventView::from(event))
-                .unwrap_or_default();
+            let message = (s.format)(event);
             return Some((Ok(message), s));
         }
         if s.done {

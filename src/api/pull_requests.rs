@@ -245,12 +245,19 @@ async fn list_pull_requests(
     caller: Caller,
     ApiPath(task_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    caller.task(&state, &task_id).await?;
+    Ok(ok(PullRequestList { pull_requests: list(&state, &caller, &task_id).await? }))
+}
+
+/// The task's pull requests, newest first, for a caller who may view them.
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    task_id: &str,
+) -> Result<Vec<PullRequestView>, ApiError> {
+    caller.task(state, task_id).await?;
     caller.require(Action::ViewPr)?;
-    let prs = state.db().list_pull_requests(&task_id).await?;
-    Ok(ok(PullRequestList {
-        pull_requests: prs.into_iter().map(|pr| PullRequestView::new(pr, None)).collect(),
-    }))
+    let prs = state.db().list_pull_requests(task_id).await?;
+    Ok(prs.into_iter().map(|pr| PullRequestView::new(pr, None)).collect())
 }
 
 /// Open a pull request
@@ -277,7 +284,17 @@ async fn create_pull_request(
     ApiPath(task_id): ApiPath<String>,
     ApiJson(body): ApiJson<CreatePullRequestRequest>,
 ) -> Result<Response, ApiError> {
-    let task = caller.task(&state, &task_id).await?;
+    Ok(created(open(&state, &caller, &task_id, body).await?))
+}
+
+/// Opens a pull request for a caller who may create them.
+pub async fn open(
+    state: &AppState,
+    caller: &Caller,
+    task_id: &str,
+    body: CreatePullRequestRequest,
+) -> Result<PullRequestView, ApiError> {
+    let task = caller.task(state, task_id).await?;
     caller.require(Action::CreatePr)?;
     let title = bounded("title", &body.title, 1, 200, false)?;
     let description =
@@ -285,11 +302,11 @@ async fn create_pull_request(
     let head_branch = body.head_branch.trim().to_owned();
     forge::check_branch_name(&head_branch)
         .map_err(|err| ApiError::invalid("head_branch", err.to_string()))?;
-    let (repo, base_branch, forge) = repository_of(&state, &task)?;
+    let (repo, base_branch, forge) = repository_of(state, &task)?;
     if head_branch == base_branch {
         return Err(ApiError::invalid("head_branch", "head_branch must differ from the base branch"));
     }
-    let open = state.db().list_pull_requests(&task_id).await?;
+    let open = state.db().list_pull_requests(task_id).await?;
     if let Some(existing) = open.iter().find(|pr| pr.status == "open" && pr.head_branch == head_branch) {
         return Err(ApiError::Conflict {
             code: "PULL_REQUEST_EXISTS",
@@ -302,11 +319,11 @@ async fn create_pull_request(
     let pr = NewPullRequest { title, description, head_branch, base_branch, author: caller.author() };
     let record = state
         .db()
-        .create_pull_request(&task_id, &pr)
+        .create_pull_request(task_id, &pr)
         .await?
-        .ok_or_else(|| ApiError::task_not_found(&task_id))?;
+        .ok_or_else(|| ApiError::task_not_found(task_id))?;
     tracing::info!(task_id = %task_id, number = record.number, author = caller.author(), "pull request opened");
-    Ok(created(PullRequestView::new(record, Some(diff.into()))))
+    Ok(PullRequestView::new(record, Some(diff.into())))
 }
 
 /// The pull request `number` of a task the caller may see.
@@ -345,11 +362,21 @@ async fn get_pull_request(
     caller: Caller,
     ApiPath(PullRequestPath { task_id, number }): ApiPath<PullRequestPath>,
 ) -> Result<Response, ApiError> {
-    let task = caller.task(&state, &task_id).await?;
+    Ok(ok(get(&state, &caller, &task_id, number).await?))
+}
+
+/// A pull request with its diff, for a caller who may view them.
+pub async fn get(
+    state: &AppState,
+    caller: &Caller,
+    task_id: &str,
+    number: i64,
+) -> Result<PullRequestView, ApiError> {
+    let task = caller.task(state, task_id).await?;
     caller.require(Action::ViewPr)?;
-    let pr = pull_request(&state, &task_id, number).await?;
-    let diff = diff_of(&state, &task, &pr).await?;
-    Ok(ok(PullRequestView::new(pr, Some(diff))))
+    let pr = pull_request(state, task_id, number).await?;
+    let diff = diff_of(state, &task, &pr).await?;
+    Ok(PullRequestView::new(pr, Some(diff)))
 }
 
 fn not_open(pr: &PullRequestRecord) -> ApiError {
@@ -382,15 +409,25 @@ async fn approve_pull_request(
     caller: Caller,
     ApiPath(PullRequestPath { task_id, number }): ApiPath<PullRequestPath>,
 ) -> Result<Response, ApiError> {
-    caller.task(&state, &task_id).await?;
+    Ok(ok(approve(&state, &caller, &task_id, number).await?))
+}
+
+/// Records the caller's approval of an open pull request.
+pub async fn approve(
+    state: &AppState,
+    caller: &Caller,
+    task_id: &str,
+    number: i64,
+) -> Result<PullRequestView, ApiError> {
+    caller.task(state, task_id).await?;
     caller.require(Action::ApprovePr)?;
-    let pr = pull_request(&state, &task_id, number).await?;
+    let pr = pull_request(state, task_id, number).await?;
     if pr.status != "open" {
         return Err(not_open(&pr));
     }
     state.db().approve_pull_request(&pr.pr_id, &caller.approver()).await?;
     tracing::info!(task_id = %task_id, number, author = caller.author(), "pull request approved");
-    Ok(ok(PullRequestView::new(pull_request(&state, &task_id, number).await?, None)))
+    Ok(PullRequestView::new(pull_request(state, task_id, number).await?, None))
 }
 
 /// Merge a pull request
@@ -417,9 +454,19 @@ async fn merge_pull_request(
     caller: Caller,
     ApiPath(PullRequestPath { task_id, number }): ApiPath<PullRequestPath>,
 ) -> Result<Response, ApiError> {
-    let task = caller.task(&state, &task_id).await?;
+    Ok(ok(merge(&state, &caller, &task_id, number).await?))
+}
+
+/// Merges an open pull request for a caller who may merge.
+pub async fn merge(
+    state: &AppState,
+    caller: &Caller,
+    task_id: &str,
+    number: i64,
+) -> Result<PullRequestView, ApiError> {
+    let task = caller.task(state, task_id).await?;
     caller.require(Action::MergePr)?;
-    let pr = pull_request(&state, &task_id, number).await?;
+    let pr = pull_request(state, task_id, number).await?;
     if pr.status != "open" {
         return Err(not_open(&pr));
     }
@@ -430,7 +477,7 @@ async fn merge_pull_request(
             details: json!({ "number": number }),
         });
     }
-    let (repo, base, forge) = repository_of(&state, &task)?;
+    let (repo, base, forge) = repository_of(state, &task)?;
     let head = pr.head_branch.clone();
     let message = format!("Merge pull request #{number} from {head}\n\n{}", pr.title);
     let outcome = blocking(move || {
@@ -462,8 +509,8 @@ async fn merge_pull_request(
     let diff = DiffView::from(diff);
     let diff_json = serde_json::to_string(&diff).map_err(|err| ApiError::Internal(err.into()))?;
     if !state.db().mark_pull_request_merged(&pr.pr_id, &commit, &diff_json).await? {
-        return Err(not_open(&pull_request(&state, &task_id, number).await?));
+        return Err(not_open(&pull_request(state, task_id, number).await?));
     }
     tracing::info!(task_id = %task_id, number, commit = %commit, author = caller.author(), "pull request merged");
-    Ok(ok(PullRequestView::new(pull_request(&state, &task_id, number).await?, Some(diff))))
+    Ok(PullRequestView::new(pull_request(state, task_id, number).await?, Some(diff)))
 }

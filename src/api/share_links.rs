@@ -250,6 +250,16 @@ async fn create_share_link(
     AuthOwner(owner): AuthOwner,
     ApiJson(body): ApiJson<CreateShareLinkRequest>,
 ) -> Result<Response, ApiError> {
+    let record = create_link(&state, &owner.owner_id, body).await?;
+    Ok(created(ShareLinkView::new(&state, record)))
+}
+
+/// Creates a share link of one of the owner's finished tasks.
+pub async fn create_link(
+    state: &AppState,
+    owner_id: &str,
+    body: CreateShareLinkRequest,
+) -> Result<ShareLinkRecord, ApiError> {
     let now = Timestamp::now();
     let task_id = body.task_id.trim().to_owned();
     if task_id.is_empty() {
@@ -266,7 +276,7 @@ async fn create_share_link(
     let permissions = body.permissions.unwrap_or_default().apply(Permissions::default());
     let max_views = body.max_views.map(|m| check_max_views("max_views", m.0)).transpose()?;
 
-    let task = owned_task(&state, &owner.owner_id, &task_id).await?;
+    let task = owned_task(state, owner_id, &task_id).await?;
     if matches!(task.status, TaskStatus::Pending | TaskStatus::Running) {
         return Err(ApiError::TaskNotCompleted { task_id, status: task.status });
     }
@@ -284,7 +294,7 @@ async fn create_share_link(
             short_code_hash: ids::secret_hash(&keys.short_code(&share_link_id)),
             share_link_id,
             task_id: task_id.clone(),
-            owner_id: owner.owner_id.clone(),
+            owner_id: owner_id.to_owned(),
             title: title.clone().unwrap_or_else(|| task.title.clone()),
             description: description.clone(),
             password_hash: password_hash.clone(),
@@ -297,14 +307,14 @@ async fn create_share_link(
         if let Some(record) = state.db().insert_share_link(&link).await? {
             state.webhooks_changed();
             tracing::info!(share_link_id = %record.share_link_id, task_id = %record.task_id, "share link created");
-            return Ok(created(ShareLinkView::new(&state, record)));
+            return Ok(record);
         }
     }
     Err(ApiError::Internal(anyhow::anyhow!("could not find a free short code")))
 }
 
 /// The link `share_link_id` if the owner owns it, else 404 `SHARE_LINK_NOT_FOUND`.
-async fn owned_link(
+pub async fn owned_link(
     state: &AppState,
     owner_id: &str,
     share_link_id: &str,
@@ -448,14 +458,24 @@ async fn revoke_share_link(
     AuthOwner(owner): AuthOwner,
     ApiPath(share_link_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
-    let revoked = state.db().revoke_share_link(&owner.owner_id, &share_link_id).await?;
+    let link = revoke_link(&state, &owner.owner_id, &share_link_id).await?;
+    Ok(ok(ShareLinkView::new(&state, link)))
+}
+
+/// Revokes one of the owner's links (again is fine: it stays revoked).
+pub async fn revoke_link(
+    state: &AppState,
+    owner_id: &str,
+    share_link_id: &str,
+) -> Result<ShareLinkRecord, ApiError> {
+    let revoked = state.db().revoke_share_link(owner_id, share_link_id).await?;
     state.webhooks_changed();
     match revoked {
         LinkChange::Done(link) => {
             tracing::info!(share_link_id = %link.share_link_id, "share link revoked");
-            Ok(ok(ShareLinkView::new(&state, *link)))
+            Ok(*link)
         }
-        _ => Err(ApiError::ShareLinkNotFound { share_link_id }),
+        _ => Err(ApiError::ShareLinkNotFound { share_link_id: share_link_id.to_owned() }),
     }
 }
 
@@ -479,7 +499,12 @@ async fn share_link_analytics(
     ApiPath(share_link_id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     let link = owned_link(&state, &owner.owner_id, &share_link_id).await?;
-    let analytics = state.db().share_link_analytics(&link).await?;
+    Ok(ok(analytics_of(&state, &link).await?))
+}
+
+/// The analytics of a link (whose owner is asking).
+pub async fn analytics_of(state: &AppState, link: &ShareLinkRecord) -> Result<ShareLinkAnalytics, ApiError> {
+    let analytics = state.db().share_link_analytics(link).await?;
     let of = |dimension: &str| -> Vec<ValueViews> {
         analytics
             .breakdown
@@ -489,7 +514,7 @@ async fn share_link_analytics(
             .collect()
     };
     let [country, referrer, browser, os, device] = DIMENSIONS;
-    Ok(ok(ShareLinkAnalytics {
+    Ok(ShareLinkAnalytics {
         share_link_id: link.share_link_id.clone(),
         total_views: analytics.total_views,
         unique_views: analytics.unique_views,
@@ -505,7 +530,7 @@ async fn share_link_analytics(
         browsers: of(browser),
         operating_systems: of(os),
         devices: of(device),
-    }))
+    })
 }
 
 /// A comment as the link's owner sees it.

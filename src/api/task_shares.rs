@@ -312,16 +312,29 @@ async fn create_share_code(
         }
         None => None,
     };
-    let task = owners_task(&state, &owner.owner_id, &task_id).await?;
+    let permissions = request.permissions.unwrap_or_default().resolve();
+    let code = create_code(&state, &owner.owner_id, &task_id, permissions, expires_at).await?;
+    Ok((StatusCode::CREATED, Json(ShareCodeCreated { share_code: code })).into_response())
+}
+
+/// Creates (or rotates) the share code of the owner's cloud-mode task; answers the code.
+pub async fn create_code(
+    state: &AppState,
+    owner_id: &str,
+    task_id: &str,
+    permissions: CodePermissions,
+    expires_at: Option<Timestamp>,
+) -> Result<String, CodeError> {
+    let task = owners_task(state, owner_id, task_id).await?;
     if task.machine_id.is_some() {
         return Err(CodeError::NotCloudMode);
     }
     let share = NewTaskShare {
         task_share_id: ids::new_id("tshare"),
         task_id: task.task_id.clone(),
-        owner_id: owner.owner_id.clone(),
+        owner_id: owner_id.to_owned(),
         code_hash: String::new(),
-        permissions: request.permissions.unwrap_or_default().resolve(),
+        permissions,
         expires_at,
     };
     let code = state.link_keys().share_code(&share.task_share_id);
@@ -329,7 +342,7 @@ async fn create_share_code(
     state.db().replace_task_share(&share).await?;
     state.events_changed();
     tracing::info!(task_id = %task.task_id, task_share_id = %share.task_share_id, "share code created");
-    Ok((StatusCode::CREATED, Json(ShareCodeCreated { share_code: code })).into_response())
+    Ok(code)
 }
 
 /// Parses a 003 body: an empty body is `{}`; errors are `validation_error`s.
@@ -368,9 +381,19 @@ async fn get_share_code(
 ) -> Result<Response, CodeError> {
     let owner = owner(auth)?;
     let task_id = task_id(path)?;
-    owners_task(&state, &owner.owner_id, &task_id).await?;
-    let share = state.db().live_task_share(&task_id).await?.ok_or(CodeError::ShareNotFound)?;
-    Ok(Json(info(&state, share)).into_response())
+    let share = live_code(&state, &owner.owner_id, &task_id).await?.ok_or(CodeError::ShareNotFound)?;
+    Ok(Json(share).into_response())
+}
+
+/// The live share code of the owner's task, if it has one.
+pub async fn live_code(
+    state: &AppState,
+    owner_id: &str,
+    task_id: &str,
+) -> Result<Option<ShareCodeInfo>, CodeError> {
+    owners_task(state, owner_id, task_id).await?;
+    let share = state.db().live_task_share(task_id).await?;
+    Ok(share.map(|share| info(state, share)))
 }
 
 /// Revoke a share code
@@ -395,11 +418,17 @@ async fn revoke_share_code(
 ) -> Result<Response, CodeError> {
     let owner = owner(auth)?;
     let task_id = task_id(path)?;
-    owners_task(&state, &owner.owner_id, &task_id).await?;
-    state.db().revoke_task_share(&task_id).await?.ok_or(CodeError::ShareNotFound)?;
+    revoke_code(&state, &owner.owner_id, &task_id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Revokes the live share code of the owner's task and every session it issued.
+pub async fn revoke_code(state: &AppState, owner_id: &str, task_id: &str) -> Result<(), CodeError> {
+    owners_task(state, owner_id, task_id).await?;
+    state.db().revoke_task_share(task_id).await?.ok_or(CodeError::ShareNotFound)?;
     state.events_changed();
     tracing::info!(task_id = %task_id, "share code revoked");
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(())
 }
 
 /// Authenticate with a share code
@@ -431,6 +460,17 @@ async fn exchange_share_code(
         Ok(ApiQuery(ExchangeQuery { code: Some(code) })) if !code.trim().is_empty() => code.trim().to_owned(),
         _ => return Err(CodeError::InvalidRequest("code is required".into())),
     };
+    Ok(Json(exchange(&state, &code, client, user_agent).await?).into_response())
+}
+
+/// Exchanges a share code for a new viewer session of its task, counted against
+/// the client's exchanges per minute.
+pub async fn exchange(
+    state: &AppState,
+    code: &str,
+    client: std::net::IpAddr,
+    user_agent: Option<String>,
+) -> Result<ViewerSessionCreated, CodeError> {
     let client_key = ids::secret_hash(&format!("exchange:{client}"));
     let (attempts, oldest) = state.db().count_code_exchange(&client_key, 60_000).await?;
     if attempts > EXCHANGES_PER_MINUTE {
@@ -438,10 +478,10 @@ async fn exchange_share_code(
         return Err(CodeError::RateLimited { retry_after_secs: (wait_ms as u64).div_ceil(1000) });
     }
     let now = Timestamp::now();
-    let share = state.db().task_share_by_code(&ids::secret_hash(&code)).await?;
+    let share = state.db().task_share_by_code(&ids::secret_hash(code)).await?;
     let share = share
         .filter(|s| s.is_live(now))
-        .filter(|s| ids::same_secret(&state.link_keys().share_code(&s.task_share_id), &code))
+        .filter(|s| ids::same_secret(&state.link_keys().share_code(&s.task_share_id), code))
         .ok_or(CodeError::InvalidShareCode)?;
     let token = format!("{SESSION_PREFIX}{}", ids::new_secret::<32>());
     let lifetime_end = now.millis() + SESSION_LIFETIME_MS;
@@ -470,12 +510,11 @@ async fn exchange_share_code(
         .ok_or(CodeError::InvalidShareCode)?;
     state.webhooks_changed();
     tracing::info!(task_id = %share.task_id, session_id = %session.session_id, "share code exchanged");
-    Ok(Json(ViewerSessionCreated {
+    Ok(ViewerSessionCreated {
         token,
         token_type: "Bearer",
         expires_at,
         permissions: share.permissions(),
         task_id: share.task_id,
     })
-    .into_response())
 }

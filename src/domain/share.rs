@@ -254,18 +254,37 @@ impl LinkKeys {
 
     /// True when `grant` was made by [`LinkKeys::grant`] for this link and has not expired.
     pub fn check_grant(&self, share_link_id: &str, grant: &str, now: Timestamp) -> bool {
+        self.granted_view(share_link_id, grant, now).is_some()
+    }
+
+    /// The view a valid, unexpired `grant` of this link was made for, and when the
+    /// grant expires; `None` for anything else.
+    pub fn granted_view(
+        &self,
+        share_link_id: &str,
+        grant: &str,
+        now: Timestamp,
+    ) -> Option<(String, Timestamp)> {
         let mut parts = grant.splitn(3, '.');
-        let (Some(view_id), Some(expiry), Some(sig)) = (parts.next(), parts.next(), parts.next()) else {
-            return false;
-        };
-        let Ok(expires_ms) = expiry.parse::<i64>() else {
-            return false;
-        };
-        let Ok(sig) = URL_SAFE_NO_PAD.decode(sig) else {
-            return false;
-        };
+        let (view_id, expiry, sig) = (parts.next()?, parts.next()?, parts.next()?);
+        let expires_ms = expiry.parse::<i64>().ok()?;
+        let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
         let mac = self.mac(&[b"grant", share_link_id.as_bytes(), view_id.as_bytes(), expiry.as_bytes()]);
-        sig.len() == 16 && bool::from(mac[..16].ct_eq(&sig)) && now.millis() < expires_ms
+        let valid = sig.len() == 16 && bool::from(mac[..16].ct_eq(&sig)) && now.millis() < expires_ms;
+        valid.then(|| (view_id.to_owned(), Timestamp(expires_ms)))
+    }
+
+    /// The anti-forgery token of the browser session `session_id` (console or
+    /// viewer): forms of that session carry it, and a post without it is refused.
+    /// Another site can't read it, so it can't forge a form the session would accept.
+    pub fn csrf_token(&self, session_id: &str) -> String {
+        URL_SAFE_NO_PAD.encode(&self.mac(&[b"csrf", session_id.as_bytes()])[..24])
+    }
+
+    /// True when `presented` is the anti-forgery token of `session_id`.
+    pub fn check_csrf(&self, session_id: &str, presented: &str) -> bool {
+        let expected = self.csrf_token(session_id);
+        expected.len() == presented.len() && bool::from(expected.as_bytes().ct_eq(presented.as_bytes()))
     }
 
     /// Keyed hash of a viewer's address and user agent: tells unique viewers apart
@@ -333,6 +352,21 @@ mod tests {
         let forged = grant.replace("5000", "9000");
         assert!(!keys.check_grant("share_a", &forged, Timestamp(0)), "expiry is signed");
         assert!(!keys.check_grant("share_a", "garbage", Timestamp(0)));
+        assert_eq!(
+            keys.granted_view("share_a", &grant, Timestamp(0)),
+            Some(("view_1".to_owned(), Timestamp(5_000))),
+            "a grant names its view"
+        );
+    }
+
+    #[test]
+    fn csrf_tokens_belong_to_one_session() {
+        let keys = LinkKeys::new([2; 32]);
+        let token = keys.csrf_token("csess_a");
+        assert!(keys.check_csrf("csess_a", &token));
+        assert!(!keys.check_csrf("csess_b", &token), "another session");
+        assert!(!keys.check_csrf("csess_a", ""), "missing");
+        assert!(!LinkKeys::new([3; 32]).check_csrf("csess_a", &token), "another key");
     }
 
     #[test]

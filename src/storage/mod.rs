@@ -12,6 +12,7 @@
 
 mod artifacts;
 mod comments;
+mod console;
 mod events;
 mod owners;
 mod pull_requests;
@@ -22,6 +23,7 @@ pub(crate) mod webhooks;
 
 pub use artifacts::{ArtifactContent, ArtifactRecord, NewArtifact};
 pub use comments::{CommentRecord, NewComment};
+pub use console::ConsoleSession;
 pub use events::{EventPage, EventRecord, NewEvent};
 pub use owners::{ApiKeyRecord, Owner};
 pub use pull_requests::{NewPullRequest, PullRequestRecord};

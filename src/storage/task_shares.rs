@@ -157,6 +157,34 @@ impl Db {
         })
     }
 
+    /// Every live code of `owner_id`'s tasks, newest first.
+    pub async fn live_task_shares_of(&self, owner_id: &str) -> sqlx::Result<Vec<TaskShareRecord>> {
+        let sql = format!(
+            "SELECT {SHARE_COLUMNS} FROM task_shares WHERE owner_id = $1 AND revoked_at IS NULL \
+             AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC, task_share_id DESC"
+        );
+        dispatch!(self.read(), |pool| {
+            sqlx::query_as(&sql).bind(owner_id).bind(Timestamp::now().millis()).fetch_all(pool).await
+        })
+    }
+
+    /// Titles of `owner_id`'s tasks that have a live share (an active link or a live code).
+    pub async fn titles_of_shared_tasks(&self, owner_id: &str) -> sqlx::Result<Vec<(String, String)>> {
+        dispatch!(self.read(), |pool| {
+            sqlx::query_as(
+                "SELECT task_id, title FROM tasks WHERE owner_id = $1 AND (\
+                   task_id IN (SELECT task_id FROM share_links WHERE owner_id = $1 AND revoked_at IS NULL \
+                     AND expires_at > $2 AND (max_views IS NULL OR view_count < max_views)) \
+                   OR task_id IN (SELECT task_id FROM task_shares WHERE owner_id = $1 AND revoked_at IS NULL \
+                     AND (expires_at IS NULL OR expires_at > $2)))",
+            )
+            .bind(owner_id)
+            .bind(Timestamp::now().millis())
+            .fetch_all(pool)
+            .await
+        })
+    }
+
     /// Revokes the task's code and every viewer session it issued; `None` when the
     /// task had no live code.
     pub async fn revoke_task_share(&self, task_id: &str) -> sqlx::Result<Option<TaskShareRecord>> {
@@ -240,6 +268,20 @@ impl Db {
             .bind(Timestamp::now().millis())
             .fetch_optional(pool)
             .await
+        })
+    }
+
+    /// Ends one viewer session (the viewer left); its code and other sessions go on.
+    pub async fn end_viewer_session(&self, session_id: &str) -> sqlx::Result<()> {
+        dispatch!(self.write(), |pool| {
+            sqlx::query(
+                "UPDATE viewer_sessions SET revoked_at = $2 WHERE session_id = $1 AND revoked_at IS NULL",
+            )
+            .bind(session_id)
+            .bind(Timestamp::now().millis())
+            .execute(pool)
+            .await
+            .map(|_| ())
         })
     }
 

@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::share::{failure, link_by_token, page, refuse_guessers};
+use super::page::page;
+use super::share::{failure, link_by_token, refuse_guessers};
 use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::api::extract::{parse_json, read_body, ApiPath, ApiQuery, ClientIp};
 use crate::api::Envelope;

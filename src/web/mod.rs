@@ -1,64 +1,41 @@
-//! Public pages: what a viewer without an account meets. Everything here is served
-//! with headers that keep it out of search engines, shared caches and `Referer`
-//! headers, under a Content-Security-Policy that allows no script at all.
+//! Web pages, served by the binary itself (no CDN, no external fonts):
+//! - [`share`]: what a share link's holder sees at `/s/{token}` (and [`comments`]);
+//! - [`task_view`]: the task page of a share-code viewer (`/code`, `/t/{task_id}`), live;
+//! - [`console`]: the owner console (`/console`): tasks, sharing, analytics.
+//!
+//! Every page gets the headers of [`page`]: a Content-Security-Policy that runs only
+//! our own script (by a per-response nonce), `noindex`, `no-referrer`, `no-store`.
 
+pub mod archive;
+pub mod assets;
 pub mod comments;
+pub mod console;
+pub mod format;
 pub mod limiter;
 pub mod markdown;
+pub mod page;
+pub mod qr;
+pub mod render;
+pub mod session;
 pub mod share;
+pub mod task_view;
 
-use axum::http::{header, HeaderName, HeaderValue};
 use axum::routing::get;
-use tower_http::set_header::SetResponseHeaderLayer;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::state::AppState;
 
-/// The stylesheet of every page, served by the binary itself.
-const STYLESHEET: &str = include_str!("../../assets/agentshare.css");
-
-/// Content-Security-Policy of public pages: our stylesheet, no script, no remote
-/// anything, forms only to ourselves, never framed.
-pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
+/// The viewer routes of share links (documented in the OpenAPI document), the
+/// pages of share-code viewers and of the owner console, and the assets.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(share::open_link, share::submit))
         .routes(routes!(share::download))
+        .routes(routes!(share::download_all))
         .routes(routes!(comments::post_comment))
         .routes(routes!(comments::verify_comment))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("x-robots-tag"),
-            HeaderValue::from_static("noindex, nofollow"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(PAGE_CSP),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store, private"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .route("/assets/agentshare.css", get(stylesheet))
-}
-
-async fn stylesheet() -> impl axum::response::IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        ],
-        STYLESHEET,
-    )
+        .merge(OpenApiRouter::from(task_view::routes()))
+        .merge(OpenApiRouter::from(console::routes()))
+        .layer(axum::middleware::from_fn(page::page_headers))
+        .route("/assets/{name}", get(assets::asset))
 }

@@ -17,12 +17,16 @@ use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
+use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::markdown;
+use super::page::{page, see_other};
+use super::render::FileLine;
+use super::session::cookie;
+use super::{archive, format, markdown, qr};
 use crate::api::artifacts::file_response;
 use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::api::extract::{ApiPath, ApiQuery, ClientIp};
@@ -45,6 +49,14 @@ pub const ATTEMPT_LIMITS: AttemptLimits =
     AttemptLimits { window_ms: 10 * 60 * 1000, per_client: 5, per_link: 20 };
 /// Length of a URL token (256 bits, URL-safe base64).
 const TOKEN_LEN: usize = 43;
+/// Cookie holding the grant of the browser's last reveal of a link (scoped to the
+/// link's path): reloading within the grant's hour shows the page again without
+/// spending another view.
+const GRANT_COOKIE: &str = "agentshare_grant";
+/// Cookie set with the password form and the Reveal button: when it comes back,
+/// the browser keeps cookies, so a reveal can answer with a redirect to the page
+/// (reloadable) instead of the page itself (which would post again on reload).
+const PROBE_COOKIE: &str = "agentshare_probe";
 /// Most outputs a shared view shows.
 const MAX_OUTPUTS: u32 = 1000;
 
@@ -401,12 +413,18 @@ pub async fn open_link(
     path: Result<ApiPath<String>, ApiError>,
     ClientIp(client): ClientIp,
     headers: HeaderMap,
+    jar: CookieJar,
 ) -> Response {
     let json = wants_json(&headers);
     let token = match path {
         Ok(ApiPath(token)) => token,
         Err(err) => return failure(err, json),
     };
+    if !json {
+        if let Some(again) = revisit(&state, &token, &jar).await {
+            return again;
+        }
+    }
     let link = match lookup(&state, &token, client).await {
         Ok(Presented::Link(link)) => link,
         Ok(Presented::Short(url)) => return Redirect::to(&url).into_response(),
@@ -421,13 +439,57 @@ pub async fn open_link(
         };
     }
     if link.password_hash.is_some() {
-        return page(StatusCode::OK, &PasswordPage { error: None });
+        return with_probe(&state, &token, jar, page(StatusCode::OK, &PasswordPage { error: None }));
     }
     if let Some(max) = link.max_views {
         let remaining = (max - link.view_count).max(0);
-        return page(StatusCode::OK, &RevealPage { title: &link.title, remaining });
+        let interstitial = page(StatusCode::OK, &RevealPage { title: &link.title, remaining });
+        return with_probe(&state, &token, jar, interstitial);
     }
-    reveal_page(&state, &link, &token, client, &headers).await
+    reveal_page(&state, &link, &token, client, &headers, jar, false).await
+}
+
+/// The page again for a browser holding the grant of an earlier reveal of this
+/// link: no view is spent. `None` when there is no such grant (or it ran out, or
+/// the link was revoked or is past its time), and the link opens as usual.
+async fn revisit(state: &AppState, token: &str, jar: &CookieJar) -> Option<Response> {
+    let grant = jar.get(GRANT_COOKIE)?.value().to_owned();
+    if token.len() != TOKEN_LEN {
+        return None;
+    }
+    let now = Timestamp::now();
+    let link = link_by_token(state, token, None).await.ok()??;
+    if link.revoked_at.is_some() || link.expires_at <= now.millis() {
+        return None;
+    }
+    let (view_id, grant_expires) = state.link_keys().granted_view(&link.share_link_id, &grant, now)?;
+    let view = CountedView {
+        view_id,
+        view_count: link.view_count,
+        max_views: link.max_views,
+        viewed_at: Timestamp(grant_expires.millis() - GRANT_LIFETIME_MS),
+    };
+    Some(match shared_view(state, &link, token, &view).await {
+        Ok(shared) => page(StatusCode::OK, &SharePage::new(state, &shared, token)),
+        Err(err) => failure(err, false),
+    })
+}
+
+/// The path of a link's page under the public URL (cookies are scoped to it).
+fn link_path(state: &AppState, token: &str) -> String {
+    format!("{}/s/{token}", state.public_path())
+}
+
+/// `response` with the probe cookie that tells a later reveal the browser keeps cookies.
+fn with_probe(state: &AppState, token: &str, jar: CookieJar, response: Response) -> Response {
+    let probe = cookie(
+        state,
+        PROBE_COOKIE,
+        "1".into(),
+        link_path(state, token),
+        std::time::Duration::from_secs(3600),
+    );
+    (jar.add(probe), response).into_response()
 }
 
 async fn open_json(
@@ -466,6 +528,7 @@ pub async fn submit(
     path: Result<ApiPath<String>, ApiError>,
     ClientIp(client): ClientIp,
     headers: HeaderMap,
+    jar: CookieJar,
     form: Result<Form<RevealForm>, FormRejection>,
 ) -> Response {
     let token = match path {
@@ -505,23 +568,38 @@ pub async fn submit(
         }
         Err(err) => return failure(err, false),
     }
-    reveal_page(&state, &link, &token, client, &headers).await
+    let redirect = jar.get(PROBE_COOKIE).is_some();
+    reveal_page(&state, &link, &token, client, &headers, jar, redirect).await
 }
 
+/// Spends a view and answers the page, keeping the view's grant in a cookie so
+/// the page can be reloaded (and files downloaded) for an hour without spending
+/// another. With `redirect`, answers a redirect to the page instead (after a form
+/// post, so that reloading does not post again).
 async fn reveal_page(
     state: &AppState,
     link: &ShareLinkRecord,
     token: &str,
     client: IpAddr,
     headers: &HeaderMap,
+    jar: CookieJar,
+    redirect: bool,
 ) -> Response {
     let view = match reveal(state, link, client, headers).await {
         Ok(view) => view,
         Err(err) => return failure(err, false),
     };
-    match shared_view(state, link, token, &view).await {
-        Ok(shared) => page(StatusCode::OK, &SharePage::new(&shared, token)),
-        Err(err) => failure(err, false),
+    let shared = match shared_view(state, link, token, &view).await {
+        Ok(shared) => shared,
+        Err(err) => return failure(err, false),
+    };
+    let lifetime = std::time::Duration::from_millis(GRANT_LIFETIME_MS as u64);
+    let grant = cookie(state, GRANT_COOKIE, shared.grant.clone(), link_path(state, token), lifetime);
+    let jar = jar.add(grant);
+    if redirect {
+        (jar, see_other(&link_path(state, token))).into_response()
+    } else {
+        (jar, page(StatusCode::OK, &SharePage::new(state, &shared, token))).into_response()
     }
 }
 
@@ -559,10 +637,20 @@ pub async fn download(
         Err(err) => return failure(err, true),
     };
     let grant = query.ok().and_then(|ApiQuery(q)| q.grant);
-    if let Err(err) = refuse_guessers(&state, client) {
+    guarded(&state, client, download_inner(&state, &token, &artifact_id, grant.as_deref())).await
+}
+
+/// Answers a download with `work`, unless the client keeps guessing links; a
+/// download of a gone link counts as a miss.
+async fn guarded(
+    state: &AppState,
+    client: IpAddr,
+    work: impl std::future::Future<Output = Result<Response, ApiError>>,
+) -> Response {
+    if let Err(err) = refuse_guessers(state, client) {
         return failure(err, true);
     }
-    match download_inner(&state, &token, &artifact_id, grant.as_deref()).await {
+    match work.await {
         Ok(response) => response,
         Err(ApiError::ShareUnavailable) => {
             state.misses().record_miss(client);
@@ -572,18 +660,19 @@ pub async fn download(
     }
 }
 
-async fn download_inner(
+/// The link a download is for, when `grant` proves a recent view of it and the link
+/// allows downloads. A link that reached its view limit still serves the viewers
+/// who revealed it (for the grant's hour); revocation and expiry by time stop
+/// everything.
+async fn downloadable(
     state: &AppState,
     token: &str,
-    artifact_id: &str,
     grant: Option<&str>,
-) -> Result<Response, ApiError> {
+) -> Result<ShareLinkRecord, ApiError> {
     if token.len() != TOKEN_LEN {
         return Err(ApiError::ShareUnavailable);
     }
     let now = Timestamp::now();
-    // A link that reached its view limit still serves the viewers who revealed it
-    // (for the grant's hour); revocation and expiry by time stop everything.
     let link = link_by_token(state, token, None)
         .await?
         .filter(|l| l.revoked_at.is_none() && l.expires_at > now.millis())
@@ -594,6 +683,79 @@ async fn download_inner(
     if !link.allow_download {
         return Err(ApiError::DownloadNotAllowed);
     }
+    Ok(link)
+}
+
+/// Download all artifacts of a shared task
+///
+/// Every artifact as one zip file. Needs the `grant` from a view of the link and a
+/// link that allows downloads, like a single download; spends no view.
+#[utoipa::path(
+    get, path = "/s/{token}/artifacts.zip", tag = "viewer",
+    params(
+        ("token" = String, Path, description = "The link's token"),
+        ("grant" = String, Query, description = "The shared view's `grant`"),
+    ),
+    responses(
+        (status = 200, description = "A zip of every artifact", content_type = "application/zip", body = Vec<u8>, headers(
+            ("Content-Disposition" = String, description = "`attachment`, named after the link's title"),
+        )),
+        (status = 401, description = "`VIEW_REQUIRED`: no valid grant", body = ErrorEnvelope),
+        (status = 403, description = "`DOWNLOAD_NOT_ALLOWED`", body = ErrorEnvelope),
+        (status = 404, description = "`SHARE_LINK_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 429, description = "`RATE_LIMITED`: too many lookups of links that do not exist", body = ErrorEnvelope, headers(
+            ("Retry-After" = u64, description = "Seconds until the client may try again"),
+        )),
+    )
+)]
+pub async fn download_all(
+    State(state): State<AppState>,
+    path: Result<ApiPath<String>, ApiError>,
+    ClientIp(client): ClientIp,
+    query: Result<ApiQuery<DownloadQuery>, ApiError>,
+) -> Response {
+    let token = match path {
+        Ok(ApiPath(token)) => token,
+        Err(err) => return failure(err, true),
+    };
+    let grant = query.ok().and_then(|ApiQuery(q)| q.grant);
+    let zip = async {
+        let link = downloadable(&state, &token, grant.as_deref()).await?;
+        let artifacts = state.db().list_artifacts(&link.task_id).await?;
+        let name = file_stem(&link.title);
+        Ok(archive::zip_response(state.db().clone(), link.task_id, artifacts, &name))
+    };
+    guarded(&state, client, zip).await
+}
+
+/// A file name made of a title: letters, digits, `-` and `_`, at most 80 characters.
+fn file_stem(title: &str) -> String {
+    let mut stem = String::new();
+    for c in title.chars() {
+        if c.is_alphanumeric() || c == '_' {
+            stem.push(c);
+        } else if !stem.ends_with('-') && !stem.is_empty() {
+            stem.push('-');
+        }
+        if stem.chars().count() >= 80 {
+            break;
+        }
+    }
+    let stem = stem.trim_end_matches('-');
+    if stem.is_empty() {
+        "artifacts".to_owned()
+    } else {
+        stem.to_owned()
+    }
+}
+
+async fn download_inner(
+    state: &AppState,
+    token: &str,
+    artifact_id: &str,
+    grant: Option<&str>,
+) -> Result<Response, ApiError> {
+    let link = downloadable(state, token, grant).await?;
     let artifact = state
         .db()
         .artifact_content(&link.task_id, artifact_id)
@@ -627,25 +789,10 @@ pub(super) fn failure(err: ApiError, json: bool) -> Response {
     }
 }
 
-pub(super) fn page(status: StatusCode, template: &impl Template) -> Response {
-    match template.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(err) => ApiError::Internal(err.into()).into_response(),
-    }
-}
-
 /// A rendered output for the page.
 struct RenderedOutput {
     name: String,
     html: String,
-}
-
-/// An artifact line of the page.
-struct ArtifactLine {
-    name: String,
-    url: String,
-    size: String,
-    content_type: String,
 }
 
 #[derive(Template)]
@@ -653,16 +800,20 @@ struct ArtifactLine {
 struct SharePage<'a> {
     view: &'a SharedView,
     outputs: Vec<RenderedOutput>,
-    /// `(label, value)` pairs; empty without `show_metadata`.
-    metadata: Vec<(&'static str, String)>,
-    artifacts: Option<Vec<ArtifactLine>>,
-    expires: String,
+    /// `(label, value, is a time)`; empty without `show_metadata`.
+    metadata: Vec<(&'static str, String, bool)>,
+    artifacts: Option<Vec<FileLine>>,
+    /// "Download all": a zip of every artifact, when there are any to download.
+    archive_url: Option<String>,
     /// Where the comment form posts, when comments are allowed.
     comment_action: String,
+    /// The link itself, to copy or scan.
+    link_url: String,
+    qr: Option<String>,
 }
 
 impl<'a> SharePage<'a> {
-    fn new(view: &'a SharedView, token: &str) -> SharePage<'a> {
+    fn new(state: &AppState, view: &'a SharedView, token: &str) -> SharePage<'a> {
         let outputs = view
             .outputs
             .iter()
@@ -670,53 +821,44 @@ impl<'a> SharePage<'a> {
             .collect();
         let mut metadata = Vec::new();
         if let Some(m) = &view.metadata {
-            metadata.push(("Status", m.status.as_str().to_owned()));
+            metadata.push(("Status", m.status.as_str().to_owned(), false));
             if let Some(agent) = &m.agent {
-                metadata.push(("Agent", agent.clone()));
+                metadata.push(("Agent", agent.clone(), false));
             }
-            metadata.push(("Created", m.created_at.to_rfc3339()));
+            metadata.push(("Created", m.created_at.to_rfc3339(), true));
             if let Some(finished) = m.finished_at {
-                metadata.push(("Finished", finished.to_rfc3339()));
+                metadata.push(("Finished", finished.to_rfc3339(), true));
             }
             if let Some(secs) = m.duration_seconds {
-                metadata.push(("Duration", human_duration(secs)));
+                metadata.push(("Duration", format::duration(secs), false));
             }
         }
-        let artifacts = view.artifacts.as_ref().map(|list| {
+        let artifacts: Option<Vec<FileLine>> = view.artifacts.as_ref().map(|list| {
             list.iter()
-                .map(|a| ArtifactLine {
+                .map(|a| FileLine {
                     name: a.name.clone(),
                     url: a.download_url.clone(),
-                    size: human_size(a.size_bytes),
+                    size: format::size(a.size_bytes),
                     content_type: a.content_type.clone(),
                 })
                 .collect()
         });
+        let path = link_path(state, token);
+        let archive_url = artifacts
+            .as_ref()
+            .filter(|list| !list.is_empty())
+            .map(|_| format!("{path}/artifacts.zip?grant={}", view.grant));
+        let link_url = format!("{}/s/{token}", state.public_url());
         SharePage {
             view,
             outputs,
             metadata,
             artifacts,
-            expires: view.expires_at.to_rfc3339(),
-            comment_action: format!("/s/{token}/comments"),
+            archive_url,
+            comment_action: format!("{path}/comments"),
+            qr: qr::data_url(&link_url),
+            link_url,
         }
-    }
-}
-
-fn human_size(bytes: i64) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} B"),
-        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
-        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
-    }
-}
-
-fn human_duration(secs: f64) -> String {
-    let secs = secs.max(0.0).round() as u64;
-    match secs {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
-        s => format!("{} h {} min", s / 3600, (s % 3600) / 60),
     }
 }
 

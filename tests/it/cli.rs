@@ -108,6 +108,74 @@ async fn serve_with_no_flags_uses_an_embedded_database_in_the_working_directory(
     assert!(server.terminate(), "SIGTERM ends serve cleanly");
 }
 
+#[tokio::test]
+async fn demo_fills_a_first_database_and_says_what_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env_remove("AGENTSHARE_DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut printed = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with("Press Ctrl-C");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let printed = printed.join("\n");
+    let after = |label: &str| {
+        let start = printed.find(label).unwrap_or_else(|| panic!("{label}: {printed}")) + label.len();
+        printed[start..].split_whitespace().next().unwrap().to_owned()
+    };
+    let link = after("(what a viewer sees):");
+    let protected = after("3 views:");
+    let code = after("shared by code:");
+    let key = printed.lines().find(|l| l.starts_with("ask_")).expect("an API key").to_owned();
+
+    let client = reqwest::Client::new();
+    let view: serde_json::Value =
+        client.get(&link).header("accept", "application/json").send().await.unwrap().json().await.unwrap();
+    let outputs = view["data"]["outputs"].as_array().unwrap();
+    assert_eq!(outputs.len(), 3, "{view}");
+    let text = view.to_string();
+    assert!(text.contains("What was wrong"), "{text}");
+    assert!(text.contains("sk_live_••••••••"), "the demo shows masking: {text}");
+    assert_eq!(view["data"]["artifacts"].as_array().unwrap().len(), 3);
+    let locked = client.get(&protected).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(locked.status(), StatusCode::UNAUTHORIZED, "the second link needs its password");
+    let unlocked = client
+        .get(&protected)
+        .header("accept", "application/json")
+        .header("x-share-password", "demo-password")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unlocked.status(), StatusCode::OK);
+    assert_eq!(client.get(&code).send().await.unwrap().status(), StatusCode::OK, "the code's page opens");
+    let tasks: serde_json::Value = client
+        .get(link.split("/s/").next().unwrap().to_owned() + "/v1/tasks")
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let statuses: Vec<&str> =
+        tasks["data"]["tasks"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["running", "completed"], "a live task and a finished one: {tasks}");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(dir.path().join("agentshare-data/agentshare.db").is_file(), "the embedded default database");
+}
+
 async fn keys_lifecycle(backend: Backend) {
     let Some(db) = TestDb::new(backend).await else {
         return;

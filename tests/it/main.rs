@@ -23,4 +23,5 @@ mod share_links;
 mod tasks;
 mod view_limits;
 mod viewer;
+mod web;
 mod webhooks;

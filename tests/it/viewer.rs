@@ -344,8 +344,12 @@ async fn browsers_get_a_safe_page(app: TestApp) {
     assert_eq!(headers["x-robots-tag"], "noindex, nofollow");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert!(headers["cache-control"].to_str().unwrap().contains("no-store"));
-    let csp = headers["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"), "{csp}");
+    let csp = headers["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'nonce-"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("http"),
+        "only nonce'd scripts, nothing remote: {csp}"
+    );
     let html = response.text().await.unwrap();
     assert!(html.contains("<meta name=\"robots\" content=\"noindex, nofollow\">"));
     let escaped = |text: &str| {
@@ -357,7 +361,11 @@ async fn browsers_get_a_safe_page(app: TestApp) {
     assert!(html.contains("Line &amp; more") || html.contains("Line &#38; more"));
     assert!(html.contains("<h1>Report</h1>"), "markdown is rendered");
     assert!(html.contains("rm -rf /"));
-    assert!(!html.contains("<script") && !html.contains("onerror") && !html.contains("<img"), "{html}");
+    assert!(!html.contains("onerror") && !html.contains("alert("), "{html}");
+    assert_eq!(html.matches("<script").count(), 1, "only the page's own script: {html}");
+    assert!(html.contains("<script nonce=\"") && html.contains("src=\"/assets/agentshare.js?v="), "{html}");
+    assert_eq!(html.matches("<img").count(), 1, "only the QR code: {html}");
+    assert!(html.contains("<img class=\"qr\" src=\"data:image/svg+xml;base64,"), "{html}");
     assert!(html.contains("Shared by its owner"));
     let (_, link_now) =
         app.get(&format!("/v1/share-links/{}", link["share_link_id"].as_str().unwrap())).await;

@@ -1,0 +1,150 @@
+// agentshare pages: a little behaviour on top of pages that work without it.
+// Loaded with the page's nonce; no inline script or handlers anywhere.
+(function () {
+  "use strict";
+
+  // Copy buttons: <button data-copy="#element-id">. Copies the element's value
+  // (inputs) or text, and says so for a moment.
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    // Plain-HTTP pages have no clipboard API: select a temporary field and copy.
+    return new Promise(function (resolve, reject) {
+      var field = document.createElement("textarea");
+      field.value = text;
+      field.setAttribute("readonly", "");
+      field.className = "offscreen";
+      document.body.appendChild(field);
+      field.select();
+      var done = false;
+      try { done = document.execCommand("copy"); } catch (e) { done = false; }
+      document.body.removeChild(field);
+      if (done) { resolve(); } else { reject(new Error("copy refused")); }
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy]");
+    if (!button) { return; }
+    event.preventDefault();
+    var source = document.querySelector(button.getAttribute("data-copy"));
+    if (!source) { return; }
+    var text = "value" in source ? source.value : source.textContent;
+    var label = button.getAttribute("data-label") || button.textContent;
+    button.setAttribute("data-label", label);
+    copyText(text).then(function () {
+      button.textContent = "Copied";
+      button.classList.add("copied");
+    }, function () {
+      if (source.select) { source.select(); }
+      button.textContent = "Press Ctrl+C";
+    }).then(function () {
+      setTimeout(function () {
+        button.textContent = label;
+        button.classList.remove("copied");
+      }, 2000);
+    });
+  });
+
+  // Dialogs: <button data-open="#dialog-id"> opens a <dialog>; [data-close] closes it.
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest("[data-open]");
+    if (opener) {
+      var dialog = document.querySelector(opener.getAttribute("data-open"));
+      if (dialog && dialog.showModal) {
+        event.preventDefault();
+        dialog.showModal();
+      }
+      return;
+    }
+    var closer = event.target.closest("[data-close]");
+    if (closer) {
+      var open = closer.closest("dialog");
+      if (open) {
+        event.preventDefault();
+        open.close();
+      }
+    }
+  });
+
+  // Dialogs the server rendered open (a new link, a form with an error) become modal.
+  var shown = document.querySelectorAll("dialog[open]");
+  for (var d = 0; d < shown.length; d++) {
+    if (shown[d].showModal) {
+      shown[d].close();
+      shown[d].showModal();
+    }
+  }
+
+  // Forms that undo something ask first: <form data-confirm="Revoke this link?">.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  });
+
+  // Times in the reader's own time zone: <time datetime="…">.
+  function localTimes(root) {
+    var times = root.querySelectorAll("time[datetime]");
+    for (var i = 0; i < times.length; i++) {
+      var when = new Date(times[i].getAttribute("datetime"));
+      if (!isNaN(when.getTime())) {
+        times[i].textContent = when.toLocaleString();
+        times[i].title = times[i].getAttribute("datetime");
+      }
+    }
+  }
+  localTimes(document);
+
+  // Live progress: <section data-stream="/t/…/stream" data-after="N">. The server
+  // sends each new event as sanitized HTML, then `end` when the task has finished
+  // or `revoked` when access was taken back.
+  var live = document.querySelector("[data-stream]");
+  if (live && window.EventSource) {
+    var list = live.querySelector("[data-events]");
+    var state = document.querySelector("[data-live-state]");
+    var url = live.getAttribute("data-stream") + "?after=" + encodeURIComponent(live.getAttribute("data-after") || "0");
+    var source = new EventSource(url);
+    var say = function (text, kind) {
+      if (state) {
+        state.textContent = text;
+        state.setAttribute("data-live-state", kind);
+      }
+    };
+    source.addEventListener("open", function () { say("Live", "live"); });
+    source.addEventListener("event", function (message) {
+      var holder = document.createElement("div");
+      // Rendered and sanitized by the server, like the rest of the page.
+      holder.innerHTML = message.data;
+      var item = holder.firstElementChild;
+      if (!item || !list) { return; }
+      var empty = list.querySelector(".empty");
+      if (empty) { empty.remove(); }
+      list.appendChild(item);
+      localTimes(item);
+      live.setAttribute("data-after", message.lastEventId);
+    });
+    source.addEventListener("end", function () {
+      source.close();
+      say("Finished", "ended");
+      // Show the final status, results and files.
+      window.location.reload();
+    });
+    source.addEventListener("revoked", function () {
+      source.close();
+      say("Access ended: the owner turned this share off", "revoked");
+      var forms = document.querySelectorAll("form");
+      for (var i = 0; i < forms.length; i++) { forms[i].remove(); }
+    });
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) {
+        say("Disconnected", "closed");
+      } else {
+        say("Reconnecting…", "reconnecting");
+      }
+    });
+  }
+})();

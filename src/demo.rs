@@ -1,0 +1,248 @@
+//! `agentshare demo`: a first look at the product. Fills the database with a sample
+//! owner, a finished task with realistic results and files, share links of it, and
+//! a running task shared by code whose progress arrives live — through the same
+//! operations the API uses — and says what to open.
+
+use std::time::Duration;
+
+use crate::api::share_links::{create_link, CreateShareLinkRequest};
+use crate::api::task_shares::create_code;
+use crate::domain::api_key::NewApiKey;
+use crate::domain::ids;
+use crate::domain::share::PermissionsPatch;
+use crate::domain::task::{EventType, TaskStatus};
+use crate::domain::task_share::CodePermissions;
+use crate::state::AppState;
+use crate::storage::{NewArtifact, NewEvent, NewTask, TaskPatch, UpdateOutcome};
+
+/// The password of the demo's protected link.
+pub const DEMO_PASSWORD: &str = "demo-password";
+
+/// What the demo made, to print.
+pub struct Demo {
+    pub api_key: String,
+    pub console_url: String,
+    pub link_url: String,
+    pub protected_url: String,
+    pub code_url: String,
+}
+
+/// Seeds the demo and starts the live task's progress in the background.
+pub async fn seed(state: &AppState) -> anyhow::Result<Demo> {
+    let db = state.db();
+    let owner = db.upsert_owner("demo", Some("demo@example.com")).await?;
+    let key = NewApiKey::generate();
+    db.insert_api_key(&owner.owner_id, &key).await?;
+
+    let task = db
+        .create_task(
+            &owner.owner_id,
+            &NewTask {
+                title: "Fix the login redirect loop".into(),
+                prompt: Some(
+                    "Users on Safari are sent back to /login right after signing in. Find out why and fix it; \
+                     add a regression test. The staging database password is in the vault."
+                        .into(),
+                ),
+                agent: Some("coder-agent 2.3".into()),
+                machine_id: None,
+            },
+        )
+        .await?;
+    let id = task.task_id.clone();
+    set_status(state, &owner.owner_id, &id, TaskStatus::Running).await?;
+    for (event_type, name, content, private) in finished_events() {
+        let event = NewEvent { event_type, name: name.map(str::to_owned), content, private, author: "owner" };
+        db.append_event(&id, &event).await?;
+    }
+    for (name, content_type, content) in artifacts() {
+        db.insert_artifact(&id, &NewArtifact { name, content_type, content: content.as_bytes() }).await?;
+    }
+    set_status(state, &owner.owner_id, &id, TaskStatus::Completed).await?;
+
+    let open = create_link(
+        state,
+        &owner.owner_id,
+        CreateShareLinkRequest {
+            task_id: id.clone(),
+            title: Some("Login fix — results".into()),
+            description: Some("What was wrong with sign-in on Safari, the fix, and the test run.".into()),
+            expires_at: None,
+            password: None,
+            permissions: Some(PermissionsPatch {
+                allow_download: Some(true),
+                allow_comments: Some(true),
+                show_metadata: Some(true),
+            }),
+            max_views: None,
+            notify_on_view: Some(true),
+            mask_secrets: None,
+        },
+    )
+    .await?;
+    let protected = create_link(
+        state,
+        &owner.owner_id,
+        CreateShareLinkRequest {
+            task_id: id.clone(),
+            title: Some("Login fix (for the client, 3 views)".into()),
+            description: None,
+            expires_at: None,
+            password: Some(DEMO_PASSWORD.into()),
+            permissions: None,
+            max_views: Some(crate::api::extract::WholeNumber(3)),
+            notify_on_view: None,
+            mask_secrets: None,
+        },
+    )
+    .await?;
+
+    let live = db
+        .create_task(
+            &owner.owner_id,
+            &NewTask {
+                title: "Upgrade the web app's dependencies".into(),
+                prompt: Some(
+                    "Upgrade every dependency to its latest version and keep the tests green.".into(),
+                ),
+                agent: Some("coder-agent 2.3".into()),
+                machine_id: None,
+            },
+        )
+        .await?;
+    set_status(state, &owner.owner_id, &live.task_id, TaskStatus::Running).await?;
+    let permissions = CodePermissions { can_send_message: true, ..CodePermissions::default() };
+    let code = create_code(state, &owner.owner_id, &live.task_id, permissions, None)
+        .await
+        .map_err(|err| anyhow::anyhow!("could not create the demo's share code: {err:?}"))?;
+    tokio::spawn(progress(state.clone(), owner.owner_id.clone(), live.task_id.clone()));
+
+    let keys = state.link_keys();
+    Ok(Demo {
+        api_key: key.secret,
+        console_url: format!("{}/console", state.public_url()),
+        link_url: format!("{}/s/{}", state.public_url(), keys.token(&open.share_link_id)),
+        protected_url: format!("{}/s/{}", state.public_url(), keys.token(&protected.share_link_id)),
+        code_url: format!("{}/code/{code}", state.public_url()),
+    })
+}
+
+async fn set_status(
+    state: &AppState,
+    owner_id: &str,
+    task_id: &str,
+    status: TaskStatus,
+) -> anyhow::Result<()> {
+    let patch = TaskPatch { status: Some(status), ..TaskPatch::default() };
+    match state.db().update_task(owner_id, task_id, &patch).await? {
+        UpdateOutcome::Updated(_) => Ok(()),
+        other => anyhow::bail!("could not move the demo task to {}: {other:?}", status.as_str()),
+    }
+}
+
+/// The live task's agent: a step every few seconds, then results, then done.
+async fn progress(state: AppState, owner_id: String, task_id: String) {
+    let steps = [
+        "Reading package.json and the lock file",
+        "12 packages have newer versions; 2 are major upgrades",
+        "Upgrading the minor and patch versions",
+        "Running the test suite: 214 passed",
+        "Upgrading `react-router` 6 → 7 (major)",
+        "Adapting 9 route definitions to the new API",
+        "Running the test suite: 213 passed, 1 failed",
+        "Fixing the failing test: a redirect now needs `replace: true`",
+        "Running the test suite: 214 passed",
+    ];
+    for step in steps {
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let event = NewEvent {
+            event_type: EventType::Progress,
+            name: None,
+            content: step.into(),
+            private: false,
+            author: "owner",
+        };
+        if state.db().append_event(&task_id, &event).await.is_err() {
+            return;
+        }
+        state.events_changed();
+    }
+    let summary = NewEvent {
+        event_type: EventType::Output,
+        name: Some("Summary".into()),
+        content: "## Dependencies upgraded\n\n- 10 minor and patch upgrades\n- `react-router` 6 → 7, with 9 routes adapted\n- All 214 tests pass\n".into(),
+        private: false,
+        author: "owner",
+    };
+    if state.db().append_event(&task_id, &summary).await.is_ok() {
+        let _ = set_status(&state, &owner_id, &task_id, TaskStatus::Completed).await;
+        state.events_changed();
+    }
+}
+
+/// The finished task's story: progress, a message from its owner, logs, results.
+fn finished_events() -> Vec<(EventType, Option<&'static str>, String, bool)> {
+    // Written at run time so that no key-shaped literal sits in the source.
+    let leaked = format!("sk_live_{}", ids::new_secret::<18>().replace(['-', '_'], "x"));
+    vec![
+        (EventType::Progress, None, "Reproducing the bug in Safari 17 with a fresh profile".into(), false),
+        (EventType::Log, None, "$ npm test -- auth\n  ✓ signs in with a password (41 ms)\n  ✗ keeps the session after the redirect\n  1 failed, 23 passed".into(), false),
+        (EventType::Message, None, "Focus on Safari first; Chrome users have not complained.".into(), false),
+        (EventType::Progress, None, "Found it: the session cookie is set with `SameSite=None` but without `Secure`".into(), false),
+        (EventType::Log, None, "Internal: customer ACME reported it first (ticket 4411).".into(), true),
+        (
+            EventType::Output,
+            Some("Summary"),
+            "## What was wrong\n\nAfter signing in, the server set the session cookie with `SameSite=None` but \
+             **without** `Secure`. Safari drops such cookies, so the next request had no session and the app \
+             redirected to `/login` again — a loop.\n\n## What changed\n\n- The cookie is now `Secure; \
+             SameSite=Lax; HttpOnly`.\n- Local development uses `http://localhost`, which browsers treat as \
+             secure, so nothing changes there.\n- A regression test signs in and follows the redirect.\n"
+                .into(),
+            false,
+        ),
+        (
+            EventType::Output,
+            Some("The fix"),
+            "```diff\n--- a/server/session.ts\n+++ b/server/session.ts\n@@ -12,7 +12,8 @@ export function \
+             sessionCookie(id: string) {\n   return serialize(\"sid\", id, {\n     httpOnly: true,\n-    \
+             sameSite: \"none\",\n+    sameSite: \"lax\",\n+    secure: true,\n     path: \"/\",\n   });\n }\n```\n"
+                .into(),
+            false,
+        ),
+        (
+            EventType::Output,
+            Some("Test results"),
+            format!(
+                "| suite | passed | failed |\n|---|---:|---:|\n| auth | 24 | 0 |\n| api | 131 | 0 |\n| e2e (Safari, \
+                 Chrome, Firefox) | 18 | 0 |\n\nDeployed to staging with `STRIPE_KEY={leaked}` (masked on shared \
+                 pages unless the owner turns masking off).\n"
+            ),
+            false,
+        ),
+    ]
+}
+
+/// The finished task's files.
+fn artifacts() -> [(&'static str, &'static str, &'static str); 3] {
+    [
+        (
+            "report.md",
+            "text/markdown",
+            "# Login redirect loop\n\nRoot cause: session cookie `SameSite=None` without `Secure`, dropped by \
+             Safari.\n\nFix: `Secure; SameSite=Lax; HttpOnly`.\n",
+        ),
+        (
+            "fix.patch",
+            "text/x-diff",
+            "--- a/server/session.ts\n+++ b/server/session.ts\n@@ -12,7 +12,8 @@\n-    sameSite: \"none\",\n+    \
+             sameSite: \"lax\",\n+    secure: true,\n",
+        ),
+        (
+            "test-results.json",
+            "application/json",
+            "{\"suites\": {\"auth\": {\"passed\": 24, \"failed\": 0}, \"api\": {\"passed\": 131, \"failed\": 0}, \
+             \"e2e\": {\"passed\": 18, \"failed\": 0}}}\n",
+        ),
+    ]
+}

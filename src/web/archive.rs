@@ -1,0 +1,141 @@
+//! "Download all": a task's artifacts as one zip file, streamed.
+//!
+//! The archive is written on a blocking thread, one artifact at a time, and its
+//! bytes flow to the client through a small bounded channel; so an archive of many
+//! files holds about one artifact in memory, and a client that goes away stops the
+//! work at once.
+
+use std::io::Write;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::mpsc;
+use zip::write::SimpleFileOptions;
+use zip::CompressionMethod;
+
+use crate::api::artifacts::content_disposition;
+use crate::storage::{ArtifactRecord, Db};
+
+/// Bytes sent to the client at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// A zip of `artifacts` (of `task_id`), named `{name}.zip`, as a streamed response.
+pub fn zip_response(db: Db, task_id: String, artifacts: Vec<ArtifactRecord>, name: &str) -> Response {
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+    let runtime = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let failed = tx.clone();
+        if let Err(err) =
+            write_zip(&runtime, &db, &task_id, &artifacts, ChannelWriter { tx, buffer: Vec::new() })
+        {
+            tracing::warn!(error = %err, task_id, "archive not completed");
+            // The client sees a truncated download, never a valid-looking partial zip.
+            let _ = failed.blocking_send(Err(std::io::Error::other("archive not completed")));
+        }
+    });
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    let disposition = content_disposition(&format!("{name}.zip"));
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+fn write_zip(
+    runtime: &tokio::runtime::Handle,
+    db: &Db,
+    task_id: &str,
+    artifacts: &[ArtifactRecord],
+    out: ChannelWriter,
+) -> anyhow::Result<()> {
+    let mut zip = zip::ZipWriter::new_stream(out);
+    for artifact in artifacts {
+        let Some(file) = runtime.block_on(db.artifact_content(task_id, &artifact.artifact_id))? else {
+            continue; // deleted meanwhile
+        };
+        let method = if compresses(&file.content_type) {
+            CompressionMethod::Deflated
+        } else {
+            CompressionMethod::Stored
+        };
+        zip.start_file(file.name.as_str(), SimpleFileOptions::default().compression_method(method))?;
+        zip.write_all(&file.content)?;
+    }
+    let mut out = zip.finish()?.into_inner();
+    out.flush()?;
+    Ok(())
+}
+
+/// Whether compressing a file of this type is worth it (media and archives are
+/// compressed already).
+fn compresses(content_type: &str) -> bool {
+    let kind = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let already = kind.starts_with("image/") && kind != "image/svg+xml"
+        || kind.starts_with("video/")
+        || kind.starts_with("audio/")
+        || matches!(
+            kind.as_str(),
+            "application/zip"
+                | "application/gzip"
+                | "application/x-gzip"
+                | "application/x-7z-compressed"
+                | "application/x-xz"
+                | "application/zstd"
+                | "application/pdf"
+        );
+    !already
+}
+
+/// A `Write` that hands its bytes to an async receiver, a chunk at a time; fails
+/// once the receiver is gone (the client disconnected).
+struct ChannelWriter {
+    tx: mpsc::Sender<std::io::Result<Bytes>>,
+    buffer: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buffer));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compresses;
+
+    #[test]
+    fn compresses_text_but_not_media_or_archives() {
+        assert!(compresses("text/markdown; charset=utf-8"));
+        assert!(compresses("application/json"));
+        assert!(compresses("image/svg+xml"));
+        assert!(!compresses("image/png"));
+        assert!(!compresses("application/zip"));
+        assert!(!compresses("video/mp4"));
+    }
+}

@@ -1,0 +1,259 @@
+//! A share link's page in the console: the link to copy or scan, its settings, who
+//! looked (views over time, countries, referrers, devices…), comments to moderate,
+//! and the Revoke button.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{Duration as Days, NaiveDate, Utc};
+
+use super::tasks::CsrfForm;
+use super::{Console, Nav};
+use crate::api::error::ApiError;
+use crate::api::share_links::{
+    analytics_of, owned_link, revoke_link, ShareLinkAnalytics, ShareLinkView, ValueViews,
+};
+use crate::state::AppState;
+use crate::storage::CommentRecord;
+use crate::web::format;
+use crate::web::page::{page_or_error, see_other};
+use crate::web::qr;
+use crate::web::session::PostedForm;
+
+/// Days the views chart covers at least, and at most.
+const CHART_DAYS: (i64, i64) = (14, 90);
+/// Size of the chart's drawing area.
+const CHART_WIDTH: f64 = 720.0;
+const CHART_HEIGHT: f64 = 160.0;
+
+/// One day's bar of the views chart.
+pub struct Bar {
+    pub x: String,
+    pub y: String,
+    pub width: String,
+    pub height: String,
+    pub day: String,
+    pub views: i64,
+}
+
+/// Views per day over the chart's range, oldest first, as bars of an SVG chart.
+pub struct Chart {
+    pub bars: Vec<Bar>,
+    pub first_day: String,
+    pub last_day: String,
+    pub peak: i64,
+}
+
+impl Chart {
+    /// Bars for the days up to `today`: at least [`CHART_DAYS`].0, back to the first
+    /// view if it is more recent than [`CHART_DAYS`].1 days.
+    pub fn new(daily: &[crate::api::share_links::DailyViews], today: NaiveDate) -> Chart {
+        let first_view = daily.first().and_then(|d| NaiveDate::parse_from_str(&d.date, "%Y-%m-%d").ok());
+        let span = first_view.map_or(CHART_DAYS.0, |first| (today - first).num_days() + 1);
+        let days = span.clamp(CHART_DAYS.0, CHART_DAYS.1);
+        let start = today - Days::days(days - 1);
+        let views_on = |day: &str| daily.iter().find(|d| d.date == day).map_or(0, |d| d.views);
+        let series: Vec<(String, i64)> = (0..days)
+            .map(|i| {
+                let day = (start + Days::days(i)).format("%Y-%m-%d").to_string();
+                let views = views_on(&day);
+                (day, views)
+            })
+            .collect();
+        let peak = series.iter().map(|(_, v)| *v).max().unwrap_or(0);
+        let slot = CHART_WIDTH / days as f64;
+        let bars = series
+            .iter()
+            .enumerate()
+            .map(|(i, (day, views))| {
+                let height =
+                    if peak == 0 { 0.0 } else { (*views as f64 / peak as f64) * (CHART_HEIGHT - 4.0) };
+                let height = if *views > 0 { height.max(2.0) } else { 0.0 };
+                Bar {
+                    x: format!("{:.1}", i as f64 * slot + slot * 0.1),
+                    y: format!("{:.1}", CHART_HEIGHT - height),
+                    width: format!("{:.1}", slot * 0.8),
+                    height: format!("{height:.1}"),
+                    day: day.clone(),
+                    views: *views,
+                }
+            })
+            .collect();
+        Chart {
+            first_day: series.first().map(|(d, _)| d.clone()).unwrap_or_default(),
+            last_day: series.last().map(|(d, _)| d.clone()).unwrap_or_default(),
+            bars,
+            peak,
+        }
+    }
+}
+
+/// A value of a breakdown with its share of the views, for a bar.
+pub struct Share {
+    pub value: String,
+    pub views: i64,
+    /// Percent of the link's views, for the bar's length.
+    pub percent: String,
+}
+
+fn shares(values: &[ValueViews], total: i64) -> Vec<Share> {
+    values
+        .iter()
+        .map(|v| Share {
+            value: v.value.clone(),
+            views: v.views,
+            percent: format!("{:.1}", if total > 0 { v.views as f64 * 100.0 / total as f64 } else { 0.0 }),
+        })
+        .collect()
+}
+
+/// A comment as the owner moderates it.
+struct CommentLine {
+    comment: CommentRecord,
+    status: &'static str,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "console/link.html")]
+struct LinkPage {
+    nav: Nav,
+    path: String,
+    link: ShareLinkView,
+    task_path: String,
+    qr: Option<String>,
+    analytics: ShareLinkAnalytics,
+    chart: Chart,
+    breakdowns: Vec<(&'static str, Vec<Share>)>,
+    comments: Vec<CommentLine>,
+}
+
+fn link_path(state: &AppState, share_link_id: &str) -> String {
+    format!("{}/console/links/{share_link_id}", state.public_path())
+}
+
+pub async fn link_page(
+    State(state): State<AppState>,
+    console: Console,
+    Path(share_link_id): Path<String>,
+) -> Response {
+    let result = async {
+        let link = owned_link(&state, &console.session.owner_id, &share_link_id).await?;
+        let analytics = analytics_of(&state, &link).await?;
+        let comments = state.db().list_comments(&share_link_id, true).await?;
+        let link = ShareLinkView::new(&state, link);
+        let total = analytics.total_views;
+        let breakdowns = vec![
+            ("Countries", shares(&analytics.countries, total)),
+            ("Referrers", shares(&analytics.referrers, total)),
+            ("Devices", shares(&analytics.devices, total)),
+            ("Browsers", shares(&analytics.browsers, total)),
+            ("Operating systems", shares(&analytics.operating_systems, total)),
+        ];
+        Ok::<_, ApiError>(LinkPage {
+            nav: console.nav(&state, "shares"),
+            path: link_path(&state, &share_link_id),
+            task_path: format!("{}/console/tasks/{}", state.public_path(), link.task_id),
+            qr: qr::data_url(&link.url),
+            chart: Chart::new(&analytics.views_by_day, Utc::now().date_naive()),
+            breakdowns,
+            comments: comments
+                .into_iter()
+                .map(|c| CommentLine {
+                    status: match (c.deleted_at, c.verified_at) {
+                        (Some(_), _) => "deleted",
+                        (None, Some(_)) => "published",
+                        (None, None) => "awaiting verification",
+                    },
+                    created: format::time(c.created_at),
+                    comment: c,
+                })
+                .collect(),
+            analytics,
+            link,
+        })
+    }
+    .await;
+    page_or_error(StatusCode::OK, result)
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    console: Console,
+    Path(share_link_id): Path<String>,
+    headers: HeaderMap,
+    PostedForm(form): PostedForm<CsrfForm>,
+) -> Response {
+    let csrf = form.csrf.clone();
+    if let Err(refused) = console.check(&state, &headers, csrf.as_deref()) {
+        return refused.into_response();
+    }
+    match revoke_link(&state, &console.session.owner_id, &share_link_id).await {
+        Ok(link) => {
+            // Back where the owner pressed Revoke: the link, its task, or the shares list.
+            let back = match form.back.as_deref() {
+                Some("task") => format!("{}/console/tasks/{}#links", state.public_path(), link.task_id),
+                Some("shares") => format!("{}/console/shares", state.public_path()),
+                _ => link_path(&state, &share_link_id),
+            };
+            see_other(&back)
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+pub async fn delete_comment(
+    State(state): State<AppState>,
+    console: Console,
+    Path((share_link_id, comment_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    PostedForm(form): PostedForm<CsrfForm>,
+) -> Response {
+    let csrf = form.csrf;
+    if let Err(refused) = console.check(&state, &headers, csrf.as_deref()) {
+        return refused.into_response();
+    }
+    let result = async {
+        owned_link(&state, &console.session.owner_id, &share_link_id).await?;
+        state.db().delete_comment(&share_link_id, &comment_id).await?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => see_other(&format!("{}#comments", link_path(&state, &share_link_id))),
+        Err(err) => err.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::share_links::DailyViews;
+
+    fn day(date: &str, views: i64) -> DailyViews {
+        DailyViews { date: date.into(), views }
+    }
+
+    #[test]
+    fn the_chart_spans_two_weeks_at_least_and_scales_to_the_peak() {
+        let today = NaiveDate::from_ymd_opt(2030, 1, 31).unwrap();
+        let chart = Chart::new(&[day("2030-01-30", 2), day("2030-01-31", 4)], today);
+        assert_eq!(chart.bars.len(), 14);
+        assert_eq!(chart.first_day, "2030-01-18");
+        assert_eq!(chart.last_day, "2030-01-31");
+        assert_eq!(chart.peak, 4);
+        let last = chart.bars.last().unwrap();
+        assert_eq!((last.views, last.height.as_str()), (4, "156.0"));
+        assert_eq!(chart.bars[12].height, "78.0", "half the peak, half the height");
+        assert_eq!(chart.bars[0].height, "0.0");
+    }
+
+    #[test]
+    fn the_chart_reaches_back_to_the_first_view_within_ninety_days() {
+        let today = NaiveDate::from_ymd_opt(2030, 3, 31).unwrap();
+        assert_eq!(Chart::new(&[day("2030-03-01", 1)], today).bars.len(), 31);
+        assert_eq!(Chart::new(&[day("2029-01-01", 1)], today).bars.len(), 90);
+        assert_eq!(Chart::new(&[], today).bars.len(), 14);
+    }
+}

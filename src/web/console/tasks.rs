@@ -1,0 +1,565 @@
+//! The console's task list and task page: a task's progress, results and files,
+//! its share links (with the Share dialog that makes a new one), and its share code.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{Console, Nav};
+use crate::api::artifacts;
+use crate::api::caller::Caller;
+use crate::api::error::ApiError;
+use crate::api::extract::WholeNumber;
+use crate::api::share_links::{self, CreateShareLinkRequest, ShareLinkView};
+use crate::api::task_shares::{self, CodeError, ShareCodeInfo};
+use crate::api::tasks::{decode_cursor, encode_cursor, owned_task};
+use crate::domain::share::PermissionsPatch;
+use crate::domain::task::TaskStatus;
+use crate::domain::task_share::CodePermissions;
+use crate::domain::time::Timestamp;
+use crate::state::AppState;
+use crate::storage::TaskRecord;
+use crate::web::format;
+use crate::web::page::{page_or_error, see_other};
+use crate::web::qr;
+use crate::web::render::{FileLine, RenderedEvent};
+use crate::web::session::PostedForm;
+
+/// Tasks per page of the list.
+const TASKS_PER_PAGE: u32 = 25;
+/// Most events a task page shows (the latest ones).
+const EVENTS_SHOWN: i64 = 500;
+
+#[derive(Template)]
+#[template(path = "console/tasks.html")]
+struct TaskListPage {
+    nav: Nav,
+    tasks: Vec<TaskLine>,
+    /// The status filter, if any.
+    status: Option<&'static str>,
+    /// Each status, and whether it is the filter.
+    statuses: Vec<(&'static str, bool)>,
+    next: Option<String>,
+}
+
+struct TaskLine {
+    task_id: String,
+    title: String,
+    status: &'static str,
+    mode: &'static str,
+    created: String,
+    finished: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+pub struct TaskListQuery {
+    status: Option<String>,
+    cursor: Option<String>,
+}
+
+pub async fn task_list(
+    State(state): State<AppState>,
+    console: Console,
+    Query(query): Query<TaskListQuery>,
+) -> Response {
+    let status = query.status.as_deref().and_then(TaskStatus::parse);
+    let result = async {
+        let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+        let list = state.db().list_tasks(&console.session.owner_id, status, after, TASKS_PER_PAGE).await?;
+        Ok::<_, ApiError>(TaskListPage {
+            nav: console.nav(&state, "tasks"),
+            tasks: list
+                .tasks
+                .into_iter()
+                .map(|t| TaskLine {
+                    status: t.status.as_str(),
+                    mode: if t.machine_id.is_some() { "local" } else { "cloud" },
+                    created: format::time(t.created_at),
+                    finished: t.finished_at.map(format::time),
+                    task_id: t.task_id,
+                    title: t.title,
+                })
+                .collect(),
+            status: status.map(TaskStatus::as_str),
+            statuses: TaskStatus::ALL.iter().map(|s| (s.as_str(), Some(*s) == status)).collect(),
+            next: list.next.map(|(time, id)| encode_cursor(time, &id)),
+        })
+    }
+    .await;
+    page_or_error(StatusCode::OK, result)
+}
+
+/// What the Share dialog was given (kept when it comes back with an error).
+#[derive(Debug, Default, Deserialize)]
+pub struct ShareForm {
+    title: Option<String>,
+    description: Option<String>,
+    /// `1h`, `1d`, `7d`, `30d`, `90d`, `365d` or `date`.
+    expires_in: Option<String>,
+    /// With `expires_in=date`: the last day (UTC) the link works.
+    expires_on: Option<String>,
+    password: Option<String>,
+    max_views: Option<String>,
+    allow_download: Option<String>,
+    allow_comments: Option<String>,
+    show_metadata: Option<String>,
+    mask_secrets: Option<String>,
+    notify_on_view: Option<String>,
+    csrf: Option<String>,
+}
+
+/// The Share dialog's fields, as shown.
+struct ShareDialog {
+    /// Shown open (no script needed), e.g. after an error.
+    open: bool,
+    error: Option<String>,
+    title: String,
+    description: String,
+    expires_in: String,
+    expires_on: String,
+    max_views: String,
+    allow_download: bool,
+    allow_comments: bool,
+    show_metadata: bool,
+    mask_secrets: bool,
+    notify_on_view: bool,
+}
+
+impl ShareDialog {
+    fn fresh(open: bool) -> ShareDialog {
+        ShareDialog {
+            open,
+            error: None,
+            title: String::new(),
+            description: String::new(),
+            expires_in: "30d".into(),
+            expires_on: String::new(),
+            max_views: String::new(),
+            allow_download: true,
+            allow_comments: false,
+            show_metadata: true,
+            mask_secrets: true,
+            notify_on_view: false,
+        }
+    }
+
+    fn again(form: &ShareForm, error: String) -> ShareDialog {
+        ShareDialog {
+            open: true,
+            error: Some(error),
+            title: form.title.clone().unwrap_or_default(),
+            description: form.description.clone().unwrap_or_default(),
+            expires_in: form.expires_in.clone().unwrap_or_else(|| "30d".into()),
+            expires_on: form.expires_on.clone().unwrap_or_default(),
+            max_views: form.max_views.clone().unwrap_or_default(),
+            allow_download: form.allow_download.is_some(),
+            allow_comments: form.allow_comments.is_some(),
+            show_metadata: form.show_metadata.is_some(),
+            mask_secrets: form.mask_secrets.is_some(),
+            notify_on_view: form.notify_on_view.is_some(),
+        }
+    }
+}
+
+/// A link of the task, as its table shows it.
+pub struct LinkLine {
+    pub view: ShareLinkView,
+    pub status: &'static str,
+    pub expires: String,
+}
+
+impl LinkLine {
+    pub fn new(view: ShareLinkView) -> LinkLine {
+        LinkLine { status: view.status.as_str(), expires: view.expires_at.to_rfc3339(), view }
+    }
+}
+
+/// A link just made, shown with its copy button and QR code.
+struct CreatedLink {
+    share_link_id: String,
+    url: String,
+    short_url: String,
+    qr: Option<String>,
+}
+
+/// The task's share code, as the page shows it.
+struct CodeBox {
+    info: ShareCodeInfo,
+    /// `{public-url}/code/{code}`: opens the code form filled in.
+    url: String,
+    qr: Option<String>,
+    expires: Option<String>,
+    last_used: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/task.html")]
+struct TaskPage {
+    nav: Nav,
+    path: String,
+    task: TaskRecord,
+    /// Links can be made (the task has finished).
+    shareable: bool,
+    dialog: ShareDialog,
+    created: Option<CreatedLink>,
+    links: Vec<LinkLine>,
+    /// `None` for a local-mode task (codes need cloud mode).
+    code: Option<Option<CodeBox>>,
+    code_error: Option<String>,
+    code_permissions: CodePermissions,
+    events: Vec<RenderedEvent>,
+    earlier: bool,
+    files: Vec<FileLine>,
+    times: Vec<(&'static str, String)>,
+}
+
+#[derive(Default, Deserialize)]
+pub struct TaskPageQuery {
+    /// Open the Share dialog (a link that works without script).
+    share: Option<String>,
+    /// A link just created, to show.
+    created: Option<String>,
+}
+
+fn task_path(state: &AppState, task_id: &str) -> String {
+    format!("{}/console/tasks/{task_id}", state.public_path())
+}
+
+pub async fn task_page(
+    State(state): State<AppState>,
+    console: Console,
+    Path(task_id): Path<String>,
+    Query(query): Query<TaskPageQuery>,
+) -> Response {
+    let page_state = PageState { dialog: ShareDialog::fresh(query.share.is_some()), code_error: None };
+    render(&state, &console, &task_id, query.created.as_deref(), page_state, StatusCode::OK).await
+}
+
+/// What differs between showing a task page fresh and after a refused form.
+struct PageState {
+    dialog: ShareDialog,
+    code_error: Option<String>,
+}
+
+async fn render(
+    state: &AppState,
+    console: &Console,
+    task_id: &str,
+    created: Option<&str>,
+    page_state: PageState,
+    status: StatusCode,
+) -> Response {
+    let owner_id = &console.session.owner_id;
+    let result = async {
+        let task = owned_task(state, owner_id, task_id).await?;
+        let path = task_path(state, task_id);
+        let links = state.db().list_share_links(owner_id, Some(task_id), None, None, 100).await?.links;
+        let links: Vec<LinkLine> =
+            links.into_iter().map(|l| LinkLine::new(ShareLinkView::new(state, l))).collect();
+        let created =
+            created.and_then(|id| links.iter().find(|l| l.view.share_link_id == id)).map(|l| CreatedLink {
+                share_link_id: l.view.share_link_id.clone(),
+                qr: qr::data_url(&l.view.url),
+                url: l.view.url.clone(),
+                short_url: l.view.short_url.clone(),
+            });
+        let code = if task.machine_id.is_some() {
+            None
+        } else {
+            let info = task_shares::live_code(state, owner_id, task_id).await.map_err(code_failure)?;
+            Some(info.map(|info| {
+                let url = format!("{}/code/{}", state.public_url(), info.share_code);
+                CodeBox {
+                    qr: qr::data_url(&url),
+                    url,
+                    expires: info.expires_at.map(|t| t.to_rfc3339()),
+                    last_used: info.last_used_at.map(|t| t.to_rfc3339()),
+                    info,
+                }
+            }))
+        };
+        let code_permissions = match &code {
+            Some(Some(code)) => code.info.permissions,
+            _ => CodePermissions::default(),
+        };
+        let after = (task.last_event_seq - EVENTS_SHOWN).max(0);
+        let events = state.db().list_events(task_id, after, None, true, EVENTS_SHOWN as u32).await?;
+        let files = state
+            .db()
+            .list_artifacts(task_id)
+            .await?
+            .into_iter()
+            .map(|a| {
+                let url = format!("{path}/artifacts/{}", a.artifact_id);
+                FileLine::new(a, url)
+            })
+            .collect();
+        let mut times = vec![("Created", format::time(task.created_at))];
+        times.extend(task.started_at.map(|t| ("Started", format::time(t))));
+        times.extend(task.finished_at.map(|t| ("Finished", format::time(t))));
+        Ok::<_, ApiError>(TaskPage {
+            nav: console.nav(state, "tasks"),
+            path,
+            shareable: task.status.is_final(),
+            dialog: page_state.dialog,
+            created,
+            links,
+            code,
+            code_error: page_state.code_error,
+            code_permissions,
+            earlier: after > 0,
+            events: events.events.into_iter().map(|e| RenderedEvent::new(e, false)).collect(),
+            files,
+            times,
+            task,
+        })
+    }
+    .await;
+    page_or_error(status, result)
+}
+
+/// A share-code error as the page's error (or the error page, for the unexpected).
+fn code_failure(err: CodeError) -> ApiError {
+    match err {
+        CodeError::TaskNotFound | CodeError::Forbidden => ApiError::task_not_found(""),
+        CodeError::Internal(cause) => ApiError::Internal(cause),
+        other => ApiError::Internal(anyhow::anyhow!("unexpected share code error: {other:?}")),
+    }
+}
+
+/// The expiry the dialog asked for.
+fn expiry(form: &ShareForm, now: Timestamp) -> Result<Timestamp, String> {
+    let hours = match form.expires_in.as_deref().unwrap_or("30d") {
+        "1h" => 1,
+        "1d" => 24,
+        "7d" => 7 * 24,
+        "30d" => 30 * 24,
+        "90d" => 90 * 24,
+        "365d" => 365 * 24,
+        "date" => {
+            let day = form.expires_on.as_deref().unwrap_or_default().trim();
+            let end =
+                Timestamp::parse(&format!("{day}T23:59:59Z")).ok_or("Choose the last day the link works.")?;
+            if end <= now {
+                return Err("The last day must be today or later.".into());
+            }
+            return Ok(end);
+        }
+        _ => return Err("Choose when the link expires.".into()),
+    };
+    Ok(Timestamp(now.millis() + hours * 3600 * 1000))
+}
+
+/// The owner API's request for what the dialog was given.
+fn share_request(task_id: &str, form: &ShareForm) -> Result<CreateShareLinkRequest, String> {
+    let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let max_views = match text(&form.max_views) {
+        Some(n) => {
+            Some(WholeNumber(n.parse::<i64>().map_err(|_| "Max views must be a whole number.".to_owned())?))
+        }
+        None => None,
+    };
+    Ok(CreateShareLinkRequest {
+        task_id: task_id.to_owned(),
+        title: text(&form.title),
+        description: text(&form.description),
+        expires_at: Some(expiry(form, Timestamp::now())?.to_rfc3339()),
+        // Passwords are taken as typed (spaces count).
+        password: form.password.clone().filter(|p| !p.is_empty()),
+        permissions: Some(PermissionsPatch {
+            allow_download: Some(form.allow_download.is_some()),
+            allow_comments: Some(form.allow_comments.is_some()),
+            show_metadata: Some(form.show_metadata.is_some()),
+        }),
+        max_views,
+        notify_on_view: Some(form.notify_on_view.is_some()),
+        mask_secrets: Some(form.mask_secrets.is_some()),
+    })
+}
+
+/// A refused field, in words for the dialog.
+fn field_error(err: &ApiError) -> Option<String> {
+    match err {
+        ApiError::InvalidRequest { field, issue } => Some(match field.as_deref() {
+            Some("password") => "The password must be 8 to 32 characters.".to_owned(),
+            Some("max_views") => "Max views must be between 1 and 1,000,000,000.".to_owned(),
+            _ => issue.clone(),
+        }),
+        ApiError::TaskNotCompleted { .. } => Some("Links can be made once the task has finished.".into()),
+        _ => None,
+    }
+}
+
+pub async fn create_link(
+    State(state): State<AppState>,
+    console: Console,
+    Path(task_id): Path<String>,
+    headers: HeaderMap,
+    PostedForm(form): PostedForm<ShareForm>,
+) -> Response {
+    if let Err(refused) = console.check(&state, &headers, form.csrf.as_deref()) {
+        return refused.into_response();
+    }
+    let refused = |error: String| {
+        let page_state = PageState { dialog: ShareDialog::again(&form, error), code_error: None };
+        render(&state, &console, &task_id, None, page_state, StatusCode::BAD_REQUEST)
+    };
+    let request = match share_request(&task_id, &form) {
+        Ok(request) => request,
+        Err(error) => return refused(error).await,
+    };
+    match share_links::create_link(&state, &console.session.owner_id, request).await {
+        Ok(link) => {
+            see_other(&format!("{}?created={}#links", task_path(&state, &task_id), link.share_link_id))
+        }
+        Err(err) => match field_error(&err) {
+            Some(error) => refused(error).await,
+            None => err.into_response(),
+        },
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CodeForm {
+    can_send_message: Option<String>,
+    can_view_pr: Option<String>,
+    can_create_pr: Option<String>,
+    can_approve_pr: Option<String>,
+    can_merge_pr: Option<String>,
+    /// Optional: the last day (UTC) the code works.
+    expires_on: Option<String>,
+    csrf: Option<String>,
+}
+
+pub async fn create_code(
+    State(state): State<AppState>,
+    console: Console,
+    Path(task_id): Path<String>,
+    headers: HeaderMap,
+    PostedForm(form): PostedForm<CodeForm>,
+) -> Response {
+    if let Err(refused) = console.check(&state, &headers, form.csrf.as_deref()) {
+        return refused.into_response();
+    }
+    let permissions = CodePermissions {
+        can_send_message: form.can_send_message.is_some(),
+        can_create_pr: form.can_create_pr.is_some(),
+        can_approve_pr: form.can_approve_pr.is_some(),
+        can_view_pr: form.can_view_pr.is_some(),
+        can_merge_pr: form.can_merge_pr.is_some(),
+    };
+    let now = Timestamp::now();
+    let expires_at = match form.expires_on.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        None => None,
+        Some(day) => match Timestamp::parse(&format!("{day}T23:59:59Z")).filter(|end| *end > now) {
+            Some(end) => Some(end),
+            None => {
+                return code_refused(&state, &console, &task_id, "The last day must be today or later.").await
+            }
+        },
+    };
+    match task_shares::create_code(&state, &console.session.owner_id, &task_id, permissions, expires_at).await
+    {
+        Ok(_) => see_other(&format!("{}#share-code", task_path(&state, &task_id))),
+        Err(CodeError::NotCloudMode) => {
+            code_refused(&state, &console, &task_id, "Share codes are for cloud-mode tasks only.").await
+        }
+        Err(err) => code_failure(err).into_response(),
+    }
+}
+
+async fn code_refused(state: &AppState, console: &Console, task_id: &str, error: &str) -> Response {
+    let page_state = PageState { dialog: ShareDialog::fresh(false), code_error: Some(error.to_owned()) };
+    render(state, console, task_id, None, page_state, StatusCode::BAD_REQUEST).await
+}
+
+/// A form with nothing but its anti-forgery token (and, for some, where to go back).
+#[derive(Default, Deserialize)]
+pub struct CsrfForm {
+    pub csrf: Option<String>,
+    /// `task` or `shares`: the page to go back to.
+    pub back: Option<String>,
+}
+
+pub async fn revoke_code(
+    State(state): State<AppState>,
+    console: Console,
+    Path(task_id): Path<String>,
+    headers: HeaderMap,
+    PostedForm(form): PostedForm<CsrfForm>,
+) -> Response {
+    let csrf = form.csrf.as_deref();
+    if let Err(refused) = console.check(&state, &headers, csrf) {
+        return refused.into_response();
+    }
+    let back = match form.back.as_deref() {
+        Some("shares") => format!("{}/console/shares", state.public_path()),
+        _ => format!("{}#share-code", task_path(&state, &task_id)),
+    };
+    match task_shares::revoke_code(&state, &console.session.owner_id, &task_id).await {
+        // Already gone is what the owner wanted.
+        Ok(()) | Err(CodeError::ShareNotFound) => see_other(&back),
+        Err(err) => code_failure(err).into_response(),
+    }
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    console: Console,
+    Path((task_id, artifact_id)): Path<(String, String)>,
+) -> Response {
+    let owner = Caller::Owner(console.session.owner());
+    artifacts::download(&state, &owner, &task_id, &artifact_id).await.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(expires_in: &str, expires_on: &str) -> ShareForm {
+        ShareForm {
+            expires_in: Some(expires_in.into()),
+            expires_on: Some(expires_on.into()),
+            ..ShareForm::default()
+        }
+    }
+
+    #[test]
+    fn expiry_presets_count_from_now() {
+        let now = Timestamp(1_000_000);
+        assert_eq!(expiry(&form("1h", ""), now), Ok(Timestamp(1_000_000 + 3_600_000)));
+        assert_eq!(expiry(&form("7d", ""), now), Ok(Timestamp(1_000_000 + 7 * 86_400_000)));
+        assert!(expiry(&form("forever", ""), now).is_err());
+    }
+
+    #[test]
+    fn an_expiry_date_means_the_end_of_that_day() {
+        let now = Timestamp::parse("2030-01-01T12:00:00Z").unwrap();
+        assert_eq!(
+            expiry(&form("date", "2030-01-02"), now),
+            Ok(Timestamp::parse("2030-01-02T23:59:59Z").unwrap())
+        );
+        assert!(expiry(&form("date", "2029-12-31"), now).is_err(), "in the past");
+        assert!(expiry(&form("date", "tomorrow"), now).is_err());
+    }
+
+    #[test]
+    fn unchecked_boxes_are_off_and_blank_fields_are_absent() {
+        let request =
+            share_request("task_1", &ShareForm { max_views: Some(" 3 ".into()), ..ShareForm::default() })
+                .unwrap();
+        assert_eq!(request.title, None);
+        assert_eq!(request.password, None);
+        assert_eq!(request.max_views.map(|n| n.0), Some(3));
+        let permissions = request.permissions.unwrap();
+        assert_eq!(permissions.allow_download, Some(false));
+        assert_eq!(request.mask_secrets, Some(false));
+        assert!(share_request(
+            "task_1",
+            &ShareForm { max_views: Some("many".into()), ..ShareForm::default() }
+        )
+        .is_err());
+    }
+}
