@@ -8,7 +8,8 @@ use crate::domain::share::LinkKeys;
 use crate::forge::{GitCli, Repositories};
 use crate::geo::{GeoIp, Location};
 use crate::mail::Mailer;
-use crate::storage::Db;
+use crate::storage::cache::{ContentCache, LinkCache};
+use crate::storage::{Db, ViewWriter};
 use crate::web::limiter::{MissLimiter, StreamSlots};
 
 /// Shared, cheaply cloned application state.
@@ -19,6 +20,12 @@ pub struct AppState {
 
 struct Inner {
     db: Db,
+    /// Counts share-link views in group commits.
+    views: ViewWriter,
+    /// Links viewers opened lately, checked against their version when a view counts.
+    links: LinkCache,
+    /// What tasks show viewers, by version.
+    content: ContentCache,
     settings: Settings,
     public_url: String,
     short_url_base: String,
@@ -55,6 +62,12 @@ impl AppState {
         let short_url_base = settings.short_url_base.clone().unwrap_or_else(|| format!("{public_url}/s"));
         AppState {
             inner: Arc::new(Inner {
+                views: ViewWriter::start(db.clone()),
+                links: LinkCache::new(crate::storage::cache::LINKS_CACHED),
+                content: ContentCache::new(
+                    crate::storage::cache::TASKS_CACHED,
+                    crate::storage::cache::LARGEST_CONTENT_CACHED,
+                ),
                 db,
                 settings,
                 public_url,
@@ -74,6 +87,21 @@ impl AppState {
 
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// Where share-link views are counted.
+    pub fn views(&self) -> &ViewWriter {
+        &self.inner.views
+    }
+
+    /// Links viewers opened lately.
+    pub fn links(&self) -> &LinkCache {
+        &self.inner.links
+    }
+
+    /// What tasks show viewers.
+    pub fn content(&self) -> &ContentCache {
+        &self.inner.content
     }
 
     pub fn settings(&self) -> &Settings {
