@@ -26,6 +26,8 @@ struct Inner {
     links: LinkCache,
     /// What tasks show viewers, by version.
     content: ContentCache,
+    /// Places for password hashing (Argon2), one per two cores.
+    password_work: tokio::sync::Semaphore,
     settings: Settings,
     public_url: String,
     short_url_base: String,
@@ -64,6 +66,9 @@ impl AppState {
             inner: Arc::new(Inner {
                 views: ViewWriter::start(db.clone()),
                 links: LinkCache::new(crate::storage::cache::LINKS_CACHED),
+                password_work: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+                ),
                 content: ContentCache::new(
                     crate::storage::cache::TASKS_CACHED,
                     crate::storage::cache::LARGEST_CONTENT_CACHED,
@@ -87,6 +92,20 @@ impl AppState {
 
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// Runs `work` (hashing or checking a password) on a blocking thread, with at
+    /// most one such job per two cores at a time: Argon2 takes tens of milliseconds
+    /// and about 19 MB each, so a burst of password-protected requests waits its turn
+    /// instead of taking every core (and the memory) from everything else.
+    pub async fn password_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, crate::api::error::ApiError> {
+        use crate::api::error::ApiError;
+        let _place =
+            self.inner.password_work.acquire().await.map_err(|err| ApiError::Internal(err.into()))?;
+        tokio::task::spawn_blocking(work).await.map_err(|err| ApiError::Internal(err.into()))
     }
 
     /// Where share-link views are counted.

@@ -237,9 +237,7 @@ async fn check_password(
             }
         };
     let right =
-        tokio::task::spawn_blocking(move || crate::domain::share::verify_password(&stored, &password))
-            .await
-            .map_err(|err| ApiError::Internal(err.into()))?;
+        state.password_work(move || crate::domain::share::verify_password(&stored, &password)).await?;
     if right {
         state.db().clear_password_attempt(&attempt).await?;
         Ok(())
