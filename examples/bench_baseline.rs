@@ -1,7 +1,7 @@
 //! The baseline of `scripts/bench`: a bare axum server that answers `GET /s/{token}`
 //! with fixed bytes (the JSON shared view, or the HTML page, as agentshare served
 //! them), doing nothing else. What it reaches is the machine's limit for serving
-//! those bytes over HTTP.
+//! those bytes over HTTP. `GET /healthz` answers when it is up.
 //!
 //! `bench_baseline LISTEN_ADDR JSON_FILE HTML_FILE`
 
@@ -35,7 +35,10 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: bench_baseline LISTEN_ADDR JSON_FILE HTML_FILE");
     };
     let bodies = Arc::new(Bodies { json: std::fs::read(json)?.into(), html: std::fs::read(html)?.into() });
-    let app = Router::new().route("/s/{token}", get(open)).with_state(bodies);
+    let app = Router::new()
+        .route("/s/{token}", get(open))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(bodies);
     let listener = tokio::net::TcpListener::bind(listen.as_str()).await?;
     axum::serve(listener, app).await?;
     Ok(())
