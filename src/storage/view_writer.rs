@@ -35,8 +35,10 @@ pub const MAX_BATCH: usize = 1024;
 /// Views waiting for a batch before new ones wait to be queued.
 const QUEUE_DEPTH: usize = 4 * MAX_BATCH;
 /// Rows per multi-row insert, largest first: a batch is cut into these sizes, so
-/// a handful of distinct statements serve every batch (and stay prepared).
-const CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
+/// a handful of distinct statements serve every batch (and stay prepared). Not
+/// larger: SQLite finds each numbered parameter by a scan of the statement's
+/// parameters, so binding costs grow with the square of a statement's size.
+const CHUNKS: [usize; 4] = [64, 16, 4, 1];
 
 /// What a view needs to know of its link.
 #[derive(Debug, Clone)]
@@ -129,18 +131,19 @@ async fn write_batches(db: Db, mut waiting: mpsc::Receiver<Waiting>) {
         if batch.is_empty() {
             continue;
         }
-        let views: Vec<PendingView> = batch.iter().map(|w| w.view.clone()).collect();
+        let (views, answers): (Vec<PendingView>, Vec<_>) =
+            batch.drain(..).map(|w| (w.view, w.answer)).unzip();
         match db.record_views(&views, Timestamp::now()).await {
             Ok(counted) => {
-                for (w, counted) in batch.drain(..).zip(counted) {
-                    let _ = w.answer.send(Ok(counted));
+                for (answer, counted) in answers.into_iter().zip(counted) {
+                    let _ = answer.send(Ok(counted));
                 }
             }
             Err(err) => {
-                tracing::error!(error = %err, views = batch.len(), "a batch of views could not be committed");
+                tracing::error!(error = %err, views = views.len(), "a batch of views could not be committed");
                 let message = err.to_string();
-                for w in batch.drain(..) {
-                    let _ = w.answer.send(Err(message.clone()));
+                for answer in answers {
+                    let _ = answer.send(Err(message.clone()));
                 }
             }
         }
@@ -475,7 +478,7 @@ mod tests {
                 next += size;
             }
         }
-        assert_eq!(chunked(300), vec![(0, 256), (256, 16), (272, 16), (288, 4), (292, 4), (296, 4)]);
+        assert_eq!(chunked(150), vec![(0, 64), (64, 64), (128, 16), (144, 4), (148, 1), (149, 1)]);
     }
 
     #[test]
