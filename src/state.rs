@@ -8,7 +8,8 @@ use crate::domain::share::LinkKeys;
 use crate::forge::{GitCli, Repositories};
 use crate::geo::{GeoIp, Location};
 use crate::mail::Mailer;
-use crate::storage::Db;
+use crate::storage::cache::{ContentCache, LinkCache};
+use crate::storage::{Db, ViewWriter};
 use crate::web::limiter::{MissLimiter, StreamSlots};
 
 /// Shared, cheaply cloned application state.
@@ -19,6 +20,14 @@ pub struct AppState {
 
 struct Inner {
     db: Db,
+    /// Counts share-link views in group commits.
+    views: ViewWriter,
+    /// Links viewers opened lately, checked against their version when a view counts.
+    links: LinkCache,
+    /// What tasks show viewers, by version.
+    content: ContentCache,
+    /// Places for password hashing (Argon2), one per two cores.
+    password_work: tokio::sync::Semaphore,
     settings: Settings,
     public_url: String,
     /// The path part of `public_url` (empty at the root): where pages link and
@@ -61,6 +70,15 @@ impl AppState {
             .unwrap_or_default();
         AppState {
             inner: Arc::new(Inner {
+                views: ViewWriter::start(db.clone()),
+                links: LinkCache::new(crate::storage::cache::LINKS_CACHED),
+                password_work: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+                ),
+                content: ContentCache::new(
+                    crate::storage::cache::TASKS_CACHED,
+                    crate::storage::cache::LARGEST_CONTENT_CACHED,
+                ),
                 db,
                 settings,
                 public_url,
@@ -81,6 +99,35 @@ impl AppState {
 
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// Runs `work` (hashing or checking a password) on a blocking thread, with at
+    /// most one such job per two cores at a time: Argon2 takes tens of milliseconds
+    /// and about 19 MB each, so a burst of password-protected requests waits its turn
+    /// instead of taking every core (and the memory) from everything else.
+    pub async fn password_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, crate::api::error::ApiError> {
+        use crate::api::error::ApiError;
+        let _place =
+            self.inner.password_work.acquire().await.map_err(|err| ApiError::Internal(err.into()))?;
+        tokio::task::spawn_blocking(work).await.map_err(|err| ApiError::Internal(err.into()))
+    }
+
+    /// Where share-link views are counted.
+    pub fn views(&self) -> &ViewWriter {
+        &self.inner.views
+    }
+
+    /// Links viewers opened lately.
+    pub fn links(&self) -> &LinkCache {
+        &self.inner.links
+    }
+
+    /// What tasks show viewers.
+    pub fn content(&self) -> &ContentCache {
+        &self.inner.content
     }
 
     pub fn settings(&self) -> &Settings {

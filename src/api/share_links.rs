@@ -218,8 +218,8 @@ pub struct ShareLinkAnalytics {
 }
 
 /// Hashes a password off the async executor (Argon2 is slow on purpose).
-async fn hash_password(password: SharePassword) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || password.hash()).await.map_err(|err| ApiError::Internal(err.into()))
+async fn hash_password(state: &AppState, password: SharePassword) -> Result<String, ApiError> {
+    state.password_work(move || password.hash()).await
 }
 
 fn optional_description(value: Option<&str>) -> Result<Option<String>, ApiError> {
@@ -281,7 +281,7 @@ pub async fn create_link(
         return Err(ApiError::TaskNotCompleted { task_id, status: task.status });
     }
     let password_hash = match password {
-        Some(p) => Some(hash_password(p).await?),
+        Some(p) => Some(hash_password(&state, p).await?),
         None => None,
     };
     let keys = state.link_keys();
@@ -418,7 +418,7 @@ async fn update_share_link(
     // Refuse early (and without hashing) when the link is not the owner's.
     owned_link(&state, &owner.owner_id, &share_link_id).await?;
     let password_hash = match password {
-        Some(Some(p)) => Some(Some(hash_password(p).await?)),
+        Some(Some(p)) => Some(Some(hash_password(&state, p).await?)),
         Some(None) => Some(None),
         None => None,
     };

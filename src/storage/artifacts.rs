@@ -7,6 +7,11 @@ use crate::domain::time::Timestamp;
 
 const ARTIFACT_COLUMNS: &str = "artifact_id, task_id, name, content_type, size_bytes, sha256, created_at";
 
+/// Every change to a task's artifacts moves its `artifacts_version` (in the same
+/// transaction), so that what viewers are shown of them can be cached.
+const NEW_ARTIFACTS_VERSION: &str =
+    "UPDATE tasks SET artifacts_version = artifacts_version + 1 WHERE task_id = $1";
+
 /// An artifact's description, without its bytes.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ArtifactRecord {
@@ -48,8 +53,10 @@ impl Db {
             "INSERT INTO artifacts (artifact_id, task_id, name, content_type, size_bytes, sha256, content, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {ARTIFACT_COLUMNS}"
         );
-        let inserted = dispatch!(self.write(), |pool| {
-            sqlx::query_as(&sql)
+        // In a block of its own, so that a duplicate name comes back as a value.
+        let inserted = dispatch!(self.write(), |pool| async {
+            let mut tx = pool.begin().await?;
+            let record: ArtifactRecord = sqlx::query_as(&sql)
                 .bind(ids::new_id("artifact"))
                 .bind(task_id)
                 .bind(artifact.name)
@@ -58,9 +65,13 @@ impl Db {
                 .bind(&sha256)
                 .bind(artifact.content)
                 .bind(Timestamp::now().millis())
-                .fetch_one(pool)
-                .await
-        });
+                .fetch_one(&mut *tx)
+                .await?;
+            sqlx::query(NEW_ARTIFACTS_VERSION).bind(task_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(record)
+        }
+        .await);
         none_if_duplicate(inserted)
     }
 
@@ -91,12 +102,19 @@ impl Db {
     /// Deletes an artifact; answers whether there was one.
     pub async fn delete_artifact(&self, task_id: &str, artifact_id: &str) -> sqlx::Result<bool> {
         dispatch!(self.write(), |pool| {
-            sqlx::query("DELETE FROM artifacts WHERE task_id = $1 AND artifact_id = $2")
+            let mut tx = pool.begin().await?;
+            let deleted = sqlx::query("DELETE FROM artifacts WHERE task_id = $1 AND artifact_id = $2")
                 .bind(task_id)
                 .bind(artifact_id)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected() == 1)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                == 1;
+            if deleted {
+                sqlx::query(NEW_ARTIFACTS_VERSION).bind(task_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(deleted)
         })
     }
 }

@@ -11,6 +11,7 @@
 //! contention (`SQLITE_BUSY`) into an orderly queue inside the process.
 
 mod artifacts;
+pub mod cache;
 mod comments;
 mod console;
 mod events;
@@ -19,6 +20,7 @@ mod pull_requests;
 mod share_links;
 mod task_shares;
 mod tasks;
+mod view_writer;
 pub(crate) mod webhooks;
 
 pub use artifacts::{ArtifactContent, ArtifactRecord, NewArtifact};
@@ -29,10 +31,11 @@ pub use owners::{ApiKeyRecord, Owner};
 pub use pull_requests::{NewPullRequest, PullRequestRecord};
 pub use share_links::{
     Analytics, Attempt, AttemptLimits, CountedView, LinkChange, LinkPage, NewShareLink, NewView,
-    PendingViewMail, ShareLinkPatch, ShareLinkRecord, DIMENSIONS,
+    PendingViewMail, ShareLinkPatch, ShareLinkRecord, TaskFacts, DIMENSIONS,
 };
 pub use task_shares::{NewTaskShare, NewViewerSession, TaskShareRecord, ViewerSession};
 pub use tasks::{NewTask, TaskPage, TaskPatch, TaskRecord, UpdateOutcome};
+pub use view_writer::{PendingView, ViewOutcome, ViewWriter, ViewedLink, MAX_BATCH};
 pub use webhooks::{AttemptRecord, AttemptResult, DueDelivery, OutboxEvent, WebhookPatch, WebhookRecord};
 
 use std::str::FromStr;

@@ -4,13 +4,14 @@ use super::webhooks::{enqueue, OutboxEvent};
 use super::{dispatch, next_page, none_if_duplicate, Conn, Db};
 use crate::domain::ids;
 use crate::domain::share::{Permissions, PermissionsPatch, ShareStatus};
+use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::link_event;
 
 const LINK_COLUMNS: &str = "share_link_id, task_id, owner_id, title, description, password_hash, \
      expires_at, max_views, view_count, unique_views, first_viewed_at, last_viewed_at, \
      allow_download, allow_comments, show_metadata, notify_on_view, mask_secrets, revoked_at, created_at, \
-     updated_at";
+     updated_at, version";
 
 /// A share link as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -36,6 +37,9 @@ pub struct ShareLinkRecord {
     pub revoked_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Moves with every change the owner makes (not with views): what a view was
+    /// prepared from must still be this version when the view is counted.
+    pub version: i64,
 }
 
 impl ShareLinkRecord {
@@ -125,6 +129,23 @@ pub struct CountedView {
     pub view_count: i64,
     pub max_views: Option<i64>,
     pub viewed_at: Timestamp,
+    /// The link's task, as it was when the view was counted.
+    pub task: TaskFacts,
+}
+
+/// What a view shows of a link's task, read in the transaction that counted it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TaskFacts {
+    #[sqlx(try_from = "String")]
+    pub status: TaskStatus,
+    pub agent: Option<String>,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    /// Which outputs exist: events are only appended.
+    pub last_event_seq: i64,
+    /// Which artifacts exist: moves with every one added or deleted.
+    pub artifacts_version: i64,
 }
 
 /// The answer to a password attempt reservation.
@@ -218,6 +239,20 @@ impl Db {
             format!("SELECT {LINK_COLUMNS} FROM share_links WHERE share_link_id = $1 AND owner_id = $2");
         dispatch!(self.read(), |pool| {
             sqlx::query_as(&sql).bind(share_link_id).bind(owner_id).fetch_optional(pool).await
+        })
+    }
+
+    /// What a view shows of task `task_id`, read now (for a page shown again under an
+    /// earlier view's grant, which counts nothing).
+    pub async fn task_facts(&self, task_id: &str) -> sqlx::Result<Option<TaskFacts>> {
+        dispatch!(self.read(), |pool| {
+            sqlx::query_as(
+                "SELECT status, agent, created_at, started_at, finished_at, last_event_seq, artifacts_version \
+                 FROM tasks WHERE task_id = $1",
+            )
+            .bind(task_id)
+            .fetch_optional(pool)
+            .await
         })
     }
 
@@ -324,7 +359,7 @@ impl Db {
                  notify_on_view = COALESCE($14, notify_on_view), \
                  mask_secrets = COALESCE($16, mask_secrets), \
                  expiry_notified_at = CASE WHEN $6 IS NOT NULL OR $12 THEN NULL ELSE expiry_notified_at END, \
-                 updated_at = $15 \
+                 updated_at = $15, version = version + 1 \
              WHERE share_link_id = $1 AND owner_id = $2 AND revoked_at IS NULL RETURNING {LINK_COLUMNS}"
         );
         let updated: Option<ShareLinkRecord> = dispatch!(self.write(), |pool| {
@@ -359,7 +394,7 @@ impl Db {
     pub async fn revoke_share_link(&self, owner_id: &str, share_link_id: &str) -> sqlx::Result<LinkChange> {
         let now = Timestamp::now().millis();
         let sql = format!(
-            "UPDATE share_links SET revoked_at = COALESCE(revoked_at, $3), updated_at = $3 \
+            "UPDATE share_links SET revoked_at = COALESCE(revoked_at, $3), updated_at = $3, version = version + 1 \
              WHERE share_link_id = $1 AND owner_id = $2 RETURNING {LINK_COLUMNS}"
         );
         let revoked: Option<ShareLinkRecord> = dispatch!(self.write(), |pool| {
@@ -388,139 +423,6 @@ impl Db {
         Ok(match self.get_share_link(owner_id, share_link_id).await? {
             Some(_) => LinkChange::Revoked,
             None => LinkChange::NotFound,
-        })
-    }
-
-    /// Counts a view of `share_link_id` if the link is still active, atomically:
-    /// the limit check and the increment are one conditional UPDATE, so `max_views`
-    /// holds exactly under any concurrency, on one instance or many. The view's
-    /// record and the analytics rollups are written in the same transaction.
-    pub async fn record_view(
-        &self,
-        link: &ShareLinkRecord,
-        view: &NewView,
-        now: Timestamp,
-    ) -> sqlx::Result<Option<CountedView>> {
-        let share_link_id = link.share_link_id.as_str();
-        let view_id = ids::new_id("view");
-        let day = day_of(now);
-        dispatch!(self.write(), |pool| {
-            let mut tx = pool.begin().await?;
-            let counted: Option<(i64, Option<i64>)> = sqlx::query_as(
-                "UPDATE share_links SET view_count = view_count + 1, \
-                     first_viewed_at = COALESCE(first_viewed_at, $2), last_viewed_at = $2 \
-                 WHERE share_link_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
-                   AND (max_views IS NULL OR view_count < max_views) \
-                 RETURNING view_count, max_views",
-            )
-            .bind(share_link_id)
-            .bind(now.millis())
-            .fetch_optional(&mut *tx)
-            .await?;
-            let Some((view_count, max_views)) = counted else {
-                return Ok(None);
-            };
-            sqlx::query(
-                "INSERT INTO share_link_views (view_id, share_link_id, viewed_at, client_prefix, country, city, \
-                 user_agent, referrer_host) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(&view_id)
-            .bind(share_link_id)
-            .bind(now.millis())
-            .bind(&view.client_prefix)
-            .bind(&view.country)
-            .bind(&view.city)
-            .bind(&view.user_agent)
-            .bind(&view.referrer_host)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO share_link_daily_views (share_link_id, day, views) VALUES ($1, $2, 1) \
-                 ON CONFLICT (share_link_id, day) DO UPDATE SET views = share_link_daily_views.views + 1",
-            )
-            .bind(share_link_id)
-            .bind(&day)
-            .execute(&mut *tx)
-            .await?;
-            let unknown = "unknown".to_owned();
-            let referrer = view.referrer_host.clone().unwrap_or_else(|| "direct".to_owned());
-            let values =
-                [view.country.as_ref().unwrap_or(&unknown), &referrer, &view.browser, &view.os, &view.device];
-            for (dimension, value) in DIMENSIONS.iter().zip(values) {
-                sqlx::query(
-                    "INSERT INTO share_link_breakdown (share_link_id, dimension, value, views) VALUES ($1, $2, $3, 1) \
-                     ON CONFLICT (share_link_id, dimension, value) DO UPDATE SET views = share_link_breakdown.views + 1",
-                )
-                .bind(share_link_id)
-                .bind(dimension)
-                .bind(value)
-                .execute(&mut *tx)
-                .await?;
-            }
-            let new_visitor = sqlx::query(
-                "INSERT INTO share_link_visitors (share_link_id, visitor_hash, first_seen_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (share_link_id, visitor_hash) DO NOTHING",
-            )
-            .bind(share_link_id)
-            .bind(&view.visitor_hash)
-            .bind(now.millis())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1;
-            if new_visitor {
-                sqlx::query(
-                    "UPDATE share_links SET unique_views = unique_views + 1 WHERE share_link_id = $1",
-                )
-                .bind(share_link_id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            if link.notify_on_view {
-                let viewed = OutboxEvent::new(
-                    &link.owner_id,
-                    "share_link.viewed",
-                    serde_json::json!({
-                        "event": "share_link.viewed",
-                        "share_link_id": share_link_id,
-                        "task_id": link.task_id,
-                        "timestamp": now,
-                        "viewer": {
-                            "ip_address": view.ip_address,
-                            "user_agent": view.user_agent,
-                            "country": view.country,
-                            "city": view.city,
-                        },
-                        "view_count": view_count,
-                        "max_views": max_views,
-                    }),
-                );
-                enqueue!(tx, &viewed, now.millis());
-                sqlx::query(
-                    "INSERT INTO view_mail (share_link_id, pending_views, first_pending_at) VALUES ($1, 1, $2) \
-                     ON CONFLICT (share_link_id) DO UPDATE SET pending_views = view_mail.pending_views + 1, \
-                     first_pending_at = COALESCE(view_mail.first_pending_at, $2)",
-                )
-                .bind(share_link_id)
-                .bind(now.millis())
-                .execute(&mut *tx)
-                .await?;
-            }
-            if max_views == Some(view_count) {
-                sqlx::query("UPDATE share_links SET expiry_notified_at = $2 WHERE share_link_id = $1")
-                    .bind(share_link_id)
-                    .bind(now.millis())
-                    .execute(&mut *tx)
-                    .await?;
-                let expired = OutboxEvent::new(
-                    &link.owner_id,
-                    "share_link.expired",
-                    link_event("share_link.expired", share_link_id, &link.task_id, now),
-                );
-                enqueue!(tx, &expired, now.millis());
-            }
-            tx.commit().await?;
-            Ok(Some(CountedView { view_id, view_count, max_views, viewed_at: now }))
         })
     }
 
@@ -644,7 +546,7 @@ async fn top_values(conn: Conn<'_>, share_link_id: &str) -> sqlx::Result<Vec<(St
 }
 
 /// `YYYY-MM-DD` (UTC) of a timestamp.
-fn day_of(t: Timestamp) -> String {
+pub(super) fn day_of(t: Timestamp) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_millis(t.millis())
         .unwrap_or_default()
         .format("%Y-%m-%d")

@@ -95,21 +95,25 @@ fn enqueue_delivery_sql<DB: DeliverySql>(_tx: &sqlx::Transaction<'_, DB>) -> &'s
 macro_rules! enqueue {
     ($tx:expr, $event:expr, $now:expr) => {{
         let event: &$crate::storage::OutboxEvent = $event;
-        sqlx::query($crate::storage::webhooks::ENQUEUE_EVENT)
+        let stored = sqlx::query($crate::storage::webhooks::ENQUEUE_EVENT)
             .bind(&event.event_id)
             .bind(&event.owner_id)
             .bind(event.event_type)
             .bind(&event.payload)
             .bind($now)
             .execute(&mut *$tx)
-            .await?;
-        sqlx::query($crate::storage::webhooks::enqueue_deliveries_sql(&$tx))
-            .bind(&event.event_id)
-            .bind(&event.owner_id)
-            .bind(event.event_type)
-            .bind($now)
-            .execute(&mut *$tx)
-            .await?;
+            .await?
+            .rows_affected();
+        // No endpoint wants the event: there is nothing to deliver.
+        if stored > 0 {
+            sqlx::query($crate::storage::webhooks::enqueue_deliveries_sql(&$tx))
+                .bind(&event.event_id)
+                .bind(&event.owner_id)
+                .bind(event.event_type)
+                .bind($now)
+                .execute(&mut *$tx)
+                .await?;
+        }
     }};
 }
 pub(crate) use enqueue;

@@ -2,6 +2,10 @@
 //! HTML that comes out runs no script, loads nothing remote, and cannot break the
 //! page around it.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, LazyLock, Mutex};
+
 use pulldown_cmark::{Options, Parser};
 
 /// Renders `markdown` and sanitizes the result with an allow-list (ammonia):
@@ -23,9 +27,59 @@ pub fn render(markdown: &str) -> String {
         .to_string()
 }
 
+/// Rendered markdown kept by [`render_cached`]: what it was rendered from, and the HTML.
+struct Rendered {
+    /// Entries by a keyed hash of their markdown.
+    entries: HashMap<u64, (Arc<str>, Arc<str>)>,
+    /// Bytes of markdown and HTML kept.
+    bytes: usize,
+}
+
+/// Most bytes of markdown and HTML [`render_cached`] keeps.
+const RENDERED_BYTES: usize = 16 * 1024 * 1024;
+
+static RENDERED: LazyLock<(RandomState, Mutex<Rendered>)> =
+    LazyLock::new(|| (RandomState::new(), Mutex::new(Rendered { entries: HashMap::new(), bytes: 0 })));
+
+/// [`render`], remembering what it rendered lately: the same markdown gives the
+/// same HTML, so a page viewed again is not rendered again. Bounded: when full, it
+/// starts over.
+pub fn render_cached(markdown: &str) -> String {
+    let (hasher, rendered) = &*RENDERED;
+    let key = hasher.hash_one(markdown);
+    let lock = || rendered.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some((source, html)) = lock().entries.get(&key) {
+        if &**source == markdown {
+            return html.to_string();
+        }
+    }
+    let html = render(markdown);
+    let size = markdown.len() + html.len();
+    if size <= RENDERED_BYTES / 64 {
+        let mut kept = lock();
+        if kept.bytes + size > RENDERED_BYTES {
+            kept.entries.clear();
+            kept.bytes = 0;
+        }
+        if let Some((source, old)) = kept.entries.insert(key, (markdown.into(), html.as_str().into())) {
+            kept.bytes -= source.len() + old.len();
+        }
+        kept.bytes += size;
+    }
+    html
+}
+
 #[cfg(test)]
 mod tests {
-    use super::render;
+    use super::{render, render_cached};
+
+    #[test]
+    fn rendering_again_gives_the_same_html() {
+        for markdown in ["# One", "# Two\n\n<script>x</script>", "# One"] {
+            assert_eq!(render_cached(markdown), render(markdown));
+            assert_eq!(render_cached(markdown), render(markdown), "from what was kept");
+        }
+    }
 
     #[test]
     fn renders_ordinary_markdown() {

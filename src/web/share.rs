@@ -32,13 +32,11 @@ use crate::api::error::{ApiError, ErrorEnvelope};
 use crate::api::extract::{ApiPath, ApiQuery, ClientIp};
 use crate::api::Envelope;
 use crate::domain::ids;
-use crate::domain::secrets;
 use crate::domain::share::{Permissions, ShareStatus, SHORT_CODE_LEN};
-use crate::domain::task::EventType;
 use crate::domain::time::Timestamp;
 use crate::domain::viewer;
 use crate::state::AppState;
-use crate::storage::{Attempt, AttemptLimits, CountedView, NewView, ShareLinkRecord};
+use crate::storage::{Attempt, AttemptLimits, CountedView, NewView, ShareLinkRecord, ViewOutcome};
 
 /// Header that carries a link's password for JSON clients.
 pub const PASSWORD_HEADER: &str = "x-share-password";
@@ -196,8 +194,16 @@ async fn find(state: &AppState, token: &str) -> Result<Presented, ApiError> {
         return Ok(Presented::Gone);
     }
     let now = Timestamp::now();
+    let token_hash = ids::secret_hash(token);
+    // A cached link is checked against the stored one when its view is counted.
+    if let Some(link) = state.links().get(&token_hash).filter(|l| l.status(now) == ShareStatus::Active) {
+        return Ok(Presented::Link(Box::new(ShareLinkRecord::clone(&link))));
+    }
     Ok(match link_by_token(state, token, Some(now)).await? {
-        Some(link) if link.status(now) == ShareStatus::Active => Presented::Link(Box::new(link)),
+        Some(link) if link.status(now) == ShareStatus::Active => {
+            state.links().remember(&token_hash, &link);
+            Presented::Link(Box::new(link))
+        }
         _ => Presented::Gone,
     })
 }
@@ -243,9 +249,7 @@ async fn check_password(
             }
         };
     let right =
-        tokio::task::spawn_blocking(move || crate::domain::share::verify_password(&stored, &password))
-            .await
-            .map_err(|err| ApiError::Internal(err.into()))?;
+        state.password_work(move || crate::domain::share::verify_password(&stored, &password)).await?;
     if right {
         state.db().clear_password_attempt(&attempt).await?;
         Ok(())
@@ -256,13 +260,16 @@ async fn check_password(
 }
 
 /// Spends one view of `link`: counted atomically against `max_views`, recorded for
-/// analytics, committed before anything is shown.
+/// analytics, committed before anything is shown. `Ok(None)` when the link was
+/// revoked, expired, used up or changed by its owner since it was read: nothing was
+/// counted, and the request starts over from the link as it is now.
 async fn reveal(
     state: &AppState,
     link: &ShareLinkRecord,
+    token: &str,
     client: IpAddr,
     headers: &HeaderMap,
-) -> Result<CountedView, ApiError> {
+) -> Result<Option<CountedView>, ApiError> {
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let user_agent = user_agent.chars().take(512).collect::<String>();
     let agent = viewer::classify_user_agent(&user_agent);
@@ -280,14 +287,24 @@ async fn reveal(
         os: agent.os,
         device: agent.device,
     };
-    let counted = state.db().record_view(link, &view, Timestamp::now()).await?;
+    let outcome = state.views().record(link, view).await?;
     if link.notify_on_view || link.max_views.is_some() {
         state.webhooks_changed();
     }
-    let counted = counted.ok_or(ApiError::ShareUnavailable)?;
+    let counted = match outcome {
+        ViewOutcome::Counted(counted) => counted,
+        // Looked up again, the link is gone (and counted as a miss) or as it is now.
+        ViewOutcome::Refused | ViewOutcome::Changed => {
+            state.links().forget(&ids::secret_hash(token));
+            return Ok(None);
+        }
+    };
     tracing::info!(share_link_id = %link.share_link_id, view_count = counted.view_count, "share link viewed");
-    Ok(counted)
+    Ok(Some(counted))
 }
+
+/// How many times in a row a request starts over because the link changed.
+const CHANGES_FOLLOWED: usize = 3;
 
 /// Everything the viewer may see, after a counted view.
 async fn shared_view(
@@ -297,12 +314,12 @@ async fn shared_view(
     view: &CountedView,
 ) -> Result<SharedView, ApiError> {
     let db = state.db();
-    let outputs = db.list_events(&link.task_id, 0, Some(EventType::Output), false, MAX_OUTPUTS).await?;
+    let task = &view.task;
+    let shown = state.content().shown(db, &link.task_id, task, MAX_OUTPUTS).await?;
     let metadata = if link.show_metadata {
-        let task = db.get_task(&link.task_id).await?.ok_or(ApiError::ShareUnavailable)?;
         Some(SharedMetadata {
             status: task.status,
-            agent: task.agent,
+            agent: task.agent.clone(),
             created_at: Timestamp(task.created_at),
             started_at: task.started_at.map(Timestamp),
             finished_at: task.finished_at.map(Timestamp),
@@ -336,15 +353,15 @@ async fn shared_view(
     let artifacts = if link.allow_download {
         let base = format!("{}/s/{token}/artifacts", state.public_url());
         Some(
-            db.list_artifacts(&link.task_id)
-                .await?
-                .into_iter()
+            shown
+                .artifacts
+                .iter()
                 .map(|a| SharedArtifact {
                     download_url: format!("{base}/{}?grant={grant}", a.artifact_id),
-                    name: a.name,
-                    content_type: a.content_type,
+                    name: a.name.clone(),
+                    content_type: a.content_type.clone(),
                     size_bytes: a.size_bytes,
-                    sha256: a.sha256,
+                    sha256: a.sha256.clone(),
                 })
                 .collect(),
         )
@@ -355,13 +372,13 @@ async fn shared_view(
         share_link_id: link.share_link_id.clone(),
         title: link.title.clone(),
         description: link.description.clone(),
-        outputs: outputs
-            .events
-            .into_iter()
-            .map(|e| SharedOutput {
-                name: e.name.unwrap_or_default(),
-                content: if link.mask_secrets { secrets::mask(&e.content).into_owned() } else { e.content },
-                created_at: Timestamp(e.created_at),
+        outputs: shown
+            .outputs
+            .iter()
+            .map(|o| SharedOutput {
+                name: o.name.clone(),
+                content: o.content(link.mask_secrets).to_owned(),
+                created_at: Timestamp(o.created_at),
             })
             .collect(),
         metadata,
@@ -425,28 +442,55 @@ pub async fn open_link(
             return again;
         }
     }
-    let link = match lookup(&state, &token, client).await {
+    following_changes(json, || open_once(&state, &token, client, &headers, json, jar.clone())).await
+}
+
+/// Runs `attempt` until it answers: it starts over (a few times at most) when the
+/// link changed under it.
+async fn following_changes<F: std::future::Future<Output = Option<Response>>>(
+    json: bool,
+    mut attempt: impl FnMut() -> F,
+) -> Response {
+    for _ in 0..CHANGES_FOLLOWED {
+        if let Some(response) = attempt().await {
+            return response;
+        }
+    }
+    failure(ApiError::ShareUnavailable, json)
+}
+
+/// [`open_link`], once: `None` when the link changed before its view counted.
+async fn open_once(
+    state: &AppState,
+    token: &str,
+    client: IpAddr,
+    headers: &HeaderMap,
+    json: bool,
+    jar: CookieJar,
+) -> Option<Response> {
+    let link = match lookup(state, token, client).await {
         Ok(Presented::Link(link)) => link,
-        Ok(Presented::Short(url)) => return Redirect::to(&url).into_response(),
-        Ok(Presented::Gone) => return gone(json),
-        Err(err) => return failure(err, json),
+        Ok(Presented::Short(url)) => return Some(Redirect::to(&url).into_response()),
+        Ok(Presented::Gone) => return Some(gone(json)),
+        Err(err) => return Some(failure(err, json)),
     };
     if json {
         let password = headers.get(PASSWORD_HEADER).and_then(|v| v.to_str().ok());
-        return match open_json(&state, &link, &token, password, client, &headers).await {
-            Ok(view) => axum::Json(Envelope { success: true, data: view }).into_response(),
-            Err(err) => failure(err, true),
+        return match open_json(state, &link, token, password, client, headers).await {
+            Ok(Some(view)) => Some(axum::Json(Envelope { success: true, data: view }).into_response()),
+            Ok(None) => None,
+            Err(err) => Some(failure(err, true)),
         };
     }
     if link.password_hash.is_some() {
-        return with_probe(&state, &token, jar, page(StatusCode::OK, &PasswordPage { error: None }));
+        return Some(with_probe(state, token, jar, page(StatusCode::OK, &PasswordPage { error: None })));
     }
     if let Some(max) = link.max_views {
         let remaining = (max - link.view_count).max(0);
         let interstitial = page(StatusCode::OK, &RevealPage { title: &link.title, remaining });
-        return with_probe(&state, &token, jar, interstitial);
+        return Some(with_probe(state, token, jar, interstitial));
     }
-    reveal_page(&state, &link, &token, client, &headers, jar, false).await
+    reveal_page(state, &link, token, client, headers, jar, false).await
 }
 
 /// The page again for a browser holding the grant of an earlier reveal of this
@@ -463,11 +507,13 @@ async fn revisit(state: &AppState, token: &str, jar: &CookieJar) -> Option<Respo
         return None;
     }
     let (view_id, grant_expires) = state.link_keys().granted_view(&link.share_link_id, &grant, now)?;
+    let task = state.db().task_facts(&link.task_id).await.ok()??;
     let view = CountedView {
         view_id,
         view_count: link.view_count,
         max_views: link.max_views,
         viewed_at: Timestamp(grant_expires.millis() - GRANT_LIFETIME_MS),
+        task,
     };
     Some(match shared_view(state, &link, token, &view).await {
         Ok(shared) => page(StatusCode::OK, &SharePage::new(state, &shared, token)),
@@ -499,10 +545,12 @@ async fn open_json(
     password: Option<&str>,
     client: IpAddr,
     headers: &HeaderMap,
-) -> Result<SharedView, ApiError> {
+) -> Result<Option<SharedView>, ApiError> {
     check_password(state, link, password, client).await?;
-    let view = reveal(state, link, client, headers).await?;
-    shared_view(state, link, token, &view).await
+    match reveal(state, link, token, client, headers).await? {
+        Some(view) => shared_view(state, link, token, &view).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Reveal a share link (browsers)
@@ -537,24 +585,42 @@ pub async fn submit(
     };
     // A malformed form is treated as an empty one: the page then asks again.
     let form = form.map_or(RevealForm { password: None }, |Form(form)| form);
-    let link = match lookup(&state, &token, client).await {
+    let redirect = jar.get(PROBE_COOKIE).is_some();
+    let password = form.password.as_deref();
+    following_changes(false, || {
+        submit_once(&state, &token, client, &headers, password, jar.clone(), redirect)
+    })
+    .await
+}
+
+/// [`submit`], once: `None` when the link changed before its view counted.
+async fn submit_once(
+    state: &AppState,
+    token: &str,
+    client: IpAddr,
+    headers: &HeaderMap,
+    password: Option<&str>,
+    jar: CookieJar,
+    redirect: bool,
+) -> Option<Response> {
+    let link = match lookup(state, token, client).await {
         Ok(Presented::Link(link)) => link,
-        Ok(_) => return gone(false),
-        Err(err) => return failure(err, false),
+        Ok(_) => return Some(gone(false)),
+        Err(err) => return Some(failure(err, false)),
     };
-    match check_password(&state, &link, form.password.as_deref(), client).await {
+    match check_password(state, &link, password, client).await {
         Ok(()) => {}
         Err(ApiError::PasswordRequired) => {
-            return page(
+            return Some(page(
                 StatusCode::UNAUTHORIZED,
                 &PasswordPage { error: Some("Enter the password.".into()) },
-            )
+            ))
         }
         Err(ApiError::InvalidPassword) => {
-            return page(
+            return Some(page(
                 StatusCode::UNAUTHORIZED,
                 &PasswordPage { error: Some("That password is not correct. No view was used.".into()) },
-            )
+            ))
         }
         Err(ApiError::TooManyAttempts { retry_after_secs }) => {
             let minutes = retry_after_secs.div_ceil(60);
@@ -564,18 +630,18 @@ pub async fn submit(
             );
             let mut response = page(StatusCode::TOO_MANY_REQUESTS, &PasswordPage { error: Some(message) });
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            return response;
+            return Some(response);
         }
-        Err(err) => return failure(err, false),
+        Err(err) => return Some(failure(err, false)),
     }
-    let redirect = jar.get(PROBE_COOKIE).is_some();
-    reveal_page(&state, &link, &token, client, &headers, jar, redirect).await
+    reveal_page(state, &link, token, client, headers, jar, redirect).await
 }
 
 /// Spends a view and answers the page, keeping the view's grant in a cookie so
 /// the page can be reloaded (and files downloaded) for an hour without spending
 /// another. With `redirect`, answers a redirect to the page instead (after a form
-/// post, so that reloading does not post again).
+/// post, so that reloading does not post again). `None` when the link changed
+/// before its view counted.
 async fn reveal_page(
     state: &AppState,
     link: &ShareLinkRecord,
@@ -584,23 +650,24 @@ async fn reveal_page(
     headers: &HeaderMap,
     jar: CookieJar,
     redirect: bool,
-) -> Response {
-    let view = match reveal(state, link, client, headers).await {
-        Ok(view) => view,
-        Err(err) => return failure(err, false),
+) -> Option<Response> {
+    let view = match reveal(state, link, token, client, headers).await {
+        Ok(Some(view)) => view,
+        Ok(None) => return None,
+        Err(err) => return Some(failure(err, false)),
     };
     let shared = match shared_view(state, link, token, &view).await {
         Ok(shared) => shared,
-        Err(err) => return failure(err, false),
+        Err(err) => return Some(failure(err, false)),
     };
     let lifetime = std::time::Duration::from_millis(GRANT_LIFETIME_MS as u64);
     let grant = cookie(state, GRANT_COOKIE, shared.grant.clone(), link_path(state, token), lifetime);
     let jar = jar.add(grant);
-    if redirect {
+    Some(if redirect {
         (jar, see_other(&link_path(state, token))).into_response()
     } else {
         (jar, page(StatusCode::OK, &SharePage::new(state, &shared, token))).into_response()
-    }
+    })
 }
 
 /// Download an artifact of a shared task
@@ -817,7 +884,7 @@ impl<'a> SharePage<'a> {
         let outputs = view
             .outputs
             .iter()
-            .map(|o| RenderedOutput { name: o.name.clone(), html: markdown::render(&o.content) })
+            .map(|o| RenderedOutput { name: o.name.clone(), html: markdown::render_cached(&o.content) })
             .collect();
         let mut metadata = Vec::new();
         if let Some(m) = &view.metadata {

@@ -21,6 +21,7 @@ mod pull_requests;
 mod share_codes;
 mod share_links;
 mod tasks;
+mod view_batches;
 mod view_limits;
 mod viewer;
 mod web;

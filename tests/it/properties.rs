@@ -18,7 +18,7 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::common::{Backend, TestApp};
+use crate::common::{behind_proxy, Backend, TestApp};
 
 /// Cases per backend (`PROPTEST_CASES` overrides) and the longest sequence.
 const CASES: u32 = 32;
@@ -645,10 +645,6 @@ async fn share_links_follow_the_model(app: TestApp) {
     if let Err(failure) = outcome {
         panic!("{failure}");
     }
-}
-
-fn behind_proxy(settings: &mut agentshare::config::Settings) {
-    settings.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{Backend, TestApp, TestDb};
+use crate::common::{behind_proxy, Backend, TestApp, TestDb};
 
 /// Fires `total` concurrent JSON views at the given bases (spread evenly), over
 /// HTTP/2 connections so a thousand requests are in flight at once without a
@@ -34,10 +34,6 @@ async fn storm(bases: &[String], path: &str, total: usize) -> usize {
     let gone = statuses.iter().filter(|s| **s == StatusCode::NOT_FOUND).count();
     assert_eq!(ok + gone, total, "every request was answered with 200 or 404: {statuses:?}");
     ok
-}
-
-fn behind_proxy(settings: &mut agentshare::config::Settings) {
-    settings.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
 }
 
 async fn race(app: &TestApp, bases: &[String], max_views: i64) {

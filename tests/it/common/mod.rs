@@ -182,6 +182,12 @@ fn postgres_admin_url() -> Option<String> {
     }
 }
 
+/// Settings of a service that believes `X-Forwarded-For` from loopback, so that each
+/// test request can come from its own viewer.
+pub fn behind_proxy(settings: &mut Settings) {
+    settings.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+}
+
 /// A running service and an owner (`alice`) with an API key.
 pub struct TestApp {
     pub base: String,
