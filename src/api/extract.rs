@@ -188,7 +188,14 @@ fn describe(path: &str, message: &str) -> ApiError {
     if let Some(name) = between(message, "unknown field `", "`") {
         // The path already ends at the unknown field itself.
         let field = if path == "." { name.to_owned() } else { path.to_owned() };
-        return ApiError::invalid(field, format!("{name} is not a known field"));
+        // A name that is not a plain identifier is quoted, so the issue shows where it ends.
+        let plain = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+        let issue = if plain {
+            format!("{name} is not a known field")
+        } else {
+            format!("{name:?} is not a known field")
+        };
+        return ApiError::invalid(field, issue);
     }
     if path == "." {
         return ApiError::InvalidRequest { field: None, issue: capitalise(message) };
@@ -303,6 +310,20 @@ mod tests {
     fn names_unknown_fields() {
         let (field, _) = details(parse_json::<Body>(br#"{"title":"t","extra":1}"#).unwrap_err());
         assert_eq!(field.as_deref(), Some("extra"));
+    }
+
+    #[test]
+    fn unknown_fields_that_are_not_identifiers_are_quoted() {
+        // Found by fuzzing (`json_bodies`): the issues read " is not a known field"
+        // and " - is not a known field".
+        for (body, name, issue) in [
+            (&br#"{"title":"t","":1}"#[..], "", r#""" is not a known field"#),
+            (br#"{"title":"t"," -":1}"#, " -", r#"" -" is not a known field"#),
+            (br#"{"title":"t","extra_1":1}"#, "extra_1", "extra_1 is not a known field"),
+        ] {
+            let (field, got) = details(parse_json::<Body>(body).unwrap_err());
+            assert_eq!((field.as_deref(), got.as_str()), (Some(name), issue));
+        }
     }
 
     #[test]
