@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use serde::de::DeserializeOwned;
@@ -123,7 +123,8 @@ impl<'de> serde::Deserialize<'de> for WholeNumber {
     }
 }
 
-/// Query-string parameters, with the same error reporting as [`ApiJson`].
+/// Query-string parameters, with the same error reporting as [`ApiJson`]; a value
+/// holding a NUL character answers 400 naming it.
 pub struct ApiQuery<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
@@ -131,6 +132,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
+        if let Some((key, _)) =
+            form_urlencoded::parse(query.as_bytes()).find(|(_, value)| value.contains('\0'))
+        {
+            return Err(no_nul(&key));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|err| {
             let path = err.path().to_string();
@@ -140,14 +146,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 }
 
 /// Path parameters, with the same error reporting as [`ApiJson`]: a parameter that
-/// does not parse (a pull request number out of range, bytes that are not UTF-8)
-/// answers 400 `INVALID_REQUEST` naming it.
+/// does not parse (a pull request number out of range, bytes that are not UTF-8, a
+/// NUL character) answers 400 `INVALID_REQUEST` naming it.
 pub struct ApiPath<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if let Ok(params) = RawPathParams::from_request_parts(parts, state).await {
+            if let Some((key, _)) = params.iter().find(|(_, value)| value.contains('\0')) {
+                return Err(no_nul(key));
+            }
+        }
         match Path::<T>::from_request_parts(parts, state).await {
             Ok(Path(value)) => Ok(ApiPath(value)),
             Err(PathRejection::FailedToDeserializePathParams(err)) if err.status().is_client_error() => {
@@ -170,6 +181,12 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
             Err(err) => Err(ApiError::Internal(anyhow::anyhow!("path parameters: {}", err.body_text()))),
         }
     }
+}
+
+/// 400 for a parameter holding a NUL character: nothing the API names contains one,
+/// and PostgreSQL can't even compare text with it.
+pub fn no_nul(field: &str) -> ApiError {
+    ApiError::invalid(field, format!("{field} must not contain NUL characters"))
 }
 
 fn describe_type(rust_type: &str) -> &'static str {
