@@ -202,7 +202,11 @@ fn describe(path: &str, message: &str) -> ApiError {
     if let Some(name) = between(message, "missing field `", "`") {
         return ApiError::invalid(format!("{parent}{name}"), format!("{name} is required"));
     }
-    if let Some(name) = between(message, "unknown field `", "`") {
+    // serde writes "unknown field `NAME`, expected …" (or ", there are no fields");
+    // NAME itself may hold backticks.
+    let unknown = between(message, "unknown field `", "`, expected")
+        .or_else(|| between(message, "unknown field `", "`, there are no fields"));
+    if let Some(name) = unknown {
         // The path already ends at the unknown field itself.
         let field = if path == "." { name.to_owned() } else { path.to_owned() };
         // A name that is not a plain identifier is quoted, so the issue shows where it ends.
@@ -331,12 +335,13 @@ mod tests {
 
     #[test]
     fn unknown_fields_that_are_not_identifiers_are_quoted() {
-        // Found by fuzzing (`json_bodies`): the issues read " is not a known field"
-        // and " - is not a known field".
+        // Found by fuzzing (`json_bodies`): the issues read " is not a known field",
+        // " - is not a known field" and, for a name with a backtick, "CCC, is not…".
         for (body, name, issue) in [
             (&br#"{"title":"t","":1}"#[..], "", r#""" is not a known field"#),
             (br#"{"title":"t"," -":1}"#, " -", r#"" -" is not a known field"#),
             (br#"{"title":"t","extra_1":1}"#, "extra_1", "extra_1 is not a known field"),
+            (br#"{"title":"t","CCC,` ":1}"#, "CCC,` ", r#""CCC,` " is not a known field"#),
         ] {
             let (field, got) = details(parse_json::<Body>(body).unwrap_err());
             assert_eq!((field.as_deref(), got.as_str()), (Some(name), issue));
