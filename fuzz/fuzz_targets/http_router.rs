@@ -490,6 +490,41 @@ fn family_of(path: &str) -> Family {
     }
 }
 
+/// The route a path names, with its parameters as `*`.
+fn route_pattern(path: &str) -> String {
+    const WORDS: &[&str] = &[
+        "v1",
+        "tasks",
+        "events",
+        "stream",
+        "messages",
+        "artifacts",
+        "share-links",
+        "analytics",
+        "comments",
+        "verify",
+        "s",
+        "agentrix",
+        "share",
+        "auth",
+        "pull-requests",
+        "approve",
+        "merge",
+        "webhooks",
+        "test",
+        "deliveries",
+        "healthz",
+        "openapi.json",
+        "assets",
+        "agentshare.css",
+    ];
+    let parts: Vec<&str> = path
+        .split('/')
+        .map(|part| if part.is_empty() || WORDS.contains(&part) { part } else { "*" })
+        .collect();
+    parts.join("/")
+}
+
 /// Who sends the request, from the `client:` line.
 fn peer(line: &str, request_number: u64) -> (IpAddr, Option<String>) {
     let (kind, rest) = line.trim().split_once(' ').unwrap_or((line.trim(), ""));
@@ -670,6 +705,10 @@ fuzz_target!(|data: &[u8]| {
         "{status} for {context}: {:?}",
         body.as_deref().map(String::from_utf8_lossy)
     );
+    if std::env::var_os("AGENTSHARE_FUZZ_STATUSES").is_some() {
+        // Which routes the corpus reaches, and how they answer (docs/fuzzing.md).
+        eprintln!("status {method} {} {}", route_pattern(&path), status.as_u16());
+    }
 
     // What might have changed the seeded state is renewed before the next request.
     let changes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);

@@ -153,7 +153,7 @@ fuzz_target!(|data: &[u8]| {
         }
         let text = format!("{}{open}{planted}{close}{}", input.before, input.after);
         let masked = mask(&text);
-        assert!(!masked.contains(&body), "{planted:?} survived in {masked:?}");
+        assert!(!masked.contains(&body), "{planted:?} survived in {masked:?}, masked from {text:?}");
         assert!(matches!(mask(&masked), Cow::Borrowed(_)), "{masked:?} is not stable");
     }
 
