@@ -68,7 +68,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::InvalidRequest { field: None, issue });
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|err| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if inner.is_syntax() || inner.is_eof() {
@@ -78,7 +78,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             };
         }
         describe(&path, &strip_position(&inner.to_string()))
-    })
+    })?;
+    // Nothing may follow the object but whitespace (`{}{` is no JSON).
+    de.end().map_err(|err| ApiError::InvalidRequest {
+        field: None,
+        issue: format!("The body is not valid JSON: {}", strip_position(&err.to_string())),
+    })?;
+    Ok(value)
 }
 
 /// An integer of a JSON body, also when written with a zero fraction (`5.0`), which
@@ -366,6 +372,17 @@ mod tests {
         assert_eq!(issue, "The body must be a JSON object");
         let (_, issue) = details(parse_json::<Body>(b"nul").unwrap_err());
         assert!(issue.starts_with("The body is not valid JSON"), "{issue}");
+    }
+
+    #[test]
+    fn nothing_may_follow_the_object() {
+        // Found by fuzzing (`json_bodies`): `{}{` and `{"title":"t"} x` were accepted.
+        for body in [&br#"{"title":"t"}{"#[..], br#"{"title":"t"} x"#, br#"{"title":"t"}{"title":"u"}"#] {
+            let (field, issue) = details(parse_json::<Body>(body).unwrap_err());
+            assert_eq!(field, None);
+            assert!(issue.starts_with("The body is not valid JSON"), "{issue}");
+        }
+        assert!(parse_json::<Body>(b"{\"title\":\"t\"}\n \t").is_ok(), "whitespace may follow");
     }
 
     #[test]
