@@ -192,7 +192,17 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
 /// 400 for a parameter holding a NUL character: nothing the API names contains one,
 /// and PostgreSQL can't even compare text with it.
 pub fn no_nul(field: &str) -> ApiError {
-    ApiError::invalid(field, format!("{field} must not contain NUL characters"))
+    ApiError::invalid(field, format!("{} must not contain NUL characters", shown(field)))
+}
+
+/// A name for an issue: as it is when it is a plain identifier, else quoted, so the
+/// issue shows where it begins and ends.
+fn shown(name: &str) -> String {
+    if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        name.to_owned()
+    } else {
+        format!("{name:?}")
+    }
 }
 
 fn describe_type(rust_type: &str) -> &'static str {
@@ -215,14 +225,7 @@ fn describe(path: &str, message: &str) -> ApiError {
     if let Some(name) = unknown {
         // The path already ends at the unknown field itself.
         let field = if path == "." { name.to_owned() } else { path.to_owned() };
-        // A name that is not a plain identifier is quoted, so the issue shows where it ends.
-        let plain = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
-        let issue = if plain {
-            format!("{name} is not a known field")
-        } else {
-            format!("{name:?} is not a known field")
-        };
-        return ApiError::invalid(field, issue);
+        return ApiError::invalid(field, format!("{} is not a known field", shown(name)));
     }
     if path == "." {
         return ApiError::InvalidRequest { field: None, issue: capitalise(message) };
@@ -372,6 +375,15 @@ mod tests {
         assert_eq!(issue, "The body must be a JSON object");
         let (_, issue) = details(parse_json::<Body>(b"nul").unwrap_err());
         assert!(issue.starts_with("The body is not valid JSON"), "{issue}");
+    }
+
+    #[test]
+    fn query_values_with_nul_are_refused_naming_the_parameter() {
+        // Found by fuzzing (`json_bodies`): an empty name read " must not contain…".
+        let (field, issue) = details(no_nul(""));
+        assert_eq!((field.as_deref(), issue.as_str()), (Some(""), r#""" must not contain NUL characters"#));
+        let (_, issue) = details(no_nul("task_id"));
+        assert_eq!(issue, "task_id must not contain NUL characters");
     }
 
     #[test]
