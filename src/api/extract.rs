@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::path::ErrorKind;
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use serde::de::DeserializeOwned;
@@ -68,7 +68,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::InvalidRequest { field: None, issue });
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|err| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         if inner.is_syntax() || inner.is_eof() {
@@ -78,7 +78,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             };
         }
         describe(&path, &strip_position(&inner.to_string()))
-    })
+    })?;
+    // Nothing may follow the object but whitespace (`{}{` is no JSON).
+    de.end().map_err(|err| ApiError::InvalidRequest {
+        field: None,
+        issue: format!("The body is not valid JSON: {}", strip_position(&err.to_string())),
+    })?;
+    Ok(value)
 }
 
 /// An integer of a JSON body, also when written with a zero fraction (`5.0`), which
@@ -123,7 +129,8 @@ impl<'de> serde::Deserialize<'de> for WholeNumber {
     }
 }
 
-/// Query-string parameters, with the same error reporting as [`ApiJson`].
+/// Query-string parameters, with the same error reporting as [`ApiJson`]; a value
+/// holding a NUL character answers 400 naming it.
 pub struct ApiQuery<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
@@ -131,6 +138,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
+        if let Some((key, _)) =
+            form_urlencoded::parse(query.as_bytes()).find(|(_, value)| value.contains('\0'))
+        {
+            return Err(no_nul(&key));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|err| {
             let path = err.path().to_string();
@@ -140,14 +152,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 }
 
 /// Path parameters, with the same error reporting as [`ApiJson`]: a parameter that
-/// does not parse (a pull request number out of range, bytes that are not UTF-8)
-/// answers 400 `INVALID_REQUEST` naming it.
+/// does not parse (a pull request number out of range, bytes that are not UTF-8, a
+/// NUL character) answers 400 `INVALID_REQUEST` naming it.
 pub struct ApiPath<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if let Ok(params) = RawPathParams::from_request_parts(parts, state).await {
+            if let Some((key, _)) = params.iter().find(|(_, value)| value.contains('\0')) {
+                return Err(no_nul(key));
+            }
+        }
         match Path::<T>::from_request_parts(parts, state).await {
             Ok(Path(value)) => Ok(ApiPath(value)),
             Err(PathRejection::FailedToDeserializePathParams(err)) if err.status().is_client_error() => {
@@ -172,6 +189,22 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
     }
 }
 
+/// 400 for a parameter holding a NUL character: nothing the API names contains one,
+/// and PostgreSQL can't even compare text with it.
+pub fn no_nul(field: &str) -> ApiError {
+    ApiError::invalid(field, format!("{} must not contain NUL characters", shown(field)))
+}
+
+/// A name for an issue: as it is when it is a plain identifier, else quoted, so the
+/// issue shows where it begins and ends.
+fn shown(name: &str) -> String {
+    if !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        name.to_owned()
+    } else {
+        format!("{name:?}")
+    }
+}
+
 fn describe_type(rust_type: &str) -> &'static str {
     match rust_type {
         "i64" | "i32" | "u64" | "u32" => "an integer in range",
@@ -185,10 +218,14 @@ fn describe(path: &str, message: &str) -> ApiError {
     if let Some(name) = between(message, "missing field `", "`") {
         return ApiError::invalid(format!("{parent}{name}"), format!("{name} is required"));
     }
-    if let Some(name) = between(message, "unknown field `", "`") {
+    // serde writes "unknown field `NAME`, expected …" (or ", there are no fields");
+    // NAME itself may hold backticks.
+    let unknown = between(message, "unknown field `", "`, expected")
+        .or_else(|| between(message, "unknown field `", "`, there are no fields"));
+    if let Some(name) = unknown {
         // The path already ends at the unknown field itself.
         let field = if path == "." { name.to_owned() } else { path.to_owned() };
-        return ApiError::invalid(field, format!("{name} is not a known field"));
+        return ApiError::invalid(field, format!("{} is not a known field", shown(name)));
     }
     if path == "." {
         return ApiError::InvalidRequest { field: None, issue: capitalise(message) };
@@ -306,6 +343,21 @@ mod tests {
     }
 
     #[test]
+    fn unknown_fields_that_are_not_identifiers_are_quoted() {
+        // Found by fuzzing (`json_bodies`): the issues read " is not a known field",
+        // " - is not a known field" and, for a name with a backtick, "CCC, is not…".
+        for (body, name, issue) in [
+            (&br#"{"title":"t","":1}"#[..], "", r#""" is not a known field"#),
+            (br#"{"title":"t"," -":1}"#, " -", r#"" -" is not a known field"#),
+            (br#"{"title":"t","extra_1":1}"#, "extra_1", "extra_1 is not a known field"),
+            (br#"{"title":"t","CCC,` ":1}"#, "CCC,` ", r#""CCC,` " is not a known field"#),
+        ] {
+            let (field, got) = details(parse_json::<Body>(body).unwrap_err());
+            assert_eq!((field.as_deref(), got.as_str()), (Some(name), issue));
+        }
+    }
+
+    #[test]
     fn whole_numbers_may_carry_a_zero_fraction() {
         let read = |json: &str| serde_json::from_str::<WholeNumber>(json).map(|n| n.0).ok();
         assert_eq!(read("5"), Some(5));
@@ -323,6 +375,26 @@ mod tests {
         assert_eq!(issue, "The body must be a JSON object");
         let (_, issue) = details(parse_json::<Body>(b"nul").unwrap_err());
         assert!(issue.starts_with("The body is not valid JSON"), "{issue}");
+    }
+
+    #[test]
+    fn query_values_with_nul_are_refused_naming_the_parameter() {
+        // Found by fuzzing (`json_bodies`): an empty name read " must not contain…".
+        let (field, issue) = details(no_nul(""));
+        assert_eq!((field.as_deref(), issue.as_str()), (Some(""), r#""" must not contain NUL characters"#));
+        let (_, issue) = details(no_nul("task_id"));
+        assert_eq!(issue, "task_id must not contain NUL characters");
+    }
+
+    #[test]
+    fn nothing_may_follow_the_object() {
+        // Found by fuzzing (`json_bodies`): `{}{` and `{"title":"t"} x` were accepted.
+        for body in [&br#"{"title":"t"}{"#[..], br#"{"title":"t"} x"#, br#"{"title":"t"}{"title":"u"}"#] {
+            let (field, issue) = details(parse_json::<Body>(body).unwrap_err());
+            assert_eq!(field, None);
+            assert!(issue.starts_with("The body is not valid JSON"), "{issue}");
+        }
+        assert!(parse_json::<Body>(b"{\"title\":\"t\"}\n \t").is_ok(), "whitespace may follow");
     }
 
     #[test]

@@ -265,6 +265,9 @@ pub async fn create_link(
     if task_id.is_empty() {
         return Err(ApiError::invalid("task_id", "Task ID is required"));
     }
+    if task_id.contains('\0') {
+        return Err(super::extract::no_nul("task_id"));
+    }
     let title =
         body.title.as_deref().map(|t| bounded("title", t, 1, share::MAX_TITLE_CHARS, false)).transpose()?;
     let description = optional_description(body.description.as_deref())?;

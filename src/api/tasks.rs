@@ -298,6 +298,9 @@ pub fn decode_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     let (time, id) = text.split_once(':').ok_or_else(invalid)?;
+    if id.contains('\0') {
+        return Err(invalid());
+    }
     Ok((time.parse().map_err(|_| invalid())?, id.to_owned()))
 }
 

@@ -35,7 +35,8 @@
 //! - `NAME=value`, the value ending at a space, `&`, `;`, a quote or the end
 //!   (shell, `.env` files, command-line flags, query strings);
 //! - `NAME = "value"`, `"NAME": "value"`, `NAME: 'value'`, `NAME => "value"`
-//!   (code, JSON, YAML);
+//!   (code, JSON, YAML); a quoted "value" followed by `:` was a key, so the mask
+//!   runs on through the value after it (`password= "token": "abc"`);
 //! - `NAME: value` alone on its line (YAML), when the value holds something other
 //!   than letters.
 //!
@@ -157,7 +158,7 @@ const RULES: &[(Style, &str)] = &[
         concat!(
             label!(),
             r#"["']?[ \t]*(?::=|=>|[:=])[ \t]*""#,
-            r#"(?<s>[^"\\\r\n$<{%*](?:[^"\\\r\n]|\\.)*)""#
+            r#"(?<s>[^"\\\r\n$<{%*](?:[^"\\\r\n]|\\.)*(?:"[ \t]*:[ \t]*"(?:[^"\\\r\n]|\\.)*)*)""#
         ),
     ),
     (
@@ -165,7 +166,7 @@ const RULES: &[(Style, &str)] = &[
         concat!(
             label!(),
             r#"["']?[ \t]*(?::=|=>|[:=])[ \t]*'"#,
-            r"(?<s>[^'\\\r\n$<{%*](?:[^'\\\r\n]|\\.)*)'"
+            r"(?<s>[^'\\\r\n$<{%*](?:[^'\\\r\n]|\\.)*(?:'[ \t]*:[ \t]*'(?:[^'\\\r\n]|\\.)*)*)'"
         ),
     ),
     (
@@ -511,6 +512,15 @@ mod tests {
         ] {
             assert_eq!(masked(text, secret), expected, "{text}");
         }
+    }
+
+    #[test]
+    fn a_key_taken_for_a_quoted_value_does_not_leave_the_value_after_it() {
+        // Found by fuzzing (`secrets`): the first label's quoted "value" was the next
+        // pair's key, and that pair's value stayed as written.
+        let text = "password= \"password\": \"ACEGIKMOQSUWYacegikmoqsu\" \0\0!:/";
+        assert_eq!(masked(text, "ACEGIKMOQSUWY"), "password= \"••••••••\" \0\0!:/");
+        assert_eq!(masked("secret='api_key': 'ACEGIKMOQSUWY'", "ACEGIKMOQSUWY"), "secret='••••••••'");
     }
 
     #[test]
