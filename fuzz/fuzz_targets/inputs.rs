@@ -87,7 +87,8 @@ fn non_public(ip: IpAddr) -> bool {
     if in_range("2002::/16") {
         return non_public_v4(embedded(2));
     }
-    ["64:ff9b:1::/48", "100::/64", "2001:db8::/32", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8"]
+    // Teredo (2001::/32) tunnels into IPv4: refused like the ranges that are not global.
+    ["64:ff9b:1::/48", "100::/64", "2001::/32", "2001:db8::/32", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8"]
         .into_iter()
         .any(in_range)
 }

@@ -284,7 +284,7 @@ pub async fn create_link(
         return Err(ApiError::TaskNotCompleted { task_id, status: task.status });
     }
     let password_hash = match password {
-        Some(p) => Some(hash_password(&state, p).await?),
+        Some(p) => Some(hash_password(state, p).await?),
         None => None,
     };
     let keys = state.link_keys();

@@ -33,7 +33,8 @@ pub struct TaskView {
     #[schema(example = "cloud")]
     pub mode: &'static str,
     pub machine_id: Option<String>,
-    /// What the agent was asked to do. Never shown to anyone a task is shared with.
+    /// What the agent was asked to do. Never shown through share links; viewers with a
+    /// share code see it, as part of the task its owner chose to share.
     pub prompt: Option<String>,
     /// Which agent runs the task (free text, e.g. `claude-code 1.2`).
     pub agent: Option<String>,

@@ -104,9 +104,12 @@ const INTERNAL_V4: [Ipv4Net; 14] = [
 /// IPv6 ranges that are not globally reachable and carry no IPv4 address: local-use
 /// NAT64, discard-only, documentation, unique-local, link-local, site-local and
 /// multicast (loopback and unspecified are IPv4-compatible forms, see below).
-const INTERNAL_V6: [Ipv6Net; 7] = [
+const INTERNAL_V6: [Ipv6Net; 8] = [
     Ipv6Net::new_assert(Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48),
     Ipv6Net::new_assert(Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64),
+    // Teredo tunnels into IPv4 (the server's and the client's IPv4 addresses are in
+    // the address); no webhook needs one.
+    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 32),
     Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32),
     Ipv6Net::new_assert(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7),
     Ipv6Net::new_assert(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10),
@@ -192,6 +195,7 @@ mod tests {
             "::1",
             "fe80::1",
             "fd00::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             // These used to pass the check: the `inputs` fuzz target found `100::1`,
@@ -218,7 +222,7 @@ mod tests {
             "1.1.1.1",
             "64:ff9b::808:808",
             "2002:808:808::1",
-            "2001::1",
+            "2001:4860:4860::8888",
             "198.20.0.1",
             "223.255.255.255",
         ] {

@@ -201,7 +201,8 @@ impl Db {
             "share_link.created",
             link_event("share_link.created", &link.share_link_id, &link.task_id, Timestamp(now)),
         );
-        let inserted = dispatch!(self.write(), |pool| {
+        // In a block of its own, so that a taken token or short code comes back as a value.
+        let inserted = dispatch!(self.write(), |pool| async {
             let mut tx = pool.begin().await?;
             let record: ShareLinkRecord = sqlx::query_as(&sql)
                 .bind(&link.share_link_id)
@@ -224,8 +225,9 @@ impl Db {
                 .await?;
             enqueue!(tx, &created, now);
             tx.commit().await?;
-            Ok(record)
-        });
+            Ok::<_, sqlx::Error>(record)
+        }
+        .await);
         none_if_duplicate(inserted)
     }
 

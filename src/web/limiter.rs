@@ -20,13 +20,38 @@ use ipnet::IpNet;
 pub const MISSES_ALLOWED: u32 = 30;
 /// Length of the window.
 pub const WINDOW: Duration = Duration::from_secs(10 * 60);
-/// Clients tracked before expired windows are swept.
+/// Clients tracked before expired windows are first swept.
 const SWEEP_AT: usize = 10_000;
+/// Clients tracked one by one, at most.
+const CLIENTS: usize = 50_000;
+/// Networks tracked once that is full, at most.
+const NETWORKS: usize = 10_000;
+/// While every window tracked is live, sweeps come at most this often.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
-/// Counts misses per client; cheap to share.
-#[derive(Default)]
+/// Counts misses per client; cheap to share, and bounded in memory whatever the
+/// number of clients.
+///
+/// Clients are told apart by address (IPv6: by /64). Should more clients miss
+/// within one window than [`CLIENTS`], new ones are counted by their network
+/// (IPv4 /24, IPv6 /48) instead, and beyond [`NETWORKS`] networks all the rest
+/// share one window: a flood of addresses guessing links is then refused as one
+/// client, while those already counted keep their own windows. Expired windows
+/// are swept when the number tracked has doubled since the last sweep (and, once
+/// full, at most every [`SWEEP_EVERY`]), so a miss costs amortized constant time.
 pub struct MissLimiter {
-    windows: Mutex<HashMap<IpNet, Window>>,
+    inner: Mutex<Misses>,
+    capacity: (usize, usize),
+}
+
+struct Misses {
+    clients: HashMap<IpNet, Window>,
+    networks: HashMap<IpNet, Window>,
+    /// The window of everyone beyond both maps.
+    rest: Window,
+    /// Sweep when this many windows are tracked.
+    next_sweep: usize,
+    swept_at: Instant,
 }
 
 #[derive(Clone, Copy)]
@@ -35,17 +60,69 @@ struct Window {
     misses: u32,
 }
 
+impl Window {
+    fn fresh(now: Instant) -> Window {
+        Window { started: now, misses: 0 }
+    }
+
+    fn live(&self, now: Instant) -> bool {
+        self.started + WINDOW > now
+    }
+
+    fn count(&mut self, now: Instant) {
+        if !self.live(now) {
+            *self = Window::fresh(now);
+        }
+        self.misses = self.misses.saturating_add(1);
+    }
+
+    fn wait(&self, now: Instant) -> Option<Duration> {
+        let ends = self.started + WINDOW;
+        (self.misses >= MISSES_ALLOWED && ends > now).then(|| ends - now)
+    }
+}
+
+impl Default for MissLimiter {
+    fn default() -> MissLimiter {
+        MissLimiter::with_capacity(CLIENTS, NETWORKS)
+    }
+}
+
 /// A client as the limiter sees it: an IPv4 address, or an IPv6 /64 (one host
 /// commonly holds a whole /64).
 fn client_key(ip: IpAddr) -> IpNet {
-    let prefix = match ip {
-        IpAddr::V4(_) => 32,
-        IpAddr::V6(_) => 64,
+    prefix(ip, 32, 64)
+}
+
+/// The network of a client, counted once clients are too many: IPv4 /24, IPv6 /48.
+fn network_key(ip: IpAddr) -> IpNet {
+    prefix(ip, 24, 48)
+}
+
+fn prefix(ip: IpAddr, v4: u8, v6: u8) -> IpNet {
+    let length = match ip {
+        IpAddr::V4(_) => v4,
+        IpAddr::V6(_) => v6,
     };
-    IpNet::new(ip, prefix).map(|net| net.trunc()).unwrap_or_else(|_| IpNet::from(ip))
+    IpNet::new(ip, length).map(|net| net.trunc()).unwrap_or_else(|_| IpNet::from(ip))
 }
 
 impl MissLimiter {
+    /// A limiter tracking at most `clients` clients and then `networks` networks.
+    fn with_capacity(clients: usize, networks: usize) -> MissLimiter {
+        let now = Instant::now();
+        MissLimiter {
+            inner: Mutex::new(Misses {
+                clients: HashMap::new(),
+                networks: HashMap::new(),
+                rest: Window::fresh(now),
+                next_sweep: SWEEP_AT.min(clients),
+                swept_at: now,
+            }),
+            capacity: (clients, networks),
+        }
+    }
+
     /// How long `ip` must wait, if it has missed too often.
     pub fn retry_after(&self, ip: IpAddr) -> Option<Duration> {
         self.retry_after_at(ip, Instant::now())
@@ -57,22 +134,51 @@ impl MissLimiter {
     }
 
     fn retry_after_at(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
-        let windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let window = windows.get(&client_key(ip))?;
-        let ends = window.started + WINDOW;
-        (window.misses >= MISSES_ALLOWED && ends > now).then(|| ends - now)
+        let misses = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(window) = misses.clients.get(&client_key(ip)) {
+            return window.wait(now);
+        }
+        if let Some(window) = misses.networks.get(&network_key(ip)) {
+            return window.wait(now);
+        }
+        // Someone who would be counted with the rest waits with the rest.
+        let (clients, networks) = self.capacity;
+        (misses.clients.len() >= clients && misses.networks.len() >= networks)
+            .then(|| misses.rest.wait(now))
+            .flatten()
     }
 
     fn record_miss_at(&self, ip: IpAddr, now: Instant) {
-        let mut windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if windows.len() >= SWEEP_AT {
-            windows.retain(|_, w| w.started + WINDOW > now);
+        let mut misses = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let misses = &mut *misses;
+        let (clients, networks) = self.capacity;
+        let tracked = misses.clients.len() + misses.networks.len();
+        let full = tracked >= clients + networks;
+        if tracked >= misses.next_sweep && (!full || now >= misses.swept_at + SWEEP_EVERY) {
+            misses.clients.retain(|_, w| w.live(now));
+            misses.networks.retain(|_, w| w.live(now));
+            let tracked = misses.clients.len() + misses.networks.len();
+            misses.next_sweep = (tracked * 2).max(SWEEP_AT).min(clients + networks);
+            misses.swept_at = now;
         }
-        let window = windows.entry(client_key(ip)).or_insert(Window { started: now, misses: 0 });
-        if window.started + WINDOW <= now {
-            *window = Window { started: now, misses: 0 };
+        let client = client_key(ip);
+        if misses.clients.contains_key(&client) || misses.clients.len() < clients {
+            misses.clients.entry(client).or_insert_with(|| Window::fresh(now)).count(now);
+            return;
         }
-        window.misses = window.misses.saturating_add(1);
+        let network = network_key(ip);
+        if misses.networks.contains_key(&network) || misses.networks.len() < networks {
+            misses.networks.entry(network).or_insert_with(|| Window::fresh(now)).count(now);
+            return;
+        }
+        misses.rest.count(now);
+    }
+
+    /// Windows tracked, one by one and by network.
+    #[cfg(test)]
+    fn tracked(&self) -> (usize, usize) {
+        let misses = self.inner.lock().unwrap();
+        (misses.clients.len(), misses.networks.len())
     }
 }
 
@@ -160,6 +266,36 @@ mod tests {
         }
         assert!(limiter.retry_after_at("2001:db8:1:2::ffff".parse().unwrap(), start).is_some());
         assert!(limiter.retry_after_at("2001:db8:1:3::1".parse().unwrap(), start).is_none());
+    }
+
+    #[test]
+    fn memory_stays_bounded_and_a_flood_of_addresses_is_refused_as_one() {
+        let limiter = MissLimiter::with_capacity(100, 10);
+        let start = Instant::now();
+        // 100 clients fill the per-client windows; they keep their own.
+        for i in 0..100u32 {
+            limiter.record_miss_at(IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i)), start);
+        }
+        // Then one /48 sprays distinct /64s: it is counted as one network.
+        for i in 0..MISSES_ALLOWED {
+            limiter.record_miss_at(format!("2001:db8:7:{i:x}::1").parse().unwrap(), start);
+        }
+        assert!(limiter.retry_after_at("2001:db8:7:ffff::1".parse().unwrap(), start).is_some());
+        assert!(
+            limiter.retry_after_at("10.0.0.1".parse().unwrap(), start).is_none(),
+            "counted clients keep theirs"
+        );
+        // Then more networks than are tracked: all of them share one window.
+        for i in 0..1000u32 {
+            limiter.record_miss_at(format!("2001:db8:{:x}:{:x}::1", 0x100 + i, i).parse().unwrap(), start);
+        }
+        assert_eq!(limiter.tracked(), (100, 10), "never more windows than the capacity");
+        assert!(limiter.retry_after_at("2001:db8:ffff:1::1".parse().unwrap(), start).is_some());
+        // Once the windows end they are swept, and clients are counted one by one again.
+        let later = start + WINDOW;
+        limiter.record_miss_at("192.0.2.1".parse().unwrap(), later);
+        assert_eq!(limiter.tracked(), (1, 0));
+        assert!(limiter.retry_after_at("2001:db8:ffff:1::1".parse().unwrap(), later).is_none());
     }
 
     #[test]

@@ -18,6 +18,7 @@ backend_tests!(
     updates_change_only_what_they_name,
     revocation_is_final_and_idempotent,
     analytics_count_views_by_day_and_dimension,
+    a_taken_short_code_is_refused_as_a_value_and_stores_nothing,
 );
 
 fn iso(days_from_now: i64) -> String {
@@ -416,4 +417,35 @@ async fn analytics_count_views_by_day_and_dimension(app: TestApp) {
     // Only a truncated address is stored.
     let full = app.sql_i64(&format!("SELECT COUNT(*) FROM share_link_views WHERE share_link_id = '{id}' AND client_prefix = '127.0.0.0/24'")).await;
     assert_eq!(full, 4);
+}
+
+/// Short codes are short enough to collide now and then; the store answers such an
+/// insert with `None` (the API then derives another id) instead of an error.
+async fn a_taken_short_code_is_refused_as_a_value_and_stores_nothing(app: TestApp) {
+    let task = app.finished_task("Collision").await;
+    let (status, body) = app.post("/v1/share-links", json!({"task_id": task})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let taken: String = app.db.sql_scalar("SELECT short_code_hash FROM share_links").await;
+    let owner_id: String = app.db.sql_scalar("SELECT owner_id FROM share_links").await;
+    let link = agentshare::storage::NewShareLink {
+        share_link_id: "share_00000000000000aa".into(),
+        task_id: task.clone(),
+        owner_id,
+        token_hash: "a fresh token hash".into(),
+        short_code_hash: taken,
+        title: "second".into(),
+        description: None,
+        password_hash: None,
+        expires_at: agentshare::domain::time::Timestamp(i64::MAX / 2),
+        max_views: None,
+        permissions: Default::default(),
+        notify_on_view: false,
+        mask_secrets: true,
+    };
+    assert!(app.store.insert_share_link(&link).await.expect("a duplicate is not an error").is_none());
+    assert_eq!(
+        app.sql_i64("SELECT COUNT(*) FROM share_links").await,
+        1,
+        "nothing of the refused link is stored"
+    );
 }

@@ -103,6 +103,16 @@ impl TestDb {
 
     /// Runs a query returning one integer.
     pub async fn sql_i64(&self, query: &str) -> i64 {
+        self.sql_scalar(query).await
+    }
+
+    /// Runs a query returning one value.
+    pub async fn sql_scalar<T>(&self, query: &str) -> T
+    where
+        T: Send + Unpin,
+        T: for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
         match self.backend {
             Backend::Sqlite => {
                 let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
