@@ -615,7 +615,7 @@ const END: &str = "<!-- views:end -->";
 /// Replaces the section between [`BEGIN`] and [`END`] of `file` (or appends it).
 fn write_section(file: &Path, section: &str) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file).unwrap_or_default();
-    let block = format!("{BEGIN}\n{section}{END}\n");
+    let block = format!("{BEGIN}\n{section}{END}\n\n");
     let updated = match (text.find(BEGIN), text.find(END)) {
         (Some(start), Some(end)) if end > start => {
             format!("{}{block}{}", &text[..start], text[end + END.len()..].trim_start_matches('\n'))

@@ -158,7 +158,7 @@ async fn open(args: &DatabaseArgs) -> anyhow::Result<Db> {
 }
 
 async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
-    crate::telemetry::init(&args.log_format);
+    let _log = crate::telemetry::init(&args.log_format);
     let mut settings = Settings::new(args.listen, args.database.database_url);
     settings.database.max_connections = args.db_max_connections;
     settings.public_url = args.public_url;

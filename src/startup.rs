@@ -162,7 +162,14 @@ pub fn app(state: AppState) -> Router {
                         .get("x-request-id")
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default();
-                    tracing::info_span!("request", method = %request.method(), route, request_id = id)
+                    // A view's link is recorded here by its handler, so a view logs one line.
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        route,
+                        request_id = id,
+                        share_link_id = tracing::field::Empty,
+                    )
                 })
                 .on_request(())
                 .on_response(|response: &Response<Body>, latency: Duration, _: &Span| {

@@ -1,11 +1,19 @@
 //! Structured logs through `tracing`; `RUST_LOG` picks what is logged.
 
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber: human-readable or JSON lines, on stderr.
-pub fn init(format: &str) {
+///
+/// Lines are written by a thread of their own, so a request never waits on a
+/// write to stderr; none is dropped (a request waits only if 128k lines are
+/// pending). The returned guard writes what is pending when dropped: hold it
+/// until the process ends.
+pub fn init(format: &str) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let (writer, guard) = NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+    guard
 }

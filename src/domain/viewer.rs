@@ -54,7 +54,34 @@ pub struct Agent {
     pub device: String,
 }
 
+/// User agents whose classification is kept, at most: viewers' browsers repeat,
+/// and parsing one costs more than the rest of a view's analytics.
+const AGENTS_KEPT: usize = 4096;
+/// Longest user agent whose classification is kept.
+const LONGEST_KEPT: usize = 512;
+
+static AGENTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<Box<str>, Agent>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Classifies `user_agent`, from memory when it was seen before.
 pub fn classify_user_agent(user_agent: &str) -> Agent {
+    let kept = || AGENTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(agent) = kept().get(user_agent) {
+        return agent.clone();
+    }
+    let agent = parse_user_agent(user_agent);
+    if user_agent.len() <= LONGEST_KEPT {
+        let mut kept = kept();
+        if kept.len() >= AGENTS_KEPT {
+            // Forget them all: a flood of distinct agents costs parsing, never memory.
+            kept.clear();
+        }
+        kept.insert(user_agent.into(), agent.clone());
+    }
+    agent
+}
+
+fn parse_user_agent(user_agent: &str) -> Agent {
     let unknown = || "unknown".to_owned();
     match woothee::parser::Parser::new().parse(user_agent) {
         Some(result) => {

@@ -18,7 +18,9 @@
 //!   inside its batch.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use serde_json::value::RawValue;
 
 use super::artifacts::ArtifactRecord;
 use super::share_links::{ShareLinkRecord, TaskFacts};
@@ -121,6 +123,26 @@ pub struct TaskContent {
     /// Its outputs, in order (no private ones).
     pub outputs: Vec<ShownOutput>,
     pub artifacts: Vec<ArtifactRecord>,
+    /// The outputs as JSON, as shown with secrets unmasked and masked: serialized
+    /// once per version, not on every view.
+    json: [OnceLock<Box<RawValue>>; 2],
+}
+
+impl TaskContent {
+    /// The outputs as JSON (with secrets masked if `mask`), made by `make` the
+    /// first time they are asked for.
+    pub fn outputs_json(
+        &self,
+        mask: bool,
+        make: impl FnOnce(&[ShownOutput], bool) -> serde_json::Result<Box<RawValue>>,
+    ) -> serde_json::Result<&RawValue> {
+        let cell = &self.json[usize::from(mask)];
+        if let Some(json) = cell.get() {
+            return Ok(json);
+        }
+        let json = make(&self.outputs, mask)?;
+        Ok(cell.get_or_init(|| json))
+    }
 }
 
 /// Content of tasks recently viewed on this instance.
@@ -183,6 +205,7 @@ impl ContentCache {
             artifacts_version,
             outputs,
             artifacts,
+            json: Default::default(),
         });
         if size <= self.largest {
             self.tasks.put(task_id, content.clone());

@@ -7,6 +7,8 @@
 //! can't know the nonce, inline handlers are refused, and no other origin is
 //! allowed for anything.
 
+use std::sync::{Arc, OnceLock};
+
 use askama::Template;
 use axum::extract::Request;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
@@ -17,14 +19,14 @@ use crate::api::error::ApiError;
 use crate::domain::ids;
 
 tokio::task_local! {
-    /// The script nonce of the response being produced.
-    static NONCE: String;
+    /// The script nonce of the response being produced, made when a page first asks.
+    static NONCE: Arc<OnceLock<String>>;
 }
 
 /// The current response's script nonce, for templates (`nonce="{{ crate::web::page::nonce() }}"`).
 /// Empty outside a page request, which makes any script tag inert.
 pub fn nonce() -> String {
-    NONCE.try_with(Clone::clone).unwrap_or_default()
+    NONCE.try_with(|nonce| nonce.get_or_init(ids::new_secret::<16>).clone()).unwrap_or_default()
 }
 
 /// Content-Security-Policy of a page whose scripts carry `nonce`: our stylesheet,
@@ -37,14 +39,24 @@ pub fn policy(nonce: &str) -> String {
     )
 }
 
-/// Middleware of every page route: gives the response a fresh nonce and the
-/// headers every public page sends.
+/// The policy of a response that made no nonce (JSON, or a page without script):
+/// no script at all.
+const SCRIPTLESS_POLICY: &str =
+    "default-src 'none'; script-src 'none'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Middleware of every page route: lets the response make a fresh nonce and sends
+/// the headers every public page sends.
 pub async fn page_headers(request: Request, next: Next) -> Response {
-    let nonce = ids::new_secret::<16>();
+    let nonce = Arc::new(OnceLock::new());
     let mut response = NONCE.scope(nonce.clone(), next.run(request)).await;
     let headers = response.headers_mut();
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        if let Ok(value) = HeaderValue::from_str(&policy(&nonce)) {
+        let value = match nonce.get() {
+            Some(nonce) => HeaderValue::from_str(&policy(nonce)).ok(),
+            None => Some(HeaderValue::from_static(SCRIPTLESS_POLICY)),
+        };
+        if let Some(value) = value {
             headers.insert(header::CONTENT_SECURITY_POLICY, value);
         }
     }

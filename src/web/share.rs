@@ -12,6 +12,7 @@
 //! `allow_download`.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -36,6 +37,7 @@ use crate::domain::share::{Permissions, ShareStatus, SHORT_CODE_LEN};
 use crate::domain::time::Timestamp;
 use crate::domain::viewer;
 use crate::state::AppState;
+use crate::storage::cache::TaskContent;
 use crate::storage::{Attempt, AttemptLimits, CountedView, NewView, ShareLinkRecord, ViewOutcome};
 
 /// Header that carries a link's password for JSON clients.
@@ -65,7 +67,8 @@ pub struct SharedView {
     pub title: String,
     pub description: Option<String>,
     /// The task's outputs, in order; nothing else of the task.
-    pub outputs: Vec<SharedOutput>,
+    #[schema(value_type = Vec<SharedOutput>)]
+    pub outputs: SharedOutputs,
     /// Timings, agent and status; null unless the link has `show_metadata`.
     pub metadata: Option<SharedMetadata>,
     /// Null unless the link has `allow_download`.
@@ -94,11 +97,39 @@ pub struct SharedComment {
 
 /// One output of the task.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SharedOutput {
-    pub name: String,
+pub struct SharedOutput<'a> {
+    pub name: &'a str,
     /// Markdown.
-    pub content: String,
+    pub content: &'a str,
     pub created_at: Timestamp,
+}
+
+/// The outputs a view shows: the task's content as cached, with secrets masked or
+/// not. Serialized once per task version and link setting, then sent as is.
+#[derive(Debug)]
+pub struct SharedOutputs {
+    content: Arc<TaskContent>,
+    mask: bool,
+}
+
+impl SharedOutputs {
+    /// Each output's name, content (masked as the link says) and time.
+    pub fn iter(&self) -> impl Iterator<Item = SharedOutput<'_>> {
+        self.content.outputs.iter().map(|o| SharedOutput {
+            name: &o.name,
+            content: o.content(self.mask),
+            created_at: Timestamp(o.created_at),
+        })
+    }
+}
+
+impl Serialize for SharedOutputs {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let json = self.content.outputs_json(self.mask, |_, _| {
+            serde_json::value::to_raw_value(&self.iter().collect::<Vec<_>>())
+        });
+        json.map_err(serde::ser::Error::custom)?.serialize(serializer)
+    }
 }
 
 /// What a link with `show_metadata` tells about the task.
@@ -151,7 +182,7 @@ fn wants_json(headers: &HeaderMap) -> bool {
 /// What a path segment under `/s/` names.
 enum Presented {
     /// An active link.
-    Link(Box<ShareLinkRecord>),
+    Link(Arc<ShareLinkRecord>),
     /// A short code of a link: redirect to its full URL.
     Short(String),
     Gone,
@@ -197,12 +228,12 @@ async fn find(state: &AppState, token: &str) -> Result<Presented, ApiError> {
     let token_hash = ids::secret_hash(token);
     // A cached link is checked against the stored one when its view is counted.
     if let Some(link) = state.links().get(&token_hash).filter(|l| l.status(now) == ShareStatus::Active) {
-        return Ok(Presented::Link(Box::new(ShareLinkRecord::clone(&link))));
+        return Ok(Presented::Link(link));
     }
     Ok(match link_by_token(state, token, Some(now)).await? {
         Some(link) if link.status(now) == ShareStatus::Active => {
             state.links().remember(&token_hash, &link);
-            Presented::Link(Box::new(link))
+            Presented::Link(Arc::new(link))
         }
         _ => Presented::Gone,
     })
@@ -275,10 +306,11 @@ async fn reveal(
     let agent = viewer::classify_user_agent(&user_agent);
     let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok());
     let location = state.locate(client);
+    let ip_address = client.to_string();
     let view = NewView {
-        ip_address: client.to_string(),
         client_prefix: Some(viewer::truncated_prefix(client)),
-        visitor_hash: state.link_keys().visitor_hash(&link.share_link_id, &client.to_string(), &user_agent),
+        visitor_hash: state.link_keys().visitor_hash(&link.share_link_id, &ip_address, &user_agent),
+        ip_address,
         country: location.country,
         city: location.city,
         user_agent: (!user_agent.is_empty()).then_some(user_agent),
@@ -299,7 +331,8 @@ async fn reveal(
             return Ok(None);
         }
     };
-    tracing::info!(share_link_id = %link.share_link_id, view_count = counted.view_count, "share link viewed");
+    // On the request's span: its one "response" line tells which link was viewed.
+    tracing::Span::current().record("share_link_id", link.share_link_id.as_str());
     Ok(Some(counted))
 }
 
@@ -372,15 +405,7 @@ async fn shared_view(
         share_link_id: link.share_link_id.clone(),
         title: link.title.clone(),
         description: link.description.clone(),
-        outputs: shown
-            .outputs
-            .iter()
-            .map(|o| SharedOutput {
-                name: o.name.clone(),
-                content: o.content(link.mask_secrets).to_owned(),
-                created_at: Timestamp(o.created_at),
-            })
-            .collect(),
+        outputs: SharedOutputs { content: shown, mask: link.mask_secrets },
         metadata,
         artifacts,
         permissions: link.permissions(),
@@ -876,7 +901,7 @@ struct SharePage<'a> {
     comment_action: String,
     /// The link itself, to copy or scan.
     link_url: String,
-    qr: Option<String>,
+    qr: Option<std::sync::Arc<str>>,
 }
 
 impl<'a> SharePage<'a> {
@@ -884,7 +909,7 @@ impl<'a> SharePage<'a> {
         let outputs = view
             .outputs
             .iter()
-            .map(|o| RenderedOutput { name: o.name.clone(), html: markdown::render_cached(&o.content) })
+            .map(|o| RenderedOutput { name: o.name.to_owned(), html: markdown::render_cached(o.content) })
             .collect();
         let mut metadata = Vec::new();
         if let Some(m) = &view.metadata {

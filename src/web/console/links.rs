@@ -122,7 +122,7 @@ struct LinkPage {
     path: String,
     link: ShareLinkView,
     task_path: String,
-    qr: Option<String>,
+    qr: Option<std::sync::Arc<str>>,
     analytics: ShareLinkAnalytics,
     chart: Chart,
     breakdowns: Vec<(&'static str, Vec<Share>)>,

@@ -181,7 +181,7 @@ struct CreatedLink {
     share_link_id: String,
     url: String,
     short_url: String,
-    qr: Option<String>,
+    qr: Option<std::sync::Arc<str>>,
 }
 
 /// The task's share code, as the page shows it.
@@ -189,7 +189,7 @@ struct CodeBox {
     info: ShareCodeInfo,
     /// `{public-url}/code/{code}`: opens the code form filled in.
     url: String,
-    qr: Option<String>,
+    qr: Option<std::sync::Arc<str>>,
     expires: Option<String>,
     last_used: Option<String>,
 }
