@@ -134,13 +134,13 @@ impl TaskContent {
     pub fn outputs_json(
         &self,
         mask: bool,
-        make: impl FnOnce(&[ShownOutput], bool) -> serde_json::Result<Box<RawValue>>,
+        make: impl FnOnce() -> serde_json::Result<Box<RawValue>>,
     ) -> serde_json::Result<&RawValue> {
         let cell = &self.json[usize::from(mask)];
         if let Some(json) = cell.get() {
             return Ok(json);
         }
-        let json = make(&self.outputs, mask)?;
+        let json = make()?;
         Ok(cell.get_or_init(|| json))
     }
 }

@@ -125,9 +125,9 @@ impl SharedOutputs {
 
 impl Serialize for SharedOutputs {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let json = self.content.outputs_json(self.mask, |_, _| {
-            serde_json::value::to_raw_value(&self.iter().collect::<Vec<_>>())
-        });
+        let json = self
+            .content
+            .outputs_json(self.mask, || serde_json::value::to_raw_value(&self.iter().collect::<Vec<_>>()));
         json.map_err(serde::ser::Error::custom)?.serialize(serializer)
     }
 }
