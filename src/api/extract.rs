@@ -215,13 +215,18 @@ fn describe_type(rust_type: &str) -> &'static str {
 /// Turns serde's message about the value at `path` into an `INVALID_REQUEST`.
 fn describe(path: &str, message: &str) -> ApiError {
     let parent = if path == "." { String::new() } else { format!("{path}.") };
-    if let Some(name) = between(message, "missing field `", "`") {
+    // The whole message, not a part of it: a client's field name can hold any text,
+    // serde's own words included. A missing field is one of ours.
+    if let Some(name) = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
         return ApiError::invalid(format!("{parent}{name}"), format!("{name} is required"));
     }
-    // serde writes "unknown field `NAME`, expected …" (or ", there are no fields");
-    // NAME itself may hold backticks.
-    let unknown = between(message, "unknown field `", "`, expected")
-        .or_else(|| between(message, "unknown field `", "`, there are no fields"));
+    // serde writes "unknown field `NAME`, expected …" (the list of our fields, which
+    // are plain identifiers) or "…`, there are no fields"; NAME itself may hold
+    // backticks and those very words.
+    let unknown = message.strip_prefix("unknown field `").and_then(|rest| {
+        rest.strip_suffix("`, there are no fields")
+            .or_else(|| rest.rfind("`, expected").map(|end| &rest[..end]))
+    });
     if let Some(name) = unknown {
         // The path already ends at the unknown field itself.
         let field = if path == "." { name.to_owned() } else { path.to_owned() };
@@ -231,11 +236,6 @@ fn describe(path: &str, message: &str) -> ApiError {
         return ApiError::InvalidRequest { field: None, issue: capitalise(message) };
     }
     ApiError::invalid(path, capitalise(message))
-}
-
-fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
-    let rest = &text[text.find(start)? + start.len()..];
-    Some(&rest[..rest.find(end)?])
 }
 
 /// serde_json appends " at line 1 column 17"; the field name says more.
@@ -351,6 +351,18 @@ mod tests {
             (br#"{"title":"t"," -":1}"#, " -", r#"" -" is not a known field"#),
             (br#"{"title":"t","extra_1":1}"#, "extra_1", "extra_1 is not a known field"),
             (br#"{"title":"t","CCC,` ":1}"#, "CCC,` ", r#""CCC,` " is not a known field"#),
+            // Also found by fuzzing: names holding serde's own words were read as
+            // serde's message ("…, expected one of  is required").
+            (
+                br#"{"title":"t","s[- missing field `task_id`":1}"#,
+                "s[- missing field `task_id`",
+                r#""s[- missing field `task_id`" is not a known field"#,
+            ),
+            (
+                br#"{"title":"t","x`, expected one of `title`":1}"#,
+                "x`, expected one of `title`",
+                r#""x`, expected one of `title`" is not a known field"#,
+            ),
         ] {
             let (field, got) = details(parse_json::<Body>(body).unwrap_err());
             assert_eq!((field.as_deref(), got.as_str()), (Some(name), issue));
