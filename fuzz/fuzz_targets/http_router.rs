@@ -2,8 +2,9 @@
 //! `serve` runs (`startup::app`), over a SQLite database in a temporary directory
 //! (or PostgreSQL, when `AGENTSHARE_FUZZ_POSTGRES_URL` names a server), seeded with
 //! owners, tasks with outputs and artifacts, share links of every kind, share codes
-//! with viewer sessions, a comment, a webhook endpoint and a git repository with a
-//! pull request.
+//! with viewer sessions, a comment, a webhook endpoint, a git repository with a
+//! pull request, and a console session — so the web pages (`/s/…`, `/code`, `/t/…`,
+//! `/console/…`) are reached with their cookies and anti-forgery tokens too.
 //!
 //! Each input is one request written as text (see below): a method, a path with a
 //! query string, headers (content type, accept, who is calling, the share-link
@@ -17,7 +18,7 @@
 //!   `{success: false, error: {code, message, details}}` (seed 001 and the owner
 //!   API), `{code, error, message}` (seed 003), with an error code the README
 //!   documents for that status;
-//! - keep the public pages' protective headers.
+//! - keep the pages' protective headers (viewer, share-code and console pages).
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -74,6 +75,10 @@ struct Fixture {
     share_codes: Vec<String>,
     webhooks: Vec<String>,
     cursor: String,
+    /// The console session's cookie secret and its forms' anti-forgery token.
+    console: (String, String),
+    /// The anti-forgery tokens of the two viewer sessions' forms.
+    viewer_csrf: (String, String),
 }
 
 struct Harness {
@@ -216,6 +221,8 @@ impl Harness {
 
     /// Fresh application state on the same database: new in-memory limiters.
     fn state(&self) -> AppState {
+        // The state starts its view writer on the runtime that serves the requests.
+        let _runtime = self.runtime.enter();
         let mailer = Mailer::new(None, self.mail_dir.clone(), "agentshare <agentshare@localhost>".into())
             .expect("a mailer");
         AppState::new(
@@ -335,6 +342,7 @@ impl Harness {
 
         let mut share_codes = Vec::new();
         let mut sessions = Vec::new();
+        let mut viewer_csrf = Vec::new();
         for (task_id, permissions) in [
             (
                 &done.task_id,
@@ -360,8 +368,10 @@ impl Harness {
             let share = NewTaskShare { code_hash: ids::secret_hash(&code), ..share };
             let record = db.replace_task_share(&share).await.expect("a share code");
             let token = format!("{SESSION_PREFIX}{}", ids::new_secret::<32>());
+            let session_id = ids::new_id("session");
+            viewer_csrf.push(self.keys.csrf_token(&session_id));
             let session = NewViewerSession {
-                session_id: ids::new_id("session"),
+                session_id,
                 token_hash: ids::secret_hash(&token),
                 expires_at: Timestamp(now.millis() + 3_600_000),
             };
@@ -375,6 +385,18 @@ impl Harness {
             .create_webhook(&alice, "https://hooks.example.com/agentshare", Some("ops"), "share_link.viewed")
             .await
             .expect("a webhook");
+        let console_secret = ids::new_secret::<32>();
+        let console_session = db
+            .open_console_session(
+                &agentshare::domain::api_key::lookup_hash(&alice_key).expect("a key"),
+                &ids::new_id("csess"),
+                &ids::secret_hash(&console_secret),
+                now,
+                Timestamp(now.millis() + 3_600_000),
+            )
+            .await
+            .expect("a console session")
+            .expect("a live key");
         Fixture {
             owner_key: alice_key,
             other_owner_key: bob_key,
@@ -390,6 +412,8 @@ impl Harness {
             share_codes,
             webhooks: vec![webhook.webhook_id],
             cursor: agentshare::api::tasks::encode_cursor(now.millis(), "task_0000000000000000"),
+            console: (console_secret, self.keys.csrf_token(&console_session.session_id)),
+            viewer_csrf: (viewer_csrf.remove(0), viewer_csrf.remove(0)),
         }
     }
 }
@@ -422,6 +446,12 @@ fn placeholders(f: &Fixture) -> Vec<(String, String)> {
         ("{viewer-limited}".to_owned(), f.viewer_limited.clone()),
         ("{cursor}".to_owned(), f.cursor.clone()),
         ("{password}".to_owned(), PASSWORD.to_owned()),
+        ("{console}".to_owned(), f.console.0.clone()),
+        ("{console-csrf}".to_owned(), f.console.1.clone()),
+        ("{viewer-csrf}".to_owned(), f.viewer_csrf.0.clone()),
+        ("{viewer-limited-csrf}".to_owned(), f.viewer_csrf.1.clone()),
+        // A pre-session form's token: any value, as long as the cookie says the same.
+        ("{form}".to_owned(), "fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz".to_owned()),
     ];
     let lists: [(&str, &Vec<String>); 9] = [
         ("task", &f.tasks),
@@ -474,6 +504,9 @@ enum Family {
     Codes,
     /// Public pages under `/s/`: HTML, or seed-001 JSON.
     Viewer,
+    /// The web pages of share-code viewers (`/code`, `/t/…`) and of the console:
+    /// HTML, redirects, downloads, or the service-wide JSON envelope.
+    Page,
     /// `/openapi.json` and `/healthz`: documents of their own.
     Document,
 }
@@ -486,6 +519,7 @@ fn family_of(path: &str) -> Family {
         | ["", "v1", "tasks", _, "share"]
         | ["", "v1", "auth", "share"] => Family::Codes,
         ["", "s", ..] => Family::Viewer,
+        ["", "code", ..] | ["", "t", ..] | ["", "console", ..] => Family::Page,
         _ => Family::Api,
     }
 }
@@ -517,6 +551,19 @@ fn route_pattern(path: &str) -> String {
         "openapi.json",
         "assets",
         "agentshare.css",
+        "agentshare.js",
+        "artifacts.zip",
+        "code",
+        "t",
+        "pulls",
+        "leave",
+        "console",
+        "login",
+        "logout",
+        "links",
+        "shares",
+        "revoke",
+        "delete",
     ];
     let parts: Vec<&str> = path
         .split('/')
@@ -571,7 +618,8 @@ fn build(data: &[u8], f: &Fixture, request_number: u64) -> Option<Built> {
     request.extensions_mut().insert(ConnectInfo(SocketAddr::new(ip, 40000)));
     *request.body_mut() = Body::from(substitute(body, &placeholders));
     let path = request.uri().path();
-    let file = (path.starts_with("/s/") || path.starts_with("/v1/tasks/")) && path.contains("/artifacts/");
+    let file = ["/s/", "/v1/tasks/", "/t/", "/console/tasks/"].iter().any(|p| path.starts_with(p))
+        && (path.contains("/artifacts/") || path.ends_with("/artifacts.zip"));
     Some(Built { request, file })
 }
 
@@ -712,8 +760,10 @@ fuzz_target!(|data: &[u8]| {
 
     // What might have changed the seeded state is renewed before the next request.
     let changes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
-    let seeded = status.is_success()
-        && (method != Method::POST || path.contains("/share") || path.ends_with("/merge"));
+    // A page's form that was taken answers a redirect (signing out, revoking, merging…).
+    let taken_form = status == StatusCode::SEE_OTHER && family_of(&path) == Family::Page;
+    let seeded = taken_form
+        || status.is_success() && (method != Method::POST || path.contains("/share") || path.ends_with("/merge"));
     if changes && seeded {
         live.stale = true;
     }
@@ -738,14 +788,14 @@ fuzz_target!(|data: &[u8]| {
                 Some("NOT_FOUND" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT")
             )
     });
-    if family == Family::Viewer && !routing {
+    if matches!(family, Family::Viewer | Family::Page) && !routing {
         for name in ["x-robots-tag", "referrer-policy", "x-content-type-options", "cache-control"] {
             assert!(parts.headers.contains_key(name), "no {name} on {status} for {context}");
         }
     }
     let Some(json) = json else { return };
     match family {
-        Family::Api | Family::Viewer => check_api_envelope(status, &json, &context),
+        Family::Api | Family::Viewer | Family::Page => check_api_envelope(status, &json, &context),
         // The router's own answers (no such route or method, a request cut off by
         // the timeout) come in the service-wide envelope.
         Family::Codes if routing => check_api_envelope(status, &json, &context),
