@@ -73,6 +73,20 @@ impl FileLine {
             url,
         }
     }
+
+    /// The lines of every artifact of `task_id`, each downloaded from
+    /// `{base}/artifacts/{artifact_id}`.
+    pub async fn of_task(db: &crate::storage::Db, task_id: &str, base: &str) -> sqlx::Result<Vec<FileLine>> {
+        Ok(db
+            .list_artifacts(task_id)
+            .await?
+            .into_iter()
+            .map(|a| {
+                let url = format!("{base}/artifacts/{}", a.artifact_id);
+                FileLine::new(a, url)
+            })
+            .collect())
+    }
 }
 
 /// A line of a unified diff, with how to show it.

@@ -275,16 +275,7 @@ async fn render_task(
         let after = (task.last_event_seq - EVENTS_SHOWN).max(0);
         let events = state.db().list_events(&task.task_id, after, None, false, EVENTS_SHOWN as u32).await?;
         let path = task_path(state, &task.task_id);
-        let files = state
-            .db()
-            .list_artifacts(&task.task_id)
-            .await?
-            .into_iter()
-            .map(|a| {
-                let url = format!("{path}/artifacts/{}", a.artifact_id);
-                FileLine::new(a, url)
-            })
-            .collect();
+        let files = FileLine::of_task(state.db(), &task.task_id, &path).await?;
         let permissions = session.permissions();
         let has_repository = task.repository.is_some() && state.forges().is_some();
         let pulls = if permissions.can_view_pr && has_repository {

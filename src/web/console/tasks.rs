@@ -286,16 +286,7 @@ async fn render(
         };
         let after = (task.last_event_seq - EVENTS_SHOWN).max(0);
         let events = state.db().list_events(task_id, after, None, true, EVENTS_SHOWN as u32).await?;
-        let files = state
-            .db()
-            .list_artifacts(task_id)
-            .await?
-            .into_iter()
-            .map(|a| {
-                let url = format!("{path}/artifacts/{}", a.artifact_id);
-                FileLine::new(a, url)
-            })
-            .collect();
+        let files = FileLine::of_task(state.db(), task_id, &path).await?;
         let mut times = vec![("Created", format::time(task.created_at))];
         times.extend(task.started_at.map(|t| ("Started", format::time(t))));
         times.extend(task.finished_at.map(|t| ("Finished", format::time(t))));
