@@ -3,7 +3,8 @@
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber: human-readable or JSON lines, on stderr.
+/// Installs the global subscriber: human-readable or JSON lines, on stderr, in
+/// colour only when stderr is a terminal (a log file or journal gets plain text).
 ///
 /// Lines are written by a thread of their own, so a request never waits on a
 /// write to stderr; none is dropped (a request waits only if 128k lines are
@@ -13,7 +14,8 @@ pub fn init(format: &str) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
     let (writer, guard) = NonBlockingBuilder::default().lossy(false).finish(std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
     let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
     guard
 }

@@ -8,7 +8,9 @@
 //!
 //! SQLite gets two pools: many readers and exactly one writer. SQLite admits one
 //! writer at a time anyway; funnelling writes through one connection turns lock
-//! contention (`SQLITE_BUSY`) into an orderly queue inside the process.
+//! contention (`SQLITE_BUSY`) into an orderly queue inside the process. The view
+//! writer has a connection of its own (see `view_writer`), and takes its turn in
+//! that queue by holding the writer's connection while each batch writes.
 
 mod artifacts;
 pub mod cache;
@@ -134,6 +136,8 @@ impl Db {
                 .busy_timeout(Duration::from_secs(10));
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
+                // A local file does not go stale: no ping before every write.
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(connect.clone())
                 .await

@@ -6,20 +6,23 @@
 //! thousand views a second, however many cores it has: each view waits for its own
 //! commit, and views of one link queue on its row.
 //!
-//! [`ViewWriter`] is a task per instance that takes views from a queue and commits
-//! them in batches: while one batch commits, the next one accumulates, so batches
-//! grow with the load and need no timer. [`Db::record_views`] writes a batch in one
-//! transaction, with one counting write per link: it reads the link's count,
-//! grants as many of the batch's views as `max_views` still allows, and writes the
-//! new count with a compare-and-swap on the count it read (looking again if another
-//! instance counted views in between). So limits hold exactly, on one instance or
-//! several, without check-then-act. View rows go in with multi-row inserts and the
-//! rollups with one upsert per link and value. Each request is answered only after
-//! the commit: granted with its own view number, or refused; a batch that fails
-//! fails every request in it, and counts none of them.
+//! [`ViewWriter`] takes views from a queue and commits them in batches: while one
+//! batch commits, the next one accumulates, so batches grow with the load and need
+//! no timer. [`count_batch`] writes a batch in one transaction, with one counting
+//! write per link: it reads the link's count, grants as many of the batch's views
+//! as `max_views` still allows, and writes the new count with a compare-and-swap on
+//! the count it read (looking again if another instance counted views in between).
+//! So limits hold exactly, on one instance or several, without check-then-act. View
+//! rows and rollups go in with multi-row inserts and upserts. Each request is
+//! answered only after the commit: granted with its own view number, or refused; a
+//! batch that fails fails every request in it, and counts none of them.
+//!
+//! On PostgreSQL the writer is a task that runs batches through sqlx. On SQLite it
+//! is a thread with a connection of its own that runs the same batch logic
+//! directly ([`direct`]): a batch's statements run where they are prepared, instead
+//! of each crossing to a driver's thread and back.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-
+use std::collections::{BTreeMap, HashSet};
 use std::panic::AssertUnwindSafe;
 
 use anyhow::anyhow;
@@ -27,7 +30,7 @@ use futures_util::FutureExt as _;
 use tokio::sync::{mpsc, oneshot};
 
 use super::share_links::{day_of, CountedView, NewView, ShareLinkRecord, TaskFacts, DIMENSIONS};
-use super::webhooks::{enqueue, OutboxEvent};
+use super::webhooks::{enqueue_deliveries_for, OutboxEvent, ENQUEUE_EVENT};
 use super::{dispatch, Backend, Db};
 use crate::domain::ids;
 use crate::domain::time::Timestamp;
@@ -104,10 +107,14 @@ impl std::fmt::Debug for Waiting {
 }
 
 impl ViewWriter {
-    /// Starts the writer task on the current runtime. It ends when every handle is dropped.
+    /// Starts the writer of `db` (a thread for SQLite, a task on the current
+    /// runtime for PostgreSQL). It ends when every handle is dropped.
     pub fn start(db: Db) -> ViewWriter {
         let (queue, waiting) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(write_batches(db, waiting));
+        match db {
+            Db::Sqlite { write, .. } => direct::start(write, waiting),
+            Db::Postgres(_) => drop(tokio::spawn(write_batches(db, waiting))),
+        }
         ViewWriter { queue }
     }
 
@@ -124,7 +131,7 @@ impl ViewWriter {
     }
 }
 
-/// The writer task: takes what has queued up (at least one view), commits it as
+/// The PostgreSQL writer task: takes what has queued up (at least one view), commits it as
 /// one batch, answers, and starts over.
 async fn write_batches(db: Db, mut waiting: mpsc::Receiver<Waiting>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -141,19 +148,28 @@ async fn write_batches(db: Db, mut waiting: mpsc::Receiver<Waiting>) {
         let written = AssertUnwindSafe(db.record_views(&views, Timestamp::now()))
             .catch_unwind()
             .await
-            .unwrap_or_else(|_| Err(sqlx::Error::Protocol("the batch's writer panicked".into())));
-        match written {
-            Ok(counted) => {
-                for (answer, counted) in answers.into_iter().zip(counted) {
-                    let _ = answer.send(Ok(counted));
-                }
+            .unwrap_or_else(|_| Err(sqlx::Error::Protocol("the batch's writer panicked".into())))
+            .map_err(|err| err.to_string());
+        answer(answers, written, views.len());
+    }
+}
+
+/// Sends each request of a batch what became of its view, or the batch's error.
+fn answer(
+    answers: Vec<oneshot::Sender<Result<ViewOutcome, String>>>,
+    written: Result<Vec<ViewOutcome>, String>,
+    views: usize,
+) {
+    match written {
+        Ok(counted) => {
+            for (answer, counted) in answers.into_iter().zip(counted) {
+                let _ = answer.send(Ok(counted));
             }
-            Err(err) => {
-                tracing::error!(error = %err, views = views.len(), "a batch of views could not be committed");
-                let message = err.to_string();
-                for answer in answers {
-                    let _ = answer.send(Err(message.clone()));
-                }
+        }
+        Err(err) => {
+            tracing::error!(error = %err, views, "a batch of views could not be committed");
+            for answer in answers {
+                let _ = answer.send(Err(err.clone()));
             }
         }
     }
@@ -206,6 +222,27 @@ const VIEW_ROW: &str =
      city, user_agent, referrer_host)";
 const VISITOR_ROW: &str = "INSERT INTO share_link_visitors (share_link_id, visitor_hash, first_seen_at)";
 const NEW_VISITOR_TAIL: &str = " ON CONFLICT (share_link_id, visitor_hash) DO NOTHING";
+const BREAKDOWN_ROW: &str = "INSERT INTO share_link_breakdown (share_link_id, dimension, value, views)";
+const BREAKDOWN_TAIL: &str = " ON CONFLICT (share_link_id, dimension, value) \
+     DO UPDATE SET views = share_link_breakdown.views + excluded.views";
+
+const LINK_NOW: &str = "SELECT l.view_count, l.max_views, l.version, t.status, t.agent, t.created_at, \
+            t.started_at, t.finished_at, t.last_event_seq, t.artifacts_version \
+     FROM share_links l JOIN tasks t ON t.task_id = l.task_id \
+     WHERE l.share_link_id = $1 AND l.revoked_at IS NULL AND l.expires_at > $2";
+/// Counts only if nobody counted views or changed the link since it was read.
+const SWAP_COUNT: &str = "UPDATE share_links SET view_count = view_count + $3, \
+         first_viewed_at = COALESCE(first_viewed_at, $2), last_viewed_at = $2 \
+     WHERE share_link_id = $1 AND view_count = $4 AND version = $5 \
+       AND revoked_at IS NULL AND expires_at > $2";
+const ADD_DAILY: &str = "INSERT INTO share_link_daily_views (share_link_id, day, views) VALUES ($1, $2, $3) \
+     ON CONFLICT (share_link_id, day) DO UPDATE SET views = share_link_daily_views.views + $3";
+const ADD_UNIQUE: &str = "UPDATE share_links SET unique_views = unique_views + $2 WHERE share_link_id = $1";
+const PEND_MAIL: &str =
+    "INSERT INTO view_mail (share_link_id, pending_views, first_pending_at) VALUES ($1, $3, $2) \
+     ON CONFLICT (share_link_id) DO UPDATE SET pending_views = view_mail.pending_views + $3, \
+     first_pending_at = COALESCE(view_mail.first_pending_at, $2)";
+const EXPIRY_NOTIFIED: &str = "UPDATE share_links SET expiry_notified_at = $2 WHERE share_link_id = $1";
 
 /// A link's row as a batch finds it, with its task.
 #[derive(sqlx::FromRow)]
@@ -215,6 +252,34 @@ struct LinkNow {
     version: i64,
     #[sqlx(flatten)]
     task: TaskFacts,
+}
+
+/// A value bound to a batch's statement.
+#[derive(Debug, Clone, Copy)]
+enum Value<'a> {
+    Text(&'a str),
+    Int(i64),
+    Null,
+}
+
+impl<'a> From<Option<&'a str>> for Value<'a> {
+    fn from(text: Option<&'a str>) -> Value<'a> {
+        text.map_or(Value::Null, Value::Text)
+    }
+}
+
+/// The statements of a batch, on whichever connection runs them. The batch's
+/// logic ([`count_batch`]) is written once; sqlx runs it on PostgreSQL (and for
+/// [`Db::record_views`]), the view writer's own SQLite connection on SQLite.
+trait Counting {
+    type Error: std::fmt::Display;
+    /// The engine, for the SQL that differs.
+    const BACKEND: Backend;
+    /// The link's row and its task's, if the link is still active at `at`.
+    async fn link_now(&mut self, share_link_id: &str, at: i64) -> Result<Option<LinkNow>, Self::Error>;
+    /// Runs `sql` (`$n` placeholders, or `?` for SQLite's multi-row inserts)
+    /// with `values`; answers the rows it changed.
+    async fn execute(&mut self, sql: &str, values: &[Value<'_>]) -> Result<u64, Self::Error>;
 }
 
 /// The views of one link in a batch, and what became of them.
@@ -232,6 +297,231 @@ struct LinkBatch<'a> {
     granted: usize,
 }
 
+/// Counts a batch of views inside the transaction `tx` runs in, with one counting
+/// write per link: each view prepared with its link's current version is counted
+/// (with its own view number) while the link is active and under `max_views`, in
+/// arrival order, or refused. The views' records, rollups, unique viewers,
+/// notifications and expiry events are written by the same transaction.
+async fn count_batch<C: Counting>(
+    tx: &mut C,
+    views: &[PendingView],
+    now: Timestamp,
+) -> Result<Vec<ViewOutcome>, C::Error> {
+    // Links in id order, so two instances' batches lock rows in the same order.
+    let mut links: BTreeMap<&str, LinkBatch<'_>> = BTreeMap::new();
+    for (i, pending) in views.iter().enumerate() {
+        links
+            .entry(pending.link.share_link_id.as_str())
+            .or_insert_with(|| LinkBatch {
+                link: &pending.link,
+                views: Vec::new(),
+                before: 0,
+                max_views: None,
+                task: None,
+                current: Vec::new(),
+                granted: 0,
+            })
+            .views
+            .push(i);
+    }
+    let at = now.millis();
+    let day = day_of(now);
+    let view_ids: Vec<String> = views.iter().map(|_| ids::new_id("view")).collect();
+    let mut outcomes = vec![ViewOutcome::Refused; views.len()];
+    for batch in links.values_mut() {
+        let id = batch.link.share_link_id.as_str();
+        loop {
+            let Some(LinkNow { view_count: before, max_views, version, task }) = tx.link_now(id, at).await?
+            else {
+                break;
+            };
+            let (current, changed): (Vec<usize>, Vec<usize>) =
+                batch.views.iter().copied().partition(|&i| views[i].link.version == version);
+            for i in changed {
+                outcomes[i] = ViewOutcome::Changed;
+            }
+            let allowed = max_views.map_or(usize::MAX, |max| (max - before).max(0) as usize);
+            let granted = current.len().min(allowed);
+            if granted == 0 {
+                break;
+            }
+            let values = [
+                Value::Text(id),
+                Value::Int(at),
+                Value::Int(granted as i64),
+                Value::Int(before),
+                Value::Int(version),
+            ];
+            if tx.execute(SWAP_COUNT, &values).await? == 1 {
+                batch.before = before;
+                batch.max_views = max_views;
+                batch.task = Some(task);
+                batch.current = current;
+                batch.granted = granted;
+                break;
+            }
+        }
+    }
+    let granted: Vec<usize> = links.values().flat_map(|b| b.current[..b.granted].iter().copied()).collect();
+    let mut values = Vec::with_capacity(8 * CHUNKS[0]);
+    for (start, size) in chunked(granted.len()) {
+        values.clear();
+        for &i in &granted[start..start + size] {
+            let view = &views[i].view;
+            values.extend([
+                Value::Text(&view_ids[i]),
+                Value::Text(&views[i].link.share_link_id),
+                Value::Int(at),
+                view.client_prefix.as_deref().into(),
+                view.country.as_deref().into(),
+                view.city.as_deref().into(),
+                view.user_agent.as_deref().into(),
+                view.referrer_host.as_deref().into(),
+            ]);
+        }
+        tx.execute(&insert_sql(C::BACKEND, VIEW_ROW, 8, size, ""), &values).await?;
+    }
+    // In key order: two instances' batches update shared rows in the same order.
+    let mut breakdown: BTreeMap<(&str, &str, &str), i64> = BTreeMap::new();
+    for &i in &granted {
+        let view = &views[i].view;
+        let values = [
+            view.country.as_deref().unwrap_or("unknown"),
+            view.referrer_host.as_deref().unwrap_or("direct"),
+            view.browser.as_str(),
+            view.os.as_str(),
+            view.device.as_str(),
+        ];
+        for (dimension, value) in DIMENSIONS.iter().zip(values) {
+            *breakdown.entry((views[i].link.share_link_id.as_str(), *dimension, value)).or_default() += 1;
+        }
+    }
+    let breakdown: Vec<_> = breakdown.into_iter().collect();
+    for (start, size) in chunked(breakdown.len()) {
+        values.clear();
+        for ((id, dimension, value), n) in &breakdown[start..start + size] {
+            values.extend([Value::Text(id), Value::Text(dimension), Value::Text(value), Value::Int(*n)]);
+        }
+        tx.execute(&insert_sql(C::BACKEND, BREAKDOWN_ROW, 4, size, BREAKDOWN_TAIL), &values).await?;
+    }
+    // (A link with views granted always has its task read.)
+    for (batch, task) in links.values().filter_map(|b| Some((b, b.task.as_ref().filter(|_| b.granted > 0)?)))
+    {
+        let id = batch.link.share_link_id.as_str();
+        let mine = &batch.current[..batch.granted];
+        let granted = Value::Int(batch.granted as i64);
+        tx.execute(ADD_DAILY, &[Value::Text(id), Value::Text(&day), granted]).await?;
+        let mut seen = HashSet::new();
+        let visitors: Vec<&str> = mine
+            .iter()
+            .map(|&i| views[i].view.visitor_hash.as_str())
+            .filter(|hash| seen.insert(*hash))
+            .collect();
+        let mut new_visitors = 0;
+        for (start, size) in chunked(visitors.len()) {
+            values.clear();
+            for hash in &visitors[start..start + size] {
+                values.extend([Value::Text(id), Value::Text(hash), Value::Int(at)]);
+            }
+            new_visitors +=
+                tx.execute(&insert_sql(C::BACKEND, VISITOR_ROW, 3, size, NEW_VISITOR_TAIL), &values).await?;
+        }
+        if new_visitors > 0 {
+            tx.execute(ADD_UNIQUE, &[Value::Text(id), Value::Int(new_visitors as i64)]).await?;
+        }
+        for (n, &i) in mine.iter().enumerate() {
+            outcomes[i] = ViewOutcome::Counted(CountedView {
+                view_id: view_ids[i].clone(),
+                view_count: batch.before + n as i64 + 1,
+                max_views: batch.max_views,
+                viewed_at: now,
+                task: task.clone(),
+            });
+        }
+        let link = batch.link;
+        if link.notify_on_view {
+            for (n, &i) in mine.iter().enumerate() {
+                let view = &views[i].view;
+                let viewed = OutboxEvent::new(
+                    &link.owner_id,
+                    "share_link.viewed",
+                    serde_json::json!({
+                        "event": "share_link.viewed",
+                        "share_link_id": id,
+                        "task_id": link.task_id,
+                        "timestamp": now,
+                        "viewer": {
+                            "ip_address": view.ip_address,
+                            "user_agent": view.user_agent,
+                            "country": view.country,
+                            "city": view.city,
+                        },
+                        "view_count": batch.before + n as i64 + 1,
+                        "max_views": batch.max_views,
+                    }),
+                );
+                enqueue(tx, &viewed, at).await?;
+            }
+            tx.execute(PEND_MAIL, &[Value::Text(id), Value::Int(at), granted]).await?;
+        }
+        if batch.max_views == Some(batch.before + batch.granted as i64) {
+            tx.execute(EXPIRY_NOTIFIED, &[Value::Text(id), Value::Int(at)]).await?;
+            let expired = OutboxEvent::new(
+                &link.owner_id,
+                "share_link.expired",
+                link_event("share_link.expired", id, &link.task_id, now),
+            );
+            enqueue(tx, &expired, at).await?;
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Stores `event` in the outbox with a delivery per endpoint that wants it (as
+/// [`enqueue!`](super::webhooks::enqueue) does on a sqlx transaction).
+async fn enqueue<C: Counting>(tx: &mut C, event: &OutboxEvent, at: i64) -> Result<(), C::Error> {
+    let (id, owner, kind) =
+        (Value::Text(&event.event_id), Value::Text(&event.owner_id), Value::Text(event.event_type));
+    let stored =
+        tx.execute(ENQUEUE_EVENT, &[id, owner, kind, Value::Text(&event.payload), Value::Int(at)]).await?;
+    // No endpoint wants the event: there is nothing to deliver.
+    if stored > 0 {
+        tx.execute(enqueue_deliveries_for(C::BACKEND), &[id, owner, kind, Value::Int(at)]).await?;
+    }
+    Ok(())
+}
+
+/// A batch's statements on a sqlx transaction.
+struct SqlxCounting<'t, 'c, DB: sqlx::Database>(&'t mut sqlx::Transaction<'c, DB>);
+
+macro_rules! sqlx_counting {
+    ($db:ty, $backend:expr) => {
+        impl Counting for SqlxCounting<'_, '_, $db> {
+            type Error = sqlx::Error;
+            const BACKEND: Backend = $backend;
+
+            async fn link_now(&mut self, share_link_id: &str, at: i64) -> sqlx::Result<Option<LinkNow>> {
+                sqlx::query_as(LINK_NOW).bind(share_link_id).bind(at).fetch_optional(&mut **self.0).await
+            }
+
+            async fn execute(&mut self, sql: &str, values: &[Value<'_>]) -> sqlx::Result<u64> {
+                let mut query = sqlx::query(sql);
+                for value in values {
+                    query = match *value {
+                        Value::Text(text) => query.bind(text),
+                        Value::Int(n) => query.bind(n),
+                        Value::Null => query.bind(None::<&str>),
+                    };
+                }
+                Ok(query.execute(&mut **self.0).await?.rows_affected())
+            }
+        }
+    };
+}
+
+sqlx_counting!(sqlx::Sqlite, Backend::Sqlite);
+sqlx_counting!(sqlx::Postgres, Backend::Postgres);
+
 impl Db {
     /// Counts one view of `link` in a transaction of its own (a batch of one).
     pub async fn record_view(
@@ -247,238 +537,194 @@ impl Db {
         })
     }
 
-    /// Counts a batch of views in one transaction, with one counting write per link:
-    /// each view prepared with its link's current version is counted (with its own
-    /// view number) while the link is active and under `max_views`, in arrival
-    /// order, or refused. The views' records, rollups, unique viewers,
-    /// notifications and expiry events are written in the same transaction.
+    /// Counts a batch of views in one transaction through sqlx (see [`count_batch`]).
     pub async fn record_views(
         &self,
         views: &[PendingView],
         now: Timestamp,
     ) -> sqlx::Result<Vec<ViewOutcome>> {
-        // Links in id order, so two instances' batches lock rows in the same order.
-        let mut links: BTreeMap<&str, LinkBatch<'_>> = BTreeMap::new();
-        for (i, pending) in views.iter().enumerate() {
-            links
-                .entry(pending.link.share_link_id.as_str())
-                .or_insert_with(|| LinkBatch {
-                    link: &pending.link,
-                    views: Vec::new(),
-                    before: 0,
-                    max_views: None,
-                    task: None,
-                    current: Vec::new(),
-                    granted: 0,
-                })
-                .views
-                .push(i);
-        }
-        let at = now.millis();
-        let day = day_of(now);
-        let view_ids: Vec<String> = views.iter().map(|_| ids::new_id("view")).collect();
-        let mut outcomes = vec![ViewOutcome::Refused; views.len()];
-        let backend = self.backend();
         dispatch!(self.write(), |pool| {
             let mut tx = pool.begin().await?;
-            for batch in links.values_mut() {
-                let id = batch.link.share_link_id.as_str();
-                loop {
-                    let active: Option<LinkNow> = sqlx::query_as(
-                        "SELECT l.view_count, l.max_views, l.version, t.status, t.agent, t.created_at, \
-                                t.started_at, t.finished_at, t.last_event_seq, t.artifacts_version \
-                         FROM share_links l JOIN tasks t ON t.task_id = l.task_id \
-                         WHERE l.share_link_id = $1 AND l.revoked_at IS NULL AND l.expires_at > $2",
-                    )
-                    .bind(id)
-                    .bind(at)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let Some(LinkNow { view_count: before, max_views, version, task }) = active else {
-                        break;
-                    };
-                    let (current, changed): (Vec<usize>, Vec<usize>) =
-                        batch.views.iter().copied().partition(|&i| views[i].link.version == version);
-                    for i in changed {
-                        outcomes[i] = ViewOutcome::Changed;
-                    }
-                    let allowed = max_views.map_or(usize::MAX, |max| (max - before).max(0) as usize);
-                    let granted = current.len().min(allowed);
-                    if granted == 0 {
-                        break;
-                    }
-                    // Counts only if nobody counted views or changed the link since the read.
-                    let swapped = sqlx::query(
-                        "UPDATE share_links SET view_count = view_count + $3, \
-                             first_viewed_at = COALESCE(first_viewed_at, $2), last_viewed_at = $2 \
-                         WHERE share_link_id = $1 AND view_count = $4 AND version = $5 \
-                           AND revoked_at IS NULL AND expires_at > $2",
-                    )
-                    .bind(id)
-                    .bind(at)
-                    .bind(granted as i64)
-                    .bind(before)
-                    .bind(version)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if swapped == 1 {
-                        batch.before = before;
-                        batch.max_views = max_views;
-                        batch.task = Some(task);
-                        batch.current = current;
-                        batch.granted = granted;
-                        break;
-                    }
-                }
-            }
-            let granted: Vec<usize> =
-                links.values().flat_map(|b| b.current[..b.granted].iter().copied()).collect();
-            for (start, size) in chunked(granted.len()) {
-                let sql = insert_sql(backend, VIEW_ROW, 8, size, "");
-                let mut insert = sqlx::query(&sql);
-                for &i in &granted[start..start + size] {
-                    let view = &views[i].view;
-                    insert = insert
-                        .bind(&view_ids[i])
-                        .bind(&views[i].link.share_link_id)
-                        .bind(at)
-                        .bind(&view.client_prefix)
-                        .bind(&view.country)
-                        .bind(&view.city)
-                        .bind(&view.user_agent)
-                        .bind(&view.referrer_host);
-                }
-                insert.execute(&mut *tx).await?;
-            }
-            let mut breakdown: HashMap<(&str, &str, &str), i64> = HashMap::new();
-            for &i in &granted {
-                let view = &views[i].view;
-                let values = [
-                    view.country.as_deref().unwrap_or("unknown"),
-                    view.referrer_host.as_deref().unwrap_or("direct"),
-                    view.browser.as_str(),
-                    view.os.as_str(),
-                    view.device.as_str(),
-                ];
-                for (dimension, value) in DIMENSIONS.iter().zip(values) {
-                    *breakdown
-                        .entry((views[i].link.share_link_id.as_str(), *dimension, value))
-                        .or_default() += 1;
-                }
-            }
-            for ((id, dimension, value), n) in &breakdown {
-                sqlx::query(
-                    "INSERT INTO share_link_breakdown (share_link_id, dimension, value, views) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (share_link_id, dimension, value) DO UPDATE SET views = share_link_breakdown.views + $4",
-                )
-                .bind(*id)
-                .bind(*dimension)
-                .bind(*value)
-                .bind(*n)
-                .execute(&mut *tx)
-                .await?;
-            }
-            // (A link with views granted always has its task read.)
-            for (batch, task) in
-                links.values().filter_map(|b| Some((b, b.task.as_ref().filter(|_| b.granted > 0)?)))
-            {
-                let id = batch.link.share_link_id.as_str();
-                let mine = &batch.current[..batch.granted];
-                sqlx::query(
-                    "INSERT INTO share_link_daily_views (share_link_id, day, views) VALUES ($1, $2, $3) \
-                     ON CONFLICT (share_link_id, day) DO UPDATE SET views = share_link_daily_views.views + $3",
-                )
-                .bind(id)
-                .bind(&day)
-                .bind(batch.granted as i64)
-                .execute(&mut *tx)
-                .await?;
-                let mut seen = HashSet::new();
-                let visitors: Vec<&str> = mine
-                    .iter()
-                    .map(|&i| views[i].view.visitor_hash.as_str())
-                    .filter(|hash| seen.insert(*hash))
-                    .collect();
-                let mut new_visitors = 0;
-                for (start, size) in chunked(visitors.len()) {
-                    let sql = insert_sql(backend, VISITOR_ROW, 3, size, NEW_VISITOR_TAIL);
-                    let mut insert = sqlx::query(&sql);
-                    for hash in &visitors[start..start + size] {
-                        insert = insert.bind(id).bind(*hash).bind(at);
-                    }
-                    new_visitors += insert.execute(&mut *tx).await?.rows_affected();
-                }
-                if new_visitors > 0 {
-                    sqlx::query(
-                        "UPDATE share_links SET unique_views = unique_views + $2 WHERE share_link_id = $1",
-                    )
-                    .bind(id)
-                    .bind(new_visitors as i64)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                for (n, &i) in mine.iter().enumerate() {
-                    outcomes[i] = ViewOutcome::Counted(CountedView {
-                        view_id: view_ids[i].clone(),
-                        view_count: batch.before + n as i64 + 1,
-                        max_views: batch.max_views,
-                        viewed_at: now,
-                        task: task.clone(),
-                    });
-                }
-                let link = batch.link;
-                if link.notify_on_view {
-                    for (n, &i) in mine.iter().enumerate() {
-                        let view = &views[i].view;
-                        let viewed = OutboxEvent::new(
-                            &link.owner_id,
-                            "share_link.viewed",
-                            serde_json::json!({
-                                "event": "share_link.viewed",
-                                "share_link_id": id,
-                                "task_id": link.task_id,
-                                "timestamp": now,
-                                "viewer": {
-                                    "ip_address": view.ip_address,
-                                    "user_agent": view.user_agent,
-                                    "country": view.country,
-                                    "city": view.city,
-                                },
-                                "view_count": batch.before + n as i64 + 1,
-                                "max_views": batch.max_views,
-                            }),
-                        );
-                        enqueue!(tx, &viewed, at);
-                    }
-                    sqlx::query(
-                        "INSERT INTO view_mail (share_link_id, pending_views, first_pending_at) VALUES ($1, $3, $2) \
-                         ON CONFLICT (share_link_id) DO UPDATE SET pending_views = view_mail.pending_views + $3, \
-                         first_pending_at = COALESCE(view_mail.first_pending_at, $2)",
-                    )
-                    .bind(id)
-                    .bind(at)
-                    .bind(batch.granted as i64)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                if batch.max_views == Some(batch.before + batch.granted as i64) {
-                    sqlx::query("UPDATE share_links SET expiry_notified_at = $2 WHERE share_link_id = $1")
-                        .bind(id)
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await?;
-                    let expired = OutboxEvent::new(
-                        &link.owner_id,
-                        "share_link.expired",
-                        link_event("share_link.expired", id, &link.task_id, now),
-                    );
-                    enqueue!(tx, &expired, at);
-                }
-            }
+            let outcomes = count_batch(&mut SqlxCounting(&mut tx), views, now).await?;
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(())
-        })?;
+            Ok(outcomes)
+        })
+    }
+}
+
+/// The SQLite view writer: a thread of its own with a connection of its own,
+/// which runs each batch's statements itself — no statement crosses a channel.
+mod direct {
+    use std::borrow::Cow;
+    use std::panic::AssertUnwindSafe;
+    use std::path::Path;
+    use std::time::Duration;
+
+    use futures_util::FutureExt as _;
+    use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
+    use rusqlite::{OpenFlags, OptionalExtension as _, TransactionBehavior};
+    use sqlx::SqlitePool;
+    use tokio::runtime::Handle;
+    use tokio::sync::mpsc;
+
+    use super::{answer, count_batch, Counting, LinkNow, PendingView, Value, Waiting, LINK_NOW, MAX_BATCH};
+    use crate::domain::task::TaskStatus;
+    use crate::domain::time::Timestamp;
+    use crate::storage::{Backend, TaskFacts};
+
+    impl ToSql for Value<'_> {
+        fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+            Ok(match *self {
+                Value::Text(text) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+                Value::Int(n) => ToSqlOutput::Borrowed(ValueRef::Integer(n)),
+                Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            })
+        }
+    }
+
+    /// A batch's statements on the writer's own SQLite transaction. Nothing here
+    /// waits: each future is ready when first polled.
+    struct Direct<'t, 'c>(&'t rusqlite::Transaction<'c>);
+
+    /// `sql` with `$n` written `?n`: SQLite numbers `$n` by first appearance, `?n` by `n`.
+    fn numbered(sql: &str) -> Cow<'_, str> {
+        if sql.contains('$') {
+            Cow::Owned(sql.replace('$', "?"))
+        } else {
+            Cow::Borrowed(sql)
+        }
+    }
+
+    impl Counting for Direct<'_, '_> {
+        type Error = rusqlite::Error;
+        const BACKEND: Backend = Backend::Sqlite;
+
+        async fn link_now(&mut self, share_link_id: &str, at: i64) -> rusqlite::Result<Option<LinkNow>> {
+            let mut statement = self.0.prepare_cached(&numbered(LINK_NOW))?;
+            statement
+                .query_row((share_link_id, at), |row| {
+                    let status: String = row.get(3)?;
+                    let status = TaskStatus::parse(&status).ok_or_else(|| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            3,
+                            rusqlite::types::Type::Text,
+                            format!("unknown task status {status:?}").into(),
+                        )
+                    })?;
+                    Ok(LinkNow {
+                        view_count: row.get(0)?,
+                        max_views: row.get(1)?,
+                        version: row.get(2)?,
+                        task: TaskFacts {
+                            status,
+                            agent: row.get(4)?,
+                            created_at: row.get(5)?,
+                            started_at: row.get(6)?,
+                            finished_at: row.get(7)?,
+                            last_event_seq: row.get(8)?,
+                            artifacts_version: row.get(9)?,
+                        },
+                    })
+                })
+                .optional()
+        }
+
+        async fn execute(&mut self, sql: &str, values: &[Value<'_>]) -> rusqlite::Result<u64> {
+            let mut statement = self.0.prepare_cached(&numbered(sql))?;
+            Ok(statement.execute(rusqlite::params_from_iter(values))? as u64)
+        }
+    }
+
+    /// Opens the writer's connection to the database the pool `gate` writes to,
+    /// set up as the pool's connections are.
+    fn open(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+        let connection = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        connection.busy_timeout(Duration::from_secs(10))?;
+        // The database is in WAL mode already (the pool set it, and it persists).
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.set_prepared_statement_cache_capacity(64);
+        Ok(connection)
+    }
+
+    /// Starts the writer thread for the SQLite database behind `gate`, the pool of
+    /// its one writing connection.
+    pub(super) fn start(gate: SqlitePool, waiting: mpsc::Receiver<Waiting>) {
+        let path = gate.connect_options().get_filename().to_owned();
+        let runtime = Handle::current();
+        std::thread::Builder::new()
+            .name("view-writer".into())
+            .spawn(move || write_batches(&path, &gate, &runtime, waiting))
+            .expect("the view writer's thread starts");
+    }
+
+    /// The writer thread: takes what has queued up (at least one view), commits it
+    /// as one batch, answers, and starts over; it ends when every handle is dropped.
+    ///
+    /// SQLite admits one writer at a time, and the service's other writes go
+    /// through the pool's one connection: each batch holds that connection while it
+    /// writes, so writers take turns in the pool's queue instead of meeting
+    /// `SQLITE_BUSY`.
+    fn write_batches(
+        path: &Path,
+        gate: &SqlitePool,
+        runtime: &Handle,
+        mut waiting: mpsc::Receiver<Waiting>,
+    ) {
+        let mut connection: Option<rusqlite::Connection> = None;
+        let mut batch: Vec<Waiting> = Vec::with_capacity(MAX_BATCH);
+        while let Some(first) = waiting.blocking_recv() {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match waiting.try_recv() {
+                    Ok(next) => batch.push(next),
+                    Err(_) => break,
+                }
+            }
+            // A request given up on (its client left, or it timed out) spends no view.
+            batch.retain(|w| !w.answer.is_closed());
+            if batch.is_empty() {
+                continue;
+            }
+            let (views, answers): (Vec<PendingView>, Vec<_>) =
+                batch.drain(..).map(|w| (w.view, w.answer)).unzip();
+            // A panic fails its batch (the transaction rolls back as it unwinds);
+            // the next batch opens a new connection.
+            let written = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                runtime.block_on(async {
+                    let _turn = gate.acquire().await.map_err(|err| err.to_string())?;
+                    let connection = match &mut connection {
+                        Some(connection) => connection,
+                        None => connection.insert(open(path).map_err(|err| err.to_string())?),
+                    };
+                    commit(connection, &views, Timestamp::now())
+                })
+            }))
+            .unwrap_or_else(|_| {
+                connection = None;
+                Err("the batch's writer panicked".into())
+            });
+            answer(answers, written, views.len());
+        }
+    }
+
+    /// One batch in one transaction of `connection`.
+    fn commit(
+        connection: &mut rusqlite::Connection,
+        views: &[PendingView],
+        now: Timestamp,
+    ) -> Result<Vec<super::ViewOutcome>, String> {
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| e.to_string())?;
+        let outcomes = count_batch(&mut Direct(&tx), views, now)
+            .now_or_never()
+            .ok_or("a batch's statement waited")?
+            .map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
         Ok(outcomes)
     }
 }

@@ -84,6 +84,14 @@ pub(crate) fn enqueue_deliveries_sql<DB: DeliverySql>(_tx: &sqlx::Transaction<'_
     DB::ENQUEUE_DELIVERIES
 }
 
+/// The fan-out statement for `backend`.
+pub(crate) fn enqueue_deliveries_for(backend: super::Backend) -> &'static str {
+    match backend {
+        super::Backend::Sqlite => <sqlx::Sqlite as DeliverySql>::ENQUEUE_DELIVERIES,
+        super::Backend::Postgres => <sqlx::Postgres as DeliverySql>::ENQUEUE_DELIVERIES,
+    }
+}
+
 /// The one-endpoint statement for the engine of `tx`.
 fn enqueue_delivery_sql<DB: DeliverySql>(_tx: &sqlx::Transaction<'_, DB>) -> &'static str {
     DB::ENQUEUE_DELIVERY

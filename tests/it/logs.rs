@@ -112,3 +112,20 @@ async fn no_secret_reaches_the_log() {
         assert!(!log.contains(secret.as_str()), "the log contains the {what}");
     }
 }
+
+/// A log written to a file is plain text: no terminal colour codes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_file_has_no_colour_codes() {
+    let db = TestDb::new(Backend::Sqlite).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server =
+        Server::start_logging(dir.path(), &["--database-url", db.url.as_str()], "info", Stdio::from(log));
+    let missing = reqwest::get(format!("{}/v1/tasks", server.base)).await.unwrap();
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    assert!(server.terminate(), "serve stops cleanly, its log flushed");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("response"), "the request was logged:\n{log}");
+    assert!(!log.contains('\u{1b}'), "no escape codes in a log file:\n{log}");
+}
