@@ -136,13 +136,9 @@ impl ViewWriter {
 async fn write_batches(db: Db, mut waiting: mpsc::Receiver<Waiting>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        // A request given up on (its client left, or it timed out) spends no view.
-        batch.retain(|w: &Waiting| !w.answer.is_closed());
-        if batch.is_empty() {
+        let Some((views, answers)) = split(&mut batch) else {
             continue;
-        }
-        let (views, answers): (Vec<PendingView>, Vec<_>) =
-            batch.drain(..).map(|w| (w.view, w.answer)).unzip();
+        };
         // A panic in a batch fails that batch (its transaction is dropped, so rolled
         // back) and leaves the writer serving the next one.
         let written = AssertUnwindSafe(db.record_views(&views, Timestamp::now()))
@@ -154,12 +150,22 @@ async fn write_batches(db: Db, mut waiting: mpsc::Receiver<Waiting>) {
     }
 }
 
+/// Where the answers of a batch's views go.
+type Answers = Vec<oneshot::Sender<Result<ViewOutcome, String>>>;
+
+/// Empties `batch` into its views and their answers, leaving out requests given up
+/// on (their client left, or they timed out): those spend no view. `None` when
+/// nothing is left to count.
+fn split(batch: &mut Vec<Waiting>) -> Option<(Vec<PendingView>, Answers)> {
+    batch.retain(|w| !w.answer.is_closed());
+    if batch.is_empty() {
+        return None;
+    }
+    Some(batch.drain(..).map(|w| (w.view, w.answer)).unzip())
+}
+
 /// Sends each request of a batch what became of its view, or the batch's error.
-fn answer(
-    answers: Vec<oneshot::Sender<Result<ViewOutcome, String>>>,
-    written: Result<Vec<ViewOutcome>, String>,
-    views: usize,
-) {
+fn answer(answers: Answers, written: Result<Vec<ViewOutcome>, String>, views: usize) {
     match written {
         Ok(counted) => {
             for (answer, counted) in answers.into_iter().zip(counted) {
@@ -567,7 +573,9 @@ mod direct {
     use tokio::runtime::Handle;
     use tokio::sync::mpsc;
 
-    use super::{answer, count_batch, Counting, LinkNow, PendingView, Value, Waiting, LINK_NOW, MAX_BATCH};
+    use super::{
+        answer, count_batch, split, Counting, LinkNow, PendingView, Value, Waiting, LINK_NOW, MAX_BATCH,
+    };
     use crate::domain::task::TaskStatus;
     use crate::domain::time::Timestamp;
     use crate::storage::{Backend, TaskFacts};
@@ -668,12 +676,7 @@ mod direct {
     /// through the pool's one connection: each batch holds that connection while it
     /// writes, so writers take turns in the pool's queue instead of meeting
     /// `SQLITE_BUSY`.
-    fn write_batches(
-        path: &Path,
-        gate: &SqlitePool,
-        runtime: &Handle,
-        mut waiting: mpsc::Receiver<Waiting>,
-    ) {
+    fn write_batches(path: &Path, gate: &SqlitePool, runtime: &Handle, mut waiting: mpsc::Receiver<Waiting>) {
         let mut connection: Option<rusqlite::Connection> = None;
         let mut batch: Vec<Waiting> = Vec::with_capacity(MAX_BATCH);
         while let Some(first) = waiting.blocking_recv() {
@@ -684,13 +687,9 @@ mod direct {
                     Err(_) => break,
                 }
             }
-            // A request given up on (its client left, or it timed out) spends no view.
-            batch.retain(|w| !w.answer.is_closed());
-            if batch.is_empty() {
+            let Some((views, answers)) = split(&mut batch) else {
                 continue;
-            }
-            let (views, answers): (Vec<PendingView>, Vec<_>) =
-                batch.drain(..).map(|w| (w.view, w.answer)).unzip();
+            };
             // A panic fails its batch (the transaction rolls back as it unwinds);
             // the next batch opens a new connection.
             let written = std::panic::catch_unwind(AssertUnwindSafe(|| {
