@@ -63,6 +63,12 @@ macro_rules! dispatch {
 }
 pub(crate) use dispatch;
 
+/// How long a SQLite connection waits for the write lock (held by another process,
+/// or by the other of the pool's writer and the view writer) before it fails.
+/// The view writer's connection is set up as the pool's are: WAL (persistent, set
+/// by the pool), `synchronous = NORMAL`, foreign keys on, and this timeout.
+pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Which database engine a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -133,7 +139,7 @@ impl Db {
                 // only an OS crash or power loss can lose the last few.
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
             let write = SqlitePoolOptions::new()
                 .max_connections(1)
                 // A local file does not go stale: no ping before every write.

@@ -564,7 +564,6 @@ mod direct {
     use std::borrow::Cow;
     use std::panic::AssertUnwindSafe;
     use std::path::Path;
-    use std::time::Duration;
 
     use futures_util::FutureExt as _;
     use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
@@ -578,7 +577,7 @@ mod direct {
     };
     use crate::domain::task::TaskStatus;
     use crate::domain::time::Timestamp;
-    use crate::storage::{Backend, TaskFacts};
+    use crate::storage::{Backend, TaskFacts, SQLITE_BUSY_TIMEOUT};
 
     impl ToSql for Value<'_> {
         fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -643,14 +642,14 @@ mod direct {
         }
     }
 
-    /// Opens the writer's connection to the database the pool `gate` writes to,
-    /// set up as the pool's connections are.
+    /// Opens the writer's connection to the SQLite file at `path`, set up as the
+    /// pool's connections are (see [`SQLITE_BUSY_TIMEOUT`]).
     fn open(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
         let connection = rusqlite::Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        connection.busy_timeout(Duration::from_secs(10))?;
+        connection.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
         // The database is in WAL mode already (the pool set it, and it persists).
         connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
