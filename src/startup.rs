@@ -31,6 +31,7 @@ use crate::domain::ids;
 use crate::domain::share::LinkKeys;
 use crate::state::AppState;
 use crate::storage::Db;
+use crate::telemetry::ViewedLink;
 
 /// How long a stopping service waits for open connections to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -162,20 +163,16 @@ pub fn app(state: AppState) -> Router {
                         .get("x-request-id")
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default();
-                    // A view's link is recorded here by its handler, so a view logs one line.
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        route,
-                        request_id = id,
-                        share_link_id = tracing::field::Empty,
-                    )
+                    tracing::info_span!("request", method = %request.method(), route, request_id = id)
                 })
                 .on_request(())
                 .on_response(|response: &Response<Body>, latency: Duration, _: &Span| {
+                    // A view logs this one line, which names the link it showed.
+                    let viewed = response.extensions().get::<ViewedLink>();
                     tracing::info!(
                         status = response.status().as_u16(),
                         latency_ms = latency.as_millis() as u64,
+                        share_link_id = viewed.map(|v| v.0.as_str()),
                         "response"
                     );
                 }),

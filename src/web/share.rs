@@ -39,6 +39,7 @@ use crate::domain::viewer;
 use crate::state::AppState;
 use crate::storage::cache::TaskContent;
 use crate::storage::{Attempt, AttemptLimits, CountedView, NewView, ShareLinkRecord, ViewOutcome};
+use crate::telemetry::ViewedLink;
 
 /// Header that carries a link's password for JSON clients.
 pub const PASSWORD_HEADER: &str = "x-share-password";
@@ -331,8 +332,6 @@ async fn reveal(
             return Ok(None);
         }
     };
-    // On the request's span: its one "response" line tells which link was viewed.
-    tracing::Span::current().record("share_link_id", link.share_link_id.as_str());
     Ok(Some(counted))
 }
 
@@ -502,7 +501,9 @@ async fn open_once(
     if json {
         let password = headers.get(PASSWORD_HEADER).and_then(|v| v.to_str().ok());
         return match open_json(state, &link, token, password, client, headers).await {
-            Ok(Some(view)) => Some(axum::Json(Envelope { success: true, data: view }).into_response()),
+            Ok(Some(view)) => {
+                Some(shown(&link, axum::Json(Envelope { success: true, data: view }).into_response()))
+            }
             Ok(None) => None,
             Err(err) => Some(failure(err, true)),
         };
@@ -688,11 +689,21 @@ async fn reveal_page(
     let lifetime = std::time::Duration::from_millis(GRANT_LIFETIME_MS as u64);
     let grant = cookie(state, GRANT_COOKIE, shared.grant.clone(), link_path(state, token), lifetime);
     let jar = jar.add(grant);
-    Some(if redirect {
-        (jar, see_other(&link_path(state, token))).into_response()
-    } else {
-        (jar, page(StatusCode::OK, &SharePage::new(state, &shared, token))).into_response()
-    })
+    Some(shown(
+        link,
+        if redirect {
+            (jar, see_other(&link_path(state, token))).into_response()
+        } else {
+            (jar, page(StatusCode::OK, &SharePage::new(state, &shared, token))).into_response()
+        },
+    ))
+}
+
+/// `response`, marked as showing a counted view of `link`: its "response" log
+/// line names the link.
+fn shown(link: &ShareLinkRecord, mut response: Response) -> Response {
+    response.extensions_mut().insert(ViewedLink(link.share_link_id.clone()));
+    response
 }
 
 /// Download an artifact of a shared task

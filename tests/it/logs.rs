@@ -11,17 +11,33 @@ use serde_json::{json, Value};
 use crate::cli::{agentshare, Server};
 use crate::common::{Backend, TestDb};
 
+/// A service logging JSON lines at `filter` to a file, and an API key of its owner.
+struct Logged {
+    key: String,
+    log_path: std::path::PathBuf,
+    server: Server,
+    _db: TestDb,
+    _dir: tempfile::TempDir,
+}
+
+impl Logged {
+    async fn start(filter: &str) -> Logged {
+        let db = TestDb::new(Backend::Sqlite).await.unwrap();
+        let (ok, out, err) = agentshare(&["keys", "create", "--owner", "lee", "--database-url", &db.url]);
+        assert!(ok, "{err}");
+        let key = out.lines().last().unwrap().to_owned();
+        let dir = tempfile::tempdir().unwrap();
+        let log_path = dir.path().join("serve.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let args = ["--database-url", db.url.as_str(), "--log-format", "json"];
+        let server = Server::start_logging(dir.path(), &args, filter, Stdio::from(log));
+        Logged { key, log_path, server, _db: db, _dir: dir }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_the_log() {
-    let db = TestDb::new(Backend::Sqlite).await.unwrap();
-    let (ok, out, err) = agentshare(&["keys", "create", "--owner", "lee", "--database-url", &db.url]);
-    assert!(ok, "{err}");
-    let key = out.lines().last().unwrap().to_owned();
-    let dir = tempfile::tempdir().unwrap();
-    let log_path = dir.path().join("serve.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let args = ["--database-url", db.url.as_str(), "--log-format", "json"];
-    let server = Server::start_logging(dir.path(), &args, "debug", Stdio::from(log));
+    let Logged { key, log_path, server, _db, _dir } = Logged::start("debug").await;
     let client = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
     let base = server.base.clone();
     let call = |method: Method, path: &str, bearer: &str, body: Option<Value>| {
@@ -128,4 +144,72 @@ async fn a_log_file_has_no_colour_codes() {
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.contains("response"), "the request was logged:\n{log}");
     assert!(!log.contains('\u{1b}'), "no escape codes in a log file:\n{log}");
+}
+
+/// Each request logs one "response" line; a view's line names the link it
+/// showed, a refused one names none, and the line is written while the service
+/// runs (not held back until it stops).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_view_logs_one_line_naming_its_link() {
+    let Logged { key, log_path, server, _db, _dir } = Logged::start("info").await;
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        client.post(format!("{}{path}", server.base)).bearer_auth(&key).json(&body).send()
+    };
+    let task: Value = post("/v1/tasks", json!({"title": "logged"})).await.unwrap().json().await.unwrap();
+    let task = task["data"]["task_id"].as_str().unwrap().to_owned();
+    let done = client
+        .patch(format!("{}/v1/tasks/{task}", server.base))
+        .bearer_auth(&key)
+        .json(&json!({"status": "completed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    let open: Value = post("/v1/share-links", json!({"task_id": task})).await.unwrap().json().await.unwrap();
+    let locked = json!({"task_id": task, "password": "Correct-Horse-Battery-77"});
+    let locked: Value = post("/v1/share-links", locked).await.unwrap().json().await.unwrap();
+    let link_id = open["data"]["share_link_id"].as_str().unwrap_or_else(|| panic!("{open}"));
+
+    let request_id =
+        |response: &reqwest::Response| response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let url = open["data"]["url"].as_str().unwrap();
+    let json_view = client.get(url).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(json_view.status(), StatusCode::OK);
+    let page_view = client.get(url).send().await.unwrap();
+    assert_eq!(page_view.status(), StatusCode::OK);
+    let refused = client
+        .get(locked["data"]["url"].as_str().unwrap())
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let ids = [request_id(&json_view), request_id(&page_view), request_id(&refused)];
+
+    // Written while the service runs: the log thread flushes whenever it has
+    // nothing more to write.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let lines_of = |log: &str, id: &str| -> Vec<Value> {
+        log.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l["spans"].as_array().is_some_and(|s| s.iter().any(|s| s["request_id"] == id)))
+            .collect()
+    };
+    let log = loop {
+        let log = std::fs::read_to_string(&log_path).unwrap();
+        if ids.iter().all(|id| !lines_of(&log, id).is_empty()) {
+            break log;
+        }
+        assert!(std::time::Instant::now() < deadline, "the running service's log lacks a request:\n{log}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    for (id, shown) in ids.iter().zip([Some(link_id), Some(link_id), None]) {
+        let lines = lines_of(&log, id);
+        assert_eq!(lines.len(), 1, "one line for request {id}:\n{log}");
+        let fields = &lines[0]["fields"];
+        assert_eq!(fields["message"], "response", "{log}");
+        assert_eq!(fields["share_link_id"].as_str(), shown, "{log}");
+    }
+    assert!(server.terminate(), "serve stops cleanly");
 }
