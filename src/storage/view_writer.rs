@@ -13,7 +13,9 @@
 //! as `max_views` still allows, and writes the new count with a compare-and-swap on
 //! the count it read (looking again if another instance counted views in between).
 //! So limits hold exactly, on one instance or several, without check-then-act. View
-//! rows and rollups go in with multi-row inserts and upserts. Each request is
+//! rows and rollups go in with multi-row inserts and upserts (on PostgreSQL, one
+//! statement per table whatever the batch's size, its columns bound as arrays: each
+//! statement is a round trip the batch waits for). Each request is
 //! answered only after the commit: granted with its own view number, or refused; a
 //! batch that fails fails every request in it, and counts none of them.
 //!
@@ -40,10 +42,10 @@ use crate::domain::webhook::link_event;
 pub const MAX_BATCH: usize = 1024;
 /// Views waiting for a batch before new ones wait to be queued.
 const QUEUE_DEPTH: usize = 4 * MAX_BATCH;
-/// Rows per multi-row insert, largest first: a batch is cut into these sizes, so
-/// a handful of distinct statements serve every batch (and stay prepared). Not
-/// larger: SQLite finds each numbered parameter by a scan of the statement's
-/// parameters, so binding costs grow with the square of a statement's size.
+/// Rows per multi-row insert on SQLite, largest first: a batch is cut into these
+/// sizes, so a handful of distinct statements serve every batch (and stay
+/// prepared). Not larger: binding costs grow with a statement's size, and in
+/// process a statement more costs no round trip.
 const CHUNKS: [usize; 4] = [64, 16, 4, 1];
 
 /// What a view needs to know of its link.
@@ -181,33 +183,55 @@ fn answer(answers: Answers, written: Result<Vec<ViewOutcome>, String>, views: us
     }
 }
 
-/// `INSERT … VALUES ($1, …), (…)` for `rows` rows of `columns` values, then `tail`.
+/// `INSERT … VALUES (?, …), (…)` for `rows` rows of `columns` values, then `tail`.
 ///
-/// On SQLite the values are anonymous (`?`): binding a numbered one makes SQLite
-/// scan the statement's list of names, so with hundreds of values a batch spent
-/// more time binding than inserting.
-fn insert_sql(backend: Backend, head: &str, columns: usize, rows: usize, tail: &str) -> String {
-    use std::fmt::Write as _;
-    let mut sql = String::with_capacity(head.len() + tail.len() + rows * columns * 6);
+/// The values are anonymous (`?`): binding a numbered one makes SQLite scan the
+/// statement's list of names, so with hundreds of values a batch spent more time
+/// binding than inserting.
+fn insert_sql(head: &str, columns: usize, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * columns * 3 + 8);
     sql.push_str(head);
     sql.push_str(" VALUES ");
     for row in 0..rows {
         sql.push_str(if row == 0 { "(" } else { ", (" });
         for column in 0..columns {
-            if column > 0 {
-                sql.push_str(", ");
-            }
-            match backend {
-                Backend::Sqlite => sql.push('?'),
-                Backend::Postgres => {
-                    let _ = write!(sql, "${}", row * columns + column + 1);
-                }
-            }
+            sql.push_str(if column == 0 { "?" } else { ", ?" });
         }
         sql.push(')');
     }
     sql.push_str(tail);
     sql
+}
+
+/// `INSERT … SELECT * FROM UNNEST($1::text[], …)`, then `tail`: on PostgreSQL, any
+/// number of rows in one statement (one round trip, one prepared statement), each
+/// column bound as one array.
+fn unnest_sql(head: &str, columns: &[Column], tail: &str) -> String {
+    use std::fmt::Write as _;
+    let mut sql = format!("{head} SELECT * FROM UNNEST(");
+    for (n, column) in columns.iter().enumerate() {
+        let kind = match column {
+            Column::Text => "text",
+            Column::Int => "bigint",
+        };
+        let _ = write!(sql, "{}${}::{kind}[]", if n == 0 { "" } else { ", " }, n + 1);
+    }
+    sql.push(')');
+    sql.push_str(tail);
+    sql
+}
+
+/// Inserts `rows` as multi-row `VALUES` statements of the sizes in [`CHUNKS`] (so
+/// a few prepared statements serve every batch): SQLite's way, in process, where a
+/// statement costs no round trip.
+async fn insert_in_chunks<C: Counting>(tx: &mut C, rows: Rows<'_>) -> Result<u64, C::Error> {
+    let width = rows.columns.len();
+    let mut inserted = 0;
+    for (start, size) in chunked(rows.values.len() / width) {
+        let sql = insert_sql(rows.head, width, size, rows.tail);
+        inserted += tx.execute(&sql, &rows.values[start * width..(start + size) * width]).await?;
+    }
+    Ok(inserted)
 }
 
 /// Cuts `len` items into runs of the sizes in [`CHUNKS`], as `(start, size)`.
@@ -226,9 +250,15 @@ fn chunked(len: usize) -> Vec<(usize, usize)> {
 const VIEW_ROW: &str =
     "INSERT INTO share_link_views (view_id, share_link_id, viewed_at, client_prefix, country, \
      city, user_agent, referrer_host)";
+const VIEW_COLUMNS: [Column; 8] = {
+    use Column::{Int, Text};
+    [Text, Text, Int, Text, Text, Text, Text, Text]
+};
 const VISITOR_ROW: &str = "INSERT INTO share_link_visitors (share_link_id, visitor_hash, first_seen_at)";
+const VISITOR_COLUMNS: [Column; 3] = [Column::Text, Column::Text, Column::Int];
 const NEW_VISITOR_TAIL: &str = " ON CONFLICT (share_link_id, visitor_hash) DO NOTHING";
 const BREAKDOWN_ROW: &str = "INSERT INTO share_link_breakdown (share_link_id, dimension, value, views)";
+const BREAKDOWN_COLUMNS: [Column; 4] = [Column::Text, Column::Text, Column::Text, Column::Int];
 const BREAKDOWN_TAIL: &str = " ON CONFLICT (share_link_id, dimension, value) \
      DO UPDATE SET views = share_link_breakdown.views + excluded.views";
 
@@ -268,6 +298,42 @@ enum Value<'a> {
     Null,
 }
 
+/// The type of a column a batch inserts rows into.
+#[derive(Debug, Clone, Copy)]
+enum Column {
+    Text,
+    Int,
+}
+
+/// Rows a batch inserts: `values` row after row, a value per column.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    /// `INSERT INTO table (columns…)`.
+    head: &'a str,
+    columns: &'a [Column],
+    values: &'a [Value<'a>],
+    /// What follows the rows (`ON CONFLICT …`), or nothing.
+    tail: &'a str,
+}
+
+impl<'a> Value<'a> {
+    /// The text this is, or `None` (NULL) for anything else.
+    fn text(&self) -> Option<&'a str> {
+        match *self {
+            Value::Text(text) => Some(text),
+            Value::Int(_) | Value::Null => None,
+        }
+    }
+
+    /// The integer this is, or `None` (NULL) for anything else.
+    fn int(&self) -> Option<i64> {
+        match *self {
+            Value::Int(n) => Some(n),
+            Value::Text(_) | Value::Null => None,
+        }
+    }
+}
+
 impl<'a> From<Option<&'a str>> for Value<'a> {
     fn from(text: Option<&'a str>) -> Value<'a> {
         text.map_or(Value::Null, Value::Text)
@@ -286,6 +352,8 @@ trait Counting {
     /// Runs `sql` (`$n` placeholders, or `?` for SQLite's multi-row inserts)
     /// with `values`; answers the rows it changed.
     async fn execute(&mut self, sql: &str, values: &[Value<'_>]) -> Result<u64, Self::Error>;
+    /// Inserts `rows`; answers how many were inserted (not left out by `ON CONFLICT`).
+    async fn insert(&mut self, rows: Rows<'_>) -> Result<u64, Self::Error>;
 }
 
 /// The views of one link in a batch, and what became of them.
@@ -369,24 +437,21 @@ async fn count_batch<C: Counting>(
         }
     }
     let granted: Vec<usize> = links.values().flat_map(|b| b.current[..b.granted].iter().copied()).collect();
-    let mut values = Vec::with_capacity(8 * CHUNKS[0]);
-    for (start, size) in chunked(granted.len()) {
-        values.clear();
-        for &i in &granted[start..start + size] {
-            let view = &views[i].view;
-            values.extend([
-                Value::Text(&view_ids[i]),
-                Value::Text(&views[i].link.share_link_id),
-                Value::Int(at),
-                view.client_prefix.as_deref().into(),
-                view.country.as_deref().into(),
-                view.city.as_deref().into(),
-                view.user_agent.as_deref().into(),
-                view.referrer_host.as_deref().into(),
-            ]);
-        }
-        tx.execute(&insert_sql(C::BACKEND, VIEW_ROW, 8, size, ""), &values).await?;
+    let mut values = Vec::with_capacity(VIEW_COLUMNS.len() * granted.len());
+    for &i in &granted {
+        let view = &views[i].view;
+        values.extend([
+            Value::Text(&view_ids[i]),
+            Value::Text(&views[i].link.share_link_id),
+            Value::Int(at),
+            view.client_prefix.as_deref().into(),
+            view.country.as_deref().into(),
+            view.city.as_deref().into(),
+            view.user_agent.as_deref().into(),
+            view.referrer_host.as_deref().into(),
+        ]);
     }
+    tx.insert(Rows { head: VIEW_ROW, columns: &VIEW_COLUMNS, values: &values, tail: "" }).await?;
     // In key order: two instances' batches update shared rows in the same order.
     let mut breakdown: BTreeMap<(&str, &str, &str), i64> = BTreeMap::new();
     for &i in &granted {
@@ -402,14 +467,13 @@ async fn count_batch<C: Counting>(
             *breakdown.entry((views[i].link.share_link_id.as_str(), *dimension, value)).or_default() += 1;
         }
     }
-    let breakdown: Vec<_> = breakdown.into_iter().collect();
-    for (start, size) in chunked(breakdown.len()) {
-        values.clear();
-        for ((id, dimension, value), n) in &breakdown[start..start + size] {
-            values.extend([Value::Text(id), Value::Text(dimension), Value::Text(value), Value::Int(*n)]);
-        }
-        tx.execute(&insert_sql(C::BACKEND, BREAKDOWN_ROW, 4, size, BREAKDOWN_TAIL), &values).await?;
+    let mut values = Vec::with_capacity(BREAKDOWN_COLUMNS.len() * breakdown.len());
+    for ((id, dimension, value), n) in breakdown {
+        values.extend([Value::Text(id), Value::Text(dimension), Value::Text(value), Value::Int(n)]);
     }
+    let rows =
+        Rows { head: BREAKDOWN_ROW, columns: &BREAKDOWN_COLUMNS, values: &values, tail: BREAKDOWN_TAIL };
+    tx.insert(rows).await?;
     // (A link with views granted always has its task read.)
     for (batch, task) in links.values().filter_map(|b| Some((b, b.task.as_ref().filter(|_| b.granted > 0)?)))
     {
@@ -418,20 +482,15 @@ async fn count_batch<C: Counting>(
         let granted = Value::Int(batch.granted as i64);
         tx.execute(ADD_DAILY, &[Value::Text(id), Value::Text(&day), granted]).await?;
         let mut seen = HashSet::new();
-        let visitors: Vec<&str> = mine
+        let values: Vec<Value<'_>> = mine
             .iter()
             .map(|&i| views[i].view.visitor_hash.as_str())
             .filter(|hash| seen.insert(*hash))
+            .flat_map(|hash| [Value::Text(id), Value::Text(hash), Value::Int(at)])
             .collect();
-        let mut new_visitors = 0;
-        for (start, size) in chunked(visitors.len()) {
-            values.clear();
-            for hash in &visitors[start..start + size] {
-                values.extend([Value::Text(id), Value::Text(hash), Value::Int(at)]);
-            }
-            new_visitors +=
-                tx.execute(&insert_sql(C::BACKEND, VISITOR_ROW, 3, size, NEW_VISITOR_TAIL), &values).await?;
-        }
+        let rows =
+            Rows { head: VISITOR_ROW, columns: &VISITOR_COLUMNS, values: &values, tail: NEW_VISITOR_TAIL };
+        let new_visitors = tx.insert(rows).await?;
         if new_visitors > 0 {
             tx.execute(ADD_UNIQUE, &[Value::Text(id), Value::Int(new_visitors as i64)]).await?;
         }
@@ -501,7 +560,7 @@ async fn enqueue<C: Counting>(tx: &mut C, event: &OutboxEvent, at: i64) -> Resul
 struct SqlxCounting<'t, 'c, DB: sqlx::Database>(&'t mut sqlx::Transaction<'c, DB>);
 
 macro_rules! sqlx_counting {
-    ($db:ty, $backend:expr) => {
+    ($db:ty, $backend:expr, $insert:path) => {
         impl Counting for SqlxCounting<'_, '_, $db> {
             type Error = sqlx::Error;
             const BACKEND: Backend = $backend;
@@ -521,12 +580,34 @@ macro_rules! sqlx_counting {
                 }
                 Ok(query.execute(&mut **self.0).await?.rows_affected())
             }
+
+            async fn insert(&mut self, rows: Rows<'_>) -> sqlx::Result<u64> {
+                $insert(self, rows).await
+            }
         }
     };
 }
 
-sqlx_counting!(sqlx::Sqlite, Backend::Sqlite);
-sqlx_counting!(sqlx::Postgres, Backend::Postgres);
+sqlx_counting!(sqlx::Sqlite, Backend::Sqlite, insert_in_chunks);
+sqlx_counting!(sqlx::Postgres, Backend::Postgres, insert_unnested);
+
+/// Inserts `rows` on PostgreSQL in one statement, whatever their number: a
+/// statement is a round trip, and a batch waits for each of them in turn.
+async fn insert_unnested(tx: &mut SqlxCounting<'_, '_, sqlx::Postgres>, rows: Rows<'_>) -> sqlx::Result<u64> {
+    if rows.values.is_empty() {
+        return Ok(0);
+    }
+    let sql = unnest_sql(rows.head, rows.columns, rows.tail);
+    let mut query = sqlx::query(&sql);
+    for (n, column) in rows.columns.iter().enumerate() {
+        let cells = rows.values.iter().skip(n).step_by(rows.columns.len());
+        query = match column {
+            Column::Text => query.bind(cells.map(Value::text).collect::<Vec<_>>()),
+            Column::Int => query.bind(cells.map(Value::int).collect::<Vec<_>>()),
+        };
+    }
+    Ok(query.execute(&mut **tx.0).await?.rows_affected())
+}
 
 impl Db {
     /// Counts one view of `link` in a transaction of its own (a batch of one).
@@ -573,7 +654,8 @@ mod direct {
     use tokio::sync::mpsc;
 
     use super::{
-        answer, count_batch, split, Counting, LinkNow, PendingView, Value, Waiting, LINK_NOW, MAX_BATCH,
+        answer, count_batch, insert_in_chunks, split, Counting, LinkNow, PendingView, Rows, Value, Waiting,
+        LINK_NOW, MAX_BATCH,
     };
     use crate::domain::task::TaskStatus;
     use crate::domain::time::Timestamp;
@@ -639,6 +721,10 @@ mod direct {
         async fn execute(&mut self, sql: &str, values: &[Value<'_>]) -> rusqlite::Result<u64> {
             let mut statement = self.0.prepare_cached(&numbered(sql))?;
             Ok(statement.execute(rusqlite::params_from_iter(values))? as u64)
+        }
+
+        async fn insert(&mut self, rows: Rows<'_>) -> rusqlite::Result<u64> {
+            insert_in_chunks(self, rows).await
         }
     }
 
@@ -749,12 +835,12 @@ mod tests {
     #[test]
     fn insert_sql_has_a_value_for_every_column_of_every_row() {
         assert_eq!(
-            insert_sql(Backend::Postgres, "INSERT INTO t (a, b)", 2, 2, " X"),
-            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) X"
+            insert_sql("INSERT INTO t (a, b)", 2, 2, " X"),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?) X"
         );
         assert_eq!(
-            insert_sql(Backend::Sqlite, "INSERT INTO t (a, b)", 2, 2, " X"),
-            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?) X"
+            unnest_sql("INSERT INTO t (a, b)", &[Column::Text, Column::Int], " X"),
+            "INSERT INTO t (a, b) SELECT * FROM UNNEST($1::text[], $2::bigint[]) X"
         );
     }
 }
