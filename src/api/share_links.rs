@@ -307,7 +307,7 @@ pub async fn create_link(
             notify_on_view: body.notify_on_view.unwrap_or(false),
             mask_secrets: body.mask_secrets.unwrap_or(true),
         };
-        if let Some(record) = state.db().insert_share_link(&link).await? {
+        if let Some(record) = state.views().insert_link(state.db(), link).await? {
             state.webhooks_changed();
             tracing::info!(share_link_id = %record.share_link_id, task_id = %record.task_id, "share link created");
             return Ok(record);

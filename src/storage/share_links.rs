@@ -1,7 +1,9 @@
 //! Share links, their views and analytics, and password attempts.
 
+use std::sync::LazyLock;
+
 use super::webhooks::{enqueue, OutboxEvent};
-use super::{dispatch, next_page, none_if_duplicate, Conn, Db};
+use super::{dispatch, next_page, Conn, Db};
 use crate::domain::ids;
 use crate::domain::share::{Permissions, PermissionsPatch, ShareStatus};
 use crate::domain::task::TaskStatus;
@@ -12,6 +14,29 @@ const LINK_COLUMNS: &str = "share_link_id, task_id, owner_id, title, description
      expires_at, max_views, view_count, unique_views, first_viewed_at, last_viewed_at, \
      allow_download, allow_comments, show_metadata, notify_on_view, mask_secrets, revoked_at, created_at, \
      updated_at, version";
+
+/// Stores a new link and answers it, or answers nothing when its id, token or short
+/// code is taken. Values: id, task, owner, token hash, short-code hash, title,
+/// description, password hash, expiry, `max_views`, the three permissions,
+/// `notify_on_view`, the time, `mask_secrets`.
+pub(super) static INSERT_LINK: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO share_links (share_link_id, task_id, owner_id, token_hash, short_code_hash, title, \
+         description, password_hash, expires_at, max_views, allow_download, allow_comments, show_metadata, \
+         notify_on_view, mask_secrets, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $15, $15) \
+         ON CONFLICT DO NOTHING RETURNING {LINK_COLUMNS}"
+    )
+});
+
+/// The `share_link.created` event of `link`, made at `now`.
+pub(super) fn link_created(link: &NewShareLink, now: Timestamp) -> OutboxEvent {
+    OutboxEvent::new(
+        &link.owner_id,
+        "share_link.created",
+        link_event("share_link.created", &link.share_link_id, &link.task_id, now),
+    )
+}
 
 /// A share link as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -186,25 +211,15 @@ pub const TOP_VALUES: i64 = 20;
 
 impl Db {
     /// Stores a new link. `Ok(None)` when its token or short code collides with an
-    /// existing link (the caller picks a new id and tries again).
+    /// existing link (the caller picks a new id and tries again). On SQLite the
+    /// service creates links through [`ViewWriter::insert_link`](super::ViewWriter::insert_link),
+    /// which commits many at once; this is its one-at-a-time form.
     pub async fn insert_share_link(&self, link: &NewShareLink) -> sqlx::Result<Option<ShareLinkRecord>> {
-        let now = Timestamp::now().millis();
-        let sql = format!(
-            "INSERT INTO share_links (share_link_id, task_id, owner_id, token_hash, short_code_hash, title, \
-             description, password_hash, expires_at, max_views, allow_download, allow_comments, show_metadata, \
-             notify_on_view, mask_secrets, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $15, $15) \
-             RETURNING {LINK_COLUMNS}"
-        );
-        let created = OutboxEvent::new(
-            &link.owner_id,
-            "share_link.created",
-            link_event("share_link.created", &link.share_link_id, &link.task_id, Timestamp(now)),
-        );
-        // In a block of its own, so that a taken token or short code comes back as a value.
-        let inserted = dispatch!(self.write(), |pool| async {
+        let now = Timestamp::now();
+        let created = link_created(link, now);
+        dispatch!(self.write(), |pool| async {
             let mut tx = pool.begin().await?;
-            let record: ShareLinkRecord = sqlx::query_as(&sql)
+            let record: Option<ShareLinkRecord> = sqlx::query_as(&INSERT_LINK)
                 .bind(&link.share_link_id)
                 .bind(&link.task_id)
                 .bind(&link.owner_id)
@@ -219,16 +234,18 @@ impl Db {
                 .bind(link.permissions.allow_comments)
                 .bind(link.permissions.show_metadata)
                 .bind(link.notify_on_view)
-                .bind(now)
+                .bind(now.millis())
                 .bind(link.mask_secrets)
-                .fetch_one(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
-            enqueue!(tx, &created, now);
-            tx.commit().await?;
+            // A taken id, token or short code inserts nothing: nothing to announce.
+            if record.is_some() {
+                enqueue!(tx, &created, now.millis());
+                tx.commit().await?;
+            }
             Ok::<_, sqlx::Error>(record)
         }
-        .await);
-        none_if_duplicate(inserted)
+        .await)
     }
 
     /// The link `share_link_id` if `owner_id` owns it.

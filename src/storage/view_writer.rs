@@ -22,7 +22,10 @@
 //! On PostgreSQL the writer is a task that runs batches through sqlx. On SQLite it
 //! is a thread with a connection of its own that runs the same batch logic
 //! directly ([`direct`]): a batch's statements run where they are prepared, instead
-//! of each crossing to a driver's thread and back.
+//! of each crossing to a driver's thread and back. SQLite admits one writer at a
+//! time, so the thread also creates the service's share links the same way: the
+//! links asked for while the previous batch committed go into one transaction,
+//! each in a savepoint of its own (one that fails fails only itself).
 
 use std::collections::{BTreeMap, HashSet};
 use std::panic::AssertUnwindSafe;
@@ -31,7 +34,9 @@ use anyhow::anyhow;
 use futures_util::FutureExt as _;
 use tokio::sync::{mpsc, oneshot};
 
-use super::share_links::{day_of, CountedView, NewView, ShareLinkRecord, TaskFacts, DIMENSIONS};
+use super::share_links::{
+    day_of, CountedView, NewShareLink, NewView, ShareLinkRecord, TaskFacts, DIMENSIONS,
+};
 use super::webhooks::{enqueue_deliveries_for, OutboxEvent, ENQUEUE_EVENT};
 use super::{dispatch, Backend, Db};
 use crate::domain::ids;
@@ -96,10 +101,24 @@ struct Waiting {
     answer: oneshot::Sender<Result<ViewOutcome, String>>,
 }
 
-/// The queue of this instance's views; cheap to clone.
+/// The queue of this instance's views (and, on SQLite, of the links it creates);
+/// cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ViewWriter {
-    queue: mpsc::Sender<Waiting>,
+    queue: Queue,
+}
+
+#[derive(Clone, Debug)]
+enum Queue {
+    /// To the PostgreSQL writer task.
+    Postgres(mpsc::Sender<Waiting>),
+    /// To the SQLite writer thread.
+    Sqlite(mpsc::Sender<direct::Job>),
+}
+
+/// The answer to a writer that has stopped (the service is shutting down).
+fn stopped<T>(_: T) -> anyhow::Error {
+    anyhow!("the view writer has stopped")
 }
 
 impl std::fmt::Debug for Waiting {
@@ -112,11 +131,18 @@ impl ViewWriter {
     /// Starts the writer of `db` (a thread for SQLite, a task on the current
     /// runtime for PostgreSQL). It ends when every handle is dropped.
     pub fn start(db: Db) -> ViewWriter {
-        let (queue, waiting) = mpsc::channel(QUEUE_DEPTH);
-        match db {
-            Db::Sqlite { write, .. } => direct::start(write, waiting),
-            Db::Postgres(_) => drop(tokio::spawn(write_batches(db, waiting))),
-        }
+        let queue = match db {
+            Db::Sqlite { write, .. } => {
+                let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
+                direct::start(write, jobs);
+                Queue::Sqlite(queue)
+            }
+            Db::Postgres(_) => {
+                let (queue, waiting) = mpsc::channel(QUEUE_DEPTH);
+                drop(tokio::spawn(write_batches(db, waiting)));
+                Queue::Postgres(queue)
+            }
+        };
         ViewWriter { queue }
     }
 
@@ -125,11 +151,27 @@ impl ViewWriter {
     pub async fn record(&self, link: &ShareLinkRecord, view: NewView) -> anyhow::Result<ViewOutcome> {
         let (answer, answered) = oneshot::channel();
         let waiting = Waiting { view: PendingView { link: link.into(), view }, answer };
-        self.queue.send(waiting).await.map_err(|_| anyhow!("the view writer has stopped"))?;
+        match &self.queue {
+            Queue::Postgres(queue) => queue.send(waiting).await.map_err(stopped)?,
+            Queue::Sqlite(queue) => queue.send(direct::Job::View(waiting)).await.map_err(stopped)?,
+        }
         answered
             .await
-            .map_err(|_| anyhow!("the view writer has stopped"))?
+            .map_err(stopped)?
             .map_err(|err| anyhow!("the batch of views could not be committed: {err}"))
+    }
+
+    /// Stores a new link of `db`, with its `share_link.created` event, as
+    /// [`Db::insert_share_link`] does: `Ok(None)` when its id, token or short code
+    /// is taken. On SQLite the writer thread commits the links asked for at once in
+    /// one transaction; PostgreSQL takes them concurrently, each on a connection.
+    pub async fn insert_link(&self, db: &Db, link: NewShareLink) -> anyhow::Result<Option<ShareLinkRecord>> {
+        let Queue::Sqlite(queue) = &self.queue else {
+            return Ok(db.insert_share_link(&link).await?);
+        };
+        let (answer, answered) = oneshot::channel();
+        queue.send(direct::Job::Link(direct::NewLink { link, answer })).await.map_err(stopped)?;
+        answered.await.map_err(stopped)?.map_err(|err| anyhow!("the share link could not be stored: {err}"))
     }
 }
 
@@ -653,13 +695,41 @@ mod direct {
     use tokio::runtime::Handle;
     use tokio::sync::mpsc;
 
+    use tokio::sync::oneshot;
+
     use super::{
-        answer, count_batch, insert_in_chunks, split, Counting, LinkNow, PendingView, Rows, Value, Waiting,
-        LINK_NOW, MAX_BATCH,
+        answer, count_batch, enqueue, insert_in_chunks, split, Counting, LinkNow, PendingView, Rows, Value,
+        Waiting, LINK_NOW, MAX_BATCH,
     };
     use crate::domain::task::TaskStatus;
     use crate::domain::time::Timestamp;
-    use crate::storage::{Backend, TaskFacts, SQLITE_BUSY_TIMEOUT};
+    use crate::storage::share_links::{link_created, INSERT_LINK};
+    use crate::storage::{Backend, NewShareLink, ShareLinkRecord, TaskFacts, SQLITE_BUSY_TIMEOUT};
+
+    /// Work for the writer thread.
+    pub(super) enum Job {
+        View(Waiting),
+        Link(NewLink),
+    }
+
+    /// A link to create, with where its answer goes.
+    pub(super) struct NewLink {
+        pub(super) link: NewShareLink,
+        pub(super) answer: oneshot::Sender<Made>,
+    }
+
+    /// What became of a link to create: stored, or `None` when its id, token or
+    /// short code is taken; or why it could not be.
+    pub(super) type Made = Result<Option<ShareLinkRecord>, String>;
+
+    impl std::fmt::Debug for Job {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match self {
+                Job::View(waiting) => waiting.fmt(f),
+                Job::Link(new) => f.debug_struct("NewLink").field("link", &new.link.share_link_id).finish(),
+            }
+        }
+    }
 
     impl ToSql for Value<'_> {
         fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -745,54 +815,167 @@ mod direct {
 
     /// Starts the writer thread for the SQLite database behind `gate`, the pool of
     /// its one writing connection.
-    pub(super) fn start(gate: SqlitePool, waiting: mpsc::Receiver<Waiting>) {
+    pub(super) fn start(gate: SqlitePool, jobs: mpsc::Receiver<Job>) {
         let path = gate.connect_options().get_filename().to_owned();
         let runtime = Handle::current();
         std::thread::Builder::new()
             .name("view-writer".into())
-            .spawn(move || write_batches(&path, &gate, &runtime, waiting))
+            .spawn(move || Writer { path, gate, runtime, connection: None }.run(jobs))
             .expect("the view writer's thread starts");
     }
 
-    /// The writer thread: takes what has queued up (at least one view), commits it
-    /// as one batch, answers, and starts over; it ends when every handle is dropped.
-    ///
-    /// SQLite admits one writer at a time, and the service's other writes go
-    /// through the pool's one connection: each batch holds that connection while it
-    /// writes, so writers take turns in the pool's queue instead of meeting
-    /// `SQLITE_BUSY`.
-    fn write_batches(path: &Path, gate: &SqlitePool, runtime: &Handle, mut waiting: mpsc::Receiver<Waiting>) {
-        let mut connection: Option<rusqlite::Connection> = None;
-        let mut batch: Vec<Waiting> = Vec::with_capacity(MAX_BATCH);
-        while let Some(first) = waiting.blocking_recv() {
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match waiting.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
+    /// The writer thread's connection, opened when first needed.
+    struct Writer {
+        path: std::path::PathBuf,
+        gate: SqlitePool,
+        runtime: Handle,
+        connection: Option<rusqlite::Connection>,
+    }
+
+    impl Writer {
+        /// Takes what has queued up (at least one job): the views in one
+        /// transaction, the new links in another, answers, and starts over; it
+        /// ends when every handle is dropped.
+        fn run(mut self, mut jobs: mpsc::Receiver<Job>) {
+            let mut views: Vec<Waiting> = Vec::with_capacity(MAX_BATCH);
+            let mut links: Vec<NewLink> = Vec::new();
+            while let Some(first) = jobs.blocking_recv() {
+                let mut next = Some(first);
+                while let Some(job) = next {
+                    match job {
+                        Job::View(waiting) => views.push(waiting),
+                        Job::Link(link) => links.push(link),
+                    }
+                    next = (views.len() + links.len() < MAX_BATCH).then(|| jobs.try_recv().ok()).flatten();
+                }
+                if let Some((pending, answers)) = split(&mut views) {
+                    let written = self.in_turn(|connection| commit(connection, &pending, Timestamp::now()));
+                    answer(answers, written, pending.len());
+                }
+                // A request given up on (its client left, or it timed out) creates nothing.
+                links.retain(|l| !l.answer.is_closed());
+                if !links.is_empty() {
+                    let new: Vec<&NewShareLink> = links.iter().map(|l| &l.link).collect();
+                    let made = self.in_turn(|connection| create(connection, &new));
+                    for (n, link) in links.drain(..).enumerate() {
+                        let made = match &made {
+                            Ok(made) => made[n].clone(),
+                            Err(err) => Err(err.clone()),
+                        };
+                        let _ = link.answer.send(made);
+                    }
                 }
             }
-            let Some((views, answers)) = split(&mut batch) else {
-                continue;
-            };
-            // A panic fails its batch (the transaction rolls back as it unwinds);
-            // the next batch opens a new connection.
-            let written = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        }
+
+        /// Runs `write` on the connection, in its turn behind the pool's one
+        /// writing connection.
+        ///
+        /// SQLite admits one writer at a time, and the service's other writes go
+        /// through the pool's one connection: each batch holds that connection while
+        /// it writes, so writers take turns in the pool's queue instead of meeting
+        /// `SQLITE_BUSY`. A panic fails its batch (the transaction rolls back as it
+        /// unwinds); the next batch opens a new connection.
+        fn in_turn<T>(
+            &mut self,
+            write: impl FnOnce(&mut rusqlite::Connection) -> Result<T, String>,
+        ) -> Result<T, String> {
+            let Writer { path, gate, runtime, connection } = self;
+            std::panic::catch_unwind(AssertUnwindSafe(|| {
                 runtime.block_on(async {
                     let _turn = gate.acquire().await.map_err(|err| err.to_string())?;
-                    let connection = match &mut connection {
+                    let connection = match connection {
                         Some(connection) => connection,
                         None => connection.insert(open(path).map_err(|err| err.to_string())?),
                     };
-                    commit(connection, &views, Timestamp::now())
+                    write(connection)
                 })
             }))
             .unwrap_or_else(|_| {
-                connection = None;
+                *connection = None;
                 Err("the batch's writer panicked".into())
-            });
-            answer(answers, written, views.len());
+            })
         }
+    }
+
+    /// Creates `links` in one transaction of `connection`, each in a savepoint of
+    /// its own: what becomes of each (stored, or its id, token or short code
+    /// taken, or its error), or the error that kept the transaction from committing.
+    fn create(connection: &mut rusqlite::Connection, links: &[&NewShareLink]) -> Result<Vec<Made>, String> {
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| e.to_string())?;
+        let mut made = Vec::with_capacity(links.len());
+        for link in links {
+            tx.execute_batch("SAVEPOINT new_link").map_err(|e| e.to_string())?;
+            let stored = insert_link(&tx, link);
+            let end =
+                if stored.is_ok() { "RELEASE new_link" } else { "ROLLBACK TO new_link; RELEASE new_link" };
+            tx.execute_batch(end).map_err(|e| e.to_string())?;
+            made.push(stored);
+        }
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(made)
+    }
+
+    /// Stores `link` and its `share_link.created` event; `None` when its id, token
+    /// or short code is taken.
+    fn insert_link(tx: &rusqlite::Transaction<'_>, link: &NewShareLink) -> Made {
+        let now = Timestamp::now();
+        let mut statement = tx.prepare_cached(&numbered(&INSERT_LINK)).map_err(|e| e.to_string())?;
+        let values: [&dyn ToSql; 16] = [
+            &link.share_link_id,
+            &link.task_id,
+            &link.owner_id,
+            &link.token_hash,
+            &link.short_code_hash,
+            &link.title,
+            &link.description,
+            &link.password_hash,
+            &link.expires_at.millis(),
+            &link.max_views,
+            &link.permissions.allow_download,
+            &link.permissions.allow_comments,
+            &link.permissions.show_metadata,
+            &link.notify_on_view,
+            &now.millis(),
+            &link.mask_secrets,
+        ];
+        let record = statement.query_row(&values[..], link_record).optional().map_err(|e| e.to_string())?;
+        if record.is_some() {
+            enqueue(&mut Direct(tx), &link_created(link, now), now.millis())
+                .now_or_never()
+                .ok_or("a link's statement waited")?
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(record)
+    }
+
+    /// A `share_links` row as [`INSERT_LINK`] returns it.
+    fn link_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<ShareLinkRecord> {
+        Ok(ShareLinkRecord {
+            share_link_id: row.get("share_link_id")?,
+            task_id: row.get("task_id")?,
+            owner_id: row.get("owner_id")?,
+            title: row.get("title")?,
+            description: row.get("description")?,
+            password_hash: row.get("password_hash")?,
+            expires_at: row.get("expires_at")?,
+            max_views: row.get("max_views")?,
+            view_count: row.get("view_count")?,
+            unique_views: row.get("unique_views")?,
+            first_viewed_at: row.get("first_viewed_at")?,
+            last_viewed_at: row.get("last_viewed_at")?,
+            allow_download: row.get("allow_download")?,
+            allow_comments: row.get("allow_comments")?,
+            show_metadata: row.get("show_metadata")?,
+            notify_on_view: row.get("notify_on_view")?,
+            mask_secrets: row.get("mask_secrets")?,
+            revoked_at: row.get("revoked_at")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+            version: row.get("version")?,
+        })
     }
 
     /// One batch in one transaction of `connection`.
@@ -810,6 +993,72 @@ mod direct {
             .map_err(|e| e.to_string())?;
         tx.commit().map_err(|e| e.to_string())?;
         Ok(outcomes)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use crate::domain::share::Permissions;
+        use crate::storage::{Db, DbOptions};
+
+        fn new_link(share_link_id: &str, task_id: &str) -> NewShareLink {
+            NewShareLink {
+                share_link_id: share_link_id.into(),
+                task_id: task_id.into(),
+                owner_id: "owner_1".into(),
+                token_hash: format!("token of {share_link_id}"),
+                short_code_hash: format!("code of {share_link_id}"),
+                title: format!("{share_link_id} of {task_id}"),
+                description: None,
+                password_hash: None,
+                expires_at: Timestamp(4_000_000_000_000),
+                max_views: Some(3),
+                permissions: Permissions::default(),
+                notify_on_view: false,
+                mask_secrets: true,
+            }
+        }
+
+        #[tokio::test]
+        async fn a_link_that_cannot_be_stored_fails_alone_in_its_batch() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("links.sqlite");
+            let options = DbOptions { url: format!("sqlite://{}", path.display()), max_connections: 2 };
+            let db = Db::connect(&options).await.unwrap();
+            db.migrate().await.unwrap();
+            let mut connection = open(&path).unwrap();
+            connection
+                .execute_batch(
+                    "INSERT INTO owners (owner_id, name, created_at) VALUES ('owner_1', 'alice', 0); \
+                     INSERT INTO tasks (task_id, owner_id, title, status, created_at, updated_at) \
+                     VALUES ('task_1', 'owner_1', 'Task', 'completed', 0, 0);",
+                )
+                .unwrap();
+            let links = [
+                new_link("share_a", "task_1"),
+                new_link("share_b", "task_gone"),
+                new_link("share_a", "task_1"),
+                new_link("share_c", "task_1"),
+            ];
+            let made = create(&mut connection, &links.iter().collect::<Vec<_>>()).unwrap();
+            let stored = |n: usize| {
+                made[n].as_ref().unwrap().as_ref().map(|l| (l.share_link_id.as_str(), l.title.as_str()))
+            };
+            assert_eq!(stored(0), Some(("share_a", "share_a of task_1")));
+            assert!(made[1].as_ref().is_err_and(|e| e.contains("FOREIGN KEY")), "{:?}", made[1]);
+            assert_eq!(stored(2), None, "a taken id stores nothing, and is no error");
+            assert_eq!(stored(3), Some(("share_c", "share_c of task_1")));
+            let record = made[3].as_ref().unwrap().as_ref().unwrap();
+            assert_eq!((record.max_views, record.view_count, record.mask_secrets), (Some(3), 0, true));
+            let rows: Vec<String> = connection
+                .prepare("SELECT share_link_id FROM share_links ORDER BY share_link_id")
+                .unwrap()
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert_eq!(rows, ["share_a", "share_c"], "the failed link left nothing behind");
+        }
     }
 }
 

@@ -19,7 +19,38 @@ backend_tests!(
     revocation_is_final_and_idempotent,
     analytics_count_views_by_day_and_dimension,
     a_taken_short_code_is_refused_as_a_value_and_stores_nothing,
+    links_asked_for_at_once_are_each_stored_once_and_announced,
 );
+
+/// Links asked for at once are committed together (on SQLite, in one transaction
+/// of the writer thread): each request gets its own link, stored and announced once.
+async fn links_asked_for_at_once_are_each_stored_once_and_announced(app: TestApp) {
+    let webhook = json!({"url": "http://127.0.0.1:9/hooks", "events": ["share_link.created"]});
+    let (status, body) = app.post("/v1/webhooks", webhook).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let task = app.finished_task("Many links").await;
+    let asked =
+        (0..120).map(|n| app.post("/v1/share-links", json!({"task_id": task, "title": format!("link {n}")})));
+    let answers = futures_util::future::join_all(asked).await;
+    let mut ids = std::collections::HashSet::new();
+    let mut urls = std::collections::HashSet::new();
+    for (n, (status, body)) in answers.iter().enumerate() {
+        assert_eq!(*status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["data"]["title"], format!("link {n}"), "each request is answered its own link");
+        ids.insert(body["data"]["share_link_id"].as_str().unwrap().to_owned());
+        urls.insert(body["data"]["url"].as_str().unwrap().to_owned());
+    }
+    assert_eq!((ids.len(), urls.len()), (120, 120));
+    let stored = app.sql_i64(&format!("SELECT COUNT(*) FROM share_links WHERE task_id = '{task}'")).await;
+    assert_eq!(stored, 120);
+    let announced =
+        app.sql_i64("SELECT COUNT(*) FROM webhook_events WHERE event_type = 'share_link.created'").await;
+    assert_eq!(announced, 120, "one share_link.created event per link");
+    for id in ids.iter().take(5) {
+        let (status, body) = app.get(&format!("/v1/share-links/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}
 
 fn iso(days_from_now: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::days(days_from_now)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
