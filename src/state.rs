@@ -20,7 +20,7 @@ pub struct AppState {
 
 struct Inner {
     db: Db,
-    /// Counts share-link views in group commits.
+    /// Counts share-link views in group commits (and on SQLite stores new links the same way).
     views: ViewWriter,
     /// Links viewers opened lately, checked against their version when a view counts.
     links: LinkCache,

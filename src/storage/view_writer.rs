@@ -359,16 +359,18 @@ struct Rows<'a> {
 }
 
 impl<'a> Value<'a> {
-    /// The text this is, or `None` (NULL) for anything else.
+    /// The text this is, or `None` for NULL (a text column holds nothing else).
     fn text(&self) -> Option<&'a str> {
+        debug_assert!(!matches!(self, Value::Int(_)), "an integer in a text column");
         match *self {
             Value::Text(text) => Some(text),
             Value::Int(_) | Value::Null => None,
         }
     }
 
-    /// The integer this is, or `None` (NULL) for anything else.
+    /// The integer this is, or `None` for NULL (an integer column holds nothing else).
     fn int(&self) -> Option<i64> {
+        debug_assert!(!matches!(self, Value::Text(_)), "a text in an integer column");
         match *self {
             Value::Int(n) => Some(n),
             Value::Text(_) | Value::Null => None,
@@ -722,15 +724,6 @@ mod direct {
     /// short code is taken; or why it could not be.
     pub(super) type Made = Result<Option<ShareLinkRecord>, String>;
 
-    impl std::fmt::Debug for Job {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            match self {
-                Job::View(waiting) => waiting.fmt(f),
-                Job::Link(new) => f.debug_struct("NewLink").field("link", &new.link.share_link_id).finish(),
-            }
-        }
-    }
-
     impl ToSql for Value<'_> {
         fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
             Ok(match *self {
@@ -856,13 +849,17 @@ mod direct {
                 links.retain(|l| !l.answer.is_closed());
                 if !links.is_empty() {
                     let new: Vec<&NewShareLink> = links.iter().map(|l| &l.link).collect();
-                    let made = self.in_turn(|connection| create(connection, &new));
-                    for (n, link) in links.drain(..).enumerate() {
-                        let made = match &made {
-                            Ok(made) => made[n].clone(),
-                            Err(err) => Err(err.clone()),
-                        };
-                        let _ = link.answer.send(made);
+                    match self.in_turn(|connection| create(connection, &new)) {
+                        Ok(made) => {
+                            for (link, made) in links.drain(..).zip(made) {
+                                let _ = link.answer.send(made);
+                            }
+                        }
+                        Err(err) => {
+                            for link in links.drain(..) {
+                                let _ = link.answer.send(Err(err.clone()));
+                            }
+                        }
                     }
                 }
             }
