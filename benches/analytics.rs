@@ -14,7 +14,7 @@ mod common;
 use common::{arg, Scratch};
 use std::time::{Duration, Instant};
 
-use agentshare::domain::ids;
+use agentshare::domain::ids::{self, ShareLinkId};
 use agentshare::domain::share::{LinkKeys, Permissions};
 use agentshare::domain::time::Timestamp;
 use agentshare::storage::{Db, DbOptions, NewShareLink, NewTask, NewView, TaskPatch};
@@ -56,12 +56,12 @@ async fn main() -> anyhow::Result<()> {
         TaskPatch { status: Some(agentshare::domain::task::TaskStatus::Completed), ..TaskPatch::default() };
     db.update_task(&owner.owner_id, &task.task_id, &patch).await?;
     let keys = LinkKeys::new(ids::random_bytes::<32>());
-    let share_link_id = ids::new_id("share");
+    let share_link_id = ShareLinkId::generate();
     let now = Timestamp::now();
     let link = db
         .insert_share_link(&NewShareLink {
-            token_hash: ids::secret_hash(&keys.token(&share_link_id)),
-            short_code_hash: ids::secret_hash(&keys.short_code(&share_link_id)),
+            token_hash: ids::secret_hash(&keys.token(share_link_id.as_str())),
+            short_code_hash: ids::secret_hash(&keys.short_code(share_link_id.as_str())),
             share_link_id: share_link_id.clone(),
             task_id: task.task_id.clone(),
             owner_id: owner.owner_id.clone(),

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use agentshare::config::Settings;
 use agentshare::domain::api_key::NewApiKey;
+use agentshare::domain::time::Timestamp;
+use agentshare::domain::webhook::{LinkFacts, WebhookEvent};
 use agentshare::startup::Application;
 use agentshare::storage::{Db, DbOptions, OutboxEvent};
 use tokio::sync::Notify;
@@ -106,7 +108,7 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..100 {
         let sent = Instant::now();
         api(reqwest::Method::POST, "/v1/share-links".into(), serde_json::json!({"task_id": task_id})).await?;
-        let id: String = db.latest_event_id(&owner.owner_id).await?.unwrap_or_default();
+        let id: String = db.latest_event_id(&owner.owner_id).await?.map(String::from).unwrap_or_default();
         let at = wait_for(id).await;
         latencies.push(at - sent);
     }
@@ -117,11 +119,12 @@ async fn main() -> anyhow::Result<()> {
     // Throughput: a backlog of `events`, delivered as fast as the worker can.
     let batch: Vec<OutboxEvent> = (0..events)
         .map(|_| {
-            OutboxEvent::new(
-                &owner.owner_id,
-                "share_link.created",
-                serde_json::json!({"event": "share_link.created"}),
-            )
+            let created = LinkFacts {
+                share_link_id: "share_0000000000000000".into(),
+                task_id: task_id.as_str().into(),
+                timestamp: Timestamp::now(),
+            };
+            OutboxEvent::new(&owner.owner_id, WebhookEvent::ShareLinkCreated(created))
         })
         .collect();
     let started = Instant::now();
@@ -130,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let enqueued = started.elapsed();
     for event in &batch {
-        wait_for(event.event_id.clone()).await;
+        wait_for(event.event_id.to_string()).await;
     }
     let drained = started.elapsed();
 

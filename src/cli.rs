@@ -8,7 +8,6 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{self, Settings};
 use crate::domain::api_key::NewApiKey;
 use crate::domain::text::bounded;
-use crate::domain::time::Timestamp;
 use crate::startup::{shutdown_signal, Application};
 use crate::storage::{Db, DbOptions};
 
@@ -256,7 +255,7 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
             println!("{:<22} {:<20} {:<12} {:<22} STATUS", "KEY ID", "OWNER", "STARTS WITH", "CREATED");
             for key in keys {
                 let status = match key.revoked_at {
-                    Some(at) => format!("revoked {}", Timestamp(at).to_rfc3339()),
+                    Some(at) => format!("revoked {}", at.to_rfc3339()),
                     None => "active".to_owned(),
                 };
                 println!(
@@ -264,14 +263,14 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
                     key.key_id,
                     key.owner_name,
                     format!("{}…", key.key_prefix),
-                    Timestamp(key.created_at).to_rfc3339()
+                    key.created_at.to_rfc3339()
                 );
             }
             Ok(())
         }
         KeysCommand::Revoke { key_id, database } => {
             let db = open(&database).await?;
-            let revoked = db.revoke_api_key(&key_id).await?;
+            let revoked = db.revoke_api_key(&key_id.as_str().into()).await?;
             db.close().await;
             if revoked {
                 println!("revoked {key_id}");

@@ -1,19 +1,20 @@
 //! `agentshare demo`: a first look at the product. Fills the database with a sample
 //! owner, a finished task with realistic results and files, share links of it, and
 //! a running task shared by code whose progress arrives live — through the same
-//! operations the API uses — and says what to open.
+//! user actions the API uses — and says what to open.
 
 use std::time::Duration;
 
-use crate::api::share_links::{create_link, CreateShareLinkRequest};
-use crate::api::task_shares::create_code;
+use crate::app::events::{self, EventInput};
+use crate::app::share_links::{self, LinkRequest};
+use crate::app::tasks::{self, TaskChanges, TaskInput};
+use crate::app::{artifacts, share_codes, AppState};
 use crate::domain::api_key::NewApiKey;
-use crate::domain::ids;
-use crate::domain::share::PermissionsPatch;
+use crate::domain::ids::{self, TaskId};
+use crate::domain::share::Permissions;
 use crate::domain::task::{EventType, TaskStatus};
 use crate::domain::task_share::CodePermissions;
-use crate::state::AppState;
-use crate::storage::{NewArtifact, NewEvent, NewTask, TaskPatch, UpdateOutcome};
+use crate::storage::Owner;
 
 /// The password of the demo's protected link.
 pub const DEMO_PASSWORD: &str = "demo-password";
@@ -34,114 +35,87 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Demo> {
     let key = NewApiKey::generate();
     db.insert_api_key(&owner.owner_id, &key).await?;
 
-    let task = db
-        .create_task(
-            &owner.owner_id,
-            &NewTask {
-                title: "Fix the login redirect loop".into(),
-                prompt: Some(
-                    "Users on Safari are sent back to /login right after signing in. Find out why and fix it; \
-                     add a regression test. The staging database password is in the vault."
-                        .into(),
-                ),
-                agent: Some("coder-agent 2.3".into()),
-                machine_id: None,
-            },
-        )
-        .await?;
-    let id = task.task_id.clone();
-    set_status(state, &owner.owner_id, &id, TaskStatus::Running).await?;
+    let task = TaskInput {
+        title: "Fix the login redirect loop".into(),
+        prompt: Some(
+            "Users on Safari are sent back to /login right after signing in. Find out why and fix it; \
+             add a regression test. The staging database password is in the vault."
+                .into(),
+        ),
+        agent: Some("coder-agent 2.3".into()),
+        machine_id: None,
+    };
+    let id = tasks::create(state, &owner, task).await?.task_id;
+    set_status(state, &owner, &id, TaskStatus::Running).await?;
     for (event_type, name, content, private) in finished_events() {
-        let event = NewEvent { event_type, name: name.map(str::to_owned), content, private, author: "owner" };
-        db.append_event(&id, &event).await?;
+        let event = EventInput { event_type, name: name.map(str::to_owned), content, private };
+        events::append(state, &owner, &id, event).await?;
     }
     for (name, content_type, content) in artifacts() {
-        db.insert_artifact(&id, &NewArtifact { name, content_type, content: content.as_bytes() }).await?;
+        let upload = artifacts::begin_upload(state, &owner, &id, name, Some(content_type)).await?;
+        artifacts::finish_upload(state, upload, content.as_bytes()).await?;
     }
-    set_status(state, &owner.owner_id, &id, TaskStatus::Completed).await?;
+    set_status(state, &owner, &id, TaskStatus::Completed).await?;
 
-    let open = create_link(
-        state,
-        &owner.owner_id,
-        CreateShareLinkRequest {
-            task_id: id.clone(),
-            title: Some("Login fix — results".into()),
-            description: Some("What was wrong with sign-in on Safari, the fix, and the test run.".into()),
-            expires_at: None,
-            password: None,
-            permissions: Some(PermissionsPatch {
-                allow_download: Some(true),
-                allow_comments: Some(true),
-                show_metadata: Some(true),
-            }),
-            max_views: None,
-            notify_on_view: Some(true),
-            mask_secrets: None,
-        },
-    )
-    .await?;
-    let protected = create_link(
-        state,
-        &owner.owner_id,
-        CreateShareLinkRequest {
-            task_id: id.clone(),
-            title: Some("Login fix (for the client, 3 views)".into()),
-            description: None,
-            expires_at: None,
-            password: Some(DEMO_PASSWORD.into()),
-            permissions: None,
-            max_views: Some(crate::api::extract::WholeNumber(3)),
-            notify_on_view: None,
-            mask_secrets: None,
-        },
-    )
-    .await?;
+    let open = LinkRequest {
+        task_id: id.clone(),
+        title: Some("Login fix — results".into()),
+        description: Some("What was wrong with sign-in on Safari, the fix, and the test run.".into()),
+        expires_at: None,
+        password: None,
+        permissions: Permissions { allow_download: true, allow_comments: true, show_metadata: true },
+        max_views: None,
+        notify_on_view: true,
+        mask_secrets: true,
+    };
+    let open = share_links::create(state, &owner, open).await?;
+    let protected = LinkRequest {
+        task_id: id.clone(),
+        title: Some("Login fix (for the client, 3 views)".into()),
+        description: None,
+        expires_at: None,
+        password: Some(DEMO_PASSWORD.into()),
+        permissions: Permissions::default(),
+        max_views: Some(3),
+        notify_on_view: false,
+        mask_secrets: true,
+    };
+    let protected = share_links::create(state, &owner, protected).await?;
 
-    let live = db
-        .create_task(
-            &owner.owner_id,
-            &NewTask {
-                title: "Upgrade the web app's dependencies".into(),
-                prompt: Some(
-                    "Upgrade every dependency to its latest version and keep the tests green.".into(),
-                ),
-                agent: Some("coder-agent 2.3".into()),
-                machine_id: None,
-            },
-        )
-        .await?;
-    set_status(state, &owner.owner_id, &live.task_id, TaskStatus::Running).await?;
+    let live = TaskInput {
+        title: "Upgrade the web app's dependencies".into(),
+        prompt: Some("Upgrade every dependency to its latest version and keep the tests green.".into()),
+        agent: Some("coder-agent 2.3".into()),
+        machine_id: None,
+    };
+    let live = tasks::create(state, &owner, live).await?.task_id;
+    set_status(state, &owner, &live, TaskStatus::Running).await?;
     let permissions = CodePermissions { can_send_message: true, ..CodePermissions::default() };
-    let code = create_code(state, &owner.owner_id, &live.task_id, permissions, None)
-        .await
-        .map_err(|err| anyhow::anyhow!("could not create the demo's share code: {err:?}"))?;
-    tokio::spawn(progress(state.clone(), owner.owner_id.clone(), live.task_id.clone()));
+    let code = share_codes::create(state, &owner.owner_id, &live, permissions, None).await?;
+    tokio::spawn(progress(state.clone(), owner, live));
 
-    let keys = state.link_keys();
     Ok(Demo {
         api_key: key.secret,
-        console_url: format!("{}/console", state.public_url()),
-        link_url: format!("{}/s/{}", state.public_url(), keys.token(&open.share_link_id)),
-        protected_url: format!("{}/s/{}", state.public_url(), keys.token(&protected.share_link_id)),
-        code_url: format!("{}/code/{code}", state.public_url()),
+        console_url: format!("{}/console", state.urls().public()),
+        link_url: share_links::urls(state, &open.share_link_id).url,
+        protected_url: share_links::urls(state, &protected.share_link_id).url,
+        code_url: format!("{}/code/{code}", state.urls().public()),
     })
 }
 
 async fn set_status(
     state: &AppState,
-    owner_id: &str,
-    task_id: &str,
+    owner: &Owner,
+    task_id: &TaskId,
     status: TaskStatus,
 ) -> anyhow::Result<()> {
-    let patch = TaskPatch { status: Some(status), ..TaskPatch::default() };
-    match state.db().update_task(owner_id, task_id, &patch).await? {
-        UpdateOutcome::Updated(_) => Ok(()),
-        other => anyhow::bail!("could not move the demo task to {}: {other:?}", status.as_str()),
-    }
+    let changes = TaskChanges { status: Some(status), ..TaskChanges::default() };
+    tasks::update(state, owner, task_id, changes).await?;
+    Ok(())
 }
 
 /// The live task's agent: a step every few seconds, then results, then done.
-async fn progress(state: AppState, owner_id: String, task_id: String) {
+async fn progress(state: AppState, owner: Owner, task_id: TaskId) {
     let steps = [
         "Reading package.json and the lock file",
         "12 packages have newer versions; 2 are major upgrades",
@@ -155,28 +129,20 @@ async fn progress(state: AppState, owner_id: String, task_id: String) {
     ];
     for step in steps {
         tokio::time::sleep(Duration::from_secs(6)).await;
-        let event = NewEvent {
-            event_type: EventType::Progress,
-            name: None,
-            content: step.into(),
-            private: false,
-            author: "owner",
-        };
-        if state.db().append_event(&task_id, &event).await.is_err() {
+        let event =
+            EventInput { event_type: EventType::Progress, name: None, content: step.into(), private: false };
+        if events::append(&state, &owner, &task_id, event).await.is_err() {
             return;
         }
-        state.events_changed();
     }
-    let summary = NewEvent {
+    let summary = EventInput {
         event_type: EventType::Output,
         name: Some("Summary".into()),
         content: "## Dependencies upgraded\n\n- 10 minor and patch upgrades\n- `react-router` 6 → 7, with 9 routes adapted\n- All 214 tests pass\n".into(),
         private: false,
-        author: "owner",
     };
-    if state.db().append_event(&task_id, &summary).await.is_ok() {
-        let _ = set_status(&state, &owner_id, &task_id, TaskStatus::Completed).await;
-        state.events_changed();
+    if events::append(&state, &owner, &task_id, summary).await.is_ok() {
+        let _ = set_status(&state, &owner, &task_id, TaskStatus::Completed).await;
     }
 }
 

@@ -1,28 +1,34 @@
 //! agentshare: share what an AI agent did.
 //!
-//! A tour of the crate, from the outside in:
+//! A tour of the crate, from the outside in (`docs/ARCHITECTURE.md` has the map):
 //! - [`cli`]: the `agentshare` command line (`serve`, `demo`, `keys`, `migrate`).
 //! - [`demo`]: sample data for a first look (`agentshare demo`).
 //! - [`startup`]: builds the service from [`config::Settings`] and runs it; tests use it too.
-//! - [`api`]: HTTP routes, one module per resource, and the OpenAPI document.
-//! - [`web`]: web pages: share links' and share codes' viewers, and the owner console.
+//! - [`routes`]: every route, the API's and the pages', and the URLs they share.
+//! - [`api`]: the JSON API over [`app`], one module per resource, and its OpenAPI document.
+//! - [`web`]: web pages over [`app`]: share links' and share codes' viewers, the owner console.
+//! - [`http`]: what the two HTTP front ends share.
+//! - [`app`]: what users can do, one module per capability, with typed errors.
+//! - [`workers`]: background work beside the server (webhook deliveries, view mail).
 //! - [`domain`]: the values the service reasons about, checked once at the edge.
-//! - [`forge`]: git repositories and pull requests behind a small trait.
-//! - [`workers`]: background work beside the server (webhook deliveries).
-//! - [`geo`]: viewers' country and city from a MaxMind database.
-//! - [`mail`]: outgoing mail (SMTP, or files when no server is configured).
 //! - [`storage`]: the database layer, one query set over SQLite and PostgreSQL.
+//! - [`forge`]: git repositories and pull requests behind a small trait.
+//! - [`limits`], [`geo`], [`mail`], [`telemetry`]: in-memory limits, viewers'
+//!   locations, outgoing mail, logs.
 
 pub mod api;
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod forge;
 pub mod geo;
+pub mod http;
+pub mod limits;
 pub mod mail;
+pub mod routes;
 pub mod startup;
-pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod web;

@@ -8,7 +8,8 @@ use anyhow::Context;
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-/// Where mail goes.
+/// Where mail goes; cheap to clone (an SMTP transport shares its connections).
+#[derive(Clone)]
 pub enum Mailer {
     Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: String },
     Directory { dir: PathBuf, from: String },

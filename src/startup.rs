@@ -25,13 +25,16 @@ use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, 
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use crate::api;
+use crate::app::state::Parts;
+use crate::app::AppState;
 use crate::config::Settings;
 use crate::domain::ids;
 use crate::domain::share::LinkKeys;
-use crate::state::AppState;
 use crate::storage::Db;
 use crate::telemetry::ViewedLink;
+use crate::workers::mail::ViewMailer;
+use crate::workers::webhooks::Deliverer;
+use crate::{api, routes};
 
 /// How long a stopping service waits for open connections to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -60,7 +63,7 @@ impl Application {
             settings.mail_dir.clone(),
             settings.mail_from.clone(),
         )?;
-        let state = AppState::new(db, settings, public_url, link_keys, geo, mailer);
+        let state = AppState::new(Parts { db, settings, public_url, link_keys, geo, mailer });
         let router = app(state.clone());
         Ok(Application { listener, router, state })
     }
@@ -72,7 +75,7 @@ impl Application {
 
     /// The base URL the service hands out.
     pub fn public_url(&self) -> &str {
-        self.state.public_url()
+        self.state.urls().public()
     }
 
     /// The state handlers see (to prepare data before serving, e.g. the demo).
@@ -88,8 +91,8 @@ impl Application {
     /// A client must send a request's headers within the request timeout, or its
     /// connection is closed: slow headers can't hold connections open.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let worker = tokio::spawn(crate::workers::webhooks::run(self.state.clone()));
-        let mail_worker = tokio::spawn(crate::workers::mail::run(self.state.clone()));
+        let worker = tokio::spawn(crate::workers::webhooks::run(Deliverer::of(&self.state)));
+        let mail_worker = tokio::spawn(crate::workers::mail::run(ViewMailer::of(&self.state)));
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder.http1().timer(TokioTimer::new()).header_read_timeout(self.state.settings().request_timeout);
         let connections = GracefulShutdown::new();
@@ -123,7 +126,7 @@ impl Application {
             });
         }
         drop(self.listener);
-        self.state.begin_stopping();
+        self.state.signals().begin_stopping();
         if tokio::time::timeout(SHUTDOWN_GRACE, connections.shutdown()).await.is_err() {
             tracing::warn!("connections still open after the shutdown grace period were closed");
         }
@@ -149,7 +152,7 @@ async fn link_keys(db: &Db, configured: Option<&str>) -> anyhow::Result<LinkKeys
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let timeout = state.settings().request_timeout;
-    api::router(state)
+    routes::router(state)
         .layer(axum::middleware::from_fn(move |request, next| within(timeout, request, next)))
         .layer(CatchPanicLayer::custom(|_| panic_response()))
         .layer(

@@ -3,22 +3,22 @@
 use axum::extract::State;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::caller::Caller;
 use super::error::{ApiError, ErrorEnvelope};
-use super::extract::{ApiJson, ApiPath, ApiQuery, AuthOwner, ClientIp};
-use super::tasks::{owned_task, page_limit};
+use super::extract::{page_limit, ApiJson, ApiPath, ApiQuery, AuthOwner};
 use super::{created, ok, Envelope};
-use crate::domain::task::{self, EventType};
-use crate::domain::task_share::Action;
-use crate::domain::text::bounded;
+use crate::app::events::{self, EventInput, Live};
+use crate::app::AppState;
+use crate::domain::ids::TaskId;
+use crate::domain::task::EventType;
 use crate::domain::time::Timestamp;
-use crate::state::AppState;
-use crate::storage::{EventRecord, NewEvent};
-use crate::web::limiter::StreamSlot;
+use crate::http::ClientIp;
+use crate::storage::EventRecord;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -54,8 +54,8 @@ impl From<EventRecord> for EventView {
             name: e.name,
             content: e.content,
             private: e.private,
-            author: e.author,
-            created_at: Timestamp(e.created_at),
+            author: e.author.as_str().to_owned(),
+            created_at: e.created_at,
         }
     }
 }
@@ -109,22 +109,6 @@ pub struct EventList {
     pub next_after: i64,
 }
 
-/// Checks an event body; shared by every route that appends events.
-pub fn validate_event(body: AppendEventRequest) -> Result<NewEvent, ApiError> {
-    let name =
-        body.name.as_deref().map(|n| bounded("name", n, 1, task::MAX_LABEL_CHARS, false)).transpose()?;
-    if body.event_type == EventType::Output && name.is_none() {
-        return Err(ApiError::invalid("name", "name is required for output events"));
-    }
-    Ok(NewEvent {
-        event_type: body.event_type,
-        name,
-        content: bounded("content", &body.content, 1, task::MAX_EVENT_CHARS, true)?,
-        private: body.private,
-        author: "owner",
-    })
-}
-
 /// Append an event
 ///
 /// Adds a `message`, `progress`, `output` or `log` event to the task and returns it
@@ -146,14 +130,16 @@ pub fn validate_event(body: AppendEventRequest) -> Result<NewEvent, ApiError> {
 async fn append_event(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    ApiPath(task_id): ApiPath<String>,
+    ApiPath(task_id): ApiPath<TaskId>,
     ApiJson(body): ApiJson<AppendEventRequest>,
 ) -> Result<Response, ApiError> {
-    owned_task(&state, &owner.owner_id, &task_id).await?;
-    let event = validate_event(body)?;
-    let record =
-        state.db().append_event(&task_id, &event).await?.ok_or_else(|| ApiError::task_not_found(&task_id))?;
-    Ok(created(EventView::from(record)))
+    let input = EventInput {
+        event_type: body.event_type,
+        content: body.content,
+        name: body.name,
+        private: body.private,
+    };
+    Ok(created(EventView::from(events::append(&state, &owner, &task_id, input).await?)))
 }
 
 /// List events
@@ -174,18 +160,13 @@ async fn append_event(
 )]
 async fn list_events(
     State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(task_id): ApiPath<String>,
+    Caller(caller): Caller,
+    ApiPath(task_id): ApiPath<TaskId>,
     ApiQuery(query): ApiQuery<ListEventsQuery>,
 ) -> Result<Response, ApiError> {
-    caller.task(&state, &task_id).await?;
     let after = query.after.unwrap_or(0);
-    if after < 0 {
-        return Err(ApiError::invalid("after", "after must be 0 or more"));
-    }
     let limit = page_limit(query.limit, 100, 1000)?;
-    // Viewers never see private events.
-    let page = state.db().list_events(&task_id, after, query.event_type, caller.is_owner(), limit).await?;
+    let page = events::list(&state, &caller, &task_id, after, query.event_type, limit).await?;
     Ok(ok(EventList {
         has_more: page.has_more,
         next_after: page.events.last().map_or(after, |e| e.seq),
@@ -201,9 +182,6 @@ pub struct SendMessageRequest {
     #[schema(min_length = 1, max_length = 100_000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub content: String,
 }
-
-/// Longest message, in characters.
-pub const MAX_MESSAGE_CHARS: usize = 100_000;
 
 /// Send a message to the task
 ///
@@ -224,34 +202,11 @@ pub const MAX_MESSAGE_CHARS: usize = 100_000;
 )]
 async fn send_message(
     State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(task_id): ApiPath<String>,
+    Caller(caller): Caller,
+    ApiPath(task_id): ApiPath<TaskId>,
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<Response, ApiError> {
-    Ok(created(EventView::from(post_message(&state, &caller, &task_id, &body.content).await?)))
-}
-
-/// Appends a `message` event from `caller` (who needs `canSendMessage` if a viewer).
-pub async fn post_message(
-    state: &AppState,
-    caller: &Caller,
-    task_id: &str,
-    content: &str,
-) -> Result<EventRecord, ApiError> {
-    caller.task(state, task_id).await?;
-    caller.require(Action::SendMessage)?;
-    let event = NewEvent {
-        event_type: EventType::Message,
-        name: None,
-        content: bounded("content", content, 1, MAX_MESSAGE_CHARS, true)?,
-        private: false,
-        author: caller.author(),
-    };
-    let record =
-        state.db().append_event(task_id, &event).await?.ok_or_else(|| ApiError::task_not_found(task_id))?;
-    state.events_changed();
-    tracing::info!(task_id = %task_id, author = caller.author(), "message sent");
-    Ok(record)
+    Ok(created(EventView::from(events::post_message(&state, &caller, &task_id, &body.content).await?)))
 }
 
 /// Query of the event stream.
@@ -293,35 +248,6 @@ pub enum StreamMessageKind {
     Revoked,
 }
 
-/// How often a stream looks for news when nothing woke it (other instances'
-/// events and revocations reach it this way).
-const STREAM_POLL: std::time::Duration = std::time::Duration::from_millis(1000);
-
-/// Turns one of the task's events into a message of a stream.
-pub type EventFormat = fn(EventRecord) -> SseEvent;
-
-struct StreamState {
-    state: AppState,
-    format: EventFormat,
-    task_id: String,
-    after: i64,
-    include_private: bool,
-    /// The viewer session to re-check before every batch; `None` for the owner.
-    session_id: Option<String>,
-    pending: std::collections::VecDeque<EventRecord>,
-    done: bool,
-    /// This stream's place among its client's open streams; given back as soon as
-    /// the stream has nothing more to send, before its last message goes out.
-    slot: Option<StreamSlot>,
-}
-
-impl StreamState {
-    fn finish(&mut self) {
-        self.done = true;
-        self.slot = None;
-    }
-}
-
 /// Follow events live
 ///
 /// A Server-Sent Events stream of the task's events from `after` on: each as
@@ -349,13 +275,12 @@ impl StreamState {
 )]
 async fn stream_events(
     State(state): State<AppState>,
-    caller: Caller,
+    Caller(caller): Caller,
     ClientIp(client): ClientIp,
-    ApiPath(task_id): ApiPath<String>,
+    ApiPath(task_id): ApiPath<TaskId>,
     headers: axum::http::HeaderMap,
     ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Response, ApiError> {
-    caller.task(&state, &task_id).await?;
     let last_event_id = match headers.get("last-event-id") {
         None => None,
         Some(value) => {
@@ -371,7 +296,15 @@ async fn stream_events(
         return Err(ApiError::invalid("Last-Event-ID", "Last-Event-ID must be 0 or more"));
     }
     let after = last_event_id.or(query.after).unwrap_or(0);
-    live_events(state, &caller, client, task_id, after, json_message)
+    let live = events::follow(&state, &caller, client, &task_id, after).await?;
+    let messages = live.map(|item| {
+        Ok::<_, std::convert::Infallible>(match item {
+            Live::Event(event) => json_message(event),
+            Live::End => SseEvent::default().event("end").data("{}"),
+            Live::Revoked => SseEvent::default().event("revoked").data("{}"),
+        })
+    });
+    Ok(Sse::new(messages).keep_alive(KeepAlive::default()).into_response())
 }
 
 /// An event as the API's stream sends it: `id: <seq>`, `event: <type>`, `data: <EventView JSON>`.
@@ -381,83 +314,4 @@ fn json_message(event: EventRecord) -> SseEvent {
         .event(event.event_type.as_str())
         .json_data(EventView::from(event))
         .unwrap_or_default()
-}
-
-/// A live stream of the task's events after `after` for `caller` (who may see the
-/// task), each made a message by `format`; `end` when the task has finished and
-/// everything was sent, `revoked` when a viewer's access ends. Counts against the
-/// client's open streams.
-pub fn live_events(
-    state: AppState,
-    caller: &Caller,
-    client: std::net::IpAddr,
-    task_id: String,
-    after: i64,
-    format: EventFormat,
-) -> Result<Response, ApiError> {
-    let slot =
-        state.streams().acquire(client).ok_or(ApiError::TooManyStreams { limit: state.streams().limit() })?;
-    let start = StreamState {
-        slot: Some(slot),
-        include_private: caller.is_owner(),
-        session_id: match caller {
-            Caller::Viewer(session) => Some(session.session_id.clone()),
-            Caller::Owner(_) => None,
-        },
-        state,
-        format,
-        task_id,
-        after,
-        pending: Default::default(),
-        done: false,
-    };
-    let stream = futures_util::stream::unfold(start, next_stream_event);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
-}
-
-/// Produces the next message of an event stream, waiting for news when there is none.
-async fn next_stream_event(
-    mut s: StreamState,
-) -> Option<(Result<SseEvent, std::convert::Infallible>, StreamState)> {
-    loop {
-        if let Some(event) = s.pending.pop_front() {
-            s.after = event.seq;
-            let message = (s.format)(event);
-            return Some((Ok(message), s));
-        }
-        if s.done {
-            return None;
-        }
-        // Arm the wake-up before looking, so news between the look and the wait is not missed.
-        let state = s.state.clone();
-        let notified = state.events_notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if state.is_stopping() {
-            // No `end`: the task goes on; the client reconnects and resumes.
-            return None;
-        }
-        if let Some(session_id) = &s.session_id {
-            if !s.state.db().viewer_session_is_live(session_id).await.unwrap_or(false) {
-                s.finish();
-                return Some((Ok(SseEvent::default().event("revoked").data("{}")), s));
-            }
-        }
-        let Ok(page) = s.state.db().list_events(&s.task_id, s.after, None, s.include_private, 100).await
-        else {
-            s.finish();
-            continue;
-        };
-        if !page.events.is_empty() {
-            s.pending.extend(page.events);
-            continue;
-        }
-        let finished =
-            s.state.db().get_task(&s.task_id).await.ok().flatten().is_none_or(|t| t.status.is_final());
-        if finished {
-            s.finish();
-            return Some((Ok(SseEvent::default().event("end").data("{}")), s));
-        }
-        let _ = tokio::time::timeout(STREAM_POLL, notified).await;
-    }
 }

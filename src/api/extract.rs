@@ -10,8 +10,8 @@ use axum::http::{header, HeaderMap};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use crate::domain::api_key;
-use crate::state::AppState;
+use crate::app::{access, AppState};
+use crate::domain::page::Cursor;
 use crate::storage::Owner;
 
 /// A JSON body, deserialized with the path of the first offending field kept for
@@ -184,9 +184,35 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
                 Err(ApiError::InvalidRequest { field, issue })
             }
             // The route and the extractor disagree: a fault of the service.
-            Err(err) => Err(ApiError::Internal(anyhow::anyhow!("path parameters: {}", err.body_text()))),
+            Err(err) => {
+                Err(crate::app::Error::internal(anyhow::anyhow!("path parameters: {}", err.body_text()))
+                    .into())
+            }
         }
     }
+}
+
+/// Distinguishes a field set to `null` (`Some(None)`) from an absent one (`None`).
+pub fn present<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(de).map(Some)
+}
+
+/// Checks a `limit` query parameter: 1..=`max`, `default` when absent.
+pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::invalid("limit", format!("limit must be between 1 and {max}"))),
+    }
+}
+
+/// Reads a `cursor` query parameter (a `next_cursor` this API handed out).
+pub fn decode_cursor(text: &str) -> Result<Cursor, ApiError> {
+    Cursor::decode(text).ok_or_else(|| ApiError::invalid("cursor", "cursor is not one this API handed out"))
 }
 
 /// 400 for a parameter holding a NUL character: nothing the API names contains one,
@@ -261,26 +287,6 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| credential.trim())
 }
 
-/// The client's address: the TCP peer, or what trusted proxies say it is.
-pub struct ClientIp(pub std::net::IpAddr);
-
-impl FromRequestParts<AppState> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
-        let forwarded = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-        Ok(ClientIp(crate::domain::viewer::client_address(
-            peer,
-            forwarded,
-            &state.settings().trusted_proxies,
-        )))
-    }
-}
-
 /// The owner whose API key authorised the request; 401 `UNAUTHORIZED` otherwise.
 pub struct AuthOwner(pub Owner);
 
@@ -288,9 +294,8 @@ impl FromRequestParts<AppState> for AuthOwner {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let hash = bearer(&parts.headers).and_then(api_key::lookup_hash).ok_or(ApiError::Unauthorized)?;
-        let owner = state.db().owner_by_key_hash(&hash).await?;
-        owner.map(AuthOwner).ok_or(ApiError::Unauthorized)
+        let key = bearer(&parts.headers).ok_or(crate::app::Error::Unauthenticated)?;
+        Ok(AuthOwner(access::owner_by_api_key(state, key).await?))
     }
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::state::AppState;
+use crate::app::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(healthz))
@@ -35,10 +35,7 @@ pub struct Health {
     )
 )]
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let database = match state.db().backend() {
-        crate::storage::Backend::Sqlite => "sqlite",
-        crate::storage::Backend::Postgres => "postgres",
-    };
+    let database = state.db().backend().name();
     if state.db().ping().await {
         (StatusCode::OK, Json(Health { status: "ok", database }))
     } else {

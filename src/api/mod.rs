@@ -1,5 +1,10 @@
-//! The HTTP API: one module per resource, each exposing its routes, merged here
-//! together with the OpenAPI document generated from the handlers.
+//! The HTTP API: JSON over the user actions of [`crate::app`], one module per
+//! resource, each exposing its routes and documenting them for OpenAPI. The
+//! service's router (`crate::routes`) merges them with the pages.
+//!
+//! Handlers here only translate: a request into an action's input (with
+//! extractors that name what is malformed, [`extract`]), and its result or error
+//! into the documented JSON ([`error`]).
 
 pub mod artifacts;
 pub mod caller;
@@ -12,12 +17,12 @@ pub mod schemas;
 pub mod share_links;
 pub mod task_shares;
 pub mod tasks;
+pub mod viewer;
 pub mod webhooks;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -25,7 +30,7 @@ use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::state::AppState;
+use crate::app::AppState;
 use error::ApiError;
 
 /// The success envelope of the task and share-link APIs: `{"success": true, "data": …}`.
@@ -63,7 +68,7 @@ pub fn created<T: Serialize>(data: T) -> Response {
         (name = "service", description = "Operational endpoints"),
     )
 )]
-struct ApiDoc;
+pub struct ApiDoc;
 
 struct BearerAuth;
 
@@ -99,7 +104,7 @@ impl Modify for BearerAuth {
 /// A body a route can go without (`request_body = Option<T>`) is one that may be
 /// left out, not one that may be JSON `null`: utoipa writes `oneOf: [null, T]`
 /// without `required`; this keeps `T`.
-struct OptionalBodies;
+pub struct OptionalBodies;
 
 impl Modify for OptionalBodies {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -131,9 +136,10 @@ impl Modify for OptionalBodies {
     }
 }
 
-/// Every API route, and the OpenAPI document describing them.
-pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// Every route of the owner API and the share-code API (the viewer's JSON routes,
+/// which share their URLs with pages, are merged by the service's router).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(health::routes())
         .merge(tasks::routes())
         .merge(events::routes())
@@ -142,30 +148,14 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(task_shares::routes())
         .merge(pull_requests::routes())
         .merge(webhooks::routes())
-        .merge(crate::web::routes())
-        .split_for_parts();
-    OptionalBodies.modify(&mut openapi);
-    (router, openapi)
 }
 
-/// The whole API router with `/openapi.json`, fallbacks that answer in JSON, and state.
-pub fn router(state: AppState) -> Router {
-    let (routes, openapi) = routes();
-    let document = serde_json::to_string_pretty(&openapi).unwrap_or_else(|_| "{}".into());
-    routes
-        .route(
-            "/openapi.json",
-            get(move || {
-                let document = document.clone();
-                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], document) }
-            }),
-        )
-        .fallback(|| async { ApiError::RouteNotFound })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .with_state(state)
+/// What no route matches: 404 `NOT_FOUND` in JSON.
+pub async fn route_not_found() -> ApiError {
+    ApiError::RouteNotFound
 }
 
-/// The OpenAPI document as served at `/openapi.json`.
-pub fn openapi_json() -> String {
-    serde_json::to_string_pretty(&routes().1).unwrap_or_else(|_| "{}".into())
+/// A route that does not take the method: 405 `METHOD_NOT_ALLOWED` in JSON.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }

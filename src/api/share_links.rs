@@ -8,18 +8,16 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::{ApiError, ErrorEnvelope};
-use super::extract::{ApiJson, ApiPath, ApiQuery, AuthOwner, WholeNumber};
-use super::tasks::{decode_cursor, encode_cursor, owned_task, page_limit, present};
-use super::{created, ok, Envelope};
-use crate::domain::ids;
-use crate::domain::share::{
-    self, check_max_views, parse_expiry, Permissions, PermissionsPatch, SharePassword, ShareStatus,
+use super::extract::{
+    decode_cursor, page_limit, present, ApiJson, ApiPath, ApiQuery, AuthOwner, WholeNumber,
 };
-use crate::domain::task::TaskStatus;
-use crate::domain::text::bounded;
+use super::{created, ok, Envelope};
+use crate::app::share_links::{self, LinkAnalytics, LinkChanges, LinkRequest};
+use crate::app::AppState;
+use crate::domain::ids::{CommentId, ShareLinkId, TaskId};
+use crate::domain::share::{parse_expiry, Permissions, PermissionsPatch, ShareStatus};
 use crate::domain::time::Timestamp;
-use crate::state::AppState;
-use crate::storage::{LinkChange, NewShareLink, ShareLinkPatch, ShareLinkRecord, DIMENSIONS};
+use crate::storage::{CommentStatus, ShareLinkRecord};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -65,25 +63,24 @@ pub struct ShareLinkView {
 
 impl ShareLinkView {
     pub fn new(state: &AppState, link: ShareLinkRecord) -> ShareLinkView {
-        let keys = state.link_keys();
-        let now = Timestamp::now();
+        let urls = share_links::urls(state, &link.share_link_id);
         ShareLinkView {
-            url: format!("{}/s/{}", state.public_url(), keys.token(&link.share_link_id)),
-            short_url: format!("{}/{}", state.short_url_base(), keys.short_code(&link.share_link_id)),
-            status: link.status(now),
+            url: urls.url,
+            short_url: urls.short_url,
+            status: link.status(Timestamp::now()),
             permissions: link.permissions(),
             password_protected: link.password_hash.is_some(),
-            expires_at: Timestamp(link.expires_at),
-            created_at: Timestamp(link.created_at),
-            updated_at: Timestamp(link.updated_at),
-            revoked_at: link.revoked_at.map(Timestamp),
-            share_link_id: link.share_link_id,
-            task_id: link.task_id,
+            expires_at: link.expires_at,
+            created_at: link.created_at,
+            updated_at: link.updated_at,
+            revoked_at: link.revoked_at,
+            share_link_id: link.share_link_id.into_string(),
+            task_id: link.task_id.into_string(),
             title: link.title,
             description: link.description,
             max_views: link.max_views,
             view_count: link.view_count,
-            created_by: link.owner_id,
+            created_by: link.owner_id.into_string(),
             notify_on_view: link.notify_on_view,
             mask_secrets: link.mask_secrets,
         }
@@ -217,16 +214,29 @@ pub struct ShareLinkAnalytics {
     pub devices: Vec<ValueViews>,
 }
 
-/// Hashes a password off the async executor (Argon2 is slow on purpose).
-async fn hash_password(state: &AppState, password: SharePassword) -> Result<String, ApiError> {
-    state.password_work(move || password.hash()).await
-}
-
-fn optional_description(value: Option<&str>) -> Result<Option<String>, ApiError> {
-    Ok(value
-        .map(|d| bounded("description", d, 0, share::MAX_DESCRIPTION_CHARS, true))
-        .transpose()?
-        .filter(|d| !d.trim().is_empty()))
+impl From<LinkAnalytics> for ShareLinkAnalytics {
+    fn from(a: LinkAnalytics) -> ShareLinkAnalytics {
+        let values = |list: Vec<share_links::ValueViews>| {
+            list.into_iter().map(|v| ValueViews { value: v.value, views: v.views }).collect()
+        };
+        ShareLinkAnalytics {
+            share_link_id: a.share_link_id.into_string(),
+            total_views: a.total_views,
+            unique_views: a.unique_views,
+            first_viewed_at: a.first_viewed_at,
+            last_viewed_at: a.last_viewed_at,
+            views_by_day: a
+                .views_by_day
+                .into_iter()
+                .map(|d| DailyViews { date: d.date, views: d.views })
+                .collect(),
+            countries: values(a.countries),
+            referrers: values(a.referrers),
+            browsers: values(a.browsers),
+            operating_systems: values(a.operating_systems),
+            devices: values(a.devices),
+        }
+    }
 }
 
 /// Create a share link
@@ -250,83 +260,21 @@ async fn create_share_link(
     AuthOwner(owner): AuthOwner,
     ApiJson(body): ApiJson<CreateShareLinkRequest>,
 ) -> Result<Response, ApiError> {
-    let record = create_link(&state, &owner.owner_id, body).await?;
-    Ok(created(ShareLinkView::new(&state, record)))
-}
-
-/// Creates a share link of one of the owner's finished tasks.
-pub async fn create_link(
-    state: &AppState,
-    owner_id: &str,
-    body: CreateShareLinkRequest,
-) -> Result<ShareLinkRecord, ApiError> {
-    let now = Timestamp::now();
-    let task_id = body.task_id.trim().to_owned();
-    if task_id.is_empty() {
-        return Err(ApiError::invalid("task_id", "Task ID is required"));
-    }
-    if task_id.contains('\0') {
-        return Err(super::extract::no_nul("task_id"));
-    }
-    let title =
-        body.title.as_deref().map(|t| bounded("title", t, 1, share::MAX_TITLE_CHARS, false)).transpose()?;
-    let description = optional_description(body.description.as_deref())?;
-    let expires_at = match body.expires_at.as_deref() {
-        Some(text) => parse_expiry("expires_at", text, now)?,
-        None => now.plus_days(share::DEFAULT_LIFETIME_DAYS),
+    let expires_at =
+        body.expires_at.as_deref().map(|t| parse_expiry("expires_at", t, Timestamp::now())).transpose()?;
+    let request = LinkRequest {
+        task_id: TaskId::from(body.task_id),
+        title: body.title,
+        description: body.description,
+        expires_at,
+        password: body.password,
+        permissions: body.permissions.unwrap_or_default().apply(Permissions::default()),
+        max_views: body.max_views.map(|m| m.0),
+        notify_on_view: body.notify_on_view.unwrap_or(false),
+        mask_secrets: body.mask_secrets.unwrap_or(true),
     };
-    let password = body.password.as_deref().map(|p| SharePassword::parse("password", p)).transpose()?;
-    let permissions = body.permissions.unwrap_or_default().apply(Permissions::default());
-    let max_views = body.max_views.map(|m| check_max_views("max_views", m.0)).transpose()?;
-
-    let task = owned_task(state, owner_id, &task_id).await?;
-    if matches!(task.status, TaskStatus::Pending | TaskStatus::Running) {
-        return Err(ApiError::TaskNotCompleted { task_id, status: task.status });
-    }
-    let password_hash = match password {
-        Some(p) => Some(hash_password(state, p).await?),
-        None => None,
-    };
-    let keys = state.link_keys();
-    // Token and short code derive from the id; a (very unlikely) collision of a
-    // short code with an existing link's is answered with a fresh id.
-    for _ in 0..8 {
-        let share_link_id = ids::new_id("share");
-        let link = NewShareLink {
-            token_hash: ids::secret_hash(&keys.token(&share_link_id)),
-            short_code_hash: ids::secret_hash(&keys.short_code(&share_link_id)),
-            share_link_id,
-            task_id: task_id.clone(),
-            owner_id: owner_id.to_owned(),
-            title: title.clone().unwrap_or_else(|| task.title.clone()),
-            description: description.clone(),
-            password_hash: password_hash.clone(),
-            expires_at,
-            max_views,
-            permissions,
-            notify_on_view: body.notify_on_view.unwrap_or(false),
-            mask_secrets: body.mask_secrets.unwrap_or(true),
-        };
-        if let Some(record) = state.views().insert_link(state.db(), link).await? {
-            state.webhooks_changed();
-            tracing::info!(share_link_id = %record.share_link_id, task_id = %record.task_id, "share link created");
-            return Ok(record);
-        }
-    }
-    Err(ApiError::Internal(anyhow::anyhow!("could not find a free short code")))
-}
-
-/// The link `share_link_id` if the owner owns it, else 404 `SHARE_LINK_NOT_FOUND`.
-pub async fn owned_link(
-    state: &AppState,
-    owner_id: &str,
-    share_link_id: &str,
-) -> Result<ShareLinkRecord, ApiError> {
-    state
-        .db()
-        .get_share_link(owner_id, share_link_id)
-        .await?
-        .ok_or_else(|| ApiError::ShareLinkNotFound { share_link_id: share_link_id.to_owned() })
+    let link = share_links::create(&state, &owner, request).await?;
+    Ok(created(ShareLinkView::new(&state, link)))
 }
 
 /// Get a share link
@@ -343,9 +291,9 @@ pub async fn owned_link(
 async fn get_share_link(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    ApiPath(share_link_id): ApiPath<String>,
+    ApiPath(share_link_id): ApiPath<ShareLinkId>,
 ) -> Result<Response, ApiError> {
-    let link = owned_link(&state, &owner.owner_id, &share_link_id).await?;
+    let link = share_links::get(&state, &owner, &share_link_id).await?;
     Ok(ok(ShareLinkView::new(&state, link)))
 }
 
@@ -369,13 +317,11 @@ async fn list_share_links(
 ) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit, 20, 100)?;
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let page = state
-        .db()
-        .list_share_links(&owner.owner_id, query.task_id.as_deref(), query.status, after, limit)
-        .await?;
+    let task_id = query.task_id.map(TaskId::from);
+    let page = share_links::list(&state, &owner, task_id.as_ref(), query.status, after, limit).await?;
     Ok(ok(ShareLinkList {
         has_more: page.next.is_some(),
-        next_cursor: page.next.map(|(time, id)| encode_cursor(time, &id)),
+        next_cursor: page.next.map(|cursor| cursor.encode()),
         share_links: page.links.into_iter().map(|l| ShareLinkView::new(&state, l)).collect(),
     }))
 }
@@ -400,46 +346,23 @@ async fn list_share_links(
 async fn update_share_link(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    ApiPath(share_link_id): ApiPath<String>,
+    ApiPath(share_link_id): ApiPath<ShareLinkId>,
     ApiJson(body): ApiJson<UpdateShareLinkRequest>,
 ) -> Result<Response, ApiError> {
-    let now = Timestamp::now();
-    let title =
-        body.title.as_deref().map(|t| bounded("title", t, 1, share::MAX_TITLE_CHARS, false)).transpose()?;
-    let description = body.description.map(|d| optional_description(d.as_deref())).transpose()?;
-    let expires_at = body.expires_at.as_deref().map(|t| parse_expiry("expires_at", t, now)).transpose()?;
-    let password = match body.password {
-        Some(Some(p)) => Some(Some(SharePassword::parse("password", &p)?)),
-        Some(None) => Some(None),
-        None => None,
-    };
-    let max_views = match body.max_views {
-        Some(Some(m)) => Some(Some(check_max_views("max_views", m.0)?)),
-        Some(None) => Some(None),
-        None => None,
-    };
-    // Refuse early (and without hashing) when the link is not the owner's.
-    owned_link(&state, &owner.owner_id, &share_link_id).await?;
-    let password_hash = match password {
-        Some(Some(p)) => Some(Some(hash_password(&state, p).await?)),
-        Some(None) => Some(None),
-        None => None,
-    };
-    let patch = ShareLinkPatch {
-        title,
-        description,
+    let expires_at =
+        body.expires_at.as_deref().map(|t| parse_expiry("expires_at", t, Timestamp::now())).transpose()?;
+    let changes = LinkChanges {
+        title: body.title,
+        description: body.description,
         expires_at,
-        password_hash,
+        password: body.password,
         permissions: body.permissions.unwrap_or_default(),
-        max_views,
+        max_views: body.max_views.map(|m| m.map(|m| m.0)),
         notify_on_view: body.notify_on_view,
         mask_secrets: body.mask_secrets,
     };
-    match state.db().update_share_link(&owner.owner_id, &share_link_id, &patch).await? {
-        LinkChange::Done(link) => Ok(ok(ShareLinkView::new(&state, *link))),
-        LinkChange::NotFound => Err(ApiError::ShareLinkNotFound { share_link_id }),
-        LinkChange::Revoked => Err(ApiError::ShareLinkRevoked { share_link_id }),
-    }
+    let link = share_links::update(&state, &owner, &share_link_id, changes).await?;
+    Ok(ok(ShareLinkView::new(&state, link)))
 }
 
 /// Revoke a share link
@@ -459,27 +382,10 @@ async fn update_share_link(
 async fn revoke_share_link(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    ApiPath(share_link_id): ApiPath<String>,
+    ApiPath(share_link_id): ApiPath<ShareLinkId>,
 ) -> Result<Response, ApiError> {
-    let link = revoke_link(&state, &owner.owner_id, &share_link_id).await?;
+    let link = share_links::revoke(&state, &owner, &share_link_id).await?;
     Ok(ok(ShareLinkView::new(&state, link)))
-}
-
-/// Revokes one of the owner's links (again is fine: it stays revoked).
-pub async fn revoke_link(
-    state: &AppState,
-    owner_id: &str,
-    share_link_id: &str,
-) -> Result<ShareLinkRecord, ApiError> {
-    let revoked = state.db().revoke_share_link(owner_id, share_link_id).await?;
-    state.webhooks_changed();
-    match revoked {
-        LinkChange::Done(link) => {
-            tracing::info!(share_link_id = %link.share_link_id, "share link revoked");
-            Ok(*link)
-        }
-        _ => Err(ApiError::ShareLinkNotFound { share_link_id: share_link_id.to_owned() }),
-    }
 }
 
 /// Share link analytics
@@ -499,41 +405,10 @@ pub async fn revoke_link(
 async fn share_link_analytics(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    ApiPath(share_link_id): ApiPath<String>,
+    ApiPath(share_link_id): ApiPath<ShareLinkId>,
 ) -> Result<Response, ApiError> {
-    let link = owned_link(&state, &owner.owner_id, &share_link_id).await?;
-    Ok(ok(analytics_of(&state, &link).await?))
-}
-
-/// The analytics of a link (whose owner is asking).
-pub async fn analytics_of(state: &AppState, link: &ShareLinkRecord) -> Result<ShareLinkAnalytics, ApiError> {
-    let analytics = state.db().share_link_analytics(link).await?;
-    let of = |dimension: &str| -> Vec<ValueViews> {
-        analytics
-            .breakdown
-            .iter()
-            .filter(|(d, _, _)| d == dimension)
-            .map(|(_, value, views)| ValueViews { value: value.clone(), views: *views })
-            .collect()
-    };
-    let [country, referrer, browser, os, device] = DIMENSIONS;
-    Ok(ShareLinkAnalytics {
-        share_link_id: link.share_link_id.clone(),
-        total_views: analytics.total_views,
-        unique_views: analytics.unique_views,
-        first_viewed_at: analytics.first_viewed_at.map(Timestamp),
-        last_viewed_at: analytics.last_viewed_at.map(Timestamp),
-        views_by_day: analytics
-            .daily
-            .iter()
-            .map(|(date, views)| DailyViews { date: date.clone(), views: *views })
-            .collect(),
-        countries: of(country),
-        referrers: of(referrer),
-        browsers: of(browser),
-        operating_systems: of(os),
-        devices: of(device),
-    })
+    let link = share_links::get(&state, &owner, &share_link_id).await?;
+    Ok(ok(ShareLinkAnalytics::from(share_links::analytics(&state, &link).await?)))
 }
 
 /// A comment as the link's owner sees it.
@@ -572,25 +447,24 @@ pub struct CommentList {
 async fn list_comments(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    ApiPath(share_link_id): ApiPath<String>,
+    ApiPath(share_link_id): ApiPath<ShareLinkId>,
 ) -> Result<Response, ApiError> {
-    owned_link(&state, &owner.owner_id, &share_link_id).await?;
-    let comments = state.db().list_comments(&share_link_id, true).await?;
+    let comments = share_links::comments(&state, &owner, &share_link_id).await?;
     Ok(ok(CommentList {
         comments: comments
             .into_iter()
             .map(|c| CommentView {
-                status: match (c.deleted_at, c.verified_at) {
-                    (Some(_), _) => "deleted",
-                    (None, Some(_)) => "published",
-                    (None, None) => "pending_verification",
+                status: match c.status() {
+                    CommentStatus::Deleted => "deleted",
+                    CommentStatus::Published => "published",
+                    CommentStatus::PendingVerification => "pending_verification",
                 },
-                comment_id: c.comment_id,
+                comment_id: c.comment_id.into_string(),
                 name: c.name,
                 email: c.email,
                 content: c.content,
-                created_at: Timestamp(c.created_at),
-                verified_at: c.verified_at.map(Timestamp),
+                created_at: c.created_at,
+                verified_at: c.verified_at,
             })
             .collect(),
     }))
@@ -615,12 +489,8 @@ async fn list_comments(
 async fn delete_comment(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    ApiPath((share_link_id, comment_id)): ApiPath<(String, String)>,
+    ApiPath((share_link_id, comment_id)): ApiPath<(ShareLinkId, CommentId)>,
 ) -> Result<Response, ApiError> {
-    owned_link(&state, &owner.owner_id, &share_link_id).await?;
-    if state.db().delete_comment(&share_link_id, &comment_id).await? {
-        Ok(axum::http::StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::CommentNotFound { comment_id })
-    }
+    share_links::delete_comment(&state, &owner, &share_link_id, &comment_id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }

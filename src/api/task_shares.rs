@@ -4,7 +4,7 @@
 //! These routes speak the 003 family's shapes: camelCase bodies and errors
 //! `{"code", "error", "message"}`.
 //!
-//! Where the seed is silent:
+//! Where the seed is silent (see [`app::share_codes`]):
 //! - A second POST **rotates** the code: a new code with the new permissions; the
 //!   old code and every session it issued stop working at once.
 //! - `expiresAt` (optional) makes a code expire; `DELETE /v1/tasks/{taskId}/share`
@@ -21,17 +21,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::ApiError;
-use super::extract::{parse_json, read_body, ApiPath, ApiQuery, AuthOwner, ClientIp};
-use crate::domain::ids;
-use crate::domain::task_share::{
-    CodePermissions, CodePermissionsRequest, SESSION_LIFETIME_MS, SESSION_PREFIX,
-};
+use super::extract::{parse_json, read_body, ApiPath, ApiQuery, AuthOwner};
+use crate::app::share_codes::{self, LiveCode};
+use crate::app::{self, AppState};
+use crate::domain::ids::TaskId;
+use crate::domain::task_share::{CodePermissions, CodePermissionsRequest};
 use crate::domain::time::Timestamp;
-use crate::state::AppState;
-use crate::storage::{NewTaskShare, NewViewerSession, OutboxEvent, TaskShareRecord};
-
-/// Code exchanges allowed per client address per minute.
-pub const EXCHANGES_PER_MINUTE: i64 = 20;
+use crate::http::ClientIp;
+use crate::storage::Owner;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -76,25 +73,36 @@ pub struct CodeErrorBody {
     pub message: String,
 }
 
-/// An error of the owner API's extractors, in the 003 shape.
-impl From<ApiError> for CodeError {
-    fn from(err: ApiError) -> CodeError {
+/// What a user action refused, in the 003 shape.
+impl From<app::Error> for CodeError {
+    fn from(err: app::Error) -> CodeError {
         match err {
-            ApiError::InvalidRequest { field: Some(field), issue } => {
-                CodeError::InvalidRequest(format!("{field}: {issue}"))
-            }
-            ApiError::InvalidRequest { field: None, issue } => CodeError::InvalidRequest(issue),
-            ApiError::Unauthorized => CodeError::Unauthorized,
-            ApiError::PayloadTooLarge { limit_bytes } => CodeError::PayloadTooLarge { limit_bytes },
-            ApiError::Internal(cause) => CodeError::Internal(cause),
-            other => CodeError::Internal(anyhow::anyhow!("{other}")),
+            app::Error::Invalid(field) => CodeError::InvalidRequest(field.issue),
+            app::Error::Unauthenticated => CodeError::Unauthorized,
+            app::Error::NotTaskOwner => CodeError::Forbidden,
+            app::Error::TaskNotFound { .. } => CodeError::TaskNotFound,
+            app::Error::ShareCodeNotFound => CodeError::ShareNotFound,
+            app::Error::NotCloudMode => CodeError::NotCloudMode,
+            app::Error::InvalidShareCode => CodeError::InvalidShareCode,
+            app::Error::RateLimited { retry_after_secs } => CodeError::RateLimited { retry_after_secs },
+            app::Error::Internal(cause) => CodeError::Internal(cause),
+            other => CodeError::Internal(anyhow::anyhow!("unexpected on a share-code route: {other:?}")),
         }
     }
 }
 
-impl From<sqlx::Error> for CodeError {
-    fn from(err: sqlx::Error) -> CodeError {
-        CodeError::Internal(err.into())
+/// An error of the owner API's extractors, in the 003 shape.
+impl From<ApiError> for CodeError {
+    fn from(err: ApiError) -> CodeError {
+        match err {
+            ApiError::App(err) => err.into(),
+            ApiError::InvalidRequest { field: Some(field), issue } => {
+                CodeError::InvalidRequest(format!("{field}: {issue}"))
+            }
+            ApiError::InvalidRequest { field: None, issue } => CodeError::InvalidRequest(issue),
+            ApiError::PayloadTooLarge { limit_bytes } => CodeError::PayloadTooLarge { limit_bytes },
+            other => CodeError::Internal(anyhow::anyhow!("{other}")),
+        }
     }
 }
 
@@ -230,42 +238,29 @@ pub struct ViewerSessionCreated {
 }
 
 /// The owner of a 003 request; 401 in the 003 shape otherwise.
-fn owner(auth: Result<AuthOwner, ApiError>) -> Result<crate::storage::Owner, CodeError> {
+fn owner(auth: Result<AuthOwner, ApiError>) -> Result<Owner, CodeError> {
     match auth {
         Ok(AuthOwner(owner)) => Ok(owner),
-        Err(ApiError::Internal(cause)) => Err(CodeError::Internal(cause)),
+        Err(ApiError::App(app::Error::Internal(cause))) => Err(CodeError::Internal(cause)),
         Err(_) => Err(CodeError::Unauthorized),
     }
 }
 
 /// The `taskId` of a 003 route; a malformed one answers 400 in the 003 shape.
-fn task_id(path: Result<ApiPath<String>, ApiError>) -> Result<String, CodeError> {
+fn task_id(path: Result<ApiPath<TaskId>, ApiError>) -> Result<TaskId, CodeError> {
     path.map(|ApiPath(task_id)| task_id).map_err(CodeError::from)
 }
 
-/// The task `task_id` of `owner_id`: 404 when it does not exist, 403 when it is
-/// someone else's (as seed 003 documents).
-async fn owners_task(
-    state: &AppState,
-    owner_id: &str,
-    task_id: &str,
-) -> Result<crate::storage::TaskRecord, CodeError> {
-    let task = state.db().get_task(task_id).await?.ok_or(CodeError::TaskNotFound)?;
-    if task.owner_id != owner_id {
-        return Err(CodeError::Forbidden);
-    }
-    Ok(task)
-}
-
-fn info(state: &AppState, share: TaskShareRecord) -> ShareCodeInfo {
+fn info(live: LiveCode) -> ShareCodeInfo {
+    let LiveCode { code, share } = live;
     ShareCodeInfo {
-        share_code: state.link_keys().share_code(&share.task_share_id),
+        share_code: code,
         permissions: share.permissions(),
-        created_at: Timestamp(share.created_at),
-        expires_at: share.expires_at.map(Timestamp),
+        created_at: share.created_at,
+        expires_at: share.expires_at,
         sessions_issued: share.sessions_issued,
-        last_used_at: share.last_used_at.map(Timestamp),
-        task_id: share.task_id,
+        last_used_at: share.last_used_at,
+        task_id: share.task_id.into_string(),
     }
 }
 
@@ -292,7 +287,7 @@ fn info(state: &AppState, share: TaskShareRecord) -> ShareCodeInfo {
 async fn create_share_code(
     State(state): State<AppState>,
     auth: Result<AuthOwner, ApiError>,
-    path: Result<ApiPath<String>, ApiError>,
+    path: Result<ApiPath<TaskId>, ApiError>,
     request: Request,
 ) -> Result<Response, CodeError> {
     let owner = owner(auth)?;
@@ -300,49 +295,16 @@ async fn create_share_code(
     let headers = request.headers().clone();
     let body = read_body(request, state.settings().max_body_bytes).await?;
     let request = parse_body::<CreateShareCodeRequest>(&headers, &body)?;
-    let now = Timestamp::now();
     let expires_at = match request.expires_at.as_deref() {
-        Some(text) => {
-            let at = Timestamp::parse(text)
-                .ok_or_else(|| CodeError::InvalidRequest("expiresAt must be an ISO 8601 timestamp".into()))?;
-            if at <= now {
-                return Err(CodeError::InvalidRequest("expiresAt must be in the future".into()));
-            }
-            Some(at)
-        }
+        Some(text) => Some(
+            Timestamp::parse(text)
+                .ok_or_else(|| CodeError::InvalidRequest("expiresAt must be an ISO 8601 timestamp".into()))?,
+        ),
         None => None,
     };
     let permissions = request.permissions.unwrap_or_default().resolve();
-    let code = create_code(&state, &owner.owner_id, &task_id, permissions, expires_at).await?;
+    let code = share_codes::create(&state, &owner.owner_id, &task_id, permissions, expires_at).await?;
     Ok((StatusCode::CREATED, Json(ShareCodeCreated { share_code: code })).into_response())
-}
-
-/// Creates (or rotates) the share code of the owner's cloud-mode task; answers the code.
-pub async fn create_code(
-    state: &AppState,
-    owner_id: &str,
-    task_id: &str,
-    permissions: CodePermissions,
-    expires_at: Option<Timestamp>,
-) -> Result<String, CodeError> {
-    let task = owners_task(state, owner_id, task_id).await?;
-    if task.machine_id.is_some() {
-        return Err(CodeError::NotCloudMode);
-    }
-    let share = NewTaskShare {
-        task_share_id: ids::new_id("tshare"),
-        task_id: task.task_id.clone(),
-        owner_id: owner_id.to_owned(),
-        code_hash: String::new(),
-        permissions,
-        expires_at,
-    };
-    let code = state.link_keys().share_code(&share.task_share_id);
-    let share = NewTaskShare { code_hash: ids::secret_hash(&code), ..share };
-    state.db().replace_task_share(&share).await?;
-    state.events_changed();
-    tracing::info!(task_id = %task.task_id, task_share_id = %share.task_share_id, "share code created");
-    Ok(code)
 }
 
 /// Parses a 003 body: an empty body is `{}`; errors are `validation_error`s.
@@ -377,23 +339,12 @@ fn parse_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) 
 async fn get_share_code(
     State(state): State<AppState>,
     auth: Result<AuthOwner, ApiError>,
-    path: Result<ApiPath<String>, ApiError>,
+    path: Result<ApiPath<TaskId>, ApiError>,
 ) -> Result<Response, CodeError> {
     let owner = owner(auth)?;
     let task_id = task_id(path)?;
-    let share = live_code(&state, &owner.owner_id, &task_id).await?.ok_or(CodeError::ShareNotFound)?;
-    Ok(Json(share).into_response())
-}
-
-/// The live share code of the owner's task, if it has one.
-pub async fn live_code(
-    state: &AppState,
-    owner_id: &str,
-    task_id: &str,
-) -> Result<Option<ShareCodeInfo>, CodeError> {
-    owners_task(state, owner_id, task_id).await?;
-    let share = state.db().live_task_share(task_id).await?;
-    Ok(share.map(|share| info(state, share)))
+    let live = share_codes::live(&state, &owner.owner_id, &task_id).await?.ok_or(CodeError::ShareNotFound)?;
+    Ok(Json(info(live)).into_response())
 }
 
 /// Revoke a share code
@@ -414,21 +365,12 @@ pub async fn live_code(
 async fn revoke_share_code(
     State(state): State<AppState>,
     auth: Result<AuthOwner, ApiError>,
-    path: Result<ApiPath<String>, ApiError>,
+    path: Result<ApiPath<TaskId>, ApiError>,
 ) -> Result<Response, CodeError> {
     let owner = owner(auth)?;
     let task_id = task_id(path)?;
-    revoke_code(&state, &owner.owner_id, &task_id).await?;
+    share_codes::revoke(&state, &owner.owner_id, &task_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// Revokes the live share code of the owner's task and every session it issued.
-pub async fn revoke_code(state: &AppState, owner_id: &str, task_id: &str) -> Result<(), CodeError> {
-    owners_task(state, owner_id, task_id).await?;
-    state.db().revoke_task_share(task_id).await?.ok_or(CodeError::ShareNotFound)?;
-    state.events_changed();
-    tracing::info!(task_id = %task_id, "share code revoked");
-    Ok(())
 }
 
 /// Authenticate with a share code
@@ -460,61 +402,13 @@ async fn exchange_share_code(
         Ok(ApiQuery(ExchangeQuery { code: Some(code) })) if !code.trim().is_empty() => code.trim().to_owned(),
         _ => return Err(CodeError::InvalidRequest("code is required".into())),
     };
-    Ok(Json(exchange(&state, &code, client, user_agent).await?).into_response())
-}
-
-/// Exchanges a share code for a new viewer session of its task, counted against
-/// the client's exchanges per minute.
-pub async fn exchange(
-    state: &AppState,
-    code: &str,
-    client: std::net::IpAddr,
-    user_agent: Option<String>,
-) -> Result<ViewerSessionCreated, CodeError> {
-    let client_key = ids::secret_hash(&format!("exchange:{client}"));
-    let (attempts, oldest) = state.db().count_code_exchange(&client_key, 60_000).await?;
-    if attempts > EXCHANGES_PER_MINUTE {
-        let wait_ms = (oldest + 60_000 - Timestamp::now().millis()).max(1000);
-        return Err(CodeError::RateLimited { retry_after_secs: (wait_ms as u64).div_ceil(1000) });
-    }
-    let now = Timestamp::now();
-    let share = state.db().task_share_by_code(&ids::secret_hash(code)).await?;
-    let share = share
-        .filter(|s| s.is_live(now))
-        .filter(|s| ids::same_secret(&state.link_keys().share_code(&s.task_share_id), code))
-        .ok_or(CodeError::InvalidShareCode)?;
-    let token = format!("{SESSION_PREFIX}{}", ids::new_secret::<32>());
-    let lifetime_end = now.millis() + SESSION_LIFETIME_MS;
-    let expires_at = Timestamp(share.expires_at.map_or(lifetime_end, |at| at.min(lifetime_end)));
-    let session = NewViewerSession {
-        session_id: ids::new_id("session"),
-        token_hash: ids::secret_hash(&token),
-        expires_at,
-    };
-    let accessed = OutboxEvent::new(
-        &share.owner_id,
-        "task_share.accessed",
-        serde_json::json!({
-            "event": "task_share.accessed",
-            "task_id": share.task_id,
-            "timestamp": now,
-            "session_expires_at": expires_at,
-            "permissions": share.permissions(),
-            "viewer": { "ip_address": client.to_string(), "user_agent": user_agent },
-        }),
-    );
-    let share = state
-        .db()
-        .open_viewer_session(&share, &session, &accessed)
-        .await?
-        .ok_or(CodeError::InvalidShareCode)?;
-    state.webhooks_changed();
-    tracing::info!(task_id = %share.task_id, session_id = %session.session_id, "share code exchanged");
-    Ok(ViewerSessionCreated {
-        token,
+    let session = share_codes::exchange(&state, &code, client, user_agent).await?;
+    let created = ViewerSessionCreated {
+        token: session.token,
         token_type: "Bearer",
-        expires_at,
-        permissions: share.permissions(),
-        task_id: share.task_id,
-    })
+        expires_at: session.expires_at,
+        task_id: session.task_id.into_string(),
+        permissions: session.permissions,
+    };
+    Ok(Json(created).into_response())
 }

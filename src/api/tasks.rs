@@ -2,21 +2,20 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::caller::Caller;
 use super::error::{ApiError, ErrorEnvelope};
-use super::extract::{ApiJson, ApiPath, ApiQuery, AuthOwner};
+use super::extract::{decode_cursor, page_limit, present, ApiJson, ApiPath, ApiQuery, AuthOwner};
 use super::{created, ok, Envelope};
-use crate::domain::task::{self, TaskStatus};
-use crate::domain::text::bounded;
+use crate::app::tasks::{self, TaskChanges, TaskInput};
+use crate::app::AppState;
+use crate::domain::ids::TaskId;
+use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
-use crate::state::AppState;
-use crate::storage::{NewTask, TaskPatch, TaskRecord, UpdateOutcome};
+use crate::storage::TaskRecord;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_task, list_tasks)).routes(routes!(get_task, update_task))
@@ -69,18 +68,18 @@ impl From<TaskRecord> for TaskView {
     fn from(t: TaskRecord) -> TaskView {
         TaskView {
             mode: if t.machine_id.is_some() { "local" } else { "cloud" },
-            task_id: t.task_id,
+            task_id: t.task_id.into_string(),
             title: t.title,
             status: t.status,
             machine_id: t.machine_id,
             prompt: t.prompt,
             agent: t.agent,
             last_event_seq: t.last_event_seq,
-            owner_id: Some(t.owner_id),
-            created_at: Timestamp(t.created_at),
-            updated_at: Timestamp(t.updated_at),
-            started_at: t.started_at.map(Timestamp),
-            finished_at: t.finished_at.map(Timestamp),
+            owner_id: Some(t.owner_id.into_string()),
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            started_at: t.started_at,
+            finished_at: t.finished_at,
             repository: t.repository,
             base_branch: t.base_branch,
             require_pr_approval: t.require_pr_approval,
@@ -153,15 +152,6 @@ pub struct UpdateTaskRequest {
     pub require_pr_approval: Option<bool>,
 }
 
-/// Distinguishes a field set to `null` (`Some(None)`) from an absent one (`None`).
-pub fn present<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(de).map(Some)
-}
-
 /// Query of `GET /v1/tasks`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -185,10 +175,6 @@ pub struct TaskList {
     pub next_cursor: Option<String>,
 }
 
-fn optional_label(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
-    value.map(|v| bounded(field, v, 1, task::MAX_LABEL_CHARS, false)).transpose().map_err(Into::into)
-}
-
 /// Create a task
 ///
 /// Registers a task in `pending` status. `machine_id` null (the default) means the
@@ -208,19 +194,9 @@ async fn create_task(
     AuthOwner(owner): AuthOwner,
     ApiJson(body): ApiJson<CreateTaskRequest>,
 ) -> Result<Response, ApiError> {
-    let task = NewTask {
-        title: bounded("title", &body.title, 1, task::MAX_TITLE_CHARS, false)?,
-        machine_id: optional_label("machine_id", body.machine_id.as_deref())?,
-        prompt: body
-            .prompt
-            .as_deref()
-            .map(|p| bounded("prompt", p, 0, task::MAX_PROMPT_CHARS, true))
-            .transpose()?,
-        agent: optional_label("agent", body.agent.as_deref())?,
-    };
-    let record = state.db().create_task(&owner.owner_id, &task).await?;
-    tracing::info!(task_id = %record.task_id, owner_id = %owner.owner_id, "task created");
-    Ok(created(TaskView::from(record)))
+    let input =
+        TaskInput { title: body.title, machine_id: body.machine_id, prompt: body.prompt, agent: body.agent };
+    Ok(created(TaskView::from(tasks::create(&state, &owner, input).await?)))
 }
 
 /// Get a task
@@ -238,17 +214,11 @@ async fn create_task(
 )]
 async fn get_task(
     State(state): State<AppState>,
-    caller: Caller,
-    ApiPath(task_id): ApiPath<String>,
+    Caller(caller): Caller,
+    ApiPath(task_id): ApiPath<TaskId>,
 ) -> Result<Response, ApiError> {
-    let task = caller.task(&state, &task_id).await?;
+    let task = tasks::get(&state, &caller, &task_id).await?;
     Ok(ok(if caller.is_owner() { TaskView::from(task) } else { TaskView::for_viewer(task) }))
-}
-
-/// The task `task_id` if `owner_id` owns it, else 404 `TASK_NOT_FOUND`: another
-/// owner's task answers exactly like one that does not exist.
-pub async fn owned_task(state: &AppState, owner_id: &str, task_id: &str) -> Result<TaskRecord, ApiError> {
-    state.db().get_owned_task(owner_id, task_id).await?.ok_or_else(|| ApiError::task_not_found(task_id))
 }
 
 /// List tasks
@@ -271,38 +241,12 @@ async fn list_tasks(
 ) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit, 20, 100)?;
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let page = state.db().list_tasks(&owner.owner_id, query.status, after, limit).await?;
+    let page = tasks::list(&state, &owner, query.status, after, limit).await?;
     Ok(ok(TaskList {
         has_more: page.next.is_some(),
-        next_cursor: page.next.map(|(time, id)| encode_cursor(time, &id)),
+        next_cursor: page.next.map(|cursor| cursor.encode()),
         tasks: page.tasks.into_iter().map(TaskView::from).collect(),
     }))
-}
-
-/// Checks a `limit` query parameter: 1..=`max`, `default` when absent.
-pub fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
-    match limit {
-        None => Ok(default),
-        Some(n) if (1..=max).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::invalid("limit", format!("limit must be between 1 and {max}"))),
-    }
-}
-
-/// An opaque page cursor for a (time, id) position.
-pub fn encode_cursor(time: i64, id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{time}:{id}"))
-}
-
-/// Reads a cursor made by [`encode_cursor`].
-pub fn decode_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
-    let invalid = || ApiError::invalid("cursor", "cursor is not one this API handed out");
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
-    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-    let (time, id) = text.split_once(':').ok_or_else(invalid)?;
-    if id.contains('\0') {
-        return Err(invalid());
-    }
-    Ok((time.parse().map_err(|_| invalid())?, id.to_owned()))
 }
 
 /// Update a task
@@ -327,49 +271,16 @@ pub fn decode_cursor(cursor: &str) -> Result<(i64, String), ApiError> {
 async fn update_task(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    ApiPath(task_id): ApiPath<String>,
+    ApiPath(task_id): ApiPath<TaskId>,
     ApiJson(body): ApiJson<UpdateTaskRequest>,
 ) -> Result<Response, ApiError> {
-    let patch = TaskPatch {
-        title: body
-            .title
-            .as_deref()
-            .map(|t| bounded("title", t, 1, task::MAX_TITLE_CHARS, false))
-            .transpose()?,
-        machine_id: match body.machine_id {
-            Some(Some(machine)) => Some(optional_label("machine_id", Some(&machine))?),
-            Some(None) => Some(None),
-            None => None,
-        },
+    let changes = TaskChanges {
+        title: body.title,
         status: body.status,
-        repository: match body.repository {
-            // Ownership first: nothing about repositories is told about another's task.
-            Some(_) if state.db().get_owned_task(&owner.owner_id, &task_id).await?.is_none() => {
-                return Err(ApiError::task_not_found(&task_id))
-            }
-            Some(Some(name)) => {
-                let base = body.base_branch.as_deref().unwrap_or("main");
-                Some(Some(
-                    super::pull_requests::check_repository_link(&state, name.trim(), base.trim()).await?,
-                ))
-            }
-            Some(None) => Some(None),
-            None if body.base_branch.is_some() => {
-                return Err(ApiError::invalid("base_branch", "base_branch is set together with repository"))
-            }
-            None => None,
-        },
+        machine_id: body.machine_id,
+        repository: body.repository,
+        base_branch: body.base_branch,
         require_pr_approval: body.require_pr_approval,
     };
-    match state.db().update_task(&owner.owner_id, &task_id, &patch).await? {
-        UpdateOutcome::Updated(task) => {
-            state.events_changed();
-            tracing::info!(task_id = %task.task_id, status = task.status.as_str(), "task updated");
-            Ok(ok(TaskView::from(*task)))
-        }
-        UpdateOutcome::NotFound => Err(ApiError::task_not_found(&task_id)),
-        UpdateOutcome::InvalidTransition { from, to } => {
-            Err(ApiError::InvalidTransition { task_id, from, to })
-        }
-    }
+    Ok(ok(TaskView::from(tasks::update(&state, &owner, &task_id, changes).await?)))
 }

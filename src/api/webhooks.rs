@@ -9,14 +9,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::error::{ApiError, ErrorEnvelope};
-use super::extract::{ApiJson, ApiPath, ApiQuery, AuthOwner};
-use super::tasks::{page_limit, present};
+use super::extract::{page_limit, present, ApiJson, ApiPath, ApiQuery, AuthOwner};
 use super::{created, ok, schemas, Envelope};
-use crate::domain::text::bounded;
+use crate::app::webhooks::{self, Endpoint, EndpointChanges, EndpointInput};
+use crate::app::AppState;
+use crate::domain::ids::WebhookId;
 use crate::domain::time::Timestamp;
-use crate::domain::webhook::{parse_endpoint_url, parse_event_types};
-use crate::state::AppState;
-use crate::storage::{AttemptRecord, OutboxEvent, WebhookPatch, WebhookRecord};
+use crate::storage::{AttemptRecord, WebhookRecord};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -50,16 +49,22 @@ pub struct WebhookView {
 impl WebhookView {
     fn new(record: WebhookRecord, secret: Option<String>) -> WebhookView {
         WebhookView {
-            webhook_id: record.webhook_id,
+            webhook_id: record.webhook_id.into_string(),
             url: record.url,
             description: record.description,
             events: record.event_types.split(',').map(str::to_owned).collect(),
-            status: record.status,
+            status: record.status.as_str().to_owned(),
             consecutive_failures: record.consecutive_failures,
-            created_at: Timestamp(record.created_at),
-            updated_at: Timestamp(record.updated_at),
+            created_at: record.created_at,
+            updated_at: record.updated_at,
             secret,
         }
+    }
+}
+
+impl From<Endpoint> for WebhookView {
+    fn from(endpoint: Endpoint) -> WebhookView {
+        WebhookView::new(endpoint.record, endpoint.secret)
     }
 }
 
@@ -128,13 +133,13 @@ impl From<AttemptRecord> for AttemptView {
     fn from(a: AttemptRecord) -> AttemptView {
         AttemptView {
             attempt_id: a.attempt_id,
-            event_id: a.event_id,
+            event_id: a.event_id.into_string(),
             event_type: a.event_type,
-            attempted_at: Timestamp(a.attempted_at),
+            attempted_at: a.attempted_at,
             status_code: a.status_code,
             latency_ms: a.latency_ms,
             error: a.error,
-            delivery_status: a.delivery_status,
+            delivery_status: a.delivery_status.as_str().to_owned(),
             attempts: a.attempts,
         }
     }
@@ -162,22 +167,6 @@ pub struct TestEventQueued {
     pub event_id: String,
 }
 
-fn description(value: Option<&str>) -> Result<Option<String>, ApiError> {
-    Ok(value.map(|d| bounded("description", d, 0, 500, false)).transpose()?.filter(|d| !d.is_empty()))
-}
-
-async fn owned_webhook(
-    state: &AppState,
-    owner_id: &str,
-    webhook_id: &str,
-) -> Result<WebhookRecord, ApiError> {
-    state
-        .db()
-        .get_webhook(owner_id, webhook_id)
-        .await?
-        .ok_or_else(|| ApiError::WebhookNotFound { webhook_id: webhook_id.to_owned() })
-}
-
 /// Register a webhook endpoint
 ///
 /// The answer carries the endpoint's signing secret, once. Requests to the endpoint
@@ -198,16 +187,8 @@ async fn create_webhook(
     AuthOwner(owner): AuthOwner,
     ApiJson(body): ApiJson<CreateWebhookRequest>,
 ) -> Result<Response, ApiError> {
-    let url = parse_endpoint_url("url", &body.url)?;
-    let events = parse_event_types("events", &body.events)?;
-    let description = description(body.description.as_deref())?;
-    let record = state
-        .db()
-        .create_webhook(&owner.owner_id, url.as_str(), description.as_deref(), &events.join(","))
-        .await?;
-    let secret = state.link_keys().webhook_secret(&record.webhook_id, record.secret_version);
-    tracing::info!(webhook_id = %record.webhook_id, "webhook endpoint registered");
-    Ok(created(WebhookView::new(record, Some(secret))))
+    let input = EndpointInput { url: body.url, events: body.events, description: body.description };
+    Ok(created(WebhookView::from(webhooks::create(&state, &owner, input).await?)))
 }
 
 /// List webhook endpoints
@@ -223,7 +204,7 @@ async fn list_webhooks(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
 ) -> Result<Response, ApiError> {
-    let records = state.db().list_webhooks(&owner.owner_id).await?;
+    let records = webhooks::list(&state, &owner).await?;
     Ok(ok(WebhookList { webhooks: records.into_iter().map(|r| WebhookView::new(r, None)).collect() }))
 }
 
@@ -241,9 +222,9 @@ async fn list_webhooks(
 async fn get_webhook(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    ApiPath(webhook_id): ApiPath<String>,
+    ApiPath(webhook_id): ApiPath<WebhookId>,
 ) -> Result<Response, ApiError> {
-    Ok(ok(WebhookView::new(owned_webhook(&state, &owner.owner_id, &webhook_id).await?, None)))
+    Ok(ok(WebhookView::new(webhooks::get(&state, &owner, &webhook_id).await?, None)))
 }
 
 /// Update a webhook endpoint
@@ -265,32 +246,17 @@ async fn get_webhook(
 async fn update_webhook(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    ApiPath(webhook_id): ApiPath<String>,
+    ApiPath(webhook_id): ApiPath<WebhookId>,
     ApiJson(body): ApiJson<UpdateWebhookRequest>,
 ) -> Result<Response, ApiError> {
-    let patch = WebhookPatch {
-        url: body.url.as_deref().map(|u| parse_endpoint_url("url", u)).transpose()?.map(|u| u.to_string()),
-        description: body.description.map(|d| description(d.as_deref())).transpose()?,
-        event_types: body
-            .events
-            .as_deref()
-            .map(|e| parse_event_types("events", e))
-            .transpose()?
-            .map(|e| e.join(",")),
-        status: match body.status.as_deref() {
-            None => None,
-            Some("active") => Some("active"),
-            Some("disabled") => Some("disabled"),
-            Some(_) => return Err(ApiError::invalid("status", "status must be active or disabled")),
-        },
+    let changes = EndpointChanges {
+        url: body.url,
+        events: body.events,
+        description: body.description,
+        status: body.status,
         rotate_secret: body.rotate_secret,
     };
-    let record = state.db().update_webhook(&owner.owner_id, &webhook_id, &patch).await?;
-    let record = record.ok_or_else(|| ApiError::WebhookNotFound { webhook_id })?;
-    let secret = body
-        .rotate_secret
-        .then(|| state.link_keys().webhook_secret(&record.webhook_id, record.secret_version));
-    Ok(ok(WebhookView::new(record, secret)))
+    Ok(ok(WebhookView::from(webhooks::update(&state, &owner, &webhook_id, changes).await?)))
 }
 
 /// Delete a webhook endpoint
@@ -309,13 +275,10 @@ async fn update_webhook(
 async fn delete_webhook(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    ApiPath(webhook_id): ApiPath<String>,
+    ApiPath(webhook_id): ApiPath<WebhookId>,
 ) -> Result<Response, ApiError> {
-    if state.db().delete_webhook(&owner.owner_id, &webhook_id).await? {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::WebhookNotFound { webhook_id })
-    }
+    webhooks::delete(&state, &owner, &webhook_id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Send a test event
@@ -335,20 +298,10 @@ async fn delete_webhook(
 async fn send_test_event(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    ApiPath(webhook_id): ApiPath<String>,
+    ApiPath(webhook_id): ApiPath<WebhookId>,
 ) -> Result<Response, ApiError> {
-    owned_webhook(&state, &owner.owner_id, &webhook_id).await?;
-    let event = OutboxEvent::new(
-        &owner.owner_id,
-        "webhook.test",
-        serde_json::json!({ "event": "webhook.test", "webhook_id": webhook_id, "timestamp": Timestamp::now() }),
-    );
-    if !state.db().enqueue_for_endpoint(&webhook_id, &event).await? {
-        // Deleted since it was looked up.
-        return Err(ApiError::WebhookNotFound { webhook_id });
-    }
-    state.webhooks_changed();
-    let body = Envelope { success: true, data: TestEventQueued { event_id: event.event_id } };
+    let event_id = webhooks::send_test(&state, &owner, &webhook_id).await?;
+    let body = Envelope { success: true, data: TestEventQueued { event_id: event_id.into_string() } };
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
 }
 
@@ -370,11 +323,10 @@ async fn send_test_event(
 async fn list_deliveries(
     State(state): State<AppState>,
     AuthOwner(owner): AuthOwner,
-    ApiPath(webhook_id): ApiPath<String>,
+    ApiPath(webhook_id): ApiPath<WebhookId>,
     ApiQuery(query): ApiQuery<DeliveriesQuery>,
 ) -> Result<Response, ApiError> {
-    owned_webhook(&state, &owner.owner_id, &webhook_id).await?;
     let limit = page_limit(query.limit, 50, 200)?;
-    let attempts = state.db().webhook_attempts(&webhook_id, i64::from(limit)).await?;
+    let attempts = webhooks::deliveries(&state, &owner, &webhook_id, limit).await?;
     Ok(ok(AttemptList { deliveries: attempts.into_iter().map(AttemptView::from).collect() }))
 }

@@ -4,14 +4,14 @@
 //! when created; the database keeps only its SHA-256, so a leaked database does not
 //! leak usable keys.
 
-use super::ids;
+use super::ids::{self, ApiKeyId};
 
 /// Every key starts with this, so secret scanners and people can recognise one.
 pub const PREFIX: &str = "ask_";
 
 /// A freshly minted key: the secret (shown once) and what is stored of it.
 pub struct NewApiKey {
-    pub key_id: String,
+    pub key_id: ApiKeyId,
     pub secret: String,
     pub hash: String,
     /// Enough of the key to tell it apart in listings, not enough to use it.
@@ -22,7 +22,7 @@ impl NewApiKey {
     pub fn generate() -> NewApiKey {
         let secret = format!("{PREFIX}{}", ids::new_secret::<32>());
         NewApiKey {
-            key_id: ids::new_id("key"),
+            key_id: ApiKeyId::generate(),
             hash: ids::secret_hash(&secret),
             display_prefix: secret[..PREFIX.len() + 6].to_owned(),
             secret,
@@ -78,7 +78,7 @@ mod properties {
                 key.display_prefix.len() < key.secret.len() / 4,
                 "the prefix can't be used as the key"
             );
-            prop_assert!(ids::is_id(&key.key_id, "key"), "{}", key.key_id);
+            prop_assert!(ids::is_id(key.key_id.as_str(), "key"), "{}", key.key_id);
         }
 
         #[test]

@@ -47,6 +47,115 @@ pub fn is_id(value: &str, prefix: &str) -> bool {
         .is_some_and(|hex| hex.len() == 16 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// Declares an identifier type: a `{prefix}_{16 hex}` string made by [`new_id`],
+/// or whatever a request named (which then simply finds nothing).
+///
+/// Ids are not secrets and carry no meaning; the types only keep one kind of id
+/// from being passed where another is expected.
+macro_rules! id_type {
+    ($($(#[$doc:meta])* $name:ident = $prefix:literal;)*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The prefix of new ids of this kind.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A new random id.
+            pub fn generate() -> $name {
+                $name(new_id($prefix))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(value: String) -> $name {
+                $name(value)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> $name {
+                $name(value.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    )*};
+}
+
+id_type! {
+    /// An owner (`user_…`): an account with API keys, tasks and shares.
+    OwnerId = "user";
+    /// A task (`task_…`).
+    TaskId = "task";
+    /// A share link (`share_…`). Names the link in logs and webhooks; opens nothing.
+    ShareLinkId = "share";
+    /// A file of a task (`artifact_…`).
+    ArtifactId = "artifact";
+    /// A comment on a share link (`comment_…`).
+    CommentId = "comment";
+    /// A webhook endpoint (`wh_…`).
+    WebhookId = "wh";
+    /// An event in the webhook outbox (`msg_…`): the `webhook-id` receivers see.
+    EventId = "msg";
+    /// A task share code (`tshare_…`); the code itself derives from it.
+    TaskShareId = "tshare";
+    /// A viewer session issued for a share code (`session_…`).
+    ViewerSessionId = "session";
+    /// A signed-in console browser (`csess_…`).
+    ConsoleSessionId = "csess";
+    /// A pull request (`pr_…`); people know it by its number within the task.
+    PullRequestId = "pr";
+    /// One counted view of a share link (`view_…`).
+    ViewId = "view";
+    /// An API key (`key_…`); the key itself is a secret, never stored.
+    ApiKeyId = "key";
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 
 pub mod api_key;
 pub mod ids;
+pub mod page;
 pub mod secrets;
 pub mod share;
 pub mod task;

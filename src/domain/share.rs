@@ -129,14 +129,14 @@ impl ShareStatus {
     /// The status of a link with these facts at time `now`.
     pub fn of(
         revoked: bool,
-        expires_at: i64,
+        expires_at: Timestamp,
         max_views: Option<i64>,
         view_count: i64,
         now: Timestamp,
     ) -> ShareStatus {
         if revoked {
             ShareStatus::Revoked
-        } else if expires_at <= now.millis() || max_views.is_some_and(|max| view_count >= max) {
+        } else if expires_at <= now || max_views.is_some_and(|max| view_count >= max) {
             ShareStatus::Expired
         } else {
             ShareStatus::Active
@@ -322,11 +322,11 @@ mod tests {
     #[test]
     fn status_follows_revocation_expiry_and_view_limit() {
         let now = Timestamp(1_000);
-        assert_eq!(ShareStatus::of(false, 2_000, None, 5, now), ShareStatus::Active);
-        assert_eq!(ShareStatus::of(false, 1_000, None, 0, now), ShareStatus::Expired);
-        assert_eq!(ShareStatus::of(false, 2_000, Some(3), 3, now), ShareStatus::Expired);
-        assert_eq!(ShareStatus::of(false, 2_000, Some(3), 2, now), ShareStatus::Active);
-        assert_eq!(ShareStatus::of(true, 2_000, None, 0, now), ShareStatus::Revoked);
+        assert_eq!(ShareStatus::of(false, Timestamp(2_000), None, 5, now), ShareStatus::Active);
+        assert_eq!(ShareStatus::of(false, Timestamp(1_000), None, 0, now), ShareStatus::Expired);
+        assert_eq!(ShareStatus::of(false, Timestamp(2_000), Some(3), 3, now), ShareStatus::Expired);
+        assert_eq!(ShareStatus::of(false, Timestamp(2_000), Some(3), 2, now), ShareStatus::Active);
+        assert_eq!(ShareStatus::of(true, Timestamp(2_000), None, 0, now), ShareStatus::Revoked);
     }
 
     #[test]

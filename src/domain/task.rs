@@ -93,6 +93,58 @@ impl EventType {
     }
 }
 
+/// Who wrote an event or opened a pull request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Author {
+    /// The task's owner (an API key or the console).
+    Owner,
+    /// Someone holding a share code of the task.
+    Viewer,
+}
+
+impl Author {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Author::Owner => "owner",
+            Author::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Author> {
+        [Author::Owner, Author::Viewer].into_iter().find(|a| a.as_str() == text)
+    }
+}
+
+/// Where a pull request is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PullRequestStatus {
+    /// Proposed; can be approved and merged.
+    Open,
+    /// Merged into the base branch; final.
+    Merged,
+}
+
+impl PullRequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullRequestStatus::Open => "open",
+            PullRequestStatus::Merged => "merged",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PullRequestStatus> {
+        [PullRequestStatus::Open, PullRequestStatus::Merged].into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for PullRequestStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Longest task title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
 /// Longest `machine_id`, `agent` or event `name`, in characters.

@@ -81,7 +81,29 @@ pub enum Action {
     MergePr,
 }
 
+impl Action {
+    /// The permission (by its seed-003 name) that allows the action.
+    pub fn permission(self) -> &'static str {
+        match self {
+            Action::SendMessage => "canSendMessage",
+            Action::ViewPr => "canViewPr",
+            Action::CreatePr => "canCreatePr",
+            Action::ApprovePr => "canApprovePr",
+            Action::MergePr => "canMergePr",
+        }
+    }
+}
+
 impl CodePermissions {
+    /// Every permission (what a task's owner holds).
+    pub const ALL: CodePermissions = CodePermissions {
+        can_send_message: true,
+        can_create_pr: true,
+        can_approve_pr: true,
+        can_view_pr: true,
+        can_merge_pr: true,
+    };
+
     pub fn allows(self, action: Action) -> bool {
         match action {
             Action::SendMessage => self.can_send_message,

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+use super::ids::{CommentId, ShareLinkId, TaskId, WebhookId};
+use super::task_share::CodePermissions;
 use super::text::FieldError;
+use super::time::Timestamp;
 
 /// Every event type, as subscribed to and sent.
 pub const EVENT_TYPES: [&str; 7] = [
@@ -152,19 +155,157 @@ pub fn may_deliver_to(ip: IpAddr, allowed: &[IpNet]) -> bool {
     !is_internal(ip) || allowed.iter().any(|net| net.contains(&ip))
 }
 
-/// The body of the `share_link.*` events other than `viewed`.
-pub fn link_event(
-    event: &str,
-    share_link_id: &str,
-    task_id: &str,
-    at: super::time::Timestamp,
-) -> serde_json::Value {
-    serde_json::json!({
-        "event": event,
-        "share_link_id": share_link_id,
-        "task_id": task_id,
-        "timestamp": at,
-    })
+/// An endpoint's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointStatus {
+    /// Deliveries are sent.
+    Active,
+    /// Deliveries keep failing ([`FAILING_AFTER`] in a row); they are still retried,
+    /// and the first success makes the endpoint active again.
+    Failing,
+    /// Set by the owner: nothing is sent until it is made active again.
+    Disabled,
+}
+
+impl EndpointStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointStatus::Active => "active",
+            EndpointStatus::Failing => "failing",
+            EndpointStatus::Disabled => "disabled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EndpointStatus> {
+        [EndpointStatus::Active, EndpointStatus::Failing, EndpointStatus::Disabled]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// Where one delivery of an event to one endpoint is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Not delivered yet: due now or retried later.
+    Pending,
+    Delivered,
+    /// Given up after [`MAX_ATTEMPTS`].
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DeliveryStatus> {
+        [DeliveryStatus::Pending, DeliveryStatus::Delivered, DeliveryStatus::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// What an owner's endpoints are told: each variant is one event type, and
+/// serializes to exactly the JSON body sent (`{"event": "<type>", …}`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "event")]
+pub enum WebhookEvent {
+    /// A share link with `notify_on_view` was viewed (one event per view).
+    #[serde(rename = "share_link.viewed")]
+    ShareLinkViewed {
+        share_link_id: ShareLinkId,
+        task_id: TaskId,
+        timestamp: Timestamp,
+        viewer: LinkViewer,
+        /// The link's views, this one included.
+        view_count: i64,
+        max_views: Option<i64>,
+    },
+    #[serde(rename = "share_link.created")]
+    ShareLinkCreated(LinkFacts),
+    #[serde(rename = "share_link.revoked")]
+    ShareLinkRevoked(LinkFacts),
+    /// The link's time ran out, or its last view was spent.
+    #[serde(rename = "share_link.expired")]
+    ShareLinkExpired(LinkFacts),
+    /// A comment was verified by its author and is now shown.
+    #[serde(rename = "comment.created")]
+    CommentCreated {
+        share_link_id: ShareLinkId,
+        task_id: TaskId,
+        timestamp: Timestamp,
+        comment: CommentFacts,
+    },
+    /// A viewer exchanged the task's share code for a session.
+    #[serde(rename = "task_share.accessed")]
+    TaskShareAccessed {
+        task_id: TaskId,
+        timestamp: Timestamp,
+        session_expires_at: Timestamp,
+        permissions: CodePermissions,
+        viewer: SessionViewer,
+    },
+    /// Sent on request, to one endpoint.
+    #[serde(rename = "webhook.test")]
+    Test { webhook_id: WebhookId, timestamp: Timestamp },
+}
+
+/// The link an event of its lifecycle is about.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LinkFacts {
+    pub share_link_id: ShareLinkId,
+    pub task_id: TaskId,
+    pub timestamp: Timestamp,
+}
+
+/// Who viewed a link: the full address goes to the owner's endpoint (it is never stored).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LinkViewer {
+    pub ip_address: String,
+    pub user_agent: Option<String>,
+    pub country: Option<String>,
+    pub city: Option<String>,
+}
+
+/// A comment as its `comment.created` event tells it (never its author's address).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct CommentFacts {
+    pub comment_id: CommentId,
+    pub name: String,
+    pub content: String,
+}
+
+/// Who exchanged a share code.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SessionViewer {
+    pub ip_address: String,
+    pub user_agent: Option<String>,
+}
+
+impl WebhookEvent {
+    /// The event's type, as subscribed to (one of [`EVENT_TYPES`]).
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            WebhookEvent::ShareLinkViewed { .. } => "share_link.viewed",
+            WebhookEvent::ShareLinkCreated(_) => "share_link.created",
+            WebhookEvent::ShareLinkRevoked(_) => "share_link.revoked",
+            WebhookEvent::ShareLinkExpired(_) => "share_link.expired",
+            WebhookEvent::CommentCreated { .. } => "comment.created",
+            WebhookEvent::TaskShareAccessed { .. } => "task_share.accessed",
+            WebhookEvent::Test { .. } => "webhook.test",
+        }
+    }
+
+    /// The JSON body sent to endpoints.
+    pub fn payload(&self) -> String {
+        serde_json::to_string(self).expect("an event of strings, numbers and timestamps serializes")
+    }
 }
 
 #[cfg(test)]
@@ -254,6 +395,84 @@ mod tests {
         assert_eq!(parse_endpoint_url("url", url.as_str()).unwrap(), url);
         let ascii = format!("https://hooks.example.com/{}", "a".repeat(2000 - 26));
         assert!(parse_endpoint_url("url", &ascii).is_ok());
+    }
+
+    #[test]
+    fn every_event_names_its_type_in_its_body() {
+        let at = Timestamp(1_700_000_000_000);
+        let link = LinkFacts { share_link_id: "share_1".into(), task_id: "task_1".into(), timestamp: at };
+        let events = [
+            WebhookEvent::ShareLinkViewed {
+                share_link_id: "share_1".into(),
+                task_id: "task_1".into(),
+                timestamp: at,
+                viewer: LinkViewer {
+                    ip_address: "203.0.113.5".into(),
+                    user_agent: None,
+                    country: None,
+                    city: None,
+                },
+                view_count: 1,
+                max_views: None,
+            },
+            WebhookEvent::ShareLinkCreated(link.clone()),
+            WebhookEvent::ShareLinkRevoked(link.clone()),
+            WebhookEvent::ShareLinkExpired(link),
+            WebhookEvent::CommentCreated {
+                share_link_id: "share_1".into(),
+                task_id: "task_1".into(),
+                timestamp: at,
+                comment: CommentFacts {
+                    comment_id: "comment_1".into(),
+                    name: "Ann".into(),
+                    content: "Hi".into(),
+                },
+            },
+            WebhookEvent::TaskShareAccessed {
+                task_id: "task_1".into(),
+                timestamp: at,
+                session_expires_at: at,
+                permissions: CodePermissions::default(),
+                viewer: SessionViewer { ip_address: "203.0.113.5".into(), user_agent: Some("curl".into()) },
+            },
+            WebhookEvent::Test { webhook_id: "wh_1".into(), timestamp: at },
+        ];
+        let mut seen = Vec::new();
+        for event in events {
+            let body: serde_json::Value = serde_json::from_str(&event.payload()).unwrap();
+            assert_eq!(body["event"], event.event_type(), "{body}");
+            assert_eq!(body["timestamp"], "2023-11-14T22:13:20Z", "{body}");
+            assert!(EVENT_TYPES.contains(&event.event_type()));
+            seen.push(event.event_type());
+        }
+        seen.dedup();
+        assert_eq!(seen, EVENT_TYPES.to_vec(), "one variant per event type, in order");
+    }
+
+    #[test]
+    fn a_view_event_tells_who_looked_and_how_many_views_there_are() {
+        let event = WebhookEvent::ShareLinkViewed {
+            share_link_id: "share_1".into(),
+            task_id: "task_1".into(),
+            timestamp: Timestamp(0),
+            viewer: LinkViewer {
+                ip_address: "203.0.113.5".into(),
+                user_agent: Some("Mozilla/5.0".into()),
+                country: Some("DE".into()),
+                city: None,
+            },
+            view_count: 3,
+            max_views: Some(10),
+        };
+        let body: serde_json::Value = serde_json::from_str(&event.payload()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "event": "share_link.viewed", "share_link_id": "share_1", "task_id": "task_1",
+                "timestamp": "1970-01-01T00:00:00Z", "view_count": 3, "max_views": 10,
+                "viewer": {"ip_address": "203.0.113.5", "user_agent": "Mozilla/5.0", "country": "DE", "city": null},
+            })
+        );
     }
 
     #[test]

@@ -36,8 +36,23 @@ mod git;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use git::GitCli;
+
+/// The forge and the directory repositories live in, when `--repositories-dir` is set.
+#[derive(Clone)]
+pub struct Forges {
+    pub repositories: Repositories,
+    pub forge: Arc<dyn Forge>,
+}
+
+impl Forges {
+    /// Repositories under `root`, worked on with the `git` command line.
+    pub fn git(root: PathBuf) -> Forges {
+        Forges { repositories: Repositories::new(root), forge: Arc::new(GitCli) }
+    }
+}
 
 /// The largest unified patch [`Forge::diff`] returns, in bytes; longer patches are cut at a line
 /// boundary and flagged with [`Diff::patch_truncated`].

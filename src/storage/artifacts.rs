@@ -1,8 +1,9 @@
 //! Artifacts: files a task produced, stored in the database itself so every
 //! instance serves the same bytes and a task's files live and die with it.
 
-use super::{dispatch, none_if_duplicate, Db};
-use crate::domain::ids;
+use super::dialect::dispatch;
+use super::{none_if_duplicate, Db};
+use crate::domain::ids::{ArtifactId, TaskId};
 use crate::domain::time::Timestamp;
 
 const ARTIFACT_COLUMNS: &str = "artifact_id, task_id, name, content_type, size_bytes, sha256, created_at";
@@ -15,14 +16,14 @@ const NEW_ARTIFACTS_VERSION: &str =
 /// An artifact's description, without its bytes.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ArtifactRecord {
-    pub artifact_id: String,
-    pub task_id: String,
+    pub artifact_id: ArtifactId,
+    pub task_id: TaskId,
     pub name: String,
     pub content_type: String,
     pub size_bytes: i64,
     /// SHA-256 of the content, hex.
     pub sha256: String,
-    pub created_at: i64,
+    pub created_at: Timestamp,
 }
 
 /// An artifact's bytes with what is needed to serve them.
@@ -44,7 +45,7 @@ impl Db {
     /// Stores an artifact; `Ok(None)` when the task already has one of that name.
     pub async fn insert_artifact(
         &self,
-        task_id: &str,
+        task_id: &TaskId,
         artifact: &NewArtifact<'_>,
     ) -> sqlx::Result<Option<ArtifactRecord>> {
         use sha2::Digest as _;
@@ -57,14 +58,14 @@ impl Db {
         let inserted = dispatch!(self.write(), |pool| async {
             let mut tx = pool.begin().await?;
             let record: ArtifactRecord = sqlx::query_as(&sql)
-                .bind(ids::new_id("artifact"))
+                .bind(ArtifactId::generate())
                 .bind(task_id)
                 .bind(artifact.name)
                 .bind(artifact.content_type)
                 .bind(artifact.content.len() as i64)
                 .bind(&sha256)
                 .bind(artifact.content)
-                .bind(Timestamp::now().millis())
+                .bind(Timestamp::now())
                 .fetch_one(&mut *tx)
                 .await?;
             sqlx::query(NEW_ARTIFACTS_VERSION).bind(task_id).execute(&mut *tx).await?;
@@ -76,7 +77,7 @@ impl Db {
     }
 
     /// The artifacts of `task_id`, oldest first.
-    pub async fn list_artifacts(&self, task_id: &str) -> sqlx::Result<Vec<ArtifactRecord>> {
+    pub async fn list_artifacts(&self, task_id: &TaskId) -> sqlx::Result<Vec<ArtifactRecord>> {
         let sql =
             format!("SELECT {ARTIFACT_COLUMNS} FROM artifacts WHERE task_id = $1 ORDER BY created_at, name");
         dispatch!(self.read(), |pool| sqlx::query_as(&sql).bind(task_id).fetch_all(pool).await)
@@ -85,8 +86,8 @@ impl Db {
     /// The bytes of artifact `artifact_id` of `task_id`.
     pub async fn artifact_content(
         &self,
-        task_id: &str,
-        artifact_id: &str,
+        task_id: &TaskId,
+        artifact_id: &ArtifactId,
     ) -> sqlx::Result<Option<ArtifactContent>> {
         dispatch!(self.read(), |pool| {
             sqlx::query_as(
@@ -100,7 +101,7 @@ impl Db {
     }
 
     /// Deletes an artifact; answers whether there was one.
-    pub async fn delete_artifact(&self, task_id: &str, artifact_id: &str) -> sqlx::Result<bool> {
+    pub async fn delete_artifact(&self, task_id: &TaskId, artifact_id: &ArtifactId) -> sqlx::Result<bool> {
         dispatch!(self.write(), |pool| {
             let mut tx = pool.begin().await?;
             let deleted = sqlx::query("DELETE FROM artifacts WHERE task_id = $1 AND artifact_id = $2")

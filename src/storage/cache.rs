@@ -6,7 +6,7 @@
 //!
 //! - [`LinkCache`]: links by token hash, only those a view opens without a
 //!   question (no password, no view limit). A cached link is counted only if its
-//!   `version` is still the stored one ([`Db::record_views`] checks it in the
+//!   `version` is still the stored one (the writer checks it in the
 //!   transaction that counts the view), so an owner's change or revocation holds on
 //!   the very next view, on every instance; a view prepared from an older version
 //!   is counted nothing and prepared again.
@@ -25,6 +25,7 @@ use serde_json::value::RawValue;
 use super::artifacts::ArtifactRecord;
 use super::share_links::{ShareLinkRecord, TaskFacts};
 use super::Db;
+use crate::domain::ids::TaskId;
 use crate::domain::secrets;
 use crate::domain::task::EventType;
 
@@ -102,7 +103,7 @@ pub struct ShownOutput {
     pub content: String,
     /// The content with secrets masked, when masking changes it.
     masked: Option<String>,
-    pub created_at: i64,
+    pub created_at: crate::domain::time::Timestamp,
 }
 
 impl ShownOutput {
@@ -166,14 +167,14 @@ impl ContentCache {
     pub async fn shown(
         &self,
         db: &Db,
-        task_id: &str,
+        task_id: &TaskId,
         task: &TaskFacts,
         max_outputs: u32,
     ) -> sqlx::Result<Arc<TaskContent>> {
         let artifacts_version = task.artifacts_version;
         if let Some(content) = self
             .tasks
-            .get(task_id)
+            .get(task_id.as_str())
             .filter(|c| c.last_event_seq == task.last_event_seq && c.artifacts_version == artifacts_version)
         {
             return Ok(content);
@@ -208,7 +209,7 @@ impl ContentCache {
             json: Default::default(),
         });
         if size <= self.largest {
-            self.tasks.put(task_id, content.clone());
+            self.tasks.put(task_id.as_str(), content.clone());
         }
         Ok(content)
     }

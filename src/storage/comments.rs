@@ -1,7 +1,9 @@
 //! Comments on share links.
 
-use super::webhooks::{enqueue, OutboxEvent};
-use super::{dispatch, Db};
+use super::dialect::{dispatch, Tx};
+use super::outbox::{self, OutboxEvent};
+use super::Db;
+use crate::domain::ids::{CommentId, ShareLinkId};
 use crate::domain::time::Timestamp;
 
 const COMMENT_COLUMNS: &str =
@@ -10,21 +12,42 @@ const COMMENT_COLUMNS: &str =
 /// A comment as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CommentRecord {
-    pub comment_id: String,
-    pub share_link_id: String,
+    pub comment_id: CommentId,
+    pub share_link_id: ShareLinkId,
     pub name: String,
     pub email: String,
     pub content: String,
-    pub created_at: i64,
-    pub verified_at: Option<i64>,
-    pub deleted_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub verified_at: Option<Timestamp>,
+    pub deleted_at: Option<Timestamp>,
+}
+
+/// Where a comment is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommentStatus {
+    /// Written; shown once its author opens the link mailed to them.
+    PendingVerification,
+    /// Verified, and shown to viewers.
+    Published,
+    /// Deleted by the link's owner; shown to nobody.
+    Deleted,
+}
+
+impl CommentRecord {
+    pub fn status(&self) -> CommentStatus {
+        match (self.deleted_at, self.verified_at) {
+            (Some(_), _) => CommentStatus::Deleted,
+            (None, Some(_)) => CommentStatus::Published,
+            (None, None) => CommentStatus::PendingVerification,
+        }
+    }
 }
 
 /// A validated comment waiting for its author's verification.
 #[derive(Debug, Clone)]
 pub struct NewComment {
-    pub comment_id: String,
-    pub share_link_id: String,
+    pub comment_id: CommentId,
+    pub share_link_id: ShareLinkId,
     pub name: String,
     pub email: String,
     pub content: String,
@@ -44,7 +67,7 @@ impl Db {
             .bind(&comment.email)
             .bind(&comment.content)
             .bind(&comment.verify_hash)
-            .bind(Timestamp::now().millis())
+            .bind(Timestamp::now())
             .execute(pool)
             .await
             .map(|_| ())
@@ -56,11 +79,11 @@ impl Db {
     /// transaction (built by `event` from the comment). Verifying twice is harmless.
     pub async fn verify_comment(
         &self,
-        share_link_id: &str,
+        share_link_id: &ShareLinkId,
         verify_hash: &str,
         event: impl FnOnce(&CommentRecord) -> OutboxEvent,
     ) -> sqlx::Result<Option<CommentRecord>> {
-        let now = Timestamp::now().millis();
+        let now = Timestamp::now();
         let sql = format!(
             "UPDATE share_link_comments SET verified_at = COALESCE(verified_at, $3) \
              WHERE share_link_id = $1 AND verify_hash = $2 AND deleted_at IS NULL RETURNING {COMMENT_COLUMNS}"
@@ -74,8 +97,7 @@ impl Db {
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some(first_time) = comment.as_ref().filter(|c| c.verified_at == Some(now)) {
-                let event = event(first_time);
-                enqueue!(tx, &event, now);
+                outbox::write(&mut Tx::from(&mut tx), &event(first_time), now).await?;
             }
             tx.commit().await?;
             Ok(comment)
@@ -83,7 +105,11 @@ impl Db {
     }
 
     /// A link's comments, oldest first: only verified, undeleted ones unless `all`.
-    pub async fn list_comments(&self, share_link_id: &str, all: bool) -> sqlx::Result<Vec<CommentRecord>> {
+    pub async fn list_comments(
+        &self,
+        share_link_id: &ShareLinkId,
+        all: bool,
+    ) -> sqlx::Result<Vec<CommentRecord>> {
         let sql = format!(
             "SELECT {COMMENT_COLUMNS} FROM share_link_comments WHERE share_link_id = $1 \
              AND ($2 OR (verified_at IS NOT NULL AND deleted_at IS NULL)) ORDER BY created_at, comment_id LIMIT 500"
@@ -96,7 +122,11 @@ impl Db {
     }
 
     /// Deletes (hides) a comment; answers whether there was one to delete.
-    pub async fn delete_comment(&self, share_link_id: &str, comment_id: &str) -> sqlx::Result<bool> {
+    pub async fn delete_comment(
+        &self,
+        share_link_id: &ShareLinkId,
+        comment_id: &CommentId,
+    ) -> sqlx::Result<bool> {
         dispatch!(self.write(), |pool| {
             sqlx::query(
                 "UPDATE share_link_comments SET deleted_at = $3 WHERE share_link_id = $1 AND comment_id = $2 \
@@ -104,7 +134,7 @@ impl Db {
             )
             .bind(share_link_id)
             .bind(comment_id)
-            .bind(Timestamp::now().millis())
+            .bind(Timestamp::now())
             .execute(pool)
             .await
             .map(|r| r.rows_affected() == 1)

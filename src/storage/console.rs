@@ -1,17 +1,19 @@
 //! Sessions of the owner console: browsers that signed in with an API key.
 
-use super::{dispatch, Db, Owner};
+use super::dialect::dispatch;
+use super::{Db, Owner};
+use crate::domain::ids::{ApiKeyId, ConsoleSessionId, OwnerId};
 use crate::domain::time::Timestamp;
 
 /// A live console session and the owner it acts for.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ConsoleSession {
-    pub session_id: String,
-    pub owner_id: String,
+    pub session_id: ConsoleSessionId,
+    pub owner_id: OwnerId,
     pub name: String,
     pub email: Option<String>,
-    pub owner_created_at: i64,
-    pub expires_at: i64,
+    pub owner_created_at: Timestamp,
+    pub expires_at: Timestamp,
 }
 
 impl ConsoleSession {
@@ -33,14 +35,14 @@ impl Db {
     pub async fn open_console_session(
         &self,
         key_hash: &str,
-        session_id: &str,
+        session_id: &ConsoleSessionId,
         token_hash: &str,
         now: Timestamp,
         expires_at: Timestamp,
     ) -> sqlx::Result<Option<ConsoleSession>> {
         dispatch!(self.write(), |pool| {
             let mut tx = pool.begin().await?;
-            let key: Option<(String, String)> = sqlx::query_as(
+            let key: Option<(ApiKeyId, OwnerId)> = sqlx::query_as(
                 "SELECT key_id, owner_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
             )
             .bind(key_hash)
@@ -51,7 +53,7 @@ impl Db {
             };
             sqlx::query("DELETE FROM console_sessions WHERE owner_id = $1 AND expires_at <= $2")
                 .bind(&owner_id)
-                .bind(now.millis())
+                .bind(now)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(
@@ -62,8 +64,8 @@ impl Db {
             .bind(token_hash)
             .bind(&owner_id)
             .bind(&key_id)
-            .bind(now.millis())
-            .bind(expires_at.millis())
+            .bind(now)
+            .bind(expires_at)
             .execute(&mut *tx)
             .await?;
             tx.commit().await?;
@@ -87,20 +89,24 @@ impl Db {
                  WHERE s.token_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 AND k.revoked_at IS NULL",
             )
             .bind(token_hash)
-            .bind(now.millis())
+            .bind(now)
             .fetch_optional(pool)
             .await
         })
     }
 
     /// Ends a session (signing out).
-    pub async fn end_console_session(&self, session_id: &str, now: Timestamp) -> sqlx::Result<()> {
+    pub async fn end_console_session(
+        &self,
+        session_id: &ConsoleSessionId,
+        now: Timestamp,
+    ) -> sqlx::Result<()> {
         dispatch!(self.write(), |pool| {
             sqlx::query(
                 "UPDATE console_sessions SET ended_at = $2 WHERE session_id = $1 AND ended_at IS NULL",
             )
             .bind(session_id)
-            .bind(now.millis())
+            .bind(now)
             .execute(pool)
             .await
             .map(|_| ())

@@ -1,7 +1,9 @@
 //! Events of a task, numbered 1, 2, 3… per task in the order they were appended.
 
-use super::{dispatch, Db};
-use crate::domain::task::EventType;
+use super::dialect::dispatch;
+use super::Db;
+use crate::domain::ids::TaskId;
+use crate::domain::task::{Author, EventType};
 use crate::domain::time::Timestamp;
 
 const EVENT_COLUMNS: &str = "task_id, seq, event_type, name, content, private, author, created_at";
@@ -9,17 +11,15 @@ const EVENT_COLUMNS: &str = "task_id, seq, event_type, name, content, private, a
 /// An event as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EventRecord {
-    pub task_id: String,
+    pub task_id: TaskId,
     pub seq: i64,
-    #[sqlx(try_from = "String")]
     pub event_type: EventType,
     pub name: Option<String>,
     pub content: String,
     /// Private events are the owner's alone: never shown to anyone a task is shared with.
     pub private: bool,
-    /// `owner` or `viewer`.
-    pub author: String,
-    pub created_at: i64,
+    pub author: Author,
+    pub created_at: Timestamp,
 }
 
 /// A validated event to append.
@@ -29,8 +29,7 @@ pub struct NewEvent {
     pub name: Option<String>,
     pub content: String,
     pub private: bool,
-    /// `owner` (the owner's API key) or `viewer` (a share-code session).
-    pub author: &'static str,
+    pub author: Author,
 }
 
 /// A page of events in sequence order.
@@ -40,19 +39,16 @@ pub struct EventPage {
     pub has_more: bool,
 }
 
-impl TryFrom<String> for EventType {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        EventType::parse(&value).ok_or_else(|| format!("unknown event type {value:?}"))
-    }
-}
-
 impl Db {
     /// Appends `event` to `task_id`, giving it the task's next sequence number. The
     /// counter and the event are written in one transaction, so numbers have no gaps
     /// and no duplicates even with concurrent writers on several instances.
-    pub async fn append_event(&self, task_id: &str, event: &NewEvent) -> sqlx::Result<Option<EventRecord>> {
-        let now = Timestamp::now().millis();
+    pub async fn append_event(
+        &self,
+        task_id: &TaskId,
+        event: &NewEvent,
+    ) -> sqlx::Result<Option<EventRecord>> {
+        let now = Timestamp::now();
         let insert = format!(
             "INSERT INTO task_events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {EVENT_COLUMNS}"
         );
@@ -70,7 +66,7 @@ impl Db {
             let record = sqlx::query_as(&insert)
                 .bind(task_id)
                 .bind(seq)
-                .bind(event.event_type.as_str())
+                .bind(event.event_type)
                 .bind(&event.name)
                 .bind(&event.content)
                 .bind(event.private)
@@ -88,7 +84,7 @@ impl Db {
     /// `include_private`.
     pub async fn list_events(
         &self,
-        task_id: &str,
+        task_id: &TaskId,
         after: i64,
         event_type: Option<EventType>,
         include_private: bool,
@@ -103,7 +99,7 @@ impl Db {
             sqlx::query_as(&sql)
                 .bind(task_id)
                 .bind(after)
-                .bind(event_type.map(EventType::as_str))
+                .bind(event_type)
                 .bind(include_private)
                 .bind(i64::from(limit) + 1)
                 .fetch_all(pool)

@@ -2,33 +2,40 @@
 //!
 //! [`Db`] is either an embedded SQLite database (the default, no setup) or a
 //! PostgreSQL pool (the scale-out backend, shared by several instances). Every query
-//! is written once, in SQL both backends accept (`$1` placeholders, `RETURNING`,
-//! integer millisecond timestamps), and [`dispatch!`] runs it on whichever pool is
-//! configured. Where the backends really differ, a function matches on [`Conn`] itself.
+//! is written once, in SQL both backends accept; [`dialect`] is the one place where
+//! they differ. [`Store`] is the database with what an instance keeps beside it:
+//! the writer that counts views ([`writer`]) and caches of what viewers see.
 //!
 //! SQLite gets two pools: many readers and exactly one writer. SQLite admits one
 //! writer at a time anyway; funnelling writes through one connection turns lock
 //! contention (`SQLITE_BUSY`) into an orderly queue inside the process. The view
-//! writer has a connection of its own (see `view_writer`), and takes its turn in
+//! writer has a connection of its own (see `writer::sqlite`), and takes its turn in
 //! that queue by holding the writer's connection while each batch writes.
 
 mod artifacts;
 pub mod cache;
 mod comments;
 mod console;
+pub(crate) mod dialect;
 mod events;
+pub(crate) mod outbox;
 mod owners;
 mod pull_requests;
 mod share_links;
+pub(crate) mod sql;
 mod task_shares;
 mod tasks;
-mod view_writer;
-pub(crate) mod webhooks;
+mod types;
+mod webhooks;
+mod writer;
 
 pub use artifacts::{ArtifactContent, ArtifactRecord, NewArtifact};
-pub use comments::{CommentRecord, NewComment};
+pub use cache::{ContentCache, LinkCache, ShownOutput, TaskContent};
+pub use comments::{CommentRecord, CommentStatus, NewComment};
 pub use console::ConsoleSession;
+pub use dialect::Backend;
 pub use events::{EventPage, EventRecord, NewEvent};
+pub use outbox::OutboxEvent;
 pub use owners::{ApiKeyRecord, Owner};
 pub use pull_requests::{NewPullRequest, PullRequestRecord};
 pub use share_links::{
@@ -37,8 +44,8 @@ pub use share_links::{
 };
 pub use task_shares::{NewTaskShare, NewViewerSession, TaskShareRecord, ViewerSession};
 pub use tasks::{NewTask, TaskPage, TaskPatch, TaskRecord, UpdateOutcome};
-pub use view_writer::{PendingView, ViewOutcome, ViewWriter, ViewedLink, MAX_BATCH};
-pub use webhooks::{AttemptRecord, AttemptResult, DueDelivery, OutboxEvent, WebhookPatch, WebhookRecord};
+pub use webhooks::{AttemptRecord, AttemptResult, DueDelivery, WebhookPatch, WebhookRecord};
+pub use writer::{PendingView, ViewOutcome, ViewedLink, WriteError, Writer, MAX_BATCH};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -49,32 +56,15 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-/// Runs `$body` with `$pool` bound to the concrete pool behind a [`Conn`].
-///
-/// The body is compiled once per backend, so the same SQL string and the same row
-/// types serve SQLite and PostgreSQL.
-macro_rules! dispatch {
-    ($conn:expr, |$pool:ident| $body:expr) => {
-        match $conn {
-            $crate::storage::Conn::Sqlite($pool) => $body,
-            $crate::storage::Conn::Postgres($pool) => $body,
-        }
-    };
-}
-pub(crate) use dispatch;
+use crate::domain::page::Cursor;
+use crate::domain::time::Timestamp;
+use dialect::{dispatch, Conn};
 
 /// How long a SQLite connection waits for the write lock (held by another process,
 /// or by the other of the pool's writer and the view writer) before it fails.
 /// The view writer's connection is set up as the pool's are: WAL (persistent, set
 /// by the pool), `synchronous = NORMAL`, foreign keys on, and this timeout.
 pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Which database engine a [`Db`] talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// A handle on the service's database; cheap to clone.
 #[derive(Clone, Debug)]
@@ -88,11 +78,51 @@ pub enum Db {
     Postgres(PgPool),
 }
 
-/// A borrowed pool of one backend, chosen for reading or writing.
-#[derive(Clone, Copy)]
-pub(crate) enum Conn<'a> {
-    Sqlite(&'a SqlitePool),
-    Postgres(&'a PgPool),
+/// The database, with what this instance keeps beside it: the [`Writer`] of views
+/// (and, on SQLite, of new links), and caches of what viewers are shown.
+pub struct Store {
+    db: Db,
+    writer: Writer,
+    links: LinkCache,
+    content: ContentCache,
+}
+
+impl Store {
+    /// The store of `db`, starting its writer (on the current runtime).
+    pub fn new(db: Db) -> Store {
+        Store {
+            writer: Writer::start(db.clone()),
+            links: LinkCache::new(cache::LINKS_CACHED),
+            content: ContentCache::new(cache::TASKS_CACHED, cache::LARGEST_CONTENT_CACHED),
+            db,
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Links viewers opened lately.
+    pub fn links(&self) -> &LinkCache {
+        &self.links
+    }
+
+    /// What tasks show viewers.
+    pub fn content(&self) -> &ContentCache {
+        &self.content
+    }
+
+    /// Stores a new link with its `share_link.created` event; `Ok(None)` when its
+    /// id, token or short code is taken. On SQLite, links asked for at once are
+    /// committed together by the writer.
+    pub async fn insert_share_link(&self, link: NewShareLink) -> Result<Option<ShareLinkRecord>, WriteError> {
+        self.writer.insert_link(&self.db, link).await
+    }
+
+    /// Counts one view of `link` (see [`Writer::count_view`]).
+    pub async fn count_view(&self, link: &ShareLinkRecord, view: NewView) -> Result<ViewOutcome, WriteError> {
+        self.writer.count_view(link, view).await
+    }
 }
 
 /// How to reach the database.
@@ -179,7 +209,7 @@ impl Db {
             )
             .bind(name)
             .bind(fresh)
-            .bind(crate::domain::time::Timestamp::now().millis())
+            .bind(Timestamp::now())
             .execute(pool)
             .await?;
             sqlx::query_scalar("SELECT value FROM service_secrets WHERE name = $1")
@@ -240,11 +270,7 @@ pub(crate) fn none_if_duplicate<T>(inserted: sqlx::Result<T>) -> sqlx::Result<Op
 /// Keyset pagination: `rows` were fetched with `limit + 1`; cuts them to `limit`
 /// and answers where the next page starts (the key of the last row kept), if there
 /// is a next page.
-pub(crate) fn next_page<T>(
-    rows: &mut Vec<T>,
-    limit: u32,
-    key: impl Fn(&T) -> (i64, String),
-) -> Option<(i64, String)> {
+pub(crate) fn next_page<T>(rows: &mut Vec<T>, limit: u32, key: impl Fn(&T) -> Cursor) -> Option<Cursor> {
     if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         rows.last().map(key)

@@ -1,42 +1,43 @@
 //! Owners and their API keys.
 
-use super::{dispatch, Db};
+use super::dialect::dispatch;
+use super::Db;
 use crate::domain::api_key::NewApiKey;
-use crate::domain::ids;
+use crate::domain::ids::{ApiKeyId, OwnerId};
 use crate::domain::time::Timestamp;
 
 /// An account that owns tasks and shares.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Owner {
-    pub owner_id: String,
+    pub owner_id: OwnerId,
     pub name: String,
     pub email: Option<String>,
-    pub created_at: i64,
+    pub created_at: Timestamp,
 }
 
 /// What is kept of an API key (never the key itself).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApiKeyRecord {
-    pub key_id: String,
-    pub owner_id: String,
+    pub key_id: ApiKeyId,
+    pub owner_id: OwnerId,
     pub owner_name: String,
     pub key_prefix: String,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
 }
 
 impl Db {
     /// Finds the owner called `name`, creating it if there is none. A given `email`
     /// replaces the stored one. Safe against concurrent creators of the same name.
     pub async fn upsert_owner(&self, name: &str, email: Option<&str>) -> sqlx::Result<Owner> {
-        let now = Timestamp::now().millis();
+        let now = Timestamp::now();
         dispatch!(self.write(), |pool| {
             let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO owners (owner_id, name, email, created_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (name) DO NOTHING",
             )
-            .bind(ids::new_id("user"))
+            .bind(OwnerId::generate())
             .bind(name)
             .bind(email)
             .bind(now)
@@ -56,7 +57,7 @@ impl Db {
     }
 
     /// Stores a new key for `owner_id`.
-    pub async fn insert_api_key(&self, owner_id: &str, key: &NewApiKey) -> sqlx::Result<()> {
+    pub async fn insert_api_key(&self, owner_id: &OwnerId, key: &NewApiKey) -> sqlx::Result<()> {
         dispatch!(self.write(), |pool| {
             sqlx::query(
                 "INSERT INTO api_keys (key_id, owner_id, key_hash, key_prefix, created_at) \
@@ -66,7 +67,7 @@ impl Db {
             .bind(owner_id)
             .bind(&key.hash)
             .bind(&key.display_prefix)
-            .bind(Timestamp::now().millis())
+            .bind(Timestamp::now())
             .execute(pool)
             .await
             .map(|_| ())
@@ -102,11 +103,11 @@ impl Db {
     }
 
     /// Revokes a key at once; answers false when no unrevoked key has that id.
-    pub async fn revoke_api_key(&self, key_id: &str) -> sqlx::Result<bool> {
+    pub async fn revoke_api_key(&self, key_id: &ApiKeyId) -> sqlx::Result<bool> {
         dispatch!(self.write(), |pool| {
             sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL")
                 .bind(key_id)
-                .bind(Timestamp::now().millis())
+                .bind(Timestamp::now())
                 .execute(pool)
                 .await
                 .map(|r| r.rows_affected() == 1)

@@ -1,7 +1,9 @@
 //! Pull requests of a task, numbered 1, 2, 3… per task.
 
-use super::{dispatch, Db};
-use crate::domain::ids;
+use super::dialect::dispatch;
+use super::Db;
+use crate::domain::ids::{PullRequestId, TaskId};
+use crate::domain::task::{Author, PullRequestStatus};
 use crate::domain::time::Timestamp;
 
 const PR_COLUMNS: &str =
@@ -12,23 +14,21 @@ const PR_COLUMNS: &str =
 /// A pull request as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PullRequestRecord {
-    pub pr_id: String,
-    pub task_id: String,
+    pub pr_id: PullRequestId,
+    pub task_id: TaskId,
     pub number: i64,
     pub title: String,
     pub description: Option<String>,
     pub head_branch: String,
     pub base_branch: String,
-    /// `open` or `merged`.
-    pub status: String,
-    /// `owner` or `viewer`.
-    pub author: String,
+    pub status: PullRequestStatus,
+    pub author: Author,
     pub merge_commit: Option<String>,
     /// JSON of the diff at merge time.
     pub merged_diff: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub merged_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub merged_at: Option<Timestamp>,
     pub approvals: i64,
 }
 
@@ -39,18 +39,18 @@ pub struct NewPullRequest {
     pub description: Option<String>,
     pub head_branch: String,
     pub base_branch: String,
-    pub author: &'static str,
+    pub author: Author,
 }
 
 impl Db {
     /// Opens a pull request on `task_id` with the task's next number.
     pub async fn create_pull_request(
         &self,
-        task_id: &str,
+        task_id: &TaskId,
         pr: &NewPullRequest,
     ) -> sqlx::Result<Option<PullRequestRecord>> {
-        let now = Timestamp::now().millis();
-        let pr_id = ids::new_id("pr");
+        let now = Timestamp::now();
+        let pr_id = PullRequestId::generate();
         let select = format!("SELECT {PR_COLUMNS} FROM pull_requests p WHERE p.pr_id = $1");
         dispatch!(self.write(), |pool| {
             let mut tx = pool.begin().await?;
@@ -85,7 +85,7 @@ impl Db {
     }
 
     /// The task's pull requests, newest first.
-    pub async fn list_pull_requests(&self, task_id: &str) -> sqlx::Result<Vec<PullRequestRecord>> {
+    pub async fn list_pull_requests(&self, task_id: &TaskId) -> sqlx::Result<Vec<PullRequestRecord>> {
         let sql =
             format!("SELECT {PR_COLUMNS} FROM pull_requests p WHERE p.task_id = $1 ORDER BY p.number DESC");
         dispatch!(self.read(), |pool| sqlx::query_as(&sql).bind(task_id).fetch_all(pool).await)
@@ -94,7 +94,7 @@ impl Db {
     /// Pull request `number` of `task_id`.
     pub async fn get_pull_request(
         &self,
-        task_id: &str,
+        task_id: &TaskId,
         number: i64,
     ) -> sqlx::Result<Option<PullRequestRecord>> {
         let sql = format!("SELECT {PR_COLUMNS} FROM pull_requests p WHERE p.task_id = $1 AND p.number = $2");
@@ -106,7 +106,7 @@ impl Db {
     }
 
     /// Records `approver`'s approval (once per approver); answers whether it is new.
-    pub async fn approve_pull_request(&self, pr_id: &str, approver: &str) -> sqlx::Result<bool> {
+    pub async fn approve_pull_request(&self, pr_id: &PullRequestId, approver: &str) -> sqlx::Result<bool> {
         dispatch!(self.write(), |pool| {
             sqlx::query(
                 "INSERT INTO pull_request_approvals (pr_id, approver, created_at) VALUES ($1, $2, $3) \
@@ -114,7 +114,7 @@ impl Db {
             )
             .bind(pr_id)
             .bind(approver)
-            .bind(Timestamp::now().millis())
+            .bind(Timestamp::now())
             .execute(pool)
             .await
             .map(|r| r.rows_affected() == 1)
@@ -124,11 +124,11 @@ impl Db {
     /// Marks an open pull request merged; `false` if it was not open any more.
     pub async fn mark_pull_request_merged(
         &self,
-        pr_id: &str,
+        pr_id: &PullRequestId,
         commit: &str,
         diff_json: &str,
     ) -> sqlx::Result<bool> {
-        let now = Timestamp::now().millis();
+        let now = Timestamp::now();
         dispatch!(self.write(), |pool| {
             sqlx::query(
                 "UPDATE pull_requests SET status = 'merged', merge_commit = $2, merged_diff = $3, merged_at = $4, \

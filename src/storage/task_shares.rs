@@ -1,7 +1,9 @@
 //! Task share codes and the viewer sessions they issue.
 
-use super::webhooks::{enqueue, OutboxEvent};
-use super::{dispatch, is_unique_violation, Db};
+use super::dialect::{dispatch, Tx};
+use super::outbox::{self, OutboxEvent};
+use super::{is_unique_violation, Db};
+use crate::domain::ids::{OwnerId, TaskId, TaskShareId, ViewerSessionId};
 use crate::domain::task_share::CodePermissions;
 use crate::domain::time::Timestamp;
 
@@ -12,19 +14,19 @@ const SHARE_COLUMNS: &str =
 /// A task share code as stored (the code itself is derived, never stored).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TaskShareRecord {
-    pub task_share_id: String,
-    pub task_id: String,
-    pub owner_id: String,
+    pub task_share_id: TaskShareId,
+    pub task_id: TaskId,
+    pub owner_id: OwnerId,
     pub can_send_message: bool,
     pub can_create_pr: bool,
     pub can_approve_pr: bool,
     pub can_view_pr: bool,
     pub can_merge_pr: bool,
-    pub expires_at: Option<i64>,
+    pub expires_at: Option<Timestamp>,
     pub sessions_issued: i64,
-    pub last_used_at: Option<i64>,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
 }
 
 impl TaskShareRecord {
@@ -40,16 +42,16 @@ impl TaskShareRecord {
 
     /// Usable right now: not revoked, not expired.
     pub fn is_live(&self, now: Timestamp) -> bool {
-        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now.millis())
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| at > now)
     }
 }
 
 /// A validated new share code for a task.
 #[derive(Debug, Clone)]
 pub struct NewTaskShare {
-    pub task_share_id: String,
-    pub task_id: String,
-    pub owner_id: String,
+    pub task_share_id: TaskShareId,
+    pub task_id: TaskId,
+    pub owner_id: OwnerId,
     pub code_hash: String,
     pub permissions: CodePermissions,
     pub expires_at: Option<Timestamp>,
@@ -58,10 +60,10 @@ pub struct NewTaskShare {
 /// A live viewer session, with the permissions of the code that issued it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ViewerSession {
-    pub session_id: String,
-    pub task_share_id: String,
-    pub task_id: String,
-    pub expires_at: i64,
+    pub session_id: ViewerSessionId,
+    pub task_share_id: TaskShareId,
+    pub task_id: TaskId,
+    pub expires_at: Timestamp,
     pub can_send_message: bool,
     pub can_create_pr: bool,
     pub can_approve_pr: bool,
@@ -84,7 +86,7 @@ impl ViewerSession {
 /// A new viewer session to store.
 #[derive(Debug, Clone)]
 pub struct NewViewerSession {
-    pub session_id: String,
+    pub session_id: ViewerSessionId,
     pub token_hash: String,
     pub expires_at: Timestamp,
 }
@@ -106,7 +108,7 @@ impl Db {
     }
 
     async fn try_replace_task_share(&self, share: &NewTaskShare) -> sqlx::Result<TaskShareRecord> {
-        let now = Timestamp::now().millis();
+        let now = Timestamp::now();
         let p = share.permissions;
         let insert = format!(
             "INSERT INTO task_shares (task_share_id, task_id, owner_id, code_hash, can_send_message, can_create_pr, \
@@ -137,7 +139,7 @@ impl Db {
                 .bind(p.can_approve_pr)
                 .bind(p.can_view_pr)
                 .bind(p.can_merge_pr)
-                .bind(share.expires_at.map(Timestamp::millis))
+                .bind(share.expires_at)
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -147,29 +149,29 @@ impl Db {
     }
 
     /// The task's current code (revoked or expired ones are not current).
-    pub async fn live_task_share(&self, task_id: &str) -> sqlx::Result<Option<TaskShareRecord>> {
+    pub async fn live_task_share(&self, task_id: &TaskId) -> sqlx::Result<Option<TaskShareRecord>> {
         let sql = format!(
             "SELECT {SHARE_COLUMNS} FROM task_shares WHERE task_id = $1 AND revoked_at IS NULL \
              AND (expires_at IS NULL OR expires_at > $2)"
         );
         dispatch!(self.read(), |pool| {
-            sqlx::query_as(&sql).bind(task_id).bind(Timestamp::now().millis()).fetch_optional(pool).await
+            sqlx::query_as(&sql).bind(task_id).bind(Timestamp::now()).fetch_optional(pool).await
         })
     }
 
     /// Every live code of `owner_id`'s tasks, newest first.
-    pub async fn live_task_shares_of(&self, owner_id: &str) -> sqlx::Result<Vec<TaskShareRecord>> {
+    pub async fn live_task_shares_of(&self, owner_id: &OwnerId) -> sqlx::Result<Vec<TaskShareRecord>> {
         let sql = format!(
             "SELECT {SHARE_COLUMNS} FROM task_shares WHERE owner_id = $1 AND revoked_at IS NULL \
              AND (expires_at IS NULL OR expires_at > $2) ORDER BY created_at DESC, task_share_id DESC"
         );
         dispatch!(self.read(), |pool| {
-            sqlx::query_as(&sql).bind(owner_id).bind(Timestamp::now().millis()).fetch_all(pool).await
+            sqlx::query_as(&sql).bind(owner_id).bind(Timestamp::now()).fetch_all(pool).await
         })
     }
 
     /// Titles of `owner_id`'s tasks that have a live share (an active link or a live code).
-    pub async fn titles_of_shared_tasks(&self, owner_id: &str) -> sqlx::Result<Vec<(String, String)>> {
+    pub async fn titles_of_shared_tasks(&self, owner_id: &OwnerId) -> sqlx::Result<Vec<(TaskId, String)>> {
         dispatch!(self.read(), |pool| {
             sqlx::query_as(
                 "SELECT task_id, title FROM tasks WHERE owner_id = $1 AND (\
@@ -179,7 +181,7 @@ impl Db {
                      AND (expires_at IS NULL OR expires_at > $2)))",
             )
             .bind(owner_id)
-            .bind(Timestamp::now().millis())
+            .bind(Timestamp::now())
             .fetch_all(pool)
             .await
         })
@@ -187,8 +189,8 @@ impl Db {
 
     /// Revokes the task's code and every viewer session it issued; `None` when the
     /// task had no live code.
-    pub async fn revoke_task_share(&self, task_id: &str) -> sqlx::Result<Option<TaskShareRecord>> {
-        let now = Timestamp::now().millis();
+    pub async fn revoke_task_share(&self, task_id: &TaskId) -> sqlx::Result<Option<TaskShareRecord>> {
+        let now = Timestamp::now();
         let sql = format!(
             "UPDATE task_shares SET revoked_at = $2 WHERE task_id = $1 AND revoked_at IS NULL RETURNING {SHARE_COLUMNS}"
         );
@@ -222,7 +224,7 @@ impl Db {
         session: &NewViewerSession,
         accessed: &OutboxEvent,
     ) -> sqlx::Result<Option<TaskShareRecord>> {
-        let now = Timestamp::now().millis();
+        let now = Timestamp::now();
         let sql = format!(
             "UPDATE task_shares SET sessions_issued = sessions_issued + 1, last_used_at = $2 \
              WHERE task_share_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2) \
@@ -244,10 +246,10 @@ impl Db {
             .bind(&share.task_id)
             .bind(&session.token_hash)
             .bind(now)
-            .bind(session.expires_at.millis())
+            .bind(session.expires_at)
             .execute(&mut *tx)
             .await?;
-            enqueue!(tx, accessed, now);
+            outbox::write(&mut Tx::from(&mut tx), accessed, now).await?;
             tx.commit().await?;
             Ok(updated)
         })
@@ -265,20 +267,20 @@ impl Db {
                    AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > $2)",
             )
             .bind(token_hash)
-            .bind(Timestamp::now().millis())
+            .bind(Timestamp::now())
             .fetch_optional(pool)
             .await
         })
     }
 
     /// Ends one viewer session (the viewer left); its code and other sessions go on.
-    pub async fn end_viewer_session(&self, session_id: &str) -> sqlx::Result<()> {
+    pub async fn end_viewer_session(&self, session_id: &ViewerSessionId) -> sqlx::Result<()> {
         dispatch!(self.write(), |pool| {
             sqlx::query(
                 "UPDATE viewer_sessions SET revoked_at = $2 WHERE session_id = $1 AND revoked_at IS NULL",
             )
             .bind(session_id)
-            .bind(Timestamp::now().millis())
+            .bind(Timestamp::now())
             .execute(pool)
             .await
             .map(|_| ())
@@ -286,7 +288,7 @@ impl Db {
     }
 
     /// True while `session_id` is live (for long-lived streams to re-check).
-    pub async fn viewer_session_is_live(&self, session_id: &str) -> sqlx::Result<bool> {
+    pub async fn viewer_session_is_live(&self, session_id: &ViewerSessionId) -> sqlx::Result<bool> {
         let count: i64 = dispatch!(self.read(), |pool| {
             sqlx::query_scalar(
                 "SELECT COUNT(*) FROM viewer_sessions v JOIN task_shares s ON s.task_share_id = v.task_share_id \
@@ -294,7 +296,7 @@ impl Db {
                    AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > $2)",
             )
             .bind(session_id)
-            .bind(Timestamp::now().millis())
+            .bind(Timestamp::now())
             .fetch_one(pool)
             .await
         })?;
@@ -304,9 +306,13 @@ impl Db {
     /// Records a code exchange by `client_key` and answers how many it made in the
     /// last `window_ms` (this one included). The attempt is committed before it is
     /// counted, so concurrent exchanges see each other.
-    pub async fn count_code_exchange(&self, client_key: &str, window_ms: i64) -> sqlx::Result<(i64, i64)> {
-        let now = Timestamp::now().millis();
-        let since = now - window_ms;
+    pub async fn count_code_exchange(
+        &self,
+        client_key: &str,
+        window_ms: i64,
+    ) -> sqlx::Result<(i64, Timestamp)> {
+        let now = Timestamp::now();
+        let since = Timestamp(now.millis() - window_ms);
         dispatch!(self.write(), |pool| {
             sqlx::query("INSERT INTO share_code_exchanges (exchange_id, client_key, attempted_at) VALUES ($1, $2, $3)")
                 .bind(crate::domain::ids::new_id("exchange"))

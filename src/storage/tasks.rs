@@ -1,7 +1,9 @@
 //! Tasks.
 
-use super::{dispatch, next_page, Db};
-use crate::domain::ids;
+use super::dialect::dispatch;
+use super::{next_page, Db};
+use crate::domain::ids::{OwnerId, TaskId};
+use crate::domain::page::Cursor;
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 
@@ -12,20 +14,19 @@ const TASK_COLUMNS: &str = "task_id, owner_id, title, prompt, agent, machine_id,
 /// A task as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TaskRecord {
-    pub task_id: String,
-    pub owner_id: String,
+    pub task_id: TaskId,
+    pub owner_id: OwnerId,
     pub title: String,
     pub prompt: Option<String>,
     pub agent: Option<String>,
     pub machine_id: Option<String>,
-    #[sqlx(try_from = "String")]
     pub status: TaskStatus,
     /// Sequence number of the newest event (0 when there is none).
     pub last_event_seq: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub started_at: Option<i64>,
-    pub finished_at: Option<i64>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
     /// Name of the task's git repository under `--repositories-dir`, if linked.
     pub repository: Option<String>,
     /// Branch pull requests merge into.
@@ -67,33 +68,26 @@ pub enum UpdateOutcome {
 #[derive(Debug)]
 pub struct TaskPage {
     pub tasks: Vec<TaskRecord>,
-    /// Where the next page starts (`created_at`, `task_id` of the last task), if any.
-    pub next: Option<(i64, String)>,
-}
-
-impl TryFrom<String> for TaskStatus {
-    type Error = String;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        TaskStatus::parse(&value).ok_or_else(|| format!("unknown task status {value:?}"))
-    }
+    /// Where the next page starts (after the last task of this one), if any.
+    pub next: Option<Cursor>,
 }
 
 impl Db {
-    pub async fn create_task(&self, owner_id: &str, task: &NewTask) -> sqlx::Result<TaskRecord> {
-        let now = Timestamp::now().millis();
+    pub async fn create_task(&self, owner_id: &OwnerId, task: &NewTask) -> sqlx::Result<TaskRecord> {
+        let now = Timestamp::now();
         let sql = format!(
             "INSERT INTO tasks (task_id, owner_id, title, prompt, agent, machine_id, status, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {TASK_COLUMNS}"
         );
         dispatch!(self.write(), |pool| {
             sqlx::query_as(&sql)
-                .bind(ids::new_id("task"))
+                .bind(TaskId::generate())
                 .bind(owner_id)
                 .bind(&task.title)
                 .bind(&task.prompt)
                 .bind(&task.agent)
                 .bind(&task.machine_id)
-                .bind(TaskStatus::Pending.as_str())
+                .bind(TaskStatus::Pending)
                 .bind(now)
                 .fetch_one(pool)
                 .await
@@ -101,22 +95,26 @@ impl Db {
     }
 
     /// The task `task_id`, whoever owns it. Callers check ownership.
-    pub async fn get_task(&self, task_id: &str) -> sqlx::Result<Option<TaskRecord>> {
+    pub async fn get_task(&self, task_id: &TaskId) -> sqlx::Result<Option<TaskRecord>> {
         let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE task_id = $1");
         dispatch!(self.read(), |pool| sqlx::query_as(&sql).bind(task_id).fetch_optional(pool).await)
     }
 
     /// The task `task_id` if `owner_id` owns it.
-    pub async fn get_owned_task(&self, owner_id: &str, task_id: &str) -> sqlx::Result<Option<TaskRecord>> {
-        Ok(self.get_task(task_id).await?.filter(|t| t.owner_id == owner_id))
+    pub async fn get_owned_task(
+        &self,
+        owner_id: &OwnerId,
+        task_id: &TaskId,
+    ) -> sqlx::Result<Option<TaskRecord>> {
+        Ok(self.get_task(task_id).await?.filter(|t| t.owner_id == *owner_id))
     }
 
     /// A page of `owner_id`'s tasks, newest first, optionally only those in `status`.
     pub async fn list_tasks(
         &self,
-        owner_id: &str,
+        owner_id: &OwnerId,
         status: Option<TaskStatus>,
-        after: Option<(i64, String)>,
+        after: Option<Cursor>,
         limit: u32,
     ) -> sqlx::Result<TaskPage> {
         let sql = format!(
@@ -125,18 +123,18 @@ impl Db {
                AND (created_at < $3 OR (created_at = $3 AND task_id < $4)) \
              ORDER BY created_at DESC, task_id DESC LIMIT $5"
         );
-        let (before_time, before_id) = after.unwrap_or((i64::MAX, String::new()));
+        let after = after.unwrap_or(Cursor { at: Timestamp(i64::MAX), id: String::new() });
         let mut tasks: Vec<TaskRecord> = dispatch!(self.read(), |pool| {
             sqlx::query_as(&sql)
                 .bind(owner_id)
-                .bind(status.map(TaskStatus::as_str))
-                .bind(before_time)
-                .bind(&before_id)
+                .bind(status)
+                .bind(after.at)
+                .bind(&after.id)
                 .bind(i64::from(limit) + 1)
                 .fetch_all(pool)
                 .await
         })?;
-        let next = next_page(&mut tasks, limit, |t| (t.created_at, t.task_id.clone()));
+        let next = next_page(&mut tasks, limit, |t| Cursor { at: t.created_at, id: t.task_id.to_string() });
         Ok(TaskPage { tasks, next })
     }
 
@@ -145,8 +143,8 @@ impl Db {
     /// retried if another writer changed the status in between.
     pub async fn update_task(
         &self,
-        owner_id: &str,
-        task_id: &str,
+        owner_id: &OwnerId,
+        task_id: &TaskId,
         patch: &TaskPatch,
     ) -> sqlx::Result<UpdateOutcome> {
         let sql = format!(
@@ -176,11 +174,11 @@ impl Db {
                     .bind(&patch.title)
                     .bind(patch.machine_id.is_some())
                     .bind(patch.machine_id.clone().flatten())
-                    .bind(next.as_str())
+                    .bind(next)
                     .bind(next != TaskStatus::Pending)
                     .bind(next.is_final())
-                    .bind(Timestamp::now().millis())
-                    .bind(current.status.as_str())
+                    .bind(Timestamp::now())
+                    .bind(current.status)
                     .bind(patch.repository.is_some())
                     .bind(patch.repository.clone().flatten().map(|(repo, _)| repo))
                     .bind(patch.repository.clone().flatten().map(|(_, base)| base))

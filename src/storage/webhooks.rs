@@ -1,130 +1,16 @@
-//! Webhook endpoints, the outbox of events and their deliveries.
+//! Webhook endpoints, and the deliveries of the outbox's events to them.
 //!
-//! Events are written by [`enqueue!`] inside the transaction of whatever caused
-//! them, one delivery per subscribed endpoint; a worker claims due deliveries with
-//! a lease (and `FOR UPDATE SKIP LOCKED` on PostgreSQL), so with several instances
-//! each delivery is attempted by one worker at a time.
+//! Events are written by [`outbox::write`] inside the transaction of whatever
+//! caused them, one delivery per subscribed endpoint; a worker claims due
+//! deliveries with a lease (and `FOR UPDATE SKIP LOCKED` on PostgreSQL), so with
+//! several instances each delivery is attempted by one worker at a time.
 
-use super::{dispatch, Conn, Db};
-use crate::domain::ids;
+use super::dialect::{dispatch, Tx, Variants};
+use super::outbox::{self, OutboxEvent};
+use super::Db;
+use crate::domain::ids::{EventId, OwnerId, WebhookId};
 use crate::domain::time::Timestamp;
-use crate::domain::webhook::{FAILING_AFTER, MAX_ATTEMPTS};
-
-/// An event to put in the outbox.
-#[derive(Debug, Clone)]
-pub struct OutboxEvent {
-    /// `msg_<hex>`: the `webhook-id` receivers use to drop duplicates.
-    pub event_id: String,
-    pub owner_id: String,
-    pub event_type: &'static str,
-    /// The JSON body to send.
-    pub payload: String,
-}
-
-impl OutboxEvent {
-    pub fn new(owner_id: &str, event_type: &'static str, payload: serde_json::Value) -> OutboxEvent {
-        OutboxEvent {
-            event_id: ids::new_id("msg"),
-            owner_id: owner_id.to_owned(),
-            event_type,
-            payload: payload.to_string(),
-        }
-    }
-}
-
-/// Inserts the event, if any endpoint of its owner wants it.
-pub(crate) const ENQUEUE_EVENT: &str =
-    "INSERT INTO webhook_events (event_id, owner_id, event_type, payload, created_at) \
-     SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM webhook_endpoints \
-     WHERE owner_id = $2 AND status <> 'disabled' AND (',' || event_types || ',') LIKE ('%,' || $3 || ',%'))";
-
-/// One delivery per endpoint of the owner that wants the event.
-macro_rules! enqueue_deliveries {
-    () => {
-        "INSERT INTO webhook_deliveries (delivery_id, event_id, webhook_id, status, next_attempt_at, created_at) \
-         SELECT $1 || ':' || webhook_id, $1, webhook_id, 'pending', $4, $4 FROM webhook_endpoints \
-         WHERE owner_id = $2 AND status <> 'disabled' AND (',' || event_types || ',') LIKE ('%,' || $3 || ',%') \
-         AND EXISTS (SELECT 1 FROM webhook_events WHERE event_id = $1)"
-    };
-}
-
-/// One delivery for the endpoint `$2`, if it still exists.
-macro_rules! enqueue_delivery {
-    () => {
-        "INSERT INTO webhook_deliveries (delivery_id, event_id, webhook_id, status, next_attempt_at, created_at) \
-         SELECT $1 || ':' || webhook_id, $1, webhook_id, 'pending', $3, $3 FROM webhook_endpoints \
-         WHERE webhook_id = $2"
-    };
-}
-
-/// How each engine writes deliveries. On PostgreSQL, an endpoint deleted by a
-/// transaction that commits while a delivery to it is being written would break the
-/// delivery's foreign key (a 500 for whatever caused the event); `FOR KEY SHARE`
-/// waits for that transaction and then skips the deleted endpoint. SQLite has one
-/// writer, so nothing commits in between.
-pub(crate) trait DeliverySql: sqlx::Database {
-    /// One delivery per endpoint of the owner that wants the event.
-    const ENQUEUE_DELIVERIES: &'static str;
-    /// One delivery for one endpoint, if it still exists.
-    const ENQUEUE_DELIVERY: &'static str;
-}
-
-impl DeliverySql for sqlx::Sqlite {
-    const ENQUEUE_DELIVERIES: &'static str = enqueue_deliveries!();
-    const ENQUEUE_DELIVERY: &'static str = enqueue_delivery!();
-}
-
-impl DeliverySql for sqlx::Postgres {
-    const ENQUEUE_DELIVERIES: &'static str = concat!(enqueue_deliveries!(), " FOR KEY SHARE");
-    const ENQUEUE_DELIVERY: &'static str = concat!(enqueue_delivery!(), " FOR KEY SHARE");
-}
-
-/// The fan-out statement for the engine of `tx`.
-pub(crate) fn enqueue_deliveries_sql<DB: DeliverySql>(_tx: &sqlx::Transaction<'_, DB>) -> &'static str {
-    DB::ENQUEUE_DELIVERIES
-}
-
-/// The fan-out statement for `backend`.
-pub(crate) fn enqueue_deliveries_for(backend: super::Backend) -> &'static str {
-    match backend {
-        super::Backend::Sqlite => <sqlx::Sqlite as DeliverySql>::ENQUEUE_DELIVERIES,
-        super::Backend::Postgres => <sqlx::Postgres as DeliverySql>::ENQUEUE_DELIVERIES,
-    }
-}
-
-/// The one-endpoint statement for the engine of `tx`.
-fn enqueue_delivery_sql<DB: DeliverySql>(_tx: &sqlx::Transaction<'_, DB>) -> &'static str {
-    DB::ENQUEUE_DELIVERY
-}
-
-/// Writes an [`OutboxEvent`] within the transaction `$tx` (a `&mut` transaction of
-/// either backend): the event and its deliveries commit or roll back with the
-/// change that caused them.
-macro_rules! enqueue {
-    ($tx:expr, $event:expr, $now:expr) => {{
-        let event: &$crate::storage::OutboxEvent = $event;
-        let stored = sqlx::query($crate::storage::webhooks::ENQUEUE_EVENT)
-            .bind(&event.event_id)
-            .bind(&event.owner_id)
-            .bind(event.event_type)
-            .bind(&event.payload)
-            .bind($now)
-            .execute(&mut *$tx)
-            .await?
-            .rows_affected();
-        // No endpoint wants the event: there is nothing to deliver.
-        if stored > 0 {
-            sqlx::query($crate::storage::webhooks::enqueue_deliveries_sql(&$tx))
-                .bind(&event.event_id)
-                .bind(&event.owner_id)
-                .bind(event.event_type)
-                .bind($now)
-                .execute(&mut *$tx)
-                .await?;
-        }
-    }};
-}
-pub(crate) use enqueue;
+use crate::domain::webhook::{DeliveryStatus, EndpointStatus, FAILING_AFTER, MAX_ATTEMPTS};
 
 const ENDPOINT_COLUMNS: &str =
     "webhook_id, owner_id, url, description, event_types, secret_version, status, \
@@ -133,16 +19,17 @@ const ENDPOINT_COLUMNS: &str =
 /// A webhook endpoint as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WebhookRecord {
-    pub webhook_id: String,
-    pub owner_id: String,
+    pub webhook_id: WebhookId,
+    pub owner_id: OwnerId,
     pub url: String,
     pub description: Option<String>,
+    /// The event types sent to the endpoint, comma-separated.
     pub event_types: String,
     pub secret_version: i64,
-    pub status: String,
+    pub status: EndpointStatus,
     pub consecutive_failures: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
 }
 
 /// A change to an endpoint; `None` leaves a field as it is.
@@ -151,8 +38,8 @@ pub struct WebhookPatch {
     pub url: Option<String>,
     pub description: Option<Option<String>>,
     pub event_types: Option<String>,
-    /// `active` or `disabled`.
-    pub status: Option<&'static str>,
+    /// `Active` or `Disabled` (either also clears the count of failures).
+    pub status: Option<EndpointStatus>,
     pub rotate_secret: bool,
 }
 
@@ -160,28 +47,28 @@ pub struct WebhookPatch {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DueDelivery {
     pub delivery_id: String,
-    pub event_id: String,
-    pub webhook_id: String,
+    pub event_id: EventId,
+    pub webhook_id: WebhookId,
     pub attempts: i64,
     pub url: String,
     pub secret_version: i64,
     pub event_type: String,
     pub payload: String,
-    pub event_created_at: i64,
+    pub event_created_at: Timestamp,
 }
 
 /// One attempt, as the deliveries API shows it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AttemptRecord {
     pub attempt_id: String,
-    pub event_id: String,
+    pub event_id: EventId,
     pub event_type: String,
-    pub attempted_at: i64,
+    pub attempted_at: Timestamp,
     pub status_code: Option<i64>,
     pub latency_ms: i64,
     pub error: Option<String>,
-    /// The delivery's status now: `pending`, `delivered` or `failed`.
-    pub delivery_status: String,
+    /// The delivery's status now.
+    pub delivery_status: DeliveryStatus,
     pub attempts: i64,
 }
 
@@ -196,10 +83,27 @@ pub struct AttemptResult {
     pub retry_at: Timestamp,
 }
 
+macro_rules! claim {
+    ($lock:literal) => {
+        concat!(
+            "UPDATE webhook_deliveries SET locked_until = $2 WHERE delivery_id IN (\
+             SELECT d.delivery_id FROM webhook_deliveries d WHERE d.status = 'pending' \
+             AND d.next_attempt_at <= $1 AND (d.locked_until IS NULL OR d.locked_until < $1) \
+             ORDER BY d.next_attempt_at LIMIT $3",
+            $lock,
+            ") AND status = 'pending' AND (locked_until IS NULL OR locked_until < $1) RETURNING delivery_id"
+        )
+    };
+}
+
+/// Leases due deliveries. On PostgreSQL, workers of other instances skip the rows
+/// one is claiming instead of waiting for it; SQLite has one writer anyway.
+const CLAIM: Variants = Variants { sqlite: claim!(""), postgres: claim!(" FOR UPDATE SKIP LOCKED") };
+
 impl Db {
     pub async fn create_webhook(
         &self,
-        owner_id: &str,
+        owner_id: &OwnerId,
         url: &str,
         description: Option<&str>,
         event_types: &str,
@@ -210,23 +114,27 @@ impl Db {
         );
         dispatch!(self.write(), |pool| {
             sqlx::query_as(&sql)
-                .bind(ids::new_id("wh"))
+                .bind(WebhookId::generate())
                 .bind(owner_id)
                 .bind(url)
                 .bind(description)
                 .bind(event_types)
-                .bind(Timestamp::now().millis())
+                .bind(Timestamp::now())
                 .fetch_one(pool)
                 .await
         })
     }
 
-    pub async fn list_webhooks(&self, owner_id: &str) -> sqlx::Result<Vec<WebhookRecord>> {
+    pub async fn list_webhooks(&self, owner_id: &OwnerId) -> sqlx::Result<Vec<WebhookRecord>> {
         let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE owner_id = $1 ORDER BY created_at, webhook_id");
         dispatch!(self.read(), |pool| sqlx::query_as(&sql).bind(owner_id).fetch_all(pool).await)
     }
 
-    pub async fn get_webhook(&self, owner_id: &str, webhook_id: &str) -> sqlx::Result<Option<WebhookRecord>> {
+    pub async fn get_webhook(
+        &self,
+        owner_id: &OwnerId,
+        webhook_id: &WebhookId,
+    ) -> sqlx::Result<Option<WebhookRecord>> {
         let sql = format!(
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE owner_id = $1 AND webhook_id = $2"
         );
@@ -239,8 +147,8 @@ impl Db {
 
     pub async fn update_webhook(
         &self,
-        owner_id: &str,
-        webhook_id: &str,
+        owner_id: &OwnerId,
+        webhook_id: &WebhookId,
         patch: &WebhookPatch,
     ) -> sqlx::Result<Option<WebhookRecord>> {
         let sql = format!(
@@ -263,14 +171,14 @@ impl Db {
                 .bind(&patch.event_types)
                 .bind(patch.status)
                 .bind(patch.rotate_secret)
-                .bind(Timestamp::now().millis())
+                .bind(Timestamp::now())
                 .fetch_optional(pool)
                 .await
         })
     }
 
     /// Deletes an endpoint with its pending deliveries; answers whether there was one.
-    pub async fn delete_webhook(&self, owner_id: &str, webhook_id: &str) -> sqlx::Result<bool> {
+    pub async fn delete_webhook(&self, owner_id: &OwnerId, webhook_id: &WebhookId) -> sqlx::Result<bool> {
         dispatch!(self.write(), |pool| {
             sqlx::query("DELETE FROM webhook_endpoints WHERE owner_id = $1 AND webhook_id = $2")
                 .bind(owner_id)
@@ -283,28 +191,16 @@ impl Db {
 
     /// Puts `event` in the outbox for the one endpoint `webhook_id` (test events);
     /// false, and nothing written, when the endpoint no longer exists.
-    pub async fn enqueue_for_endpoint(&self, webhook_id: &str, event: &OutboxEvent) -> sqlx::Result<bool> {
-        let now = Timestamp::now().millis();
+    pub async fn enqueue_for_endpoint(
+        &self,
+        webhook_id: &WebhookId,
+        event: &OutboxEvent,
+    ) -> sqlx::Result<bool> {
+        let now = Timestamp::now();
         dispatch!(self.write(), |pool| {
             let mut tx = pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO webhook_events (event_id, owner_id, event_type, payload, created_at) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&event.event_id)
-            .bind(&event.owner_id)
-            .bind(event.event_type)
-            .bind(&event.payload)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            let queued = sqlx::query(enqueue_delivery_sql(&tx))
-                .bind(&event.event_id)
-                .bind(webhook_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
+            let queued =
+                outbox::write_for_endpoint(&mut Tx::from(&mut tx), event, webhook_id.as_str(), now).await?;
             if queued {
                 tx.commit().await?;
             } else {
@@ -316,10 +212,10 @@ impl Db {
 
     /// Puts `event` in the outbox for every endpoint of its owner that wants it.
     pub async fn enqueue(&self, event: &OutboxEvent) -> sqlx::Result<()> {
-        let now = Timestamp::now().millis();
+        let now = Timestamp::now();
         dispatch!(self.write(), |pool| {
             let mut tx = pool.begin().await?;
-            enqueue!(tx, event, now);
+            outbox::write(&mut Tx::from(&mut tx), event, now).await?;
             tx.commit().await
         })
     }
@@ -332,34 +228,15 @@ impl Db {
         lease_until: Timestamp,
         limit: i64,
     ) -> sqlx::Result<Vec<DueDelivery>> {
-        let now = Timestamp::now().millis();
-        let pick = "SELECT d.delivery_id FROM webhook_deliveries d WHERE d.status = 'pending' \
-             AND d.next_attempt_at <= $1 AND (d.locked_until IS NULL OR d.locked_until < $1) \
-             ORDER BY d.next_attempt_at LIMIT $3";
-        let claim = |lock: &str| {
-            format!(
-                "UPDATE webhook_deliveries SET locked_until = $2 WHERE delivery_id IN ({pick}{lock}) \
-                 AND status = 'pending' AND (locked_until IS NULL OR locked_until < $1) RETURNING delivery_id"
-            )
-        };
-        let claimed: Vec<String> = match self.write() {
-            Conn::Sqlite(pool) => {
-                sqlx::query_scalar(&claim(""))
-                    .bind(now)
-                    .bind(lease_until.millis())
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await?
-            }
-            Conn::Postgres(pool) => {
-                sqlx::query_scalar(&claim(" FOR UPDATE SKIP LOCKED"))
-                    .bind(now)
-                    .bind(lease_until.millis())
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await?
-            }
-        };
+        let now = Timestamp::now();
+        let claimed: Vec<String> = dispatch!(self.write(), |pool| {
+            sqlx::query_scalar(self.backend().sql(&CLAIM))
+                .bind(now)
+                .bind(lease_until)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        })?;
         let mut due = Vec::with_capacity(claimed.len());
         for delivery_id in claimed {
             let row: Option<DueDelivery> = dispatch!(self.read(), |pool| {
@@ -381,14 +258,14 @@ impl Db {
     /// Records an attempt and moves the delivery on: delivered, retried later, or
     /// failed after the last attempt; keeps the endpoint's failure count.
     pub async fn finish_attempt(&self, delivery: &DueDelivery, result: &AttemptResult) -> sqlx::Result<()> {
-        let now = Timestamp::now().millis();
+        let now = Timestamp::now();
         let attempts = delivery.attempts + 1;
         let status = if result.succeeded {
-            "delivered"
+            DeliveryStatus::Delivered
         } else if attempts >= MAX_ATTEMPTS {
-            "failed"
+            DeliveryStatus::Failed
         } else {
-            "pending"
+            DeliveryStatus::Pending
         };
         dispatch!(self.write(), |pool| {
             let mut tx = pool.begin().await?;
@@ -396,7 +273,7 @@ impl Db {
                 "INSERT INTO webhook_attempts (attempt_id, delivery_id, webhook_id, event_id, event_type, attempted_at, \
                  status_code, latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
-            .bind(ids::new_id("attempt"))
+            .bind(crate::domain::ids::new_id("attempt"))
             .bind(&delivery.delivery_id)
             .bind(&delivery.webhook_id)
             .bind(&delivery.event_id)
@@ -414,7 +291,7 @@ impl Db {
             .bind(&delivery.delivery_id)
             .bind(status)
             .bind(attempts)
-            .bind(result.retry_at.millis())
+            .bind(result.retry_at)
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -443,7 +320,7 @@ impl Db {
     }
 
     /// When the next pending delivery is due, if any.
-    pub async fn next_delivery_due(&self) -> sqlx::Result<Option<i64>> {
+    pub async fn next_delivery_due(&self) -> sqlx::Result<Option<Timestamp>> {
         dispatch!(self.read(), |pool| {
             sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'")
                 .fetch_one(pool)
@@ -452,7 +329,7 @@ impl Db {
     }
 
     /// The id of the owner's newest event in the outbox.
-    pub async fn latest_event_id(&self, owner_id: &str) -> sqlx::Result<Option<String>> {
+    pub async fn latest_event_id(&self, owner_id: &OwnerId) -> sqlx::Result<Option<EventId>> {
         dispatch!(self.read(), |pool| {
             sqlx::query_scalar(
                 "SELECT event_id FROM webhook_events WHERE owner_id = $1 ORDER BY created_at DESC, event_id LIMIT 1",
@@ -464,7 +341,11 @@ impl Db {
     }
 
     /// The newest `limit` attempts to deliver to an endpoint.
-    pub async fn webhook_attempts(&self, webhook_id: &str, limit: i64) -> sqlx::Result<Vec<AttemptRecord>> {
+    pub async fn webhook_attempts(
+        &self,
+        webhook_id: &WebhookId,
+        limit: i64,
+    ) -> sqlx::Result<Vec<AttemptRecord>> {
         dispatch!(self.read(), |pool| {
             sqlx::query_as(
                 "SELECT a.attempt_id, a.event_id, a.event_type, a.attempted_at, a.status_code, a.latency_ms, a.error, \

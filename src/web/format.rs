@@ -22,8 +22,8 @@ pub fn duration(secs: f64) -> String {
 }
 
 /// A time as RFC 3339 (pages show it in the reader's time zone where script runs).
-pub fn time(millis: i64) -> String {
-    Timestamp(millis).to_rfc3339()
+pub fn time(at: Timestamp) -> String {
+    at.to_rfc3339()
 }
 
 #[cfg(test)]

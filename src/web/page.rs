@@ -15,7 +15,7 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::api::error::ApiError;
+use super::error::PageError;
 use crate::domain::ids;
 
 tokio::task_local! {
@@ -77,12 +77,15 @@ pub async fn page_headers(request: Request, next: Next) -> Response {
 pub fn page(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
-        Err(err) => ApiError::Internal(err.into()).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "a page could not be rendered");
+            (StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown").into_response()
+        }
     }
 }
 
-/// The page of `result`, or the answer to its error.
-pub fn page_or_error(status: StatusCode, result: Result<impl Template, ApiError>) -> Response {
+/// The page of `result`, or the page of its error.
+pub fn page_or_error(status: StatusCode, result: Result<impl Template, PageError>) -> Response {
     match result {
         Ok(template) => page(status, &template),
         Err(err) => err.into_response(),
@@ -93,6 +96,6 @@ pub fn page_or_error(status: StatusCode, result: Result<impl Template, ApiError>
 pub fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
-        Err(err) => ApiError::Internal(err.into()).into_response(),
+        Err(err) => PageError(crate::app::Error::internal(err)).into_response(),
     }
 }

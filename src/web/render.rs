@@ -5,7 +5,7 @@ use askama::Template;
 use axum::response::sse::Event as SseEvent;
 
 use super::markdown;
-use crate::api::pull_requests::DiffView;
+use crate::app::pull_requests::Changes;
 use crate::domain::secrets;
 use crate::storage::EventRecord;
 
@@ -15,7 +15,7 @@ pub struct RenderedEvent {
     /// `message`, `progress`, `output` or `log`.
     pub kind: &'static str,
     /// `owner` or `viewer`.
-    pub author: String,
+    pub author: &'static str,
     pub name: Option<String>,
     pub time: String,
     pub private: bool,
@@ -30,7 +30,7 @@ impl RenderedEvent {
         RenderedEvent {
             seq: event.seq,
             kind: event.event_type.as_str(),
-            author: event.author,
+            author: event.author.as_str(),
             name: event.name,
             time: super::format::time(event.created_at),
             private: event.private,
@@ -74,18 +74,16 @@ impl FileLine {
         }
     }
 
-    /// The lines of every artifact of `task_id`, each downloaded from
+    /// The lines of a task's `artifacts`, each downloaded from
     /// `{base}/artifacts/{artifact_id}`.
-    pub async fn of_task(db: &crate::storage::Db, task_id: &str, base: &str) -> sqlx::Result<Vec<FileLine>> {
-        Ok(db
-            .list_artifacts(task_id)
-            .await?
+    pub fn of_task(artifacts: Vec<crate::storage::ArtifactRecord>, base: &str) -> Vec<FileLine> {
+        artifacts
             .into_iter()
             .map(|a| {
                 let url = format!("{base}/artifacts/{}", a.artifact_id);
                 FileLine::new(a, url)
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -97,7 +95,7 @@ pub struct DiffLine {
 }
 
 /// The lines of `diff`'s patch, classified for colouring.
-pub fn diff_lines(diff: &DiffView) -> Vec<DiffLine> {
+pub fn diff_lines(diff: &Changes) -> Vec<DiffLine> {
     diff.patch
         .lines()
         .map(|line| {

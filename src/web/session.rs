@@ -19,8 +19,8 @@ use axum::response::Response;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
 use super::page::page;
+use crate::app::AppState;
 use crate::domain::ids;
-use crate::state::AppState;
 
 /// Cookie of a signed-in console browser.
 pub const CONSOLE_COOKIE: &str = "agentshare_console";
@@ -60,7 +60,7 @@ pub fn cookie(
         .path(path)
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(state.public_url().starts_with("https://"))
+        .secure(state.urls().is_https())
         .max_age(::cookie::time::Duration::seconds(max_age.as_secs().min(i64::MAX as u64) as i64))
         .build()
 }

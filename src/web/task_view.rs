@@ -13,29 +13,30 @@ use std::time::Duration;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use axum_extra::extract::cookie::CookieJar;
+use futures_util::StreamExt as _;
 use serde::Deserialize;
 
+use super::error::{failure, PageError};
 use super::page::{page, page_or_error, see_other};
 use super::render::{diff_lines, live_message, DiffLine, FileLine, RenderedEvent};
 use super::session::{
     check_form_token, check_session_token, cookie, form_token, removal, PostedForm, VIEWER_COOKIE,
 };
-use crate::api::artifacts;
-use crate::api::caller::Caller;
-use crate::api::error::ApiError;
-use crate::api::events::{live_events, post_message};
-use crate::api::extract::ClientIp;
-use crate::api::pull_requests::{self, CreatePullRequestRequest, PullRequestView};
-use crate::api::task_shares::{exchange, CodeError};
-use crate::domain::ids;
-use crate::domain::task_share::{is_session_token, Action, CodePermissions};
+use crate::app::access::{self, Caller};
+use crate::app::events::{self, Live};
+use crate::app::pull_requests::{self, Changes, PullRequestInput};
+use crate::app::{self, artifacts, share_codes, AppState};
+use crate::domain::ids::{ArtifactId, TaskId};
+use crate::domain::task::PullRequestStatus;
+use crate::domain::task_share::{Action, CodePermissions};
 use crate::domain::time::Timestamp;
-use crate::state::AppState;
-use crate::storage::{TaskRecord, ViewerSession};
+use crate::http::{file_response, ClientIp};
+use crate::storage::{PullRequestRecord, TaskRecord, ViewerSession};
 
 /// Most events a task page shows (the latest ones).
 const EVENTS_SHOWN: i64 = 500;
@@ -56,8 +57,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The pages of one task, under the public URL.
-fn task_path(state: &AppState, task_id: &str) -> String {
-    format!("{}/t/{task_id}", state.public_path())
+fn task_path(state: &AppState, task_id: &TaskId) -> String {
+    format!("{}/t/{task_id}", state.urls().path())
 }
 
 #[derive(Template)]
@@ -76,7 +77,7 @@ fn code_page(
     code: String,
     error: Option<String>,
 ) -> Response {
-    let action = format!("{}/code", state.public_path());
+    let action = format!("{}/code", state.urls().path());
     let (jar, csrf) = form_token(state, jar, &action);
     (jar, page(status, &CodePage { action, csrf, code, error })).into_response()
 }
@@ -125,27 +126,27 @@ async fn open_code(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(512).collect());
-    match exchange(&state, &code, client, user_agent).await {
+    match share_codes::exchange(&state, &code, client, user_agent).await {
         Ok(session) => {
             let lifetime = Duration::from_millis((session.expires_at.millis() - Timestamp::now().millis()).max(0) as u64);
             let path = task_path(&state, &session.task_id);
             let jar = jar.add(cookie(&state, VIEWER_COOKIE, session.token, path.clone(), lifetime));
             (jar, see_other(&path)).into_response()
         }
-        Err(CodeError::RateLimited { retry_after_secs }) => {
+        Err(app::Error::RateLimited { retry_after_secs }) => {
             let message = format!("Too many codes tried from here. Try again in {} seconds.", retry_after_secs);
             let mut response = code_page(&state, jar, StatusCode::TOO_MANY_REQUESTS, code, Some(message));
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             response
         }
-        Err(CodeError::InvalidShareCode | CodeError::InvalidRequest(_)) => code_page(
+        Err(app::Error::InvalidShareCode | app::Error::Invalid(_)) => code_page(
             &state,
             jar,
             StatusCode::UNAUTHORIZED,
             code,
             Some("That code doesn't work. Check it, or ask for a new one: codes can be rotated, revoked or expire.".into()),
         ),
-        Err(err) => err.into_response(),
+        Err(err) => failure(err),
     }
 }
 
@@ -157,19 +158,18 @@ struct SessionEnded {
 
 /// The viewer session of this browser for `task_id`, or the page that says there
 /// is none (it ended, was revoked, or never was).
-async fn viewer(state: &AppState, jar: &CookieJar, task_id: &str) -> Result<ViewerSession, Response> {
+async fn viewer(state: &AppState, jar: &CookieJar, task_id: &TaskId) -> Result<ViewerSession, Response> {
     let ended = || {
-        let code_url = format!("{}/code", state.public_path());
+        let code_url = format!("{}/code", state.urls().path());
         page(StatusCode::UNAUTHORIZED, &SessionEnded { code_url })
     };
-    let Some(token) = jar.get(VIEWER_COOKIE).map(|c| c.value().to_owned()).filter(|t| is_session_token(t))
-    else {
+    let Some(token) = jar.get(VIEWER_COOKIE).map(|c| c.value().to_owned()) else {
         return Err(ended());
     };
-    match state.db().viewer_session(&ids::secret_hash(&token)).await {
-        Ok(Some(session)) if session.task_id == task_id => Ok(session),
+    match access::viewer_session(state, &token).await {
+        Ok(Some(session)) if session.task_id == *task_id => Ok(session),
         Ok(_) => Err(ended()),
-        Err(err) => Err(ApiError::from(err).into_response()),
+        Err(err) => Err(failure(err)),
     }
 }
 
@@ -179,11 +179,12 @@ async fn posting_viewer(
     state: &AppState,
     jar: &CookieJar,
     headers: &HeaderMap,
-    task_id: &str,
+    task_id: &TaskId,
     csrf: Option<&str>,
 ) -> Result<ViewerSession, Response> {
     let session = viewer(state, jar, task_id).await?;
-    check_session_token(state, &session.session_id, headers, csrf).map_err(IntoResponse::into_response)?;
+    check_session_token(state, session.session_id.as_str(), headers, csrf)
+        .map_err(IntoResponse::into_response)?;
     Ok(session)
 }
 
@@ -228,7 +229,7 @@ struct TaskPage {
     live: bool,
     files: Vec<FileLine>,
     /// `None` without `canViewPr`.
-    pulls: Option<Vec<PullRequestView>>,
+    pulls: Option<Vec<PullRequestRecord>>,
     error: Option<String>,
     notice: Option<&'static str>,
 }
@@ -251,7 +252,7 @@ fn notice_text(done: Option<&str>) -> Option<&'static str> {
 
 async fn task_page(
     State(state): State<AppState>,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     Query(notice): Query<Notice>,
     jar: CookieJar,
 ) -> Response {
@@ -273,9 +274,9 @@ async fn render_task(
         let caller = Caller::Viewer(session.clone());
         let task = caller.task(state, &session.task_id).await?;
         let after = (task.last_event_seq - EVENTS_SHOWN).max(0);
-        let events = state.db().list_events(&task.task_id, after, None, false, EVENTS_SHOWN as u32).await?;
+        let events = events::list(state, &caller, &task.task_id, after, None, EVENTS_SHOWN as u32).await?;
         let path = task_path(state, &task.task_id);
-        let files = FileLine::of_task(state.db(), &task.task_id, &path).await?;
+        let files = FileLine::of_task(artifacts::list(state, &caller, &task.task_id).await?, &path);
         let permissions = session.permissions();
         let has_repository = task.repository.is_some() && state.forges().is_some();
         let pulls = if permissions.can_view_pr && has_repository {
@@ -283,9 +284,9 @@ async fn render_task(
         } else {
             None
         };
-        Ok::<_, ApiError>(TaskPage {
+        Ok::<_, PageError>(TaskPage {
             path,
-            csrf: state.link_keys().csrf_token(&session.session_id),
+            csrf: state.link_keys().csrf_token(session.session_id.as_str()),
             permissions,
             allowed: allowed(permissions, has_repository),
             earlier: after > 0,
@@ -312,7 +313,7 @@ struct StreamQuery {
 /// The task's events from `after` on, as rendered fragments (Server-Sent Events).
 async fn stream(
     State(state): State<AppState>,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     ClientIp(client): ClientIp,
     headers: HeaderMap,
     Query(query): Query<StreamQuery>,
@@ -320,17 +321,25 @@ async fn stream(
 ) -> Response {
     let session = match viewer(&state, &jar, &task_id).await {
         Ok(session) => session,
-        Err(_) => return ApiError::Unauthorized.into_response(),
+        Err(_) => return (StatusCode::UNAUTHORIZED, "The session ended").into_response(),
     };
     // A reconnecting EventSource says where it was.
     let resumed =
         headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok());
     let after = resumed.or(query.after).unwrap_or(0).max(0);
     let caller = Caller::Viewer(session);
-    match live_events(state, &caller, client, task_id, after, live_message) {
-        Ok(response) => response,
-        Err(err) => err.into_response(),
-    }
+    let live = match events::follow(&state, &caller, client, &task_id, after).await {
+        Ok(live) => live,
+        Err(err) => return failure(err),
+    };
+    let messages = live.map(|item| {
+        Ok::<_, std::convert::Infallible>(match item {
+            Live::Event(event) => live_message(event),
+            Live::End => SseEvent::default().event("end").data("{}"),
+            Live::Revoked => SseEvent::default().event("revoked").data("{}"),
+        })
+    });
+    Sse::new(messages).keep_alive(KeepAlive::default()).into_response()
 }
 
 #[derive(Default, Deserialize)]
@@ -341,7 +350,7 @@ struct MessageForm {
 
 async fn send_message(
     State(state): State<AppState>,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     headers: HeaderMap,
     jar: CookieJar,
     PostedForm(form): PostedForm<MessageForm>,
@@ -351,39 +360,44 @@ async fn send_message(
         Err(refused) => return refused,
     };
     let caller = Caller::Viewer(session.clone());
-    match post_message(&state, &caller, &task_id, form.content.as_deref().unwrap_or_default()).await {
+    match events::post_message(&state, &caller, &task_id, form.content.as_deref().unwrap_or_default()).await {
         Ok(_) => see_other(&format!("{}?done=sent#message", task_path(&state, &task_id))),
         Err(err) => action_failed(&state, session, err).await,
     }
 }
 
 /// The task page again, saying why an action was refused.
-async fn action_failed(state: &AppState, session: ViewerSession, err: ApiError) -> Response {
+async fn action_failed(state: &AppState, session: ViewerSession, err: app::Error) -> Response {
     let (status, message) = explain(err);
     render_task(state, session, status, Some(message), None).await
 }
 
 /// The status and a sentence for an error of an action a viewer took.
-fn explain(err: ApiError) -> (StatusCode, String) {
+fn explain(err: app::Error) -> (StatusCode, String) {
+    if let app::Error::Internal(cause) = &err {
+        tracing::error!(error = format!("{cause:#}"), "request failed");
+    }
     let message = match &err {
-        ApiError::Forbidden { .. } => "The share code does not allow that.".to_owned(),
-        ApiError::InvalidRequest { issue, .. } => issue.clone(),
-        ApiError::Internal(_) => "Something went wrong. Please try again.".to_owned(),
+        app::Error::Forbidden { .. } => "The share code does not allow that.".to_owned(),
+        app::Error::Internal(_) => "Something went wrong. Please try again.".to_owned(),
         other => other.to_string(),
     };
-    (err.into_response().status(), message)
+    (crate::http::status_of(err.kind()), message)
 }
 
 async fn download(
     State(state): State<AppState>,
-    Path((task_id, artifact_id)): Path<(String, String)>,
+    Path((task_id, artifact_id)): Path<(TaskId, ArtifactId)>,
     jar: CookieJar,
 ) -> Response {
     let session = match viewer(&state, &jar, &task_id).await {
         Ok(session) => session,
         Err(page) => return page,
     };
-    artifacts::download(&state, &Caller::Viewer(session), &task_id, &artifact_id).await.into_response()
+    match artifacts::download(&state, &Caller::Viewer(session), &task_id, &artifact_id).await {
+        Ok(file) => file_response(file),
+        Err(err) => failure(err),
+    }
 }
 
 #[derive(Default, Deserialize)]
@@ -396,7 +410,7 @@ struct PullForm {
 
 async fn create_pull(
     State(state): State<AppState>,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     headers: HeaderMap,
     jar: CookieJar,
     PostedForm(form): PostedForm<PullForm>,
@@ -405,14 +419,16 @@ async fn create_pull(
         Ok(session) => session,
         Err(refused) => return refused,
     };
-    let request = CreatePullRequestRequest {
+    let input = PullRequestInput {
         title: form.title.unwrap_or_default(),
         head_branch: form.head_branch.unwrap_or_default(),
         description: form.description.filter(|d| !d.trim().is_empty()),
     };
     let caller = Caller::Viewer(session.clone());
-    match pull_requests::open(&state, &caller, &task_id, request).await {
-        Ok(pr) => see_other(&format!("{}/pulls/{}?done=opened", task_path(&state, &task_id), pr.number)),
+    match pull_requests::open(&state, &caller, &task_id, input).await {
+        Ok(pr) => {
+            see_other(&format!("{}/pulls/{}?done=opened", task_path(&state, &task_id), pr.record.number))
+        }
         Err(err) => action_failed(&state, session, err).await,
     }
 }
@@ -423,7 +439,8 @@ struct PullPage {
     task: TaskRecord,
     path: String,
     csrf: String,
-    pr: PullRequestView,
+    pr: PullRequestRecord,
+    changes: Option<Changes>,
     lines: Vec<DiffLine>,
     can_approve: bool,
     can_merge: bool,
@@ -433,7 +450,7 @@ struct PullPage {
 
 async fn pull_page(
     State(state): State<AppState>,
-    Path((task_id, number)): Path<(String, String)>,
+    Path((task_id, number)): Path<(TaskId, String)>,
     Query(notice): Query<Notice>,
     jar: CookieJar,
 ) -> Response {
@@ -456,16 +473,17 @@ async fn render_pull(
         let number = pull_number(number)?;
         let caller = Caller::Viewer(session.clone());
         let task = caller.task(state, &session.task_id).await?;
-        let pr = pull_requests::get(state, &caller, &task.task_id, number).await?;
+        let pull = pull_requests::get(state, &caller, &task.task_id, number).await?;
         let permissions = session.permissions();
-        let open = pr.status == "open";
-        Ok::<_, ApiError>(PullPage {
+        let open = pull.record.status == PullRequestStatus::Open;
+        Ok::<_, PageError>(PullPage {
             path: task_path(state, &task.task_id),
-            csrf: state.link_keys().csrf_token(&session.session_id),
-            lines: pr.diff.as_ref().map(diff_lines).unwrap_or_default(),
+            csrf: state.link_keys().csrf_token(session.session_id.as_str()),
+            lines: pull.changes.as_ref().map(diff_lines).unwrap_or_default(),
             can_approve: open && permissions.allows(Action::ApprovePr),
             can_merge: open && permissions.allows(Action::MergePr),
-            pr,
+            pr: pull.record,
+            changes: pull.changes,
             task,
             error,
             notice,
@@ -475,8 +493,8 @@ async fn render_pull(
     page_or_error(status, result)
 }
 
-fn pull_number(text: &str) -> Result<i64, ApiError> {
-    text.parse::<i64>().ok().filter(|n| *n >= 1).ok_or(ApiError::PullRequestNotFound { number: 0 })
+fn pull_number(text: &str) -> Result<i64, app::Error> {
+    text.parse::<i64>().ok().filter(|n| *n >= 1).ok_or(app::Error::PullRequestNotFound { number: 0 })
 }
 
 #[derive(Default, Deserialize)]
@@ -493,7 +511,7 @@ enum PullAction {
 
 async fn pull_action(
     state: AppState,
-    task_id: String,
+    task_id: TaskId,
     number: String,
     headers: HeaderMap,
     jar: CookieJar,
@@ -518,7 +536,9 @@ async fn pull_action(
         PullAction::Merge => "merged",
     };
     match result {
-        Ok(pr) => see_other(&format!("{}/pulls/{}?done={done}", task_path(&state, &task_id), pr.number)),
+        Ok(pr) => {
+            see_other(&format!("{}/pulls/{}?done={done}", task_path(&state, &task_id), pr.record.number))
+        }
         Err(err) => {
             let (status, message) = explain(err);
             render_pull(&state, session, &number, status, Some(message), None).await
@@ -528,7 +548,7 @@ async fn pull_action(
 
 async fn approve_pull(
     State(state): State<AppState>,
-    Path((task_id, number)): Path<(String, String)>,
+    Path((task_id, number)): Path<(TaskId, String)>,
     headers: HeaderMap,
     jar: CookieJar,
     PostedForm(form): PostedForm<ActionForm>,
@@ -538,7 +558,7 @@ async fn approve_pull(
 
 async fn merge_pull(
     State(state): State<AppState>,
-    Path((task_id, number)): Path<(String, String)>,
+    Path((task_id, number)): Path<(TaskId, String)>,
     headers: HeaderMap,
     jar: CookieJar,
     PostedForm(form): PostedForm<ActionForm>,
@@ -549,7 +569,7 @@ async fn merge_pull(
 /// Ends this browser's session of the task (the share code keeps working).
 async fn leave(
     State(state): State<AppState>,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     headers: HeaderMap,
     jar: CookieJar,
     PostedForm(form): PostedForm<ActionForm>,
@@ -558,9 +578,9 @@ async fn leave(
         Ok(session) => session,
         Err(refused) => return refused,
     };
-    if let Err(err) = state.db().end_viewer_session(&session.session_id).await {
-        return ApiError::from(err).into_response();
+    if let Err(err) = share_codes::leave(&state, &session.session_id).await {
+        return failure(err);
     }
     let jar = jar.add(removal(&state, VIEWER_COOKIE, task_path(&state, &task_id)));
-    (jar, see_other(&format!("{}/code", state.public_path()))).into_response()
+    (jar, see_other(&format!("{}/code", state.urls().path()))).into_response()
 }

@@ -5,22 +5,45 @@
 
 use std::time::Duration;
 
+use crate::app::AppState;
 use crate::domain::time::Timestamp;
-use crate::state::AppState;
-use crate::storage::PendingViewMail;
+use crate::mail::Mailer;
+use crate::storage::{Db, PendingViewMail};
 
 /// How often the queue is looked at.
 const POLL: Duration = Duration::from_millis(500);
 
+/// What the worker uses.
+pub struct ViewMailer {
+    db: Db,
+    mailer: Mailer,
+    /// Base of the links in mails.
+    public_url: String,
+    /// Shortest time between two mails about one link.
+    interval: Duration,
+}
+
+impl ViewMailer {
+    /// The worker of the service `state` is.
+    pub fn of(state: &AppState) -> ViewMailer {
+        ViewMailer {
+            db: state.db().clone(),
+            mailer: state.mailer().clone(),
+            public_url: state.urls().public().to_owned(),
+            interval: state.settings().view_mail_interval,
+        }
+    }
+}
+
 /// Runs the worker until the task is dropped or aborted.
-pub async fn run(state: AppState) {
+pub async fn run(worker: ViewMailer) {
     let mut ticks = tokio::time::interval(POLL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let now = Timestamp::now().millis();
-        let cutoff = now - state.settings().view_mail_interval.as_millis() as i64;
-        let pending = match state.db().pending_view_mail(cutoff).await {
+        let now = Timestamp::now();
+        let cutoff = Timestamp(now.millis() - worker.interval.as_millis() as i64);
+        let pending = match worker.db.pending_view_mail(cutoff).await {
             Ok(pending) => pending,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read the view-mail queue");
@@ -28,8 +51,8 @@ pub async fn run(state: AppState) {
             }
         };
         for item in pending {
-            match state.db().take_view_mail(&item, now).await {
-                Ok(true) => send(&state, &item).await,
+            match worker.db.take_view_mail(&item, now).await {
+                Ok(true) => send(&worker, &item).await,
                 Ok(false) => {}
                 Err(err) => tracing::warn!(error = %err, "cannot take views to mail"),
             }
@@ -37,8 +60,8 @@ pub async fn run(state: AppState) {
     }
 }
 
-async fn send(state: &AppState, item: &PendingViewMail) {
-    let analytics = format!("{}/v1/share-links/{}/analytics", state.public_url(), item.share_link_id);
+async fn send(worker: &ViewMailer, item: &PendingViewMail) {
+    let analytics = format!("{}/v1/share-links/{}/analytics", worker.public_url, item.share_link_id);
     let (subject, intro) = if item.last_sent_at.is_none() {
         (
             format!("Your share link “{}” was viewed", item.title),
@@ -63,9 +86,9 @@ async fn send(state: &AppState, item: &PendingViewMail) {
         id = item.share_link_id,
         count = item.view_count,
     );
-    if let Err(err) = state.mailer().send(&item.email, &subject, body).await {
+    if let Err(err) = worker.mailer.send(&item.email, &subject, body).await {
         tracing::warn!(error = format!("{err:#}"), share_link_id = %item.share_link_id, "view mail not sent; will retry");
-        if let Err(err) = state.db().return_view_mail(item).await {
+        if let Err(err) = worker.db.return_view_mail(item).await {
             tracing::warn!(error = %err, "cannot requeue views to mail");
         }
     } else {

@@ -15,12 +15,15 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use ipnet::IpNet;
 use rand::Rng as _;
 
+use crate::app::state::Signals;
+use crate::app::AppState;
+use crate::domain::share::LinkKeys;
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::{self, ATTEMPT_TIMEOUT};
-use crate::state::AppState;
-use crate::storage::{AttemptResult, DueDelivery};
+use crate::storage::{AttemptResult, Db, DueDelivery};
 
 /// How long a claimed delivery stays leased to one worker: longer than an attempt
 /// can take, so a live worker always finishes first.
@@ -35,33 +38,59 @@ const EXPIRY_SWEEP: Duration = Duration::from_secs(5);
 /// Longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
 
+/// What the worker uses.
+pub struct Deliverer {
+    db: Db,
+    /// Signing secrets derive from the link key.
+    keys: LinkKeys,
+    /// Internal ranges deliveries may reach anyway (`--webhook-allow-cidr`).
+    allowed: Vec<IpNet>,
+    /// The first retry delay; later ones double from it.
+    retry_base: Duration,
+    /// Wakes the worker when this instance puts deliveries in the outbox.
+    signals: Signals,
+}
+
+impl Deliverer {
+    /// The worker of the service `state` is.
+    pub fn of(state: &AppState) -> Deliverer {
+        Deliverer {
+            db: state.db().clone(),
+            keys: state.link_keys().clone(),
+            allowed: state.settings().webhook_allow_cidrs.clone(),
+            retry_base: state.settings().webhook_retry_base,
+            signals: state.signals().clone(),
+        }
+    }
+}
+
 /// Runs the worker until the task is dropped or aborted.
-pub async fn run(state: AppState) {
+pub async fn run(worker: Deliverer) {
     let mut next_sweep = Instant::now();
     loop {
         if Instant::now() >= next_sweep {
             next_sweep = Instant::now() + EXPIRY_SWEEP;
-            match state.db().notice_expired_links(100).await {
+            match worker.db.notice_expired_links(100).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(links = n, "expired share links noticed"),
                 Err(err) => tracing::warn!(error = %err, "cannot look for expired links"),
             }
         }
-        let notified = state.webhooks_notified();
+        let notified = worker.signals.webhooks_notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         let lease_until = Timestamp(Timestamp::now().millis() + LEASE.as_millis() as i64);
-        match state.db().claim_deliveries(lease_until, BATCH).await {
+        match worker.db.claim_deliveries(lease_until, BATCH).await {
             Ok(due) if !due.is_empty() => {
-                futures_util::future::join_all(due.iter().map(|d| deliver(&state, d))).await;
+                futures_util::future::join_all(due.iter().map(|d| deliver(&worker, d))).await;
                 continue;
             }
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "cannot read the webhook outbox"),
         }
-        let wait = match state.db().next_delivery_due().await {
+        let wait = match worker.db.next_delivery_due().await {
             Ok(Some(at)) => Duration::from_millis(
-                (at - Timestamp::now().millis()).clamp(0, POLL.as_millis() as i64) as u64,
+                (at.millis() - Timestamp::now().millis()).clamp(0, POLL.as_millis() as i64) as u64,
             ),
             _ => POLL,
         };
@@ -69,13 +98,13 @@ pub async fn run(state: AppState) {
     }
 }
 
-async fn deliver(state: &AppState, delivery: &DueDelivery) {
+async fn deliver(worker: &Deliverer, delivery: &DueDelivery) {
     let started = Instant::now();
-    let outcome = send(state, delivery).await;
+    let outcome = send(worker, delivery).await;
     let latency_ms = started.elapsed().as_millis() as i64;
     let attempt = delivery.attempts + 1;
     let jitter = rand::rng().random_range(-1.0..=1.0);
-    let base = state.settings().webhook_retry_base;
+    let base = worker.retry_base;
     let backoff = webhook::backoff(attempt, jitter).mul_f64(base.as_secs_f64() / 5.0);
     let result = match outcome {
         Ok((status, retry_after)) => {
@@ -106,7 +135,7 @@ async fn deliver(state: &AppState, delivery: &DueDelivery) {
         succeeded = result.succeeded,
         "webhook attempt"
     );
-    if let Err(err) = state.db().finish_attempt(delivery, &result).await {
+    if let Err(err) = worker.db.finish_attempt(delivery, &result).await {
         // The lease runs out and the delivery is attempted again: at least once.
         tracing::warn!(error = %err, delivery_id = %delivery.delivery_id, "cannot record a webhook attempt");
     }
@@ -118,11 +147,11 @@ fn after(delay: Duration) -> Timestamp {
 
 /// Sends one delivery; answers the status code and any `Retry-After`, or why it
 /// could not be sent.
-async fn send(state: &AppState, delivery: &DueDelivery) -> Result<(u16, Option<Duration>), String> {
+async fn send(worker: &Deliverer, delivery: &DueDelivery) -> Result<(u16, Option<Duration>), String> {
     let url = webhook::parse_endpoint_url("url", &delivery.url).map_err(|e| e.issue)?;
     let host = url.host_str().ok_or("the URL has no host")?.to_owned();
     let port = url.port_or_known_default().ok_or("the URL has no port")?;
-    let allowed = &state.settings().webhook_allow_cidrs;
+    let allowed = &worker.allowed;
     let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
         .await
         .map_err(|err| format!("cannot resolve {host}: {err}"))?
@@ -138,16 +167,16 @@ async fn send(state: &AppState, delivery: &DueDelivery) -> Result<(u16, Option<D
         .user_agent(concat!("agentshare-webhooks/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|err| format!("cannot build the request: {err}"))?;
-    let secret = state.link_keys().webhook_secret(&delivery.webhook_id, delivery.secret_version);
+    let secret = worker.keys.webhook_secret(delivery.webhook_id.as_str(), delivery.secret_version);
     let signer = standardwebhooks::Webhook::new(&secret).map_err(|err| format!("cannot sign: {err:?}"))?;
     let timestamp = Timestamp::now().millis() / 1000;
     let signature = signer
-        .sign(&delivery.event_id, timestamp, delivery.payload.as_bytes())
+        .sign(delivery.event_id.as_str(), timestamp, delivery.payload.as_bytes())
         .map_err(|err| format!("cannot sign: {err:?}"))?;
     let response = client
         .post(url)
         .header("content-type", "application/json")
-        .header("webhook-id", &delivery.event_id)
+        .header("webhook-id", delivery.event_id.as_str())
         .header("webhook-timestamp", timestamp.to_string())
         .header("webhook-signature", signature)
         .body(delivery.payload.clone())

@@ -328,7 +328,7 @@ async fn shutdown_keeps_acknowledged_writes(backend: Backend) {
     let app = TestApp::start_on(db, |_| {}).await;
     let owner = app.store.upsert_owner("erin", None).await.unwrap();
     for id in &acked {
-        let task = app.store.get_owned_task(&owner.owner_id, id).await.unwrap();
+        let task = app.store.get_owned_task(&owner.owner_id, &id.as_str().into()).await.unwrap();
         assert!(task.is_some(), "acknowledged task {id} survived the shutdown");
     }
 }

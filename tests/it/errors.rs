@@ -113,7 +113,11 @@ crate::backend_tests!(nul_characters_in_ids_filters_and_cursors_are_refused);
 /// `http_router` fuzz target on PostgreSQL). Every backend now refuses them alike.
 async fn nul_characters_in_ids_filters_and_cursors_are_refused(app: TestApp) {
     let task = app.finished_task("Fix the login bug").await;
-    let cursor = agentshare::api::tasks::encode_cursor(0, "task_\u{0}");
+    let cursor = agentshare::domain::page::Cursor {
+        at: agentshare::domain::time::Timestamp(0),
+        id: "task_\u{0}".into(),
+    }
+    .encode();
     for (path, field) in [
         ("/v1/tasks/task_%00".to_owned(), "task_id"),
         ("/v1/tasks/task_%00/events".to_owned(), "task_id"),

@@ -12,6 +12,7 @@ mod crash;
 mod errors;
 mod events;
 mod instances;
+mod layers;
 mod limits;
 mod logs;
 mod mail;

@@ -31,7 +31,7 @@ async fn the_served_document_matches_the_committed_snapshot() {
 
 #[test]
 fn every_route_is_documented_with_its_errors() {
-    let doc: Value = serde_json::from_str(&agentshare::api::openapi_json()).unwrap();
+    let doc: Value = serde_json::from_str(&agentshare::routes::openapi_json()).unwrap();
     let paths = doc["paths"].as_object().unwrap();
     for (path, methods) in [
         ("/healthz", &["get"][..]),
@@ -75,7 +75,7 @@ fn find_all<'a>(value: &'a Value, key: &str, at: String, out: &mut Vec<(String, 
 
 #[test]
 fn every_security_requirement_names_a_defined_scheme() {
-    let doc: Value = serde_json::from_str(&agentshare::api::openapi_json()).unwrap();
+    let doc: Value = serde_json::from_str(&agentshare::routes::openapi_json()).unwrap();
     let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
     let mut requirements = Vec::new();
     find_all(&doc["paths"], "security", String::new(), &mut requirements);
@@ -102,7 +102,7 @@ fn text_patterns_are_the_ones_the_handlers_check() {
         r"\S",
         "^[0-9]+$",
     ];
-    let doc: Value = serde_json::from_str(&agentshare::api::openapi_json()).unwrap();
+    let doc: Value = serde_json::from_str(&agentshare::routes::openapi_json()).unwrap();
     let mut patterns = Vec::new();
     find_all(&doc, "pattern", String::new(), &mut patterns);
     assert!(patterns.len() > 20, "{}", patterns.len());

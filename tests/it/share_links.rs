@@ -460,8 +460,8 @@ async fn a_taken_short_code_is_refused_as_a_value_and_stores_nothing(app: TestAp
     let owner_id: String = app.db.sql_scalar("SELECT owner_id FROM share_links").await;
     let link = agentshare::storage::NewShareLink {
         share_link_id: "share_00000000000000aa".into(),
-        task_id: task.clone(),
-        owner_id,
+        task_id: task.as_str().into(),
+        owner_id: owner_id.into(),
         token_hash: "a fresh token hash".into(),
         short_code_hash: taken,
         title: "second".into(),

@@ -14,11 +14,9 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::{safe_next, Console};
-use crate::api::error::ApiError;
-use crate::api::extract::ClientIp;
-use crate::domain::time::Timestamp;
-use crate::domain::{api_key, ids};
-use crate::state::AppState;
+use crate::app::{self, access, AppState};
+use crate::http::ClientIp;
+use crate::web::error::failure;
 use crate::web::page::{page, see_other};
 use crate::web::session::{check_form_token, cookie, form_token, removal, PostedForm, CONSOLE_COOKIE};
 
@@ -46,7 +44,7 @@ fn login_page(
     next: Option<&str>,
     error: Option<String>,
 ) -> Response {
-    let action = format!("{}/console/login", state.public_path());
+    let action = format!("{}/console/login", state.urls().path());
     let (jar, csrf) = form_token(state, jar, &action);
     let next = safe_next(next).unwrap_or_default().to_owned();
     (jar, page(status, &LoginPage { action, csrf, next, error })).into_response()
@@ -80,7 +78,7 @@ pub async fn login(
     let next = form.next.as_deref();
     // Keys are unguessable; still, a client that keeps presenting wrong ones is
     // slowed down like one guessing links.
-    if let Some(wait) = state.misses().retry_after(client) {
+    if let Some(wait) = state.limits().misses.retry_after(client) {
         let minutes = wait.as_secs().div_ceil(60).max(1);
         let message = format!(
             "Too many attempts from here. Try again in {minutes} minute{}.",
@@ -91,36 +89,23 @@ pub async fn login(
         return response;
     }
     let key = form.api_key.unwrap_or_default();
-    let Some(key_hash) = api_key::lookup_hash(key.trim()) else {
-        state.misses().record_miss(client);
-        return login_page(&state, jar, StatusCode::UNAUTHORIZED, next, Some(not_a_key()));
-    };
-    let secret = ids::new_secret::<32>();
-    let now = Timestamp::now();
-    let expires = Timestamp(now.millis() + SESSION_LIFETIME.as_millis() as i64);
-    let session_id = ids::new_id("csess");
-    match state
-        .db()
-        .open_console_session(&key_hash, &session_id, &ids::secret_hash(&secret), now, expires)
-        .await
-    {
-        Ok(Some(session)) => {
-            tracing::info!(owner_id = %session.owner_id, session_id = %session.session_id, "console sign-in");
-            let base = format!("{}/console", state.public_path());
+    match access::console_sign_in(&state, &key, SESSION_LIFETIME).await {
+        Ok(signed_in) => {
+            let base = format!("{}/console", state.urls().path());
             let jar = jar
-                .add(cookie(&state, CONSOLE_COOKIE, secret, base.clone(), SESSION_LIFETIME))
+                .add(cookie(&state, CONSOLE_COOKIE, signed_in.secret, base.clone(), SESSION_LIFETIME))
                 .add(removal(&state, crate::web::session::FORM_COOKIE, format!("{base}/login")));
             let target = match safe_next(next) {
-                Some(path) => format!("{}{path}", state.public_path()),
+                Some(path) => format!("{}{path}", state.urls().path()),
                 None => format!("{base}/tasks"),
             };
             (jar, see_other(&target)).into_response()
         }
-        Ok(None) => {
-            state.misses().record_miss(client);
+        Err(app::Error::Unauthenticated) => {
+            state.limits().misses.record_miss(client);
             login_page(&state, jar, StatusCode::UNAUTHORIZED, next, Some(not_a_key()))
         }
-        Err(err) => ApiError::from(err).into_response(),
+        Err(err) => failure(err),
     }
 }
 
@@ -144,10 +129,10 @@ pub async fn logout(
     if let Err(refused) = console.check(&state, &headers, csrf.as_deref()) {
         return refused.into_response();
     }
-    if let Err(err) = state.db().end_console_session(&console.session.session_id, Timestamp::now()).await {
-        return ApiError::from(err).into_response();
+    if let Err(err) = access::console_sign_out(&state, &console.session).await {
+        return failure(err);
     }
-    let base = format!("{}/console", state.public_path());
+    let base = format!("{}/console", state.urls().path());
     let jar = jar.add(removal(&state, CONSOLE_COOKIE, base.clone()));
     (jar, see_other(&format!("{base}/login"))).into_response()
 }

@@ -10,12 +10,13 @@ use chrono::{Duration as Days, NaiveDate, Utc};
 
 use super::tasks::CsrfForm;
 use super::{Console, Nav};
-use crate::api::error::ApiError;
-use crate::api::share_links::{
-    analytics_of, owned_link, revoke_link, ShareLinkAnalytics, ShareLinkView, ValueViews,
-};
-use crate::state::AppState;
-use crate::storage::CommentRecord;
+use crate::app::share_links::{self, DailyViews, LinkAnalytics, LinkUrls, ValueViews};
+use crate::app::{self, AppState};
+use crate::domain::ids::{CommentId, ShareLinkId};
+use crate::domain::share::ShareStatus;
+use crate::domain::time::Timestamp;
+use crate::storage::{CommentRecord, CommentStatus, ShareLinkRecord};
+use crate::web::error::{failure, PageError};
 use crate::web::format;
 use crate::web::page::{page_or_error, see_other};
 use crate::web::qr;
@@ -48,7 +49,7 @@ pub struct Chart {
 impl Chart {
     /// Bars for the days up to `today`: at least [`CHART_DAYS`].0, back to the first
     /// view if it is more recent than [`CHART_DAYS`].1 days.
-    pub fn new(daily: &[crate::api::share_links::DailyViews], today: NaiveDate) -> Chart {
+    pub fn new(daily: &[DailyViews], today: NaiveDate) -> Chart {
         let first_view = daily.first().and_then(|d| NaiveDate::parse_from_str(&d.date, "%Y-%m-%d").ok());
         let span = first_view.map_or(CHART_DAYS.0, |first| (today - first).num_days() + 1);
         let days = span.clamp(CHART_DAYS.0, CHART_DAYS.1);
@@ -120,29 +121,31 @@ struct CommentLine {
 struct LinkPage {
     nav: Nav,
     path: String,
-    link: ShareLinkView,
+    link: ShareLinkRecord,
+    urls: LinkUrls,
+    status: ShareStatus,
     task_path: String,
     qr: Option<std::sync::Arc<str>>,
-    analytics: ShareLinkAnalytics,
+    analytics: LinkAnalytics,
     chart: Chart,
     breakdowns: Vec<(&'static str, Vec<Share>)>,
     comments: Vec<CommentLine>,
 }
 
-fn link_path(state: &AppState, share_link_id: &str) -> String {
-    format!("{}/console/links/{share_link_id}", state.public_path())
+fn link_path(state: &AppState, share_link_id: &ShareLinkId) -> String {
+    format!("{}/console/links/{share_link_id}", state.urls().path())
 }
 
 pub async fn link_page(
     State(state): State<AppState>,
     console: Console,
-    Path(share_link_id): Path<String>,
+    Path(share_link_id): Path<ShareLinkId>,
 ) -> Response {
     let result = async {
-        let link = owned_link(&state, &console.session.owner_id, &share_link_id).await?;
-        let analytics = analytics_of(&state, &link).await?;
-        let comments = state.db().list_comments(&share_link_id, true).await?;
-        let link = ShareLinkView::new(&state, link);
+        let link = share_links::get(&state, &console.owner, &share_link_id).await?;
+        let analytics = share_links::analytics(&state, &link).await?;
+        let comments = share_links::comments(&state, &console.owner, &share_link_id).await?;
+        let urls = share_links::urls(&state, &share_link_id);
         let total = analytics.total_views;
         let breakdowns = vec![
             ("Countries", shares(&analytics.countries, total)),
@@ -151,20 +154,22 @@ pub async fn link_page(
             ("Browsers", shares(&analytics.browsers, total)),
             ("Operating systems", shares(&analytics.operating_systems, total)),
         ];
-        Ok::<_, ApiError>(LinkPage {
+        Ok::<_, PageError>(LinkPage {
             nav: console.nav(&state, "shares"),
             path: link_path(&state, &share_link_id),
-            task_path: format!("{}/console/tasks/{}", state.public_path(), link.task_id),
-            qr: qr::data_url(&link.url),
+            task_path: format!("{}/console/tasks/{}", state.urls().path(), link.task_id),
+            qr: qr::data_url(&urls.url),
+            status: link.status(Timestamp::now()),
+            urls,
             chart: Chart::new(&analytics.views_by_day, Utc::now().date_naive()),
             breakdowns,
             comments: comments
                 .into_iter()
                 .map(|c| CommentLine {
-                    status: match (c.deleted_at, c.verified_at) {
-                        (Some(_), _) => "deleted",
-                        (None, Some(_)) => "published",
-                        (None, None) => "awaiting verification",
+                    status: match c.status() {
+                        CommentStatus::Deleted => "deleted",
+                        CommentStatus::Published => "published",
+                        CommentStatus::PendingVerification => "awaiting verification",
                     },
                     created: format::time(c.created_at),
                     comment: c,
@@ -181,7 +186,7 @@ pub async fn link_page(
 pub async fn revoke(
     State(state): State<AppState>,
     console: Console,
-    Path(share_link_id): Path<String>,
+    Path(share_link_id): Path<ShareLinkId>,
     headers: HeaderMap,
     PostedForm(form): PostedForm<CsrfForm>,
 ) -> Response {
@@ -189,24 +194,24 @@ pub async fn revoke(
     if let Err(refused) = console.check(&state, &headers, csrf.as_deref()) {
         return refused.into_response();
     }
-    match revoke_link(&state, &console.session.owner_id, &share_link_id).await {
+    match share_links::revoke(&state, &console.owner, &share_link_id).await {
         Ok(link) => {
             // Back where the owner pressed Revoke: the link, its task, or the shares list.
             let back = match form.back.as_deref() {
-                Some("task") => format!("{}/console/tasks/{}#links", state.public_path(), link.task_id),
-                Some("shares") => format!("{}/console/shares", state.public_path()),
+                Some("task") => format!("{}/console/tasks/{}#links", state.urls().path(), link.task_id),
+                Some("shares") => format!("{}/console/shares", state.urls().path()),
                 _ => link_path(&state, &share_link_id),
             };
             see_other(&back)
         }
-        Err(err) => err.into_response(),
+        Err(err) => failure(err),
     }
 }
 
 pub async fn delete_comment(
     State(state): State<AppState>,
     console: Console,
-    Path((share_link_id, comment_id)): Path<(String, String)>,
+    Path((share_link_id, comment_id)): Path<(ShareLinkId, CommentId)>,
     headers: HeaderMap,
     PostedForm(form): PostedForm<CsrfForm>,
 ) -> Response {
@@ -214,22 +219,18 @@ pub async fn delete_comment(
     if let Err(refused) = console.check(&state, &headers, csrf.as_deref()) {
         return refused.into_response();
     }
-    let result = async {
-        owned_link(&state, &console.session.owner_id, &share_link_id).await?;
-        state.db().delete_comment(&share_link_id, &comment_id).await?;
-        Ok::<_, ApiError>(())
-    }
-    .await;
-    match result {
-        Ok(()) => see_other(&format!("{}#comments", link_path(&state, &share_link_id))),
-        Err(err) => err.into_response(),
+    match share_links::delete_comment(&state, &console.owner, &share_link_id, &comment_id).await {
+        // Deleted already is what the owner wanted.
+        Ok(()) | Err(app::Error::CommentNotFound { .. }) => {
+            see_other(&format!("{}#comments", link_path(&state, &share_link_id)))
+        }
+        Err(err) => failure(err),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::share_links::DailyViews;
 
     fn day(date: &str, views: i64) -> DailyViews {
         DailyViews { date: date.into(), views }

@@ -3,8 +3,8 @@
 //!
 //! Pages are rendered on the server and work without script; forms post back and
 //! redirect (so reloading never posts twice). Every form carries the session's
-//! anti-forgery token. The console calls the same operations as the owner API, so
-//! what it allows, checks and records is exactly what the API does.
+//! anti-forgery token. The console calls the same user actions as the owner API
+//! (`crate::app`), so what it allows, checks and records is exactly what the API does.
 //!
 //! - [`auth`]: signing in and out;
 //! - [`tasks`]: the task list, a task's page, creating share links and codes;
@@ -24,13 +24,11 @@ use axum::routing::{get, post};
 use axum::Router;
 use axum_extra::extract::cookie::CookieJar;
 
+use super::error::failure;
 use super::page::see_other;
 use super::session::{check_session_token, Forged, CONSOLE_COOKIE};
-use crate::api::error::ApiError;
-use crate::domain::ids;
-use crate::domain::time::Timestamp;
-use crate::state::AppState;
-use crate::storage::ConsoleSession;
+use crate::app::{access, AppState};
+use crate::storage::{ConsoleSession, Owner};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -52,6 +50,8 @@ pub fn routes() -> Router<AppState> {
 /// A signed-in console request: the session, and the token its forms carry.
 pub struct Console {
     pub session: ConsoleSession,
+    /// The owner the session acts for.
+    pub owner: Owner,
     pub csrf: String,
 }
 
@@ -61,23 +61,20 @@ impl FromRequestParts<AppState> for Console {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let jar = CookieJar::from_headers(&parts.headers);
         let found = match jar.get(CONSOLE_COOKIE) {
-            Some(cookie) => state
-                .db()
-                .console_session(&ids::secret_hash(cookie.value()), Timestamp::now())
-                .await
-                .map_err(|err| axum::response::IntoResponse::into_response(ApiError::from(err)))?,
+            Some(cookie) => access::console_session(state, cookie.value()).await.map_err(failure)?,
             None => None,
         };
         match found {
             Some(session) => {
-                let csrf = state.link_keys().csrf_token(&session.session_id);
-                Ok(Console { session, csrf })
+                let csrf = state.link_keys().csrf_token(session.session_id.as_str());
+                let owner = session.owner();
+                Ok(Console { session, owner, csrf })
             }
             None => {
                 // Back to where the owner was going, once signed in (console pages only).
                 let target = parts.uri.path_and_query().map_or("/console/tasks", |p| p.as_str());
                 let next = form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>();
-                Err(see_other(&format!("{}/console/login?next={next}", state.public_path())))
+                Err(see_other(&format!("{}/console/login?next={next}", state.urls().path())))
             }
         }
     }
@@ -91,13 +88,13 @@ impl Console {
         headers: &HeaderMap,
         presented: Option<&str>,
     ) -> Result<(), Forged> {
-        check_session_token(state, &self.session.session_id, headers, presented)
+        check_session_token(state, self.session.session_id.as_str(), headers, presented)
     }
 
     /// What every console page's header shows.
     pub fn nav(&self, state: &AppState, current: &'static str) -> Nav {
         Nav {
-            base: format!("{}/console", state.public_path()),
+            base: format!("{}/console", state.urls().path()),
             owner: self.session.name.clone(),
             csrf: self.csrf.clone(),
             current,
@@ -116,7 +113,7 @@ pub struct Nav {
 }
 
 async fn home(state: axum::extract::State<AppState>, _console: Console) -> Response {
-    see_other(&format!("{}/console/tasks", state.public_path()))
+    see_other(&format!("{}/console/tasks", state.urls().path()))
 }
 
 /// A path inside the console that is safe to send a browser to after signing in.

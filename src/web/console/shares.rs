@@ -11,12 +11,12 @@ use serde::Deserialize;
 
 use super::tasks::LinkLine;
 use super::{Console, Nav};
-use crate::api::error::ApiError;
-use crate::api::share_links::ShareLinkView;
-use crate::api::tasks::{decode_cursor, encode_cursor};
+use crate::app::{share_codes, share_links, AppState};
+use crate::domain::ids::TaskId;
+use crate::domain::page::Cursor;
 use crate::domain::share::ShareStatus;
 use crate::domain::task_share::CodePermissions;
-use crate::state::AppState;
+use crate::web::error::PageError;
 use crate::web::format;
 use crate::web::page::page_or_error;
 
@@ -25,7 +25,7 @@ const LINKS_PER_PAGE: u32 = 50;
 
 /// A live share code, with the task it opens.
 struct CodeLine {
-    task_id: String,
+    task_id: TaskId,
     task_title: String,
     permissions: Vec<&'static str>,
     sessions_issued: i64,
@@ -73,27 +73,27 @@ pub async fn share_list(
     console: Console,
     Query(query): Query<SharesQuery>,
 ) -> Response {
-    let owner_id = &console.session.owner_id;
+    let owner_id = &console.owner.owner_id;
     let result = async {
-        let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
+        // A cursor that is not one of ours starts from the first page.
+        let after = query.cursor.as_deref().and_then(Cursor::decode);
         let later = after.is_some();
-        let page = state
-            .db()
-            .list_share_links(owner_id, None, Some(ShareStatus::Active), after, LINKS_PER_PAGE)
-            .await?;
-        let titles: HashMap<String, String> =
-            state.db().titles_of_shared_tasks(owner_id).await?.into_iter().collect();
-        let title_of = |task_id: &str| titles.get(task_id).cloned().unwrap_or_else(|| task_id.to_owned());
-        let codes = if later { Vec::new() } else { state.db().live_task_shares_of(owner_id).await? };
-        Ok::<_, ApiError>(SharesPage {
+        let page =
+            share_links::list(&state, &console.owner, None, Some(ShareStatus::Active), after, LINKS_PER_PAGE)
+                .await?;
+        let titles: HashMap<TaskId, String> =
+            share_links::shared_task_titles(&state, &console.owner).await?.into_iter().collect();
+        let title_of = |task_id: &TaskId| titles.get(task_id).cloned().unwrap_or_else(|| task_id.to_string());
+        let codes = if later { Vec::new() } else { share_codes::live_codes(&state, owner_id).await? };
+        Ok::<_, PageError>(SharesPage {
             nav: console.nav(&state, "shares"),
-            base: format!("{}/console", state.public_path()),
+            base: format!("{}/console", state.urls().path()),
             links: page
                 .links
                 .into_iter()
                 .map(|l| {
                     let title = title_of(&l.task_id);
-                    (LinkLine::new(ShareLinkView::new(&state, l)), title)
+                    (LinkLine::new(&state, l), title)
                 })
                 .collect(),
             codes: codes
@@ -108,7 +108,7 @@ pub async fn share_list(
                     task_id: c.task_id,
                 })
                 .collect(),
-            next: page.next.map(|(time, id)| encode_cursor(time, &id)),
+            next: page.next.map(|cursor| cursor.encode()),
             later,
         })
     }

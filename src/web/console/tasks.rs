@@ -8,19 +8,19 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{Console, Nav};
-use crate::api::artifacts;
-use crate::api::caller::Caller;
-use crate::api::error::ApiError;
-use crate::api::extract::WholeNumber;
-use crate::api::share_links::{self, CreateShareLinkRequest, ShareLinkView};
-use crate::api::task_shares::{self, CodeError, ShareCodeInfo};
-use crate::api::tasks::{decode_cursor, encode_cursor, owned_task};
-use crate::domain::share::PermissionsPatch;
+use crate::app::access::{owned_task, Caller};
+use crate::app::share_codes::{self, LiveCode};
+use crate::app::share_links::{self, LinkRequest, LinkUrls};
+use crate::app::{self, artifacts, events, tasks, AppState};
+use crate::domain::ids::{ArtifactId, ShareLinkId, TaskId};
+use crate::domain::page::Cursor;
+use crate::domain::share::{check_max_views, Permissions, SharePassword};
 use crate::domain::task::TaskStatus;
 use crate::domain::task_share::CodePermissions;
 use crate::domain::time::Timestamp;
-use crate::state::AppState;
-use crate::storage::TaskRecord;
+use crate::http::file_response;
+use crate::storage::{ShareLinkRecord, TaskRecord};
+use crate::web::error::{failure, PageError};
 use crate::web::format;
 use crate::web::page::{page_or_error, see_other};
 use crate::web::qr;
@@ -66,9 +66,10 @@ pub async fn task_list(
 ) -> Response {
     let status = query.status.as_deref().and_then(TaskStatus::parse);
     let result = async {
-        let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-        let list = state.db().list_tasks(&console.session.owner_id, status, after, TASKS_PER_PAGE).await?;
-        Ok::<_, ApiError>(TaskListPage {
+        // A cursor that is not one of ours starts from the first page.
+        let after = query.cursor.as_deref().and_then(Cursor::decode);
+        let list = tasks::list(&state, &console.owner, status, after, TASKS_PER_PAGE).await?;
+        Ok::<_, PageError>(TaskListPage {
             nav: console.nav(&state, "tasks"),
             tasks: list
                 .tasks
@@ -78,13 +79,13 @@ pub async fn task_list(
                     mode: if t.machine_id.is_some() { "local" } else { "cloud" },
                     created: format::time(t.created_at),
                     finished: t.finished_at.map(format::time),
-                    task_id: t.task_id,
+                    task_id: t.task_id.into_string(),
                     title: t.title,
                 })
                 .collect(),
             status: status.map(TaskStatus::as_str),
             statuses: TaskStatus::ALL.iter().map(|s| (s.as_str(), Some(*s) == status)).collect(),
-            next: list.next.map(|(time, id)| encode_cursor(time, &id)),
+            next: list.next.map(|cursor| cursor.encode()),
         })
     }
     .await;
@@ -163,22 +164,28 @@ impl ShareDialog {
     }
 }
 
-/// A link of the task, as its table shows it.
+/// A link, as tables of links show it.
 pub struct LinkLine {
-    pub view: ShareLinkView,
+    pub link: ShareLinkRecord,
+    pub urls: LinkUrls,
     pub status: &'static str,
     pub expires: String,
 }
 
 impl LinkLine {
-    pub fn new(view: ShareLinkView) -> LinkLine {
-        LinkLine { status: view.status.as_str(), expires: view.expires_at.to_rfc3339(), view }
+    pub fn new(state: &AppState, link: ShareLinkRecord) -> LinkLine {
+        LinkLine {
+            urls: share_links::urls(state, &link.share_link_id),
+            status: link.status(Timestamp::now()).as_str(),
+            expires: link.expires_at.to_rfc3339(),
+            link,
+        }
     }
 }
 
 /// A link just made, shown with its copy button and QR code.
 struct CreatedLink {
-    share_link_id: String,
+    share_link_id: ShareLinkId,
     url: String,
     short_url: String,
     qr: Option<std::sync::Arc<str>>,
@@ -186,7 +193,7 @@ struct CreatedLink {
 
 /// The task's share code, as the page shows it.
 struct CodeBox {
-    info: ShareCodeInfo,
+    code: LiveCode,
     /// `{public-url}/code/{code}`: opens the code form filled in.
     url: String,
     qr: Option<std::sync::Arc<str>>,
@@ -223,14 +230,14 @@ pub struct TaskPageQuery {
     created: Option<String>,
 }
 
-fn task_path(state: &AppState, task_id: &str) -> String {
-    format!("{}/console/tasks/{task_id}", state.public_path())
+fn task_path(state: &AppState, task_id: &TaskId) -> String {
+    format!("{}/console/tasks/{task_id}", state.urls().path())
 }
 
 pub async fn task_page(
     State(state): State<AppState>,
     console: Console,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     Query(query): Query<TaskPageQuery>,
 ) -> Response {
     let page_state = PageState { dialog: ShareDialog::fresh(query.share.is_some()), code_error: None };
@@ -246,51 +253,51 @@ struct PageState {
 async fn render(
     state: &AppState,
     console: &Console,
-    task_id: &str,
+    task_id: &TaskId,
     created: Option<&str>,
     page_state: PageState,
     status: StatusCode,
 ) -> Response {
-    let owner_id = &console.session.owner_id;
+    let owner = &console.owner;
     let result = async {
-        let task = owned_task(state, owner_id, task_id).await?;
+        let task = owned_task(state, owner, task_id).await?;
         let path = task_path(state, task_id);
-        let links = state.db().list_share_links(owner_id, Some(task_id), None, None, 100).await?.links;
-        let links: Vec<LinkLine> =
-            links.into_iter().map(|l| LinkLine::new(ShareLinkView::new(state, l))).collect();
+        let links = share_links::list(state, owner, Some(task_id), None, None, 100).await?.links;
+        let links: Vec<LinkLine> = links.into_iter().map(|l| LinkLine::new(state, l)).collect();
         let created =
-            created.and_then(|id| links.iter().find(|l| l.view.share_link_id == id)).map(|l| CreatedLink {
-                share_link_id: l.view.share_link_id.clone(),
-                qr: qr::data_url(&l.view.url),
-                url: l.view.url.clone(),
-                short_url: l.view.short_url.clone(),
+            created.and_then(|id| links.iter().find(|l| l.link.share_link_id == id)).map(|l| CreatedLink {
+                share_link_id: l.link.share_link_id.clone(),
+                qr: qr::data_url(&l.urls.url),
+                url: l.urls.url.clone(),
+                short_url: l.urls.short_url.clone(),
             });
         let code = if task.machine_id.is_some() {
             None
         } else {
-            let info = task_shares::live_code(state, owner_id, task_id).await.map_err(code_failure)?;
-            Some(info.map(|info| {
-                let url = format!("{}/code/{}", state.public_url(), info.share_code);
+            let live = share_codes::live(state, &owner.owner_id, task_id).await?;
+            Some(live.map(|code| {
+                let url = format!("{}/code/{}", state.urls().public(), code.code);
                 CodeBox {
                     qr: qr::data_url(&url),
                     url,
-                    expires: info.expires_at.map(|t| t.to_rfc3339()),
-                    last_used: info.last_used_at.map(|t| t.to_rfc3339()),
-                    info,
+                    expires: code.share.expires_at.map(|t| t.to_rfc3339()),
+                    last_used: code.share.last_used_at.map(|t| t.to_rfc3339()),
+                    code,
                 }
             }))
         };
         let code_permissions = match &code {
-            Some(Some(code)) => code.info.permissions,
+            Some(Some(code)) => code.code.share.permissions(),
             _ => CodePermissions::default(),
         };
         let after = (task.last_event_seq - EVENTS_SHOWN).max(0);
-        let events = state.db().list_events(task_id, after, None, true, EVENTS_SHOWN as u32).await?;
-        let files = FileLine::of_task(state.db(), task_id, &path).await?;
+        let caller = Caller::Owner(owner.clone());
+        let events = events::list(state, &caller, task_id, after, None, EVENTS_SHOWN as u32).await?;
+        let files = FileLine::of_task(artifacts::list(state, &caller, task_id).await?, &path);
         let mut times = vec![("Created", format::time(task.created_at))];
         times.extend(task.started_at.map(|t| ("Started", format::time(t))));
         times.extend(task.finished_at.map(|t| ("Finished", format::time(t))));
-        Ok::<_, ApiError>(TaskPage {
+        Ok::<_, PageError>(TaskPage {
             nav: console.nav(state, "tasks"),
             path,
             shareable: task.status.is_final(),
@@ -309,15 +316,6 @@ async fn render(
     }
     .await;
     page_or_error(status, result)
-}
-
-/// A share-code error as the page's error (or the error page, for the unexpected).
-fn code_failure(err: CodeError) -> ApiError {
-    match err {
-        CodeError::TaskNotFound | CodeError::Forbidden => ApiError::task_not_found(""),
-        CodeError::Internal(cause) => ApiError::Internal(cause),
-        other => ApiError::Internal(anyhow::anyhow!("unexpected share code error: {other:?}")),
-    }
 }
 
 /// The expiry the dialog asked for.
@@ -343,50 +341,45 @@ fn expiry(form: &ShareForm, now: Timestamp) -> Result<Timestamp, String> {
     Ok(Timestamp(now.millis() + hours * 3600 * 1000))
 }
 
-/// The owner API's request for what the dialog was given.
-fn share_request(task_id: &str, form: &ShareForm) -> Result<CreateShareLinkRequest, String> {
+/// The link the dialog asked for, or why it can't be made, in words for the dialog.
+fn share_request(task_id: &TaskId, form: &ShareForm) -> Result<LinkRequest, String> {
     let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
     let max_views = match text(&form.max_views) {
         Some(n) => {
-            Some(WholeNumber(n.parse::<i64>().map_err(|_| "Max views must be a whole number.".to_owned())?))
+            let n = n.parse::<i64>().map_err(|_| "Max views must be a whole number.".to_owned())?;
+            Some(
+                check_max_views("max_views", n)
+                    .map_err(|_| "Max views must be between 1 and 1,000,000,000.")?,
+            )
         }
         None => None,
     };
-    Ok(CreateShareLinkRequest {
-        task_id: task_id.to_owned(),
+    // Passwords are taken as typed (spaces count).
+    let password = form.password.clone().filter(|p| !p.is_empty());
+    if let Some(password) = &password {
+        SharePassword::parse("password", password).map_err(|_| "The password must be 8 to 32 characters.")?;
+    }
+    Ok(LinkRequest {
+        task_id: task_id.clone(),
         title: text(&form.title),
         description: text(&form.description),
-        expires_at: Some(expiry(form, Timestamp::now())?.to_rfc3339()),
-        // Passwords are taken as typed (spaces count).
-        password: form.password.clone().filter(|p| !p.is_empty()),
-        permissions: Some(PermissionsPatch {
-            allow_download: Some(form.allow_download.is_some()),
-            allow_comments: Some(form.allow_comments.is_some()),
-            show_metadata: Some(form.show_metadata.is_some()),
-        }),
+        expires_at: Some(expiry(form, Timestamp::now())?),
+        password,
+        permissions: Permissions {
+            allow_download: form.allow_download.is_some(),
+            allow_comments: form.allow_comments.is_some(),
+            show_metadata: form.show_metadata.is_some(),
+        },
         max_views,
-        notify_on_view: Some(form.notify_on_view.is_some()),
-        mask_secrets: Some(form.mask_secrets.is_some()),
+        notify_on_view: form.notify_on_view.is_some(),
+        mask_secrets: form.mask_secrets.is_some(),
     })
-}
-
-/// A refused field, in words for the dialog.
-fn field_error(err: &ApiError) -> Option<String> {
-    match err {
-        ApiError::InvalidRequest { field, issue } => Some(match field.as_deref() {
-            Some("password") => "The password must be 8 to 32 characters.".to_owned(),
-            Some("max_views") => "Max views must be between 1 and 1,000,000,000.".to_owned(),
-            _ => issue.clone(),
-        }),
-        ApiError::TaskNotCompleted { .. } => Some("Links can be made once the task has finished.".into()),
-        _ => None,
-    }
 }
 
 pub async fn create_link(
     State(state): State<AppState>,
     console: Console,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     headers: HeaderMap,
     PostedForm(form): PostedForm<ShareForm>,
 ) -> Response {
@@ -401,14 +394,15 @@ pub async fn create_link(
         Ok(request) => request,
         Err(error) => return refused(error).await,
     };
-    match share_links::create_link(&state, &console.session.owner_id, request).await {
+    match share_links::create(&state, &console.owner, request).await {
         Ok(link) => {
             see_other(&format!("{}?created={}#links", task_path(&state, &task_id), link.share_link_id))
         }
-        Err(err) => match field_error(&err) {
-            Some(error) => refused(error).await,
-            None => err.into_response(),
-        },
+        Err(app::Error::TaskNotCompleted { .. }) => {
+            refused("Links can be made once the task has finished.".into()).await
+        }
+        Err(app::Error::Invalid(field)) => refused(field.issue).await,
+        Err(err) => failure(err),
     }
 }
 
@@ -427,7 +421,7 @@ pub struct CodeForm {
 pub async fn create_code(
     State(state): State<AppState>,
     console: Console,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     headers: HeaderMap,
     PostedForm(form): PostedForm<CodeForm>,
 ) -> Response {
@@ -451,17 +445,16 @@ pub async fn create_code(
             }
         },
     };
-    match task_shares::create_code(&state, &console.session.owner_id, &task_id, permissions, expires_at).await
-    {
+    match share_codes::create(&state, &console.owner.owner_id, &task_id, permissions, expires_at).await {
         Ok(_) => see_other(&format!("{}#share-code", task_path(&state, &task_id))),
-        Err(CodeError::NotCloudMode) => {
+        Err(app::Error::NotCloudMode) => {
             code_refused(&state, &console, &task_id, "Share codes are for cloud-mode tasks only.").await
         }
-        Err(err) => code_failure(err).into_response(),
+        Err(err) => failure(not_yours_is_not_found(err, &task_id)),
     }
 }
 
-async fn code_refused(state: &AppState, console: &Console, task_id: &str, error: &str) -> Response {
+async fn code_refused(state: &AppState, console: &Console, task_id: &TaskId, error: &str) -> Response {
     let page_state = PageState { dialog: ShareDialog::fresh(false), code_error: Some(error.to_owned()) };
     render(state, console, task_id, None, page_state, StatusCode::BAD_REQUEST).await
 }
@@ -477,7 +470,7 @@ pub struct CsrfForm {
 pub async fn revoke_code(
     State(state): State<AppState>,
     console: Console,
-    Path(task_id): Path<String>,
+    Path(task_id): Path<TaskId>,
     headers: HeaderMap,
     PostedForm(form): PostedForm<CsrfForm>,
 ) -> Response {
@@ -486,23 +479,34 @@ pub async fn revoke_code(
         return refused.into_response();
     }
     let back = match form.back.as_deref() {
-        Some("shares") => format!("{}/console/shares", state.public_path()),
+        Some("shares") => format!("{}/console/shares", state.urls().path()),
         _ => format!("{}#share-code", task_path(&state, &task_id)),
     };
-    match task_shares::revoke_code(&state, &console.session.owner_id, &task_id).await {
+    match share_codes::revoke(&state, &console.owner.owner_id, &task_id).await {
         // Already gone is what the owner wanted.
-        Ok(()) | Err(CodeError::ShareNotFound) => see_other(&back),
-        Err(err) => code_failure(err).into_response(),
+        Ok(()) | Err(app::Error::ShareCodeNotFound) => see_other(&back),
+        Err(err) => failure(not_yours_is_not_found(err, &task_id)),
+    }
+}
+
+/// In the console, another owner's task is not found (as everywhere but the share-code API).
+fn not_yours_is_not_found(err: app::Error, task_id: &TaskId) -> app::Error {
+    match err {
+        app::Error::NotTaskOwner => app::Error::task_not_found(task_id),
+        other => other,
     }
 }
 
 pub async fn download(
     State(state): State<AppState>,
     console: Console,
-    Path((task_id, artifact_id)): Path<(String, String)>,
+    Path((task_id, artifact_id)): Path<(TaskId, ArtifactId)>,
 ) -> Response {
-    let owner = Caller::Owner(console.session.owner());
-    artifacts::download(&state, &owner, &task_id, &artifact_id).await.into_response()
+    let owner = Caller::Owner(console.owner);
+    match artifacts::download(&state, &owner, &task_id, &artifact_id).await {
+        Ok(file) => file_response(file),
+        Err(err) => failure(err),
+    }
 }
 
 #[cfg(test)]
@@ -538,19 +542,33 @@ mod tests {
 
     #[test]
     fn unchecked_boxes_are_off_and_blank_fields_are_absent() {
+        let task_id = TaskId::from("task_1");
         let request =
-            share_request("task_1", &ShareForm { max_views: Some(" 3 ".into()), ..ShareForm::default() })
+            share_request(&task_id, &ShareForm { max_views: Some(" 3 ".into()), ..ShareForm::default() })
                 .unwrap();
         assert_eq!(request.title, None);
         assert_eq!(request.password, None);
-        assert_eq!(request.max_views.map(|n| n.0), Some(3));
-        let permissions = request.permissions.unwrap();
-        assert_eq!(permissions.allow_download, Some(false));
-        assert_eq!(request.mask_secrets, Some(false));
+        assert_eq!(request.max_views, Some(3));
+        assert!(!request.permissions.allow_download);
+        assert!(!request.mask_secrets);
         assert!(share_request(
-            "task_1",
+            &task_id,
             &ShareForm { max_views: Some("many".into()), ..ShareForm::default() }
         )
         .is_err());
+    }
+
+    #[test]
+    fn the_dialog_words_what_it_refuses() {
+        let task_id = TaskId::from("task_1");
+        let refused = |form: ShareForm| share_request(&task_id, &form).err();
+        assert_eq!(
+            refused(ShareForm { max_views: Some("0".into()), ..ShareForm::default() }).as_deref(),
+            Some("Max views must be between 1 and 1,000,000,000.")
+        );
+        assert_eq!(
+            refused(ShareForm { password: Some("short".into()), ..ShareForm::default() }).as_deref(),
+            Some("The password must be 8 to 32 characters.")
+        );
     }
 }

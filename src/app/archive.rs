@@ -7,50 +7,42 @@
 
 use std::io::Write;
 
-use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use futures_util::Stream;
 use tokio::sync::mpsc;
 use zip::write::SimpleFileOptions;
 use zip::CompressionMethod;
 
-use crate::api::artifacts::content_disposition;
+use crate::domain::ids::TaskId;
 use crate::storage::{ArtifactRecord, Db};
 
 /// Bytes sent to the client at a time.
 const CHUNK: usize = 64 * 1024;
 
-/// A zip of `artifacts` (of `task_id`), named `{name}.zip`, as a streamed response.
-pub fn zip_response(db: Db, task_id: String, artifacts: Vec<ArtifactRecord>, name: &str) -> Response {
-    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(4);
+/// The bytes of a zip as they are written; an error (and nothing after it) when it
+/// could not be completed, so a client never takes a cut archive for a whole one.
+pub type Archive = std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Vec<u8>>> + Send>>;
+
+/// A zip of `artifacts` (of `task_id`), written as it is read.
+pub fn zip(db: Db, task_id: TaskId, artifacts: Vec<ArtifactRecord>) -> Archive {
+    let (tx, rx) = mpsc::channel::<std::io::Result<Vec<u8>>>(4);
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let failed = tx.clone();
         if let Err(err) =
             write_zip(&runtime, &db, &task_id, &artifacts, ChannelWriter { tx, buffer: Vec::new() })
         {
-            tracing::warn!(error = %err, task_id, "archive not completed");
+            tracing::warn!(error = %err, task_id = %task_id, "archive not completed");
             // The client sees a truncated download, never a valid-looking partial zip.
             let _ = failed.blocking_send(Err(std::io::Error::other("archive not completed")));
         }
     });
-    let stream =
-        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
-    let disposition = content_disposition(&format!("{name}.zip"));
-    let mut response = Body::from_stream(stream).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    response
+    Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
 }
 
 fn write_zip(
     runtime: &tokio::runtime::Handle,
     db: &Db,
-    task_id: &str,
+    task_id: &TaskId,
     artifacts: &[ArtifactRecord],
     out: ChannelWriter,
 ) -> anyhow::Result<()> {
@@ -95,7 +87,7 @@ fn compresses(content_type: &str) -> bool {
 /// A `Write` that hands its bytes to an async receiver, a chunk at a time; fails
 /// once the receiver is gone (the client disconnected).
 struct ChannelWriter {
-    tx: mpsc::Sender<std::io::Result<Bytes>>,
+    tx: mpsc::Sender<std::io::Result<Vec<u8>>>,
     buffer: Vec<u8>,
 }
 
@@ -104,7 +96,7 @@ impl ChannelWriter {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        let chunk = Bytes::from(std::mem::take(&mut self.buffer));
+        let chunk = std::mem::take(&mut self.buffer);
         self.tx
             .blocking_send(Ok(chunk))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))

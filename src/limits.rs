@@ -1,8 +1,9 @@
-//! Per-client limits kept in memory:
+//! Limits an instance keeps in memory:
 //! - [`MissLimiter`] slows down guessing of share-link tokens and short codes: a
 //!   client whose lookups under `/s/` keep missing (unknown, expired or revoked
 //!   links) is refused for a while.
 //! - [`StreamSlots`] bounds the event streams one client holds open at once.
+//! - [`PasswordWork`] bounds the password hashing done at once.
 //!
 //! The window lives in each instance's memory: lookups are the hot path and must
 //! not write to the database. Behind a load balancer with N instances a client
@@ -179,6 +180,30 @@ impl MissLimiter {
     fn tracked(&self) -> (usize, usize) {
         let misses = self.inner.lock().unwrap();
         (misses.clients.len(), misses.networks.len())
+    }
+}
+
+/// Places for password hashing (Argon2), one per two cores: Argon2 takes tens of
+/// milliseconds and about 19 MB each, so a burst of password-protected requests
+/// waits its turn instead of taking every core (and the memory) from everything
+/// else.
+pub struct PasswordWork {
+    places: tokio::sync::Semaphore,
+}
+
+impl Default for PasswordWork {
+    fn default() -> PasswordWork {
+        let places = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
+        PasswordWork { places: tokio::sync::Semaphore::new(places) }
+    }
+}
+
+impl PasswordWork {
+    /// Runs `work` (hashing or checking a password) on a blocking thread, in its
+    /// turn; `None` if the work panicked.
+    pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let _place = self.places.acquire().await.ok()?;
+        tokio::task::spawn_blocking(work).await.ok()
     }
 }
 

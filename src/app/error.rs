@@ -1,0 +1,209 @@
+//! What a user action can fail with: typed, and free of any protocol. Each adapter
+//! presents these its own way: the owner API as a JSON error with a code, the
+//! share-code API in its own shape, pages as a page or a message beside a form.
+//! [`Error::kind`] sorts them into the few classes every presentation needs.
+
+use crate::domain::ids::{ArtifactId, CommentId, ShareLinkId, TaskId, WebhookId};
+use crate::domain::task::{PullRequestStatus, TaskStatus};
+use crate::domain::task_share::Action;
+use crate::domain::text::FieldError;
+use crate::storage::WriteError;
+
+/// Everything a user action can fail with. The messages are sentences for people.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A field of the input is missing, malformed or out of range.
+    #[error("{}", .0.issue)]
+    Invalid(FieldError),
+    /// No credential, or one that is unknown, revoked or expired.
+    #[error("Sign in again: the key or session is not valid")]
+    Unauthenticated,
+    /// No such task, or a task of another owner (they look the same).
+    #[error("The task was not found")]
+    TaskNotFound { task_id: TaskId },
+    #[error("The file was not found")]
+    ArtifactNotFound { artifact_id: ArtifactId },
+    /// No such link of this owner.
+    #[error("The share link was not found")]
+    ShareLinkNotFound { share_link_id: ShareLinkId },
+    /// For viewers: the link does not exist, expired or was revoked (one error for
+    /// the three, so nobody can probe which tokens exist).
+    #[error("This share link does not exist, has expired or was revoked")]
+    ShareUnavailable,
+    /// A pending or running task can't be shared by link.
+    #[error("Links can be made once the task has finished")]
+    TaskNotCompleted { task_id: TaskId, status: TaskStatus },
+    /// Revocation is final: a revoked link can't be changed.
+    #[error("The share link was revoked; revocation is final")]
+    ShareLinkRevoked { share_link_id: ShareLinkId },
+    /// The link has a password and none was given.
+    #[error("Enter the password")]
+    PasswordRequired,
+    /// The password given is wrong (no view was spent).
+    #[error("The password is not correct")]
+    InvalidPassword,
+    /// Too many wrong passwords for this link lately.
+    #[error("Too many wrong passwords; try again in {retry_after_secs} seconds")]
+    TooManyAttempts { retry_after_secs: u64 },
+    /// Too many attempts from this client lately (lookups of links that don't
+    /// exist, or share codes).
+    #[error("Too many attempts; try again in {retry_after_secs} seconds")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("This share link does not allow downloads")]
+    DownloadNotAllowed,
+    #[error("This share link does not allow comments")]
+    CommentsNotAllowed,
+    #[error("The comment was not found")]
+    CommentNotFound { comment_id: CommentId },
+    /// Downloads and comments need the grant that opening the link hands out.
+    #[error("Open the share link first")]
+    ViewRequired,
+    /// The share code behind this viewer session does not allow the action.
+    #[error("The share code does not allow that")]
+    Forbidden { action: Action },
+    #[error("The pull request was not found")]
+    PullRequestNotFound { number: i64 },
+    /// The task has no repository (or the server has no repositories directory).
+    #[error("This task is not linked to a repository")]
+    NoRepository { task_id: TaskId },
+    #[error("The repository has no branch named {branch}")]
+    BranchNotFound { branch: String },
+    #[error("{head} and {base} share no history")]
+    UnrelatedHistories { base: String, head: String },
+    #[error("Pull request #{number} already proposes {head_branch}")]
+    PullRequestExists { number: i64, head_branch: String },
+    #[error("Pull request #{number} is {}", .status.as_str())]
+    PullRequestNotOpen { number: i64, status: PullRequestStatus },
+    #[error("Pull request #{number} needs an approval before it can be merged")]
+    ApprovalRequired { number: i64 },
+    #[error("Pull request #{number} conflicts with {base_branch}")]
+    MergeConflict { number: i64, base_branch: String, paths: Vec<String> },
+    #[error("{base_branch} changed while merging; try again")]
+    BaseMoved { number: i64, base_branch: String },
+    #[error("The webhook endpoint was not found")]
+    WebhookNotFound { webhook_id: WebhookId },
+    /// The task's status can't move there.
+    #[error("A {} task cannot become {}", .from.as_str(), .to.as_str())]
+    InvalidTransition { task_id: TaskId, from: TaskStatus, to: TaskStatus },
+    #[error("The task already has a file named {name}")]
+    ArtifactExists { name: String },
+    /// The client already holds its share of event streams.
+    #[error("This client already has {limit} event streams open; close one first")]
+    TooManyStreams { limit: usize },
+    /// The task exists but is another owner's (share codes say so; elsewhere it
+    /// is [`Error::TaskNotFound`]).
+    #[error("Only the task's owner can share it")]
+    NotTaskOwner,
+    /// The task has no live share code.
+    #[error("This task has no active share code")]
+    ShareCodeNotFound,
+    /// Share codes are for cloud-mode tasks (no `machine_id`).
+    #[error("Share codes are for cloud-mode tasks only")]
+    NotCloudMode,
+    /// The code is unknown, revoked or expired.
+    #[error("That code doesn't work: it may have been rotated, revoked or expired")]
+    InvalidShareCode,
+    /// A fault of the service; the cause is logged, never shown.
+    #[error("Something went wrong; please try again")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The class of an [`Error`]: what every presentation of it must tell apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input is wrong; sending it again will fail again.
+    Invalid,
+    /// A valid credential (or password, or proof of a view) is needed.
+    Unauthenticated,
+    /// Known, but not allowed.
+    Forbidden,
+    NotFound,
+    /// The request conflicts with the state of things.
+    Conflict,
+    /// Too many requests; [`Error::retry_after_secs`] says when to try again.
+    Limited,
+    Internal,
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, issue: impl Into<String>) -> Error {
+        Error::Invalid(FieldError::new(field, issue))
+    }
+
+    pub fn task_not_found(task_id: &TaskId) -> Error {
+        Error::TaskNotFound { task_id: task_id.clone() }
+    }
+
+    /// A fault of the service, from anything that explains it.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Error {
+        Error::Internal(cause.into())
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        use Error::*;
+        match self {
+            Invalid(_) => ErrorKind::Invalid,
+            Unauthenticated | PasswordRequired | InvalidPassword | ViewRequired | InvalidShareCode => {
+                ErrorKind::Unauthenticated
+            }
+            TaskNotCompleted { .. }
+            | DownloadNotAllowed
+            | CommentsNotAllowed
+            | Forbidden { .. }
+            | NotTaskOwner => ErrorKind::Forbidden,
+            TaskNotFound { .. }
+            | ArtifactNotFound { .. }
+            | ShareLinkNotFound { .. }
+            | ShareUnavailable
+            | CommentNotFound { .. }
+            | PullRequestNotFound { .. }
+            | WebhookNotFound { .. }
+            | ShareCodeNotFound => ErrorKind::NotFound,
+            ShareLinkRevoked { .. }
+            | NoRepository { .. }
+            | BranchNotFound { .. }
+            | UnrelatedHistories { .. }
+            | PullRequestExists { .. }
+            | PullRequestNotOpen { .. }
+            | ApprovalRequired { .. }
+            | MergeConflict { .. }
+            | BaseMoved { .. }
+            | InvalidTransition { .. }
+            | ArtifactExists { .. }
+            | NotCloudMode => ErrorKind::Conflict,
+            TooManyAttempts { .. } | RateLimited { .. } | TooManyStreams { .. } => ErrorKind::Limited,
+            Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// When a refused client may try again, in seconds.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Error::TooManyAttempts { retry_after_secs } | Error::RateLimited { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<FieldError> for Error {
+    fn from(err: FieldError) -> Error {
+        Error::Invalid(err)
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Error {
+        Error::Internal(err.into())
+    }
+}
+
+impl From<WriteError> for Error {
+    fn from(err: WriteError) -> Error {
+        Error::Internal(err.into())
+    }
+}
+
+/// The result of a user action.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,219 @@
+//! What a task emits, in order: progress, messages, logs and outputs, appended by
+//! its owner (or, for messages, a viewer whose code allows it), read page by page or
+//! followed live.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use futures_util::Stream;
+
+use super::access::{owned_task, Caller};
+use super::error::{Error, Result};
+use super::AppState;
+use crate::domain::ids::{TaskId, ViewerSessionId};
+use crate::domain::task::{self, Author, EventType};
+use crate::domain::task_share::Action;
+use crate::domain::text::bounded;
+use crate::limits::StreamSlot;
+use crate::storage::{EventPage, EventRecord, NewEvent, Owner};
+
+/// Longest message, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 100_000;
+/// How often a live stream looks for news when nothing woke it (other instances'
+/// events and revocations reach it this way).
+const STREAM_POLL: Duration = Duration::from_millis(1000);
+
+/// An event to append.
+#[derive(Debug, Clone)]
+pub struct EventInput {
+    pub event_type: EventType,
+    /// Markdown text, 1 to 1,000,000 characters.
+    pub content: String,
+    /// Required for `output` events (it heads the output on share pages).
+    pub name: Option<String>,
+    /// Keep this event from everyone the task is shared with.
+    pub private: bool,
+}
+
+/// Checks an event to append, written by `author`.
+pub fn checked_event(input: EventInput, author: Author) -> Result<NewEvent> {
+    let name =
+        input.name.as_deref().map(|n| bounded("name", n, 1, task::MAX_LABEL_CHARS, false)).transpose()?;
+    if input.event_type == EventType::Output && name.is_none() {
+        return Err(Error::invalid("name", "name is required for output events"));
+    }
+    Ok(NewEvent {
+        event_type: input.event_type,
+        name,
+        content: bounded("content", &input.content, 1, task::MAX_EVENT_CHARS, true)?,
+        private: input.private,
+        author,
+    })
+}
+
+/// Appends an event to `owner`'s task; it gets the task's next sequence number.
+pub async fn append(
+    state: &AppState,
+    owner: &Owner,
+    task_id: &TaskId,
+    input: EventInput,
+) -> Result<EventRecord> {
+    owned_task(state, owner, task_id).await?;
+    let event = checked_event(input, Author::Owner)?;
+    let record =
+        state.db().append_event(task_id, &event).await?.ok_or_else(|| Error::task_not_found(task_id))?;
+    state.signals().events_changed();
+    Ok(record)
+}
+
+/// Up to `limit` events of the task after sequence number `after`, for a caller
+/// who may see it (viewers never see private events).
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    task_id: &TaskId,
+    after: i64,
+    event_type: Option<EventType>,
+    limit: u32,
+) -> Result<EventPage> {
+    caller.task(state, task_id).await?;
+    if after < 0 {
+        return Err(Error::invalid("after", "after must be 0 or more"));
+    }
+    Ok(state.db().list_events(task_id, after, event_type, caller.is_owner(), limit).await?)
+}
+
+/// Appends a `message` event from `caller` (who needs `canSendMessage` if a viewer).
+pub async fn post_message(
+    state: &AppState,
+    caller: &Caller,
+    task_id: &TaskId,
+    content: &str,
+) -> Result<EventRecord> {
+    caller.task(state, task_id).await?;
+    caller.require(Action::SendMessage)?;
+    let event = NewEvent {
+        event_type: EventType::Message,
+        name: None,
+        content: bounded("content", content, 1, MAX_MESSAGE_CHARS, true)?,
+        private: false,
+        author: caller.author(),
+    };
+    let record =
+        state.db().append_event(task_id, &event).await?.ok_or_else(|| Error::task_not_found(task_id))?;
+    state.signals().events_changed();
+    tracing::info!(task_id = %task_id, author = caller.author().as_str(), "message sent");
+    Ok(record)
+}
+
+/// One item of a live stream of a task's events.
+#[derive(Debug)]
+pub enum Live {
+    /// The next event.
+    Event(EventRecord),
+    /// The task has finished and every event was sent; nothing follows.
+    End,
+    /// The viewer's access ended (the code was revoked, rotated or expired);
+    /// nothing follows.
+    Revoked,
+}
+
+/// The task's events after `after`, live, for `caller` (who may see the task):
+/// each event as it is appended, then [`Live::End`] once the task has finished and
+/// everything was sent, or [`Live::Revoked`] as soon as a viewer's access ends.
+/// When the service begins to stop, the stream just ends (its client resumes).
+/// Counts against `client`'s open streams while it lives.
+pub async fn follow(
+    state: &AppState,
+    caller: &Caller,
+    client: IpAddr,
+    task_id: &TaskId,
+    after: i64,
+) -> Result<impl Stream<Item = Live> + Send + 'static> {
+    caller.task(state, task_id).await?;
+    let streams = &state.limits().streams;
+    let slot = streams.acquire(client).ok_or(Error::TooManyStreams { limit: streams.limit() })?;
+    let start = Following {
+        state: state.clone(),
+        task_id: task_id.clone(),
+        after,
+        include_private: caller.is_owner(),
+        session_id: match caller {
+            Caller::Viewer(session) => Some(session.session_id.clone()),
+            Caller::Owner(_) => None,
+        },
+        pending: VecDeque::new(),
+        done: false,
+        slot: Some(slot),
+    };
+    Ok(futures_util::stream::unfold(start, Following::next))
+}
+
+/// Where a live stream is.
+struct Following {
+    state: AppState,
+    task_id: TaskId,
+    after: i64,
+    include_private: bool,
+    /// The viewer session to re-check before every batch; `None` for the owner.
+    session_id: Option<ViewerSessionId>,
+    pending: VecDeque<EventRecord>,
+    done: bool,
+    /// This stream's place among its client's open streams; given back as soon as
+    /// the stream has nothing more to send, before its last item goes out.
+    slot: Option<StreamSlot>,
+}
+
+impl Following {
+    fn finish(&mut self) {
+        self.done = true;
+        self.slot = None;
+    }
+
+    /// The next item, waiting for news when there is none.
+    async fn next(mut self) -> Option<(Live, Following)> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                self.after = event.seq;
+                return Some((Live::Event(event), self));
+            }
+            if self.done {
+                return None;
+            }
+            // Arm the wake-up before looking, so news between the look and the wait is not missed.
+            let state = self.state.clone();
+            let signals = state.signals();
+            let notified = signals.events_notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if signals.is_stopping() {
+                // No end: the task goes on; the client reconnects and resumes.
+                return None;
+            }
+            if let Some(session_id) = &self.session_id {
+                if !state.db().viewer_session_is_live(session_id).await.unwrap_or(false) {
+                    self.finish();
+                    return Some((Live::Revoked, self));
+                }
+            }
+            let Ok(page) =
+                state.db().list_events(&self.task_id, self.after, None, self.include_private, 100).await
+            else {
+                self.finish();
+                continue;
+            };
+            if !page.events.is_empty() {
+                self.pending.extend(page.events);
+                continue;
+            }
+            let finished =
+                state.db().get_task(&self.task_id).await.ok().flatten().is_none_or(|t| t.status.is_final());
+            if finished {
+                self.finish();
+                return Some((Live::End, self));
+            }
+            let _ = tokio::time::timeout(STREAM_POLL, notified).await;
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! What users can do, one module per capability, whatever the front end: the
+//! owner API and the share-code API (`api`), the pages (`web`), the command line.
+//!
+//! Functions here take plain inputs and typed ids, check them, act through the
+//! store, and answer domain results or a typed [`Error`]; they know nothing of HTTP,
+//! JSON shapes or pages. A front end turns its requests into these inputs and these
+//! results into its answers.
+//!
+//! - [`access`]: who is acting (owners by API key or console session, viewers by
+//!   share-code session) and what they may reach;
+//! - [`tasks`], [`events`] (including live streams) and [`artifacts`];
+//! - [`share_links`]: links as their owner makes and manages them;
+//! - [`opening`]: a viewer opens a link (the hot path), downloads, the archive;
+//! - [`comments`]: viewers' comments on links;
+//! - [`share_codes`]: share codes and the viewer sessions they issue;
+//! - [`pull_requests`]: pull requests of a task's repository;
+//! - [`webhooks`]: owners' endpoints.
+//!
+//! [`AppState`] is what every action can reach.
+
+pub mod access;
+pub mod archive;
+pub mod artifacts;
+pub mod comments;
+pub mod error;
+pub mod events;
+pub mod opening;
+pub mod pull_requests;
+pub mod share_codes;
+pub mod share_links;
+pub mod state;
+pub mod tasks;
+pub mod webhooks;
+
+pub use error::{Error, ErrorKind, Result};
+pub use state::AppState;

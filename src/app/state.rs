@@ -1,0 +1,232 @@
+//! What every user action can reach, in parts with one owner each: the store
+//! (storage), where the service is reached, the link keys, in-memory limits, the
+//! wake-ups between parts of the instance, and the optional services (forges, GeoIP,
+//! mail).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::futures::Notified;
+use tokio::sync::Notify;
+
+use super::error::{Error, Result};
+use crate::config::Settings;
+use crate::domain::share::LinkKeys;
+use crate::forge::Forges;
+use crate::geo::{GeoIp, Location};
+use crate::limits::{MissLimiter, PasswordWork, StreamSlots};
+use crate::mail::Mailer;
+use crate::storage::{Db, Store};
+
+/// Shared, cheaply cloned application state.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    urls: Urls,
+    link_keys: LinkKeys,
+    limits: Limits,
+    signals: Signals,
+    forges: Option<Forges>,
+    geo: Option<GeoIp>,
+    mailer: Mailer,
+    settings: Settings,
+}
+
+/// Where the service is reached: the bases of the URLs it hands out.
+pub struct Urls {
+    public: String,
+    path: String,
+    short: String,
+}
+
+impl Urls {
+    /// `public_url` (no trailing slash), and the base of short URLs (default `{public_url}/s`).
+    pub fn new(public_url: String, short_url_base: Option<String>) -> Urls {
+        let path = url::Url::parse(&public_url)
+            .map(|url| url.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        Urls { short: short_url_base.unwrap_or_else(|| format!("{public_url}/s")), public: public_url, path }
+    }
+
+    /// Base of every URL handed out, without a trailing slash.
+    pub fn public(&self) -> &str {
+        &self.public
+    }
+
+    /// The path of the public URL, without a trailing slash (empty at the root):
+    /// where pages link and cookies are scoped.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Base of short URLs, without a trailing slash.
+    pub fn short(&self) -> &str {
+        &self.short
+    }
+
+    /// Whether the service is reached over HTTPS (cookies are then `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.public.starts_with("https://")
+    }
+}
+
+/// What this instance limits, in memory.
+pub struct Limits {
+    /// Clients' lookups of links that don't exist.
+    pub misses: MissLimiter,
+    /// Places for clients' open event streams.
+    pub streams: Arc<StreamSlots>,
+    /// Places for password hashing.
+    pub passwords: PasswordWork,
+}
+
+/// Wake-ups between the parts of an instance; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Signals {
+    inner: Arc<SignalsInner>,
+}
+
+#[derive(Default)]
+struct SignalsInner {
+    /// Woken whenever this instance appends an event or revokes access, so live
+    /// streams look again at once (they also look on a timer, for other instances).
+    events: Notify,
+    /// Woken when this instance puts webhook deliveries in the outbox.
+    webhooks: Notify,
+    /// Set when the service begins to stop: live streams end so their clients
+    /// reconnect (to another instance, or this one once restarted).
+    stopping: AtomicBool,
+}
+
+impl Signals {
+    /// Wakes every live event stream of this instance.
+    pub fn events_changed(&self) {
+        self.inner.events.notify_waiters();
+    }
+
+    /// Completes at the next [`Signals::events_changed`].
+    pub fn events_notified(&self) -> Notified<'_> {
+        self.inner.events.notified()
+    }
+
+    /// Wakes the webhook worker: there may be deliveries due now.
+    pub fn webhooks_changed(&self) {
+        self.inner.webhooks.notify_one();
+    }
+
+    /// Completes at the next [`Signals::webhooks_changed`].
+    pub fn webhooks_notified(&self) -> Notified<'_> {
+        self.inner.webhooks.notified()
+    }
+
+    /// Tells live streams the service is stopping.
+    pub fn begin_stopping(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        self.events_changed();
+    }
+
+    /// True once [`Signals::begin_stopping`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.inner.stopping.load(Ordering::SeqCst)
+    }
+}
+
+/// The parts [`AppState`] is made of.
+pub struct Parts {
+    pub db: Db,
+    pub settings: Settings,
+    /// Base of every URL handed out, without a trailing slash.
+    pub public_url: String,
+    pub link_keys: LinkKeys,
+    pub geo: Option<GeoIp>,
+    pub mailer: Mailer,
+}
+
+impl AppState {
+    /// The state of a service made of `parts`; starts the store's writer on the
+    /// current runtime.
+    pub fn new(parts: Parts) -> AppState {
+        let Parts { db, settings, public_url, link_keys, geo, mailer } = parts;
+        let limits = Limits {
+            misses: MissLimiter::default(),
+            streams: StreamSlots::new(settings.max_streams_per_client),
+            passwords: PasswordWork::default(),
+        };
+        AppState {
+            inner: Arc::new(Inner {
+                store: Store::new(db),
+                urls: Urls::new(public_url, settings.short_url_base.clone()),
+                link_keys,
+                limits,
+                signals: Signals::default(),
+                forges: settings.repositories_dir.clone().map(Forges::git),
+                geo,
+                mailer,
+                settings,
+            }),
+        }
+    }
+
+    /// The database with this instance's writer and caches.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        self.inner.store.db()
+    }
+
+    pub fn urls(&self) -> &Urls {
+        &self.inner.urls
+    }
+
+    /// The key share-link tokens, short codes, share codes and grants derive from.
+    pub fn link_keys(&self) -> &LinkKeys {
+        &self.inner.link_keys
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    pub fn signals(&self) -> &Signals {
+        &self.inner.signals
+    }
+
+    /// The repositories and forge for pull requests, when configured.
+    pub fn forges(&self) -> Option<&Forges> {
+        self.inner.forges.as_ref()
+    }
+
+    /// Where `ip` is, when a GeoIP database is configured.
+    pub fn locate(&self, ip: std::net::IpAddr) -> Location {
+        self.inner.geo.as_ref().map(|geo| geo.locate(ip)).unwrap_or_default()
+    }
+
+    /// Outgoing mail.
+    pub fn mailer(&self) -> &Mailer {
+        &self.inner.mailer
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Runs `work` (hashing or checking a password) in its turn, off the executor.
+    pub(crate) async fn password_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        self.inner
+            .limits
+            .passwords
+            .run(work)
+            .await
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("password hashing failed")))
+    }
+}

@@ -1,0 +1,130 @@
+//! Tasks: an owner registers them, follows them and moves them through their
+//! statuses, and may link one to a git repository for pull requests.
+
+use super::access::{owned_task, Caller};
+use super::error::{Error, Result};
+use super::{pull_requests, AppState};
+use crate::domain::ids::TaskId;
+use crate::domain::page::Cursor;
+use crate::domain::task::{self, TaskStatus};
+use crate::domain::text::bounded;
+use crate::storage::{NewTask, Owner, TaskPage, TaskPatch, TaskRecord, UpdateOutcome};
+
+/// A task to register.
+#[derive(Debug, Clone, Default)]
+pub struct TaskInput {
+    /// 1–200 characters, not blank.
+    pub title: String,
+    /// `None`: the task runs in cloud mode; else the machine it runs on.
+    pub machine_id: Option<String>,
+    /// What the agent was asked to do (owner-only; up to 100,000 characters).
+    pub prompt: Option<String>,
+    /// Which agent runs the task.
+    pub agent: Option<String>,
+}
+
+/// Changes to a task; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TaskChanges {
+    pub title: Option<String>,
+    pub status: Option<TaskStatus>,
+    /// `Some(None)` moves the task to cloud mode.
+    pub machine_id: Option<Option<String>>,
+    /// `Some(None)` unlinks the repository.
+    pub repository: Option<Option<String>>,
+    /// The branch pull requests merge into (default `main`), with `repository`.
+    pub base_branch: Option<String>,
+    pub require_pr_approval: Option<bool>,
+}
+
+fn optional_label(field: &str, value: Option<&str>) -> Result<Option<String>> {
+    Ok(value.map(|v| bounded(field, v, 1, task::MAX_LABEL_CHARS, false)).transpose()?)
+}
+
+/// Registers a task of `owner`, in `pending` status.
+pub async fn create(state: &AppState, owner: &Owner, input: TaskInput) -> Result<TaskRecord> {
+    let task = NewTask {
+        title: bounded("title", &input.title, 1, task::MAX_TITLE_CHARS, false)?,
+        machine_id: optional_label("machine_id", input.machine_id.as_deref())?,
+        prompt: input
+            .prompt
+            .as_deref()
+            .map(|p| bounded("prompt", p, 0, task::MAX_PROMPT_CHARS, true))
+            .transpose()?,
+        agent: optional_label("agent", input.agent.as_deref())?,
+    };
+    let record = state.db().create_task(&owner.owner_id, &task).await?;
+    tracing::info!(task_id = %record.task_id, owner_id = %owner.owner_id, "task created");
+    Ok(record)
+}
+
+/// The task, for a caller who may see it.
+pub async fn get(state: &AppState, caller: &Caller, task_id: &TaskId) -> Result<TaskRecord> {
+    caller.task(state, task_id).await
+}
+
+/// A page of `owner`'s tasks, newest first, optionally only those in `status`.
+pub async fn list(
+    state: &AppState,
+    owner: &Owner,
+    status: Option<TaskStatus>,
+    after: Option<Cursor>,
+    limit: u32,
+) -> Result<TaskPage> {
+    Ok(state.db().list_tasks(&owner.owner_id, status, after, limit).await?)
+}
+
+/// Changes `owner`'s task. Status moves along `pending → running → completed |
+/// failed | cancelled` (a pending task may also finish directly); final statuses
+/// never change, and setting the current status again changes nothing.
+pub async fn update(
+    state: &AppState,
+    owner: &Owner,
+    task_id: &TaskId,
+    changes: TaskChanges,
+) -> Result<TaskRecord> {
+    let patch = TaskPatch {
+        title: changes
+            .title
+            .as_deref()
+            .map(|t| bounded("title", t, 1, task::MAX_TITLE_CHARS, false))
+            .transpose()?,
+        machine_id: match changes.machine_id {
+            Some(Some(machine)) => Some(optional_label("machine_id", Some(&machine))?),
+            Some(None) => Some(None),
+            None => None,
+        },
+        status: changes.status,
+        repository: match changes.repository {
+            Some(link) => {
+                // Ownership first: nothing about repositories is told about another's task.
+                owned_task(state, owner, task_id).await?;
+                match link {
+                    Some(name) => {
+                        let base = changes.base_branch.as_deref().unwrap_or("main");
+                        Some(Some(
+                            pull_requests::check_repository_link(state, name.trim(), base.trim()).await?,
+                        ))
+                    }
+                    None => Some(None),
+                }
+            }
+            None if changes.base_branch.is_some() => {
+                return Err(Error::invalid("base_branch", "base_branch is set together with repository"))
+            }
+            None => None,
+        },
+        require_pr_approval: changes.require_pr_approval,
+    };
+    match state.db().update_task(&owner.owner_id, task_id, &patch).await? {
+        UpdateOutcome::Updated(task) => {
+            state.signals().events_changed();
+            tracing::info!(task_id = %task.task_id, status = task.status.as_str(), "task updated");
+            Ok(*task)
+        }
+        UpdateOutcome::NotFound => Err(Error::task_not_found(task_id)),
+        UpdateOutcome::InvalidTransition { from, to } => {
+            Err(Error::InvalidTransition { task_id: task_id.clone(), from, to })
+        }
+    }
+}

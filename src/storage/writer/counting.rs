@@ -1,0 +1,264 @@
+//! How a batch of views is counted, in one transaction.
+//!
+//! One counting write per link: [`count_batch`] reads the link's count, grants as
+//! many of the batch's views as `max_views` still allows, and writes the new count
+//! with a compare-and-swap on the count (and version) it read, looking again if
+//! another instance counted views in between. So limits hold exactly, on one
+//! instance or several, without check-then-act. View rows and rollups go in with
+//! multi-row inserts and upserts, in key order (so two instances' batches lock
+//! shared rows in the same order); notifications and expiry events go to the outbox
+//! in the same transaction.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::{PendingView, ViewOutcome, ViewedLink};
+use crate::domain::ids::ViewId;
+use crate::domain::time::Timestamp;
+use crate::domain::webhook::{LinkFacts, LinkViewer, WebhookEvent};
+use crate::storage::dialect::{dispatch_tx, Tx};
+use crate::storage::outbox::{self, OutboxEvent};
+use crate::storage::share_links::{day_of, CountedView, TaskFacts, DIMENSIONS};
+use crate::storage::sql::{Column, Rows, Statements, Value};
+
+const VIEW_ROW: &str =
+    "INSERT INTO share_link_views (view_id, share_link_id, viewed_at, client_prefix, country, \
+     city, user_agent, referrer_host)";
+const VIEW_COLUMNS: [Column; 8] = {
+    use Column::{Int, Text};
+    [Text, Text, Int, Text, Text, Text, Text, Text]
+};
+const VISITOR_ROW: &str = "INSERT INTO share_link_visitors (share_link_id, visitor_hash, first_seen_at)";
+const VISITOR_COLUMNS: [Column; 3] = [Column::Text, Column::Text, Column::Int];
+const NEW_VISITOR_TAIL: &str = " ON CONFLICT (share_link_id, visitor_hash) DO NOTHING";
+const BREAKDOWN_ROW: &str = "INSERT INTO share_link_breakdown (share_link_id, dimension, value, views)";
+const BREAKDOWN_COLUMNS: [Column; 4] = [Column::Text, Column::Text, Column::Text, Column::Int];
+const BREAKDOWN_TAIL: &str = " ON CONFLICT (share_link_id, dimension, value) \
+     DO UPDATE SET views = share_link_breakdown.views + excluded.views";
+
+/// The link's row and its task's, if the link is still active at `$2`.
+pub(super) const LINK_NOW: &str =
+    "SELECT l.view_count, l.max_views, l.version, t.status, t.agent, t.created_at, \
+            t.started_at, t.finished_at, t.last_event_seq, t.artifacts_version \
+     FROM share_links l JOIN tasks t ON t.task_id = l.task_id \
+     WHERE l.share_link_id = $1 AND l.revoked_at IS NULL AND l.expires_at > $2";
+/// Counts only if nobody counted views or changed the link since it was read.
+const SWAP_COUNT: &str = "UPDATE share_links SET view_count = view_count + $3, \
+         first_viewed_at = COALESCE(first_viewed_at, $2), last_viewed_at = $2 \
+     WHERE share_link_id = $1 AND view_count = $4 AND version = $5 \
+       AND revoked_at IS NULL AND expires_at > $2";
+const ADD_DAILY: &str = "INSERT INTO share_link_daily_views (share_link_id, day, views) VALUES ($1, $2, $3) \
+     ON CONFLICT (share_link_id, day) DO UPDATE SET views = share_link_daily_views.views + $3";
+const ADD_UNIQUE: &str = "UPDATE share_links SET unique_views = unique_views + $2 WHERE share_link_id = $1";
+const PEND_MAIL: &str =
+    "INSERT INTO view_mail (share_link_id, pending_views, first_pending_at) VALUES ($1, $3, $2) \
+     ON CONFLICT (share_link_id) DO UPDATE SET pending_views = view_mail.pending_views + $3, \
+     first_pending_at = COALESCE(view_mail.first_pending_at, $2)";
+const EXPIRY_NOTIFIED: &str = "UPDATE share_links SET expiry_notified_at = $2 WHERE share_link_id = $1";
+
+/// A link's row as a batch finds it ([`LINK_NOW`]), with its task.
+#[derive(sqlx::FromRow)]
+pub(super) struct LinkNow {
+    pub view_count: i64,
+    pub max_views: Option<i64>,
+    pub version: i64,
+    #[sqlx(flatten)]
+    pub task: TaskFacts,
+}
+
+/// The statements of a batch, on whichever connection runs them: a sqlx
+/// transaction ([`Tx`]), or the SQLite writer thread's own.
+pub(super) trait Counting: Statements {
+    /// The link's row and its task's, if the link is still active at `at`.
+    async fn link_now(&mut self, share_link_id: &str, at: Timestamp) -> Result<Option<LinkNow>, Self::Error>;
+}
+
+impl Counting for Tx<'_, '_> {
+    async fn link_now(&mut self, share_link_id: &str, at: Timestamp) -> sqlx::Result<Option<LinkNow>> {
+        dispatch_tx!(self, |tx| sqlx::query_as(LINK_NOW)
+            .bind(share_link_id)
+            .bind(at)
+            .fetch_optional(&mut ***tx)
+            .await)
+    }
+}
+
+/// The views of one link in a batch, and what became of them.
+struct LinkBatch<'a> {
+    link: &'a ViewedLink,
+    /// Indexes into the batch, in arrival order.
+    views: Vec<usize>,
+    /// The link's count before the batch, once read.
+    before: i64,
+    max_views: Option<i64>,
+    task: Option<TaskFacts>,
+    /// The views prepared with the link's current version, in arrival order;
+    /// the first `granted` of them were counted.
+    current: Vec<usize>,
+    granted: usize,
+}
+
+/// Counts a batch of views inside the transaction `tx` runs in, with one counting
+/// write per link: each view prepared with its link's current version is counted
+/// (with its own view number) while the link is active and under `max_views`, in
+/// arrival order, or refused. The views' records, rollups, unique viewers,
+/// notifications and expiry events are written by the same transaction.
+pub(super) async fn count_batch<C: Counting>(
+    tx: &mut C,
+    views: &[PendingView],
+    now: Timestamp,
+) -> Result<Vec<ViewOutcome>, C::Error> {
+    // Links in id order, so two instances' batches lock rows in the same order.
+    let mut links: BTreeMap<&str, LinkBatch<'_>> = BTreeMap::new();
+    for (i, pending) in views.iter().enumerate() {
+        links
+            .entry(pending.link.share_link_id.as_str())
+            .or_insert_with(|| LinkBatch {
+                link: &pending.link,
+                views: Vec::new(),
+                before: 0,
+                max_views: None,
+                task: None,
+                current: Vec::new(),
+                granted: 0,
+            })
+            .views
+            .push(i);
+    }
+    let at = now.millis();
+    let day = day_of(now);
+    let view_ids: Vec<ViewId> = views.iter().map(|_| ViewId::generate()).collect();
+    let mut outcomes = vec![ViewOutcome::Refused; views.len()];
+    for batch in links.values_mut() {
+        let id = batch.link.share_link_id.as_str();
+        loop {
+            let Some(LinkNow { view_count: before, max_views, version, task }) = tx.link_now(id, now).await?
+            else {
+                break;
+            };
+            let (current, changed): (Vec<usize>, Vec<usize>) =
+                batch.views.iter().copied().partition(|&i| views[i].link.version == version);
+            for i in changed {
+                outcomes[i] = ViewOutcome::Changed;
+            }
+            let allowed = max_views.map_or(usize::MAX, |max| (max - before).max(0) as usize);
+            let granted = current.len().min(allowed);
+            if granted == 0 {
+                break;
+            }
+            let values = [
+                Value::Text(id),
+                Value::Int(at),
+                Value::Int(granted as i64),
+                Value::Int(before),
+                Value::Int(version),
+            ];
+            if tx.execute(SWAP_COUNT, &values).await? == 1 {
+                batch.before = before;
+                batch.max_views = max_views;
+                batch.task = Some(task);
+                batch.current = current;
+                batch.granted = granted;
+                break;
+            }
+        }
+    }
+    let granted: Vec<usize> = links.values().flat_map(|b| b.current[..b.granted].iter().copied()).collect();
+    let mut values = Vec::with_capacity(VIEW_COLUMNS.len() * granted.len());
+    for &i in &granted {
+        let view = &views[i].view;
+        values.extend([
+            Value::Text(view_ids[i].as_str()),
+            Value::Text(views[i].link.share_link_id.as_str()),
+            Value::Int(at),
+            view.client_prefix.as_deref().into(),
+            view.country.as_deref().into(),
+            view.city.as_deref().into(),
+            view.user_agent.as_deref().into(),
+            view.referrer_host.as_deref().into(),
+        ]);
+    }
+    tx.insert(Rows { head: VIEW_ROW, columns: &VIEW_COLUMNS, values: &values, tail: "" }).await?;
+    // In key order: two instances' batches update shared rows in the same order.
+    let mut breakdown: BTreeMap<(&str, &str, &str), i64> = BTreeMap::new();
+    for &i in &granted {
+        let view = &views[i].view;
+        let values = [
+            view.country.as_deref().unwrap_or("unknown"),
+            view.referrer_host.as_deref().unwrap_or("direct"),
+            view.browser.as_str(),
+            view.os.as_str(),
+            view.device.as_str(),
+        ];
+        for (dimension, value) in DIMENSIONS.iter().zip(values) {
+            *breakdown.entry((views[i].link.share_link_id.as_str(), *dimension, value)).or_default() += 1;
+        }
+    }
+    let mut values = Vec::with_capacity(BREAKDOWN_COLUMNS.len() * breakdown.len());
+    for ((id, dimension, value), n) in breakdown {
+        values.extend([Value::Text(id), Value::Text(dimension), Value::Text(value), Value::Int(n)]);
+    }
+    let rows =
+        Rows { head: BREAKDOWN_ROW, columns: &BREAKDOWN_COLUMNS, values: &values, tail: BREAKDOWN_TAIL };
+    tx.insert(rows).await?;
+    // (A link with views granted always has its task read.)
+    for (batch, task) in links.values().filter_map(|b| Some((b, b.task.as_ref().filter(|_| b.granted > 0)?)))
+    {
+        let id = batch.link.share_link_id.as_str();
+        let mine = &batch.current[..batch.granted];
+        let granted = Value::Int(batch.granted as i64);
+        tx.execute(ADD_DAILY, &[Value::Text(id), Value::Text(&day), granted]).await?;
+        let mut seen = HashSet::new();
+        let values: Vec<Value<'_>> = mine
+            .iter()
+            .map(|&i| views[i].view.visitor_hash.as_str())
+            .filter(|hash| seen.insert(*hash))
+            .flat_map(|hash| [Value::Text(id), Value::Text(hash), Value::Int(at)])
+            .collect();
+        let rows =
+            Rows { head: VISITOR_ROW, columns: &VISITOR_COLUMNS, values: &values, tail: NEW_VISITOR_TAIL };
+        let new_visitors = tx.insert(rows).await?;
+        if new_visitors > 0 {
+            tx.execute(ADD_UNIQUE, &[Value::Text(id), Value::Int(new_visitors as i64)]).await?;
+        }
+        for (n, &i) in mine.iter().enumerate() {
+            outcomes[i] = ViewOutcome::Counted(CountedView {
+                view_id: view_ids[i].clone(),
+                view_count: batch.before + n as i64 + 1,
+                max_views: batch.max_views,
+                viewed_at: now,
+                task: task.clone(),
+            });
+        }
+        let link = batch.link;
+        if link.notify_on_view {
+            for (n, &i) in mine.iter().enumerate() {
+                let view = &views[i].view;
+                let viewed = WebhookEvent::ShareLinkViewed {
+                    share_link_id: link.share_link_id.clone(),
+                    task_id: link.task_id.clone(),
+                    timestamp: now,
+                    viewer: LinkViewer {
+                        ip_address: view.ip_address.clone(),
+                        user_agent: view.user_agent.clone(),
+                        country: view.country.clone(),
+                        city: view.city.clone(),
+                    },
+                    view_count: batch.before + n as i64 + 1,
+                    max_views: batch.max_views,
+                };
+                outbox::write(tx, &OutboxEvent::new(&link.owner_id, viewed), now).await?;
+            }
+            tx.execute(PEND_MAIL, &[Value::Text(id), Value::Int(at), granted]).await?;
+        }
+        if batch.max_views == Some(batch.before + batch.granted as i64) {
+            tx.execute(EXPIRY_NOTIFIED, &[Value::Text(id), Value::Int(at)]).await?;
+            let expired = WebhookEvent::ShareLinkExpired(LinkFacts {
+                share_link_id: link.share_link_id.clone(),
+                task_id: link.task_id.clone(),
+                timestamp: now,
+            });
+            outbox::write(tx, &OutboxEvent::new(&link.owner_id, expired), now).await?;
+        }
+    }
+    Ok(outcomes)
+}
