@@ -13,6 +13,11 @@
 //!
 //! `cargo bench --bench views -- [--seconds 10] [--connections 256] [--links 1000000]
 //! [--growth-views 10000000] [--backends sqlite,postgres] [--write BENCHMARKS.md]`
+//!
+//! With `--compare OTHER_BINARY [--rounds 3]` it measures instead the views of this
+//! build and of another `agentshare` binary side by side in one run (each round:
+//! the baseline, then each binary on a fresh database with the same links), and
+//! writes the "Side by side" section.
 
 mod common;
 
@@ -26,6 +31,7 @@ use serde_json::{json, Value};
 use sqlx::Connection as _;
 
 /// Settings of one run.
+#[derive(Clone)]
 struct Run {
     seconds: u64,
     connections: usize,
@@ -614,11 +620,120 @@ const END: &str = "<!-- views:end -->";
 
 /// Replaces the section between [`BEGIN`] and [`END`] of `file` (or appends it).
 fn write_section(file: &Path, section: &str) -> anyhow::Result<()> {
+    write_between(file, BEGIN, END, section)
+}
+
+const COMPARE_BEGIN: &str = "<!-- compare:begin (written by scripts/bench --compare) -->";
+const COMPARE_END: &str = "<!-- compare:end -->";
+
+/// One round's rates of one configuration: the baseline's and each binary's.
+#[derive(Default, Clone, Copy)]
+struct Round {
+    bare: (f64, f64),
+    before: (f64, f64),
+    after: (f64, f64),
+}
+
+/// The JSON and HTML rates of the binary of `run` on `backend` with `instances`
+/// instances, on a fresh database with `run.links` links; and the bodies served.
+async fn rates_of(
+    run: &Run,
+    backend: &str,
+    instances: usize,
+) -> anyhow::Result<((f64, f64), Vec<u8>, Vec<u8>)> {
+    // A directory of its own: a fresh SQLite file, its own logs.
+    let dir = tempfile::tempdir_in(&run.dir)?;
+    let run = &Run { dir: dir.path().to_owned(), ..run.clone() };
+    let scratch = Scratch::new(backend, &run.dir).await?;
+    let mut servers = Vec::new();
+    for i in 0..instances {
+        servers.push(run.agentshare(&scratch.url, &format!("compare-{backend}-{instances}-{i}")).await?);
+    }
+    let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let fx = fixture(run, &servers[0], &scratch.url).await?;
+    let mut db = Direct::open(&scratch.url).await?;
+    load_links(&mut db, &fx, run.links).await?;
+    let path = fx.url.strip_prefix(&bases[0]).context("link url")?.to_owned();
+    let urls: Vec<String> = bases.iter().map(|b| format!("{b}{path}")).collect();
+    let (json_body, html_body) = (fetch(&urls[0], true).await?, fetch(&urls[0], false).await?);
+    let json = run.wrk(&urls, run.connections, run.seconds, &[], true)?;
+    let html = run.wrk(&urls, run.connections, run.seconds, &[], false)?;
+    if json.non_2xx + html.non_2xx + json.socket_errors + html.socket_errors > 0 {
+        bail!(
+            "{} answered {} non-2xx and had {} socket errors",
+            run.bin.display(),
+            json.non_2xx + html.non_2xx,
+            json.socket_errors + html.socket_errors
+        );
+    }
+    drop(db);
+    drop(servers);
+    scratch.drop_database().await?;
+    Ok(((json.rate, html.rate), json_body, html_body))
+}
+
+/// This build and `other` side by side: `rounds` rounds of each configuration.
+async fn compare(
+    run: &Run,
+    other: PathBuf,
+    configs: &[(&str, usize)],
+    rounds: usize,
+) -> anyhow::Result<String> {
+    let before = Run { bin: other.clone(), ..run.clone() };
+    let mut section = format!(
+        "## Side by side\n\n`scripts/bench --compare {}` ({} s per load, {} connections, {} links, \
+         {rounds} rounds; each round measures the baseline, then each binary on a fresh database; \
+         medians of the rounds)\n\n\
+         | server | what | baseline | before | after | before, of baseline | after, of baseline |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
+        other.display(),
+        run.seconds,
+        run.connections,
+        run.links + 1,
+    );
+    for &(backend, instances) in configs {
+        let name = if instances == 1 { backend.to_owned() } else { format!("{backend} ×{instances}") };
+        let mut measured = Vec::new();
+        for round in 0..rounds {
+            eprintln!("comparing {name}, round {}…", round + 1);
+            // Alternate which binary goes first, so neither always meets a warmer machine.
+            let (first, second) = if round % 2 == 0 { (&before, run) } else { (run, &before) };
+            let (a, json_body, html_body) = rates_of(first, backend, instances).await?;
+            let (b, _, _) = rates_of(second, backend, instances).await?;
+            let (old, new) = if round % 2 == 0 { (a, b) } else { (b, a) };
+            let bare = run.baseline(&json_body, &html_body).await?;
+            let url = format!("{}/s/x", bare.base);
+            let json = run.wrk(std::slice::from_ref(&url), run.connections, run.seconds, &[], true)?;
+            let html = run.wrk(std::slice::from_ref(&url), run.connections, run.seconds, &[], false)?;
+            drop(bare);
+            measured.push(Round { bare: (json.rate, html.rate), before: old, after: new });
+        }
+        let median = |mut values: Vec<f64>| {
+            values.sort_by(f64::total_cmp);
+            values[values.len() / 2]
+        };
+        for (kind, pick) in [("JSON view", 0), ("HTML page", 1)] {
+            let get = |pair: (f64, f64)| if pick == 0 { pair.0 } else { pair.1 };
+            let bare = median(measured.iter().map(|r| get(r.bare)).collect());
+            let old = median(measured.iter().map(|r| get(r.before)).collect());
+            let new = median(measured.iter().map(|r| get(r.after)).collect());
+            let old_pct = median(measured.iter().map(|r| 100.0 * get(r.before) / get(r.bare)).collect());
+            let new_pct = median(measured.iter().map(|r| 100.0 * get(r.after) / get(r.bare)).collect());
+            section.push_str(&format!(
+                "| {name} | {kind} | {bare:.0}/s | {old:.0}/s | {new:.0}/s | {old_pct:.0}% | {new_pct:.0}% |\n"
+            ));
+        }
+    }
+    Ok(section)
+}
+
+/// Replaces the section between `begin` and `end` of `file` (or appends it).
+fn write_between(file: &Path, begin: &str, end: &str, section: &str) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(file).unwrap_or_default();
-    let block = format!("{BEGIN}\n{section}{END}\n\n");
-    let updated = match (text.find(BEGIN), text.find(END)) {
-        (Some(start), Some(end)) if end > start => {
-            format!("{}{block}{}", &text[..start], text[end + END.len()..].trim_start_matches('\n'))
+    let block = format!("{begin}\n{section}{end}\n\n");
+    let updated = match (text.find(begin), text.find(end)) {
+        (Some(start), Some(stop)) if stop > start => {
+            format!("{}{block}{}", &text[..start], text[stop + end.len()..].trim_start_matches('\n'))
         }
         _ => format!("{}\n{block}", text.trim_end()),
     };
@@ -648,6 +763,17 @@ async fn main() -> anyhow::Result<()> {
         if backend == "postgres" {
             configs.push((backend, 2));
         }
+    }
+    let other = arg("--compare", "");
+    if !other.is_empty() {
+        let rounds = arg("--rounds", "3").parse()?;
+        let section = compare(&run, PathBuf::from(other), &configs, rounds).await?;
+        println!("{section}");
+        let out = arg("--write", "");
+        if !out.is_empty() {
+            write_between(&root.join(out), COMPARE_BEGIN, COMPARE_END, &section)?;
+        }
+        return Ok(());
     }
     let mut baseline = None;
     let mut rows = Vec::new();

@@ -20,7 +20,31 @@ backend_tests!(
     analytics_count_views_by_day_and_dimension,
     a_taken_short_code_is_refused_as_a_value_and_stores_nothing,
     links_asked_for_at_once_are_each_stored_once_and_announced,
+    a_new_link_reads_back_exactly_as_it_was_answered,
 );
+
+/// What creating a link answers is made from what was stored without reading it
+/// back (on SQLite, by the writer thread; on PostgreSQL, one at a time): a read of
+/// the link must find exactly that.
+async fn a_new_link_reads_back_exactly_as_it_was_answered(app: TestApp) {
+    let task = app.finished_task("Read back").await;
+    for body in [
+        json!({"task_id": task}),
+        json!({
+            "task_id": task, "title": "Everything set", "description": "All of it",
+            "expires_at": "2031-01-02T03:04:05.678Z", "password": "correct horse",
+            "permissions": {"allow_download": false, "allow_comments": true, "show_metadata": false},
+            "max_views": 7, "notify_on_view": true, "mask_secrets": false,
+        }),
+    ] {
+        let (status, created) = app.post("/v1/share-links", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["data"]["share_link_id"].as_str().unwrap();
+        let (status, read) = app.get(&format!("/v1/share-links/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{read}");
+        assert_eq!(read["data"], created["data"]);
+    }
+}
 
 /// Links asked for at once are committed together (on SQLite, in one transaction
 /// of the writer thread): each request gets its own link, stored and announced once.
