@@ -28,15 +28,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use agentshare::app::state::Parts;
+use agentshare::app::AppState;
 use agentshare::config::Settings;
 use agentshare::domain::api_key::NewApiKey;
-use agentshare::domain::ids;
+use agentshare::domain::ids::{
+    self, CommentId, ConsoleSessionId, OwnerId, ShareLinkId, TaskShareId, ViewId, ViewerSessionId,
+};
+use agentshare::domain::page::Cursor;
 use agentshare::domain::share::{LinkKeys, Permissions, SharePassword};
-use agentshare::domain::task::{EventType, TaskStatus};
+use agentshare::domain::task::{Author, EventType, TaskStatus};
 use agentshare::domain::task_share::{CodePermissions, SESSION_PREFIX};
 use agentshare::domain::time::Timestamp;
+use agentshare::domain::webhook::{SessionViewer, WebhookEvent};
 use agentshare::mail::Mailer;
-use agentshare::state::AppState;
 use agentshare::storage::{
     Db, NewArtifact, NewComment, NewEvent, NewPullRequest, NewShareLink, NewTask, NewTaskShare,
     NewViewerSession, OutboxEvent, TaskPatch,
@@ -47,7 +52,7 @@ use axum::http::{header, HeaderName, HeaderValue, Method, Request, Response, Sta
 use axum::Router;
 use http_body_util::BodyExt as _;
 use libfuzzer_sys::fuzz_target;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tower::ServiceExt as _;
 
 /// The right password of the protected link.
@@ -88,7 +93,7 @@ struct Harness {
     keys: LinkKeys,
     mail_dir: std::path::PathBuf,
     /// Owners and their keys outlive fixtures: no route can take them away.
-    owners: (String, String, String, String),
+    owners: (OwnerId, String, OwnerId, String),
     password_hash: String,
     repository: Option<String>,
     live: Mutex<Live>,
@@ -225,14 +230,14 @@ impl Harness {
         let _runtime = self.runtime.enter();
         let mailer = Mailer::new(None, self.mail_dir.clone(), "agentshare <agentshare@localhost>".into())
             .expect("a mailer");
-        AppState::new(
-            self.db.clone(),
-            self.settings.clone(),
-            "http://agentshare.test".into(),
-            self.keys.clone(),
-            None,
+        AppState::new(Parts {
+            db: self.db.clone(),
+            settings: self.settings.clone(),
+            public_url: "http://agentshare.test".into(),
+            link_keys: self.keys.clone(),
+            geo: None,
             mailer,
-        )
+        })
     }
 
     /// Seeds a new set of tasks, links, codes and the rest.
@@ -264,7 +269,7 @@ impl Harness {
                 description: None,
                 head_branch: "feature".into(),
                 base_branch: "main".into(),
-                author: "owner",
+                author: Author::Owner,
             };
             db.create_pull_request(&done.task_id, &pr).await.expect("a pull request");
         }
@@ -282,7 +287,7 @@ impl Harness {
         ] {
             for task_id in [&done.task_id, &running.task_id] {
                 let event =
-                    NewEvent { event_type, name: name.map(str::to_owned), content: content.into(), private, author: "owner" };
+                    NewEvent { event_type, name: name.map(str::to_owned), content: content.into(), private, author: Author::Owner };
                 db.append_event(task_id, &event).await.expect("an event");
             }
         }
@@ -305,10 +310,10 @@ impl Harness {
             (None, None, now.plus_days(30), true, true),
             (None, None, Timestamp(now.millis() + 1), true, true),
         ] {
-            let share_link_id = ids::new_id("share");
+            let share_link_id = ShareLinkId::generate();
             let link = NewShareLink {
-                token_hash: ids::secret_hash(&self.keys.token(&share_link_id)),
-                short_code_hash: ids::secret_hash(&self.keys.short_code(&share_link_id)),
+                token_hash: ids::secret_hash(&self.keys.token(share_link_id.as_str())),
+                short_code_hash: ids::secret_hash(&self.keys.short_code(share_link_id.as_str())),
                 share_link_id,
                 task_id: done.task_id.clone(),
                 owner_id: alice.clone(),
@@ -325,11 +330,11 @@ impl Harness {
             links.push(record.share_link_id);
         }
         db.revoke_share_link(&alice, &links[3]).await.expect("revoked");
-        let mut tokens: Vec<String> = links.iter().map(|id| self.keys.token(id)).collect();
-        tokens.extend(links.iter().take(4).map(|id| self.keys.short_code(id)));
+        let mut tokens: Vec<String> = links.iter().map(|id| self.keys.token(id.as_str())).collect();
+        tokens.extend(links.iter().take(4).map(|id| self.keys.short_code(id.as_str())));
         let verify_code = ids::new_secret::<32>();
         let comment = NewComment {
-            comment_id: ids::new_id("comment"),
+            comment_id: CommentId::generate(),
             share_link_id: links[0].clone(),
             name: "Carol".into(),
             email: "carol@example.com".into(),
@@ -338,7 +343,10 @@ impl Harness {
         };
         db.insert_comment(&comment).await.expect("a comment");
         let grant_until = Timestamp(now.millis() + 3_600_000);
-        let grants = links.iter().map(|id| self.keys.grant(id, &ids::new_id("view"), grant_until)).collect();
+        let grants = links
+            .iter()
+            .map(|id| self.keys.grant(id.as_str(), ViewId::generate().as_str(), grant_until))
+            .collect();
 
         let mut share_codes = Vec::new();
         let mut sessions = Vec::new();
@@ -357,26 +365,34 @@ impl Harness {
             (&running.task_id, CodePermissions::default()),
         ] {
             let share = NewTaskShare {
-                task_share_id: ids::new_id("tshare"),
+                task_share_id: TaskShareId::generate(),
                 task_id: task_id.clone(),
                 owner_id: alice.clone(),
                 code_hash: String::new(),
                 permissions,
                 expires_at: None,
             };
-            let code = self.keys.share_code(&share.task_share_id);
+            let code = self.keys.share_code(share.task_share_id.as_str());
             let share = NewTaskShare { code_hash: ids::secret_hash(&code), ..share };
             let record = db.replace_task_share(&share).await.expect("a share code");
             let token = format!("{SESSION_PREFIX}{}", ids::new_secret::<32>());
-            let session_id = ids::new_id("session");
-            viewer_csrf.push(self.keys.csrf_token(&session_id));
+            let session_id = ViewerSessionId::generate();
+            viewer_csrf.push(self.keys.csrf_token(session_id.as_str()));
             let session = NewViewerSession {
                 session_id,
                 token_hash: ids::secret_hash(&token),
                 expires_at: Timestamp(now.millis() + 3_600_000),
             };
-            let accessed =
-                OutboxEvent::new(&alice, "task_share.accessed", json!({"event": "task_share.accessed"}));
+            let accessed = OutboxEvent::new(
+                &alice,
+                WebhookEvent::TaskShareAccessed {
+                    task_id: record.task_id.clone(),
+                    timestamp: now,
+                    session_expires_at: session.expires_at,
+                    permissions: record.permissions(),
+                    viewer: SessionViewer { ip_address: "203.0.113.9".into(), user_agent: None },
+                },
+            );
             db.open_viewer_session(&record, &session, &accessed).await.expect("a session").expect("live");
             share_codes.push(code);
             sessions.push(token);
@@ -389,7 +405,7 @@ impl Harness {
         let console_session = db
             .open_console_session(
                 &agentshare::domain::api_key::lookup_hash(&alice_key).expect("a key"),
-                &ids::new_id("csess"),
+                &ConsoleSessionId::generate(),
                 &ids::secret_hash(&console_secret),
                 now,
                 Timestamp(now.millis() + 3_600_000),
@@ -402,17 +418,20 @@ impl Harness {
             other_owner_key: bob_key,
             viewer_limited: sessions.pop().expect("two sessions"),
             viewer_full: sessions.pop().expect("two sessions"),
-            tasks: vec![done.task_id, running.task_id, local.task_id, others.task_id],
-            artifacts,
-            links,
+            tasks: [done.task_id, running.task_id, local.task_id, others.task_id]
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            artifacts: artifacts.into_iter().map(String::from).collect(),
+            links: links.into_iter().map(String::from).collect(),
             tokens,
-            comments: vec![comment.comment_id],
+            comments: vec![comment.comment_id.into_string()],
             verify_codes: vec![verify_code],
             grants,
             share_codes,
-            webhooks: vec![webhook.webhook_id],
-            cursor: agentshare::api::tasks::encode_cursor(now.millis(), "task_0000000000000000"),
-            console: (console_secret, self.keys.csrf_token(&console_session.session_id)),
+            webhooks: vec![webhook.webhook_id.into_string()],
+            cursor: Cursor { at: now, id: "task_0000000000000000".into() }.encode(),
+            console: (console_secret, self.keys.csrf_token(console_session.session_id.as_str())),
             viewer_csrf: (viewer_csrf.remove(0), viewer_csrf.remove(0)),
         }
     }

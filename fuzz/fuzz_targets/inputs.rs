@@ -16,8 +16,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use agentshare::api::tasks::{decode_cursor, encode_cursor};
+use agentshare::api::error::ApiError;
+use agentshare::api::extract::decode_cursor;
 use agentshare::config::parse_public_url;
+use agentshare::domain::page::Cursor;
 use agentshare::domain::share::parse_expiry;
 use agentshare::domain::text::{bounded, parse_email};
 use agentshare::domain::time::Timestamp;
@@ -229,10 +231,18 @@ fuzz_target!(|data: &[u8]| {
         assert!(text.chars().count() <= max);
     }
 
-    // Page cursors read back what they wrote (no id holds NUL), and nothing else breaks them.
-    let expected = (!text.contains('\0')).then(|| (input.time, text.to_owned()));
-    assert_eq!(decode_cursor(&encode_cursor(input.time, text)).ok(), expected);
-    let _ = decode_cursor(text);
+    // Page cursors read back what they wrote (no id holds NUL), and nothing else breaks
+    // them; the API reads a `cursor` parameter exactly as the cursor does, and refuses
+    // one it can't read with a 400 naming `cursor`.
+    let written = Cursor { at: Timestamp(input.time), id: text.to_owned() };
+    let expected = (!text.contains('\0')).then(|| written.clone());
+    assert_eq!(Cursor::decode(&written.encode()), expected);
+    assert_eq!(decode_cursor(&written.encode()).ok(), expected);
+    match (Cursor::decode(text), decode_cursor(text)) {
+        (Some(cursor), Ok(read)) => assert_eq!(cursor, read),
+        (None, Err(ApiError::InvalidRequest { field, .. })) => assert_eq!(field.as_deref(), Some("cursor")),
+        (cursor, read) => panic!("{text:?} reads as {cursor:?} but the API reads {read:?}"),
+    }
 
     // Public URLs normalise once.
     if let Ok(url) = parse_public_url(text) {

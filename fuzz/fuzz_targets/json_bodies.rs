@@ -1,7 +1,8 @@
 //! Request bodies and query strings, parsed the way the routes parse them
 //! (`parse_json`, `ApiQuery`, forms) and then checked by the same domain
-//! constructors the handlers apply. Much faster than going through the router, so
-//! the fuzzer explores the parsers and validators deeply.
+//! constructors and `app` checks (`app::events::checked_event`) the user actions
+//! apply. Much faster than going through the router, so the fuzzer explores the
+//! parsers and validators deeply.
 //!
 //! - Nothing panics, and every refusal is a 400 `INVALID_REQUEST` that names the
 //!   field (or none, for a body that is not a JSON object at all).
@@ -17,24 +18,24 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use agentshare::api::error::ApiError;
-use agentshare::api::events::{
-    validate_event, AppendEventRequest, ListEventsQuery, SendMessageRequest, StreamQuery,
-};
-use agentshare::api::extract::{parse_json, ApiQuery, WholeNumber};
+use agentshare::api::events::{AppendEventRequest, ListEventsQuery, SendMessageRequest, StreamQuery};
+use agentshare::api::extract::{decode_cursor, page_limit, parse_json, ApiQuery, WholeNumber};
 use agentshare::api::pull_requests::CreatePullRequestRequest;
 use agentshare::api::share_links::{CreateShareLinkRequest, ListShareLinksQuery, UpdateShareLinkRequest};
 use agentshare::api::task_shares::{CreateShareCodeRequest, ExchangeQuery};
-use agentshare::api::tasks::{
-    decode_cursor, page_limit, CreateTaskRequest, ListTasksQuery, UpdateTaskRequest,
-};
+use agentshare::api::tasks::{CreateTaskRequest, ListTasksQuery, UpdateTaskRequest};
+use agentshare::api::viewer::PostCommentRequest;
 use agentshare::api::webhooks::{CreateWebhookRequest, DeliveriesQuery, UpdateWebhookRequest};
+use agentshare::app;
+use agentshare::app::events::{checked_event, EventInput};
+use agentshare::domain::page::Cursor;
 use agentshare::domain::share::{check_max_views, parse_expiry, Permissions, SharePassword, MAX_VIEWS_LIMIT};
-use agentshare::domain::task::EventType;
+use agentshare::domain::task::{Author, EventType};
 use agentshare::domain::text::{bounded, parse_email, FieldError};
 use agentshare::domain::time::Timestamp;
 use agentshare::domain::webhook::{parse_endpoint_url, parse_event_types};
 use agentshare::forge::check_branch_name;
-use agentshare::web::comments::{PostCommentRequest, VerifyQuery};
+use agentshare::web::comments::VerifyQuery;
 use axum::extract::FromRequestParts as _;
 use libfuzzer_sys::fuzz_target;
 
@@ -46,18 +47,21 @@ fn ready<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// Every refusal of a body or a query is a 400 naming the field, if any.
+/// Every refusal of a body, a query or a field a user action checks is a 400
+/// `INVALID_REQUEST` naming the field, if any: the extractors' own refusals, or a
+/// user action's field error (`ApiError::App(app::Error::Invalid)`), which the API
+/// answers the same way.
 #[track_caller]
 fn refused(err: ApiError) {
-    match err {
-        ApiError::InvalidRequest { field, issue } => {
-            assert!(!issue.is_empty() && issue.trim() == issue, "a malformed issue {issue:?} ({field:?})");
-            if let Some(field) = field.filter(|f| f.is_empty() || f.trim() != f) {
-                // A nested field is named by its path; the issue quotes the name itself.
-                assert!(issue.starts_with('"'), "{issue:?} does not quote the field {field:?}");
-            }
-        }
+    let (field, issue) = match err {
+        ApiError::InvalidRequest { field, issue } => (field, issue),
+        ApiError::App(app::Error::Invalid(err)) => (Some(err.field), err.issue),
         other => panic!("a malformed request answered {other:?}"),
+    };
+    assert!(!issue.is_empty() && issue.trim() == issue, "a malformed issue {issue:?} ({field:?})");
+    if let Some(field) = field.filter(|f| f.is_empty() || f.trim() != f) {
+        // A nested field is named by its path; the issue quotes the name itself.
+        assert!(issue.starts_with('"'), "{issue:?} does not quote the field {field:?}");
     }
 }
 
@@ -136,7 +140,7 @@ fn webhook_url(value: &str) {
 
 /// A cursor names an id the API could have handed out.
 fn cursor(cursor: Option<&str>) {
-    if let Some(Ok((_, id))) = cursor.map(decode_cursor) {
+    if let Some(Ok(Cursor { id, .. })) = cursor.map(decode_cursor) {
         assert!(!id.contains('\0'), "a cursor names an id with NUL: {id:?}");
     }
 }
@@ -173,15 +177,23 @@ fuzz_target!(|data: &[u8]| {
         }
         2 => {
             if let Some(b) = body::<AppendEventRequest>(bytes) {
-                let event_type = b.event_type;
-                if let Ok(event) = validate_event(b) {
-                    assert_eq!(event.event_type, event_type);
-                    assert!(event.event_type != EventType::Output || event.name.is_some());
-                    let count = event.content.chars().count();
-                    assert!((1..=1_000_000).contains(&count));
-                    if let Some(name) = &event.name {
-                        assert!(!name.trim().is_empty() && name.chars().count() <= 200);
+                let (event_type, private) = (b.event_type, b.private);
+                // The check `app::events::append` applies to the body the route read.
+                let input =
+                    EventInput { event_type: b.event_type, content: b.content, name: b.name, private: b.private };
+                match checked_event(input, Author::Owner) {
+                    Ok(event) => {
+                        assert_eq!(event.event_type, event_type);
+                        assert_eq!((event.private, event.author), (private, Author::Owner));
+                        assert!(event.event_type != EventType::Output || event.name.is_some());
+                        let count = event.content.chars().count();
+                        assert!((1..=1_000_000).contains(&count));
+                        if let Some(name) = &event.name {
+                            assert!(!name.trim().is_empty() && name.chars().count() <= 200);
+                        }
                     }
+                    // Answered by the route as `ApiError::App`.
+                    Err(err) => refused(err.into()),
                 }
             }
         }
