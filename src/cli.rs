@@ -1,4 +1,4 @@
-//! The `agentshare` command line: `serve`, `demo`, `keys`, `migrate`.
+//! The `agentshare` command line: `serve`, `demo`, `keys`, `repositories`, `migrate`.
 
 use std::net::SocketAddr;
 
@@ -30,6 +30,10 @@ pub enum Command {
     /// Create, list and revoke API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Grant owners the git repositories (under --repositories-dir) their tasks may
+    /// link to, revoke and list grants.
+    #[command(subcommand)]
+    Repositories(RepositoriesCommand),
     /// Bring the database schema up to date and exit (`serve` also does this).
     Migrate(DatabaseArgs),
 }
@@ -96,10 +100,26 @@ pub struct ServeArgs {
     #[arg(long, env = "AGENTSHARE_MAX_STREAMS_PER_CLIENT", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_streams_per_client: u32,
+    /// Connections one client address (an IPv6 /64) may hold open at once, and at
+    /// most half of --max-connections; trusted proxies are bounded only by
+    /// --max-connections.
+    #[arg(long, env = "AGENTSHARE_MAX_CONNECTIONS_PER_CLIENT", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_client: u32,
+    /// Connections held open at once, in all (default: what the process's limit of
+    /// open files allows, less what the database and files need; `serve` raises its
+    /// soft limit to the hard one first).
+    #[arg(long, env = "AGENTSHARE_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
     /// Longest a request may take, body upload included, in seconds; slower ones get 408.
     #[arg(long, env = "AGENTSHARE_REQUEST_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub request_timeout_secs: u64,
+    /// The slowest a download may go on average, in bytes per second, after the
+    /// request timeout; slower ones have their connection closed.
+    #[arg(long, env = "AGENTSHARE_MIN_DOWNLOAD_BYTES_PER_SEC", default_value_t = crate::limits::MIN_BYTES_PER_SEC,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_download_bytes_per_sec: u64,
     /// Log format: `pretty` for people, `json` for log collectors.
     #[arg(long, env = "AGENTSHARE_LOG_FORMAT", default_value = "pretty", value_parser = ["pretty", "json"])]
     pub log_format: String,
@@ -135,12 +155,46 @@ pub enum KeysCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum RepositoriesCommand {
+    /// Let an owner link tasks to a repository (and open, diff and merge pull
+    /// requests in it).
+    Grant(RepositoryArgs),
+    /// Take a repository from an owner: their tasks keep the link, but pull
+    /// requests in it are refused from now on.
+    Revoke(RepositoryArgs),
+    /// List grants.
+    List {
+        /// Only this owner's grants.
+        #[arg(long)]
+        owner: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RepositoryArgs {
+    /// The owner's name, e.g. `alice`.
+    #[arg(long)]
+    pub owner: String,
+    /// The repository, by its name under the repositories directory (e.g.
+    /// `acme/web.git`).
+    pub repository: String,
+    /// Directory holding the git repositories (as given to `serve`).
+    #[arg(long, env = "AGENTSHARE_REPOSITORIES_DIR")]
+    pub repositories_dir: std::path::PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(*args, false).await,
         Command::Demo(args) => serve(*args, true).await,
         Command::Keys(command) => keys(command).await,
+        Command::Repositories(command) => repositories(command).await,
         Command::Migrate(args) => {
             let db = open(&args).await?;
             db.close().await;
@@ -158,6 +212,12 @@ async fn open(args: &DatabaseArgs) -> anyhow::Result<Db> {
 
 async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     let _log = crate::telemetry::init(&args.log_format);
+    // Connections are bounded by the descriptors the process may open: take all
+    // the system allows.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(files) => tracing::debug!(files, "open-file limit"),
+        Err(err) => tracing::warn!(error = %err, "could not raise the open-file limit"),
+    }
     let mut settings = Settings::new(args.listen, args.database.database_url);
     settings.database.max_connections = args.db_max_connections;
     settings.public_url = args.public_url;
@@ -174,7 +234,10 @@ async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     settings.webhook_allow_cidrs = args.webhook_allow_cidrs;
     settings.webhook_retry_base = std::time::Duration::from_millis(args.webhook_retry_base_ms.max(1));
     settings.max_streams_per_client = args.max_streams_per_client as usize;
+    settings.max_connections_per_client = args.max_connections_per_client as usize;
+    settings.max_connections = args.max_connections.map(|n| n as usize);
     settings.request_timeout = std::time::Duration::from_secs(args.request_timeout_secs);
+    settings.min_download_bytes_per_sec = args.min_download_bytes_per_sec;
     let database = redact_url(&settings.database.url);
     let app = Application::build(settings).await?;
     let base = app.public_url().to_owned();
@@ -280,6 +343,59 @@ async fn keys(command: KeysCommand) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+async fn repositories(command: RepositoriesCommand) -> anyhow::Result<()> {
+    use crate::forge::Repositories;
+    let (args, grant) = match command {
+        RepositoriesCommand::Grant(args) => (args, true),
+        RepositoriesCommand::Revoke(args) => (args, false),
+        RepositoriesCommand::List { owner, database } => {
+            let db = open(&database).await?;
+            let grants = db.list_repository_grants(owner.as_deref()).await?;
+            db.close().await;
+            if grants.is_empty() {
+                println!("no repository grants");
+                return Ok(());
+            }
+            println!("{:<20} {:<40} GRANTED", "OWNER", "REPOSITORY");
+            for grant in grants {
+                println!(
+                    "{:<20} {:<40} {}",
+                    grant.owner_name,
+                    grant.repository,
+                    grant.granted_at.to_rfc3339()
+                );
+            }
+            return Ok(());
+        }
+    };
+    let repositories = Repositories::new(&args.repositories_dir);
+    let key = match repositories.open(&args.repository) {
+        Ok(repo) => repo.key().to_owned(),
+        // A repository gone from disk can still have its grants revoked.
+        Err(_) if !grant => args.repository.clone(),
+        Err(err) => return Err(err).context("the repository can't be granted"),
+    };
+    let db = open(&args.database).await?;
+    let outcome = async {
+        let owner = db.owner_named(&args.owner).await?.with_context(|| {
+            format!("no owner named {} (create one with `agentshare keys create`)", args.owner)
+        })?;
+        if grant {
+            let new = db.grant_repository(&owner.owner_id, &key).await?;
+            println!("{} {} may use {key}", if new { "granted:" } else { "already granted:" }, owner.name);
+            Ok(())
+        } else if db.revoke_repository(&owner.owner_id, &key).await? {
+            println!("revoked: {} may no longer use {key}", owner.name);
+            Ok(())
+        } else {
+            anyhow::bail!("{} has no grant of {key}", owner.name)
+        }
+    }
+    .await;
+    db.close().await;
+    outcome
 }
 
 #[cfg(test)]

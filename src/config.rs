@@ -50,9 +50,18 @@ pub struct Settings {
     pub view_mail_interval: std::time::Duration,
     /// Event streams one client (address) may hold open at once, per instance.
     pub max_streams_per_client: usize,
+    /// Connections one client (an IPv4 address or an IPv6 /64) may hold open at once.
+    pub max_connections_per_client: usize,
+    /// Connections held open at once, in all; `None`: what the process's limit of
+    /// open files allows, less what the database and files need.
+    pub max_connections: Option<usize>,
     /// Longest a request may take, body upload included, before it is abandoned
     /// (408); event streams are bounded by this only until their first byte.
     pub request_timeout: std::time::Duration,
+    /// The slowest a download may go on average, in bytes per second: one that
+    /// takes longer than the request timeout plus its size at this rate has its
+    /// connection closed.
+    pub min_download_bytes_per_sec: u64,
 }
 
 impl Settings {
@@ -77,7 +86,10 @@ impl Settings {
             mail_dir: "agentshare-data/mail".into(),
             view_mail_interval: std::time::Duration::from_secs(3600),
             max_streams_per_client: 8,
+            max_connections_per_client: 256,
+            max_connections: None,
             request_timeout: std::time::Duration::from_secs(30),
+            min_download_bytes_per_sec: crate::limits::MIN_BYTES_PER_SEC,
         }
     }
 }

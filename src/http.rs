@@ -2,13 +2,19 @@
 //! a class of error answers, how a stored file is served, and which of the two
 //! representations a request asks for.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt as _;
+use tokio::sync::Notify;
 
+use crate::app::artifacts::Download;
 use crate::app::{AppState, ErrorKind};
-use crate::storage::ArtifactContent;
+use crate::config::Settings;
 
 /// The client's address: the TCP peer, or what trusted proxies say it is.
 pub struct ClientIp(pub std::net::IpAddr);
@@ -64,14 +70,73 @@ pub fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
-/// Serves stored bytes as a download that a browser will never render in our
-/// origin: `attachment`, no sniffing, and a sandboxing CSP should it be opened.
-pub fn file_response(artifact: ArtifactContent) -> Response {
-    let content_type = HeaderValue::from_str(&artifact.content_type)
+/// Closes the connection a request came on. The server puts one in every request
+/// (`startup`); a response that stalls uses it to free what its client holds.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionCloser(Arc<Notify>);
+
+impl ConnectionCloser {
+    /// Closes the connection (once the server's task for it next runs).
+    pub fn close(&self) {
+        self.0.notify_one();
+    }
+
+    /// Completes when [`ConnectionCloser::close`] was called.
+    pub async fn closed(&self) {
+        self.0.notified().await;
+    }
+}
+
+/// The closer of the request's connection (none for a request that did not come
+/// through the server's accept loop, such as one made in a test of the router).
+pub struct Closer(pub Option<ConnectionCloser>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Closer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Closer(parts.extensions.get::<ConnectionCloser>().cloned()))
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Serves a download that a browser will never render in our origin: `attachment`,
+/// no sniffing, and a sandboxing CSP should it be opened. Its bytes are sent as
+/// they are read; a client that takes them slower than
+/// [`Settings::min_download_bytes_per_sec`] on average (after the request timeout)
+/// has its connection closed, so a slow reader holds nothing for long.
+pub fn file_response(download: Download, closer: Closer, settings: &Settings) -> Response {
+    let content_type = HeaderValue::from_str(&download.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let disposition = HeaderValue::from_str(&content_disposition(&artifact.name))
+    let disposition = HeaderValue::from_str(&content_disposition(&download.name))
         .unwrap_or(HeaderValue::from_static("attachment"));
-    (
+    let rate = settings.min_download_bytes_per_sec.max(1);
+    let allowed = settings.request_timeout + Duration::from_secs(download.expected.div_ceil(rate));
+    let watchdog = closer.0.map(|closer| {
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(allowed).await;
+            tracing::info!(
+                allowed_secs = allowed.as_secs(),
+                "a download took too long; its connection is closed"
+            );
+            closer.close();
+        });
+        AbortOnDrop(task.abort_handle())
+    });
+    // The watchdog is called off when the body is done with (sent, or dropped).
+    let bytes = download.bytes.map(move |chunk| {
+        let _watching = &watchdog;
+        chunk
+    });
+    let mut response = (
         StatusCode::OK,
         [
             (header::CONTENT_TYPE, content_type),
@@ -80,9 +145,13 @@ pub fn file_response(artifact: ArtifactContent) -> Response {
             (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'")),
             (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
         ],
-        artifact.content,
+        axum::body::Body::from_stream(bytes),
     )
-        .into_response()
+        .into_response();
+    if let Some(length) = download.length {
+        response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    response
 }
 
 /// `attachment; filename="…"; filename*=UTF-8''…` (RFC 6266), with an ASCII fallback.

@@ -1,9 +1,13 @@
 //! Limits an instance keeps in memory:
-//! - [`MissLimiter`] slows down guessing of share-link tokens and short codes: a
-//!   client whose lookups under `/s/` keep missing (unknown, expired or revoked
-//!   links) is refused for a while.
+//! - [`WindowLimiter`] counts what each client does within a window: it slows
+//!   down guessing of share-link tokens and short codes (a client whose lookups
+//!   under `/s/` keep missing — unknown, expired or revoked links — is refused for
+//!   a while), and bounds the comments a client leaves.
 //! - [`StreamSlots`] bounds the event streams one client holds open at once.
-//! - [`PasswordWork`] bounds the password hashing done at once.
+//! - [`BlockingWork`] bounds the password hashing, and the page rendering, done at
+//!   once.
+//! - [`ClientSlots`] bound what one client, and all clients, hold at once:
+//!   connections, downloads, archives being written.
 //!
 //! The window lives in each instance's memory: lookups are the hot path and must
 //! not write to the database. Behind a load balancer with N instances a client
@@ -16,6 +20,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
+
+/// Files one client may be downloading at once, and all clients together.
+pub const DOWNLOADS_PER_CLIENT: usize = 8;
+pub const DOWNLOADS: usize = 256;
+/// Archives ("Download all") one client may be downloading at once, and all
+/// clients together: each is written by a blocking thread.
+pub const ARCHIVES_PER_CLIENT: usize = 2;
+pub const ARCHIVES: usize = 16;
+/// The slowest a download may go by default (`--min-download-bytes-per-sec`), on
+/// average: a download that takes longer than the request timeout plus its size at
+/// this rate has its connection closed.
+pub const MIN_BYTES_PER_SEC: u64 = 32 * 1024;
 
 /// Misses allowed per client within [`WINDOW`].
 pub const MISSES_ALLOWED: u32 = 30;
@@ -30,8 +46,9 @@ const NETWORKS: usize = 10_000;
 /// While every window tracked is live, sweeps come at most this often.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
-/// Counts misses per client; cheap to share, and bounded in memory whatever the
-/// number of clients.
+/// Counts what clients do (misses, comments) within a window, and refuses a client
+/// that has done it `allowed` times until its window ends; cheap to share, and
+/// bounded in memory whatever the number of clients.
 ///
 /// Clients are told apart by address (IPv6: by /64). Should more clients miss
 /// within one window than [`CLIENTS`], new ones are counted by their network
@@ -40,9 +57,11 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 /// client, while those already counted keep their own windows. Expired windows
 /// are swept when the number tracked has doubled since the last sweep (and, once
 /// full, at most every [`SWEEP_EVERY`]), so a miss costs amortized constant time.
-pub struct MissLimiter {
+pub struct WindowLimiter {
     inner: Mutex<Misses>,
     capacity: (usize, usize),
+    allowed: u32,
+    window: Duration,
 }
 
 struct Misses {
@@ -66,26 +85,32 @@ impl Window {
         Window { started: now, misses: 0 }
     }
 
-    fn live(&self, now: Instant) -> bool {
-        self.started + WINDOW > now
+    fn live(&self, now: Instant, length: Duration) -> bool {
+        self.started + length > now
     }
 
-    fn count(&mut self, now: Instant) {
-        if !self.live(now) {
+    fn count(&mut self, now: Instant, length: Duration) {
+        if !self.live(now, length) {
             *self = Window::fresh(now);
         }
         self.misses = self.misses.saturating_add(1);
     }
 
-    fn wait(&self, now: Instant) -> Option<Duration> {
-        let ends = self.started + WINDOW;
-        (self.misses >= MISSES_ALLOWED && ends > now).then(|| ends - now)
+    fn wait(&self, now: Instant, allowed: u32, length: Duration) -> Option<Duration> {
+        let ends = self.started + length;
+        (self.misses >= allowed && ends > now).then(|| ends - now)
     }
 }
 
-impl Default for MissLimiter {
-    fn default() -> MissLimiter {
-        MissLimiter::with_capacity(CLIENTS, NETWORKS)
+impl WindowLimiter {
+    /// The limiter of misses under `/s/`: [`MISSES_ALLOWED`] per [`WINDOW`].
+    pub fn misses() -> WindowLimiter {
+        WindowLimiter::new(MISSES_ALLOWED, WINDOW)
+    }
+
+    /// A limiter allowing each client `allowed` counts per `window`.
+    pub fn new(allowed: u32, window: Duration) -> WindowLimiter {
+        WindowLimiter::with_capacity(allowed, window, CLIENTS, NETWORKS)
     }
 }
 
@@ -101,6 +126,8 @@ fn network_key(ip: IpAddr) -> IpNet {
 }
 
 fn prefix(ip: IpAddr, v4: u8, v6: u8) -> IpNet {
+    // An IPv4 client of a dual-stack socket (`::ffff:a.b.c.d`) is the IPv4 client.
+    let ip = ip.to_canonical();
     let length = match ip {
         IpAddr::V4(_) => v4,
         IpAddr::V6(_) => v6,
@@ -108,11 +135,13 @@ fn prefix(ip: IpAddr, v4: u8, v6: u8) -> IpNet {
     IpNet::new(ip, length).map(|net| net.trunc()).unwrap_or_else(|_| IpNet::from(ip))
 }
 
-impl MissLimiter {
+impl WindowLimiter {
     /// A limiter tracking at most `clients` clients and then `networks` networks.
-    fn with_capacity(clients: usize, networks: usize) -> MissLimiter {
+    fn with_capacity(allowed: u32, window: Duration, clients: usize, networks: usize) -> WindowLimiter {
         let now = Instant::now();
-        MissLimiter {
+        WindowLimiter {
+            allowed,
+            window,
             inner: Mutex::new(Misses {
                 clients: HashMap::new(),
                 networks: HashMap::new(),
@@ -134,45 +163,68 @@ impl MissLimiter {
         self.record_miss_at(ip, Instant::now());
     }
 
+    /// Counts one more by `ip`, unless `ip` has reached its allowance: then it
+    /// answers how long `ip` must wait, and counts nothing.
+    pub fn take(&self, ip: IpAddr) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut misses = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match self.wait_in(&misses, ip, now) {
+            Some(wait) => Err(wait),
+            None => {
+                self.count_in(&mut misses, ip, now);
+                Ok(())
+            }
+        }
+    }
+
     fn retry_after_at(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
         let misses = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.wait_in(&misses, ip, now)
+    }
+
+    fn wait_in(&self, misses: &Misses, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let (allowed, length) = (self.allowed, self.window);
         if let Some(window) = misses.clients.get(&client_key(ip)) {
-            return window.wait(now);
+            return window.wait(now, allowed, length);
         }
         if let Some(window) = misses.networks.get(&network_key(ip)) {
-            return window.wait(now);
+            return window.wait(now, allowed, length);
         }
         // Someone who would be counted with the rest waits with the rest.
         let (clients, networks) = self.capacity;
         (misses.clients.len() >= clients && misses.networks.len() >= networks)
-            .then(|| misses.rest.wait(now))
+            .then(|| misses.rest.wait(now, allowed, length))
             .flatten()
     }
 
     fn record_miss_at(&self, ip: IpAddr, now: Instant) {
         let mut misses = self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let misses = &mut *misses;
+        self.count_in(&mut misses, ip, now);
+    }
+
+    fn count_in(&self, misses: &mut Misses, ip: IpAddr, now: Instant) {
+        let length = self.window;
         let (clients, networks) = self.capacity;
         let tracked = misses.clients.len() + misses.networks.len();
         let full = tracked >= clients + networks;
         if tracked >= misses.next_sweep && (!full || now >= misses.swept_at + SWEEP_EVERY) {
-            misses.clients.retain(|_, w| w.live(now));
-            misses.networks.retain(|_, w| w.live(now));
+            misses.clients.retain(|_, w| w.live(now, length));
+            misses.networks.retain(|_, w| w.live(now, length));
             let tracked = misses.clients.len() + misses.networks.len();
             misses.next_sweep = (tracked * 2).max(SWEEP_AT).min(clients + networks);
             misses.swept_at = now;
         }
         let client = client_key(ip);
         if misses.clients.contains_key(&client) || misses.clients.len() < clients {
-            misses.clients.entry(client).or_insert_with(|| Window::fresh(now)).count(now);
+            misses.clients.entry(client).or_insert_with(|| Window::fresh(now)).count(now, length);
             return;
         }
         let network = network_key(ip);
         if misses.networks.contains_key(&network) || misses.networks.len() < networks {
-            misses.networks.entry(network).or_insert_with(|| Window::fresh(now)).count(now);
+            misses.networks.entry(network).or_insert_with(|| Window::fresh(now)).count(now, length);
             return;
         }
-        misses.rest.count(now);
+        misses.rest.count(now, length);
     }
 
     /// Windows tracked, one by one and by network.
@@ -183,28 +235,132 @@ impl MissLimiter {
     }
 }
 
-/// Places for password hashing (Argon2), one per two cores: Argon2 takes tens of
-/// milliseconds and about 19 MB each, so a burst of password-protected requests
-/// waits its turn instead of taking every core (and the memory) from everything
-/// else.
-pub struct PasswordWork {
+/// Places for work that runs on blocking threads, so that a burst of it waits its
+/// turn instead of taking every core (and the memory) from everything else:
+/// password hashing (Argon2 takes tens of milliseconds and about 19 MB each; one
+/// place per two cores) and rendering task pages (markdown of many events; one
+/// place per core).
+pub struct BlockingWork {
     places: tokio::sync::Semaphore,
 }
 
-impl Default for PasswordWork {
-    fn default() -> PasswordWork {
-        let places = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1));
-        PasswordWork { places: tokio::sync::Semaphore::new(places) }
+impl BlockingWork {
+    /// Places for password hashing: one per two cores.
+    pub fn passwords() -> BlockingWork {
+        BlockingWork::new(cores().div_ceil(2))
     }
-}
 
-impl PasswordWork {
-    /// Runs `work` (hashing or checking a password) on a blocking thread, in its
-    /// turn; `None` if the work panicked.
+    /// Places for rendering pages: one per core.
+    pub fn rendering() -> BlockingWork {
+        BlockingWork::new(cores())
+    }
+
+    fn new(places: usize) -> BlockingWork {
+        BlockingWork { places: tokio::sync::Semaphore::new(places.max(1)) }
+    }
+
+    /// Runs `work` on a blocking thread, in its turn; `None` if the work panicked.
     pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
         let _place = self.places.acquire().await.ok()?;
         tokio::task::spawn_blocking(work).await.ok()
     }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Places for something clients hold for a while (a connection, a download), per
+/// client (an IPv4 address or an IPv6 /64) and in all. A [`ClientSlot`] is held for
+/// as long as what it stands for lasts.
+///
+/// Connections of trusted proxies are counted only in the total: every client
+/// behind them shares their address.
+pub struct ClientSlots {
+    per_client: usize,
+    total: usize,
+    open: Mutex<(usize, HashMap<IpNet, usize>)>,
+}
+
+/// One place; dropping it frees the place.
+pub struct ClientSlot {
+    slots: Arc<ClientSlots>,
+    /// `None` for a trusted proxy's connection (counted only in the total).
+    client: Option<IpNet>,
+}
+
+impl ClientSlots {
+    pub fn new(per_client: usize, total: usize) -> Arc<ClientSlots> {
+        Arc::new(ClientSlots { per_client, total, open: Mutex::default() })
+    }
+
+    /// Places one client may hold.
+    pub fn per_client(&self) -> usize {
+        self.per_client
+    }
+
+    /// A place for `ip`, unless `ip` already holds its share or every place is
+    /// taken. A `proxy` is counted only in the total.
+    pub fn acquire(self: &Arc<Self>, ip: IpAddr, proxy: bool) -> Option<ClientSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (total, clients) = &mut *open;
+        if *total >= self.total {
+            return None;
+        }
+        let client = if proxy {
+            None
+        } else {
+            let key = client_key(ip);
+            let count = clients.entry(key).or_insert(0);
+            if *count >= self.per_client {
+                return None;
+            }
+            *count += 1;
+            Some(key)
+        };
+        *total += 1;
+        Some(ClientSlot { slots: self.clone(), client })
+    }
+
+    /// Places there are, in all.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// Places held now, in all.
+    pub fn open(&self) -> usize {
+        self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).0
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (total, clients) = &mut *open;
+        *total -= 1;
+        if let Some(client) = self.client {
+            if let Some(count) = clients.get_mut(&client) {
+                *count -= 1;
+                if *count == 0 {
+                    clients.remove(&client);
+                }
+            }
+        }
+    }
+}
+
+/// The most connections this process can hold open: its limit of open files
+/// (`RLIMIT_NOFILE`, read from `/proc/self/limits`; 1,024 where that can't be
+/// read) less `reserve` for everything else it opens (database connections, files).
+pub fn connections_the_process_can_hold(reserve: usize) -> usize {
+    let limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+            line.split_whitespace().nth(3)?.parse::<usize>().ok()
+        })
+        .unwrap_or(1024);
+    limit.saturating_sub(reserve).max(16)
 }
 
 /// Open event streams per client, up to a limit. A [`StreamSlot`] is held for
@@ -266,7 +422,7 @@ mod tests {
 
     #[test]
     fn a_client_is_refused_after_its_misses_until_the_window_ends() {
-        let limiter = MissLimiter::default();
+        let limiter = WindowLimiter::misses();
         let ip: IpAddr = "203.0.113.5".parse().unwrap();
         let start = Instant::now();
         for _ in 0..MISSES_ALLOWED - 1 {
@@ -283,8 +439,22 @@ mod tests {
     }
 
     #[test]
+    fn ipv4_clients_of_a_dual_stack_socket_are_counted_one_by_one() {
+        let limiter = WindowLimiter::misses();
+        let start = Instant::now();
+        for _ in 0..MISSES_ALLOWED {
+            limiter.record_miss_at("::ffff:127.0.0.20".parse().unwrap(), start);
+        }
+        assert!(limiter.retry_after_at("127.0.0.20".parse().unwrap(), start).is_some());
+        assert!(limiter.retry_after_at("::ffff:127.0.0.21".parse().unwrap(), start).is_none());
+        let slots = StreamSlots::new(1);
+        let _held = slots.acquire("::ffff:127.0.0.20".parse().unwrap()).unwrap();
+        assert!(slots.acquire("::ffff:127.0.0.21".parse().unwrap()).is_some());
+    }
+
+    #[test]
     fn ipv6_clients_are_counted_per_64() {
-        let limiter = MissLimiter::default();
+        let limiter = WindowLimiter::misses();
         let start = Instant::now();
         for i in 0..MISSES_ALLOWED {
             limiter.record_miss_at(format!("2001:db8:1:2::{i:x}").parse().unwrap(), start);
@@ -295,7 +465,7 @@ mod tests {
 
     #[test]
     fn memory_stays_bounded_and_a_flood_of_addresses_is_refused_as_one() {
-        let limiter = MissLimiter::with_capacity(100, 10);
+        let limiter = WindowLimiter::with_capacity(MISSES_ALLOWED, WINDOW, 100, 10);
         let start = Instant::now();
         // 100 clients fill the per-client windows; they keep their own.
         for i in 0..100u32 {
@@ -335,6 +505,22 @@ mod tests {
         drop(first);
         assert_eq!(slots.open_by(ip), 1);
         assert!(slots.acquire(ip).is_some(), "a freed place can be taken again");
+    }
+
+    #[test]
+    fn connections_are_bounded_per_client_and_in_all_and_proxies_only_in_all() {
+        let slots = ClientSlots::new(2, 3);
+        let a: IpAddr = "203.0.113.1".parse().unwrap();
+        let b: IpAddr = "::ffff:203.0.113.2".parse().unwrap();
+        let first = slots.acquire(a, false).expect("first");
+        let _second = slots.acquire(a, false).expect("second");
+        assert!(slots.acquire(a, false).is_none(), "a third from one client is refused");
+        let _other = slots.acquire(b, false).expect("another client");
+        assert!(slots.acquire("203.0.113.3".parse().unwrap(), true).is_none(), "the total is reached");
+        drop(first);
+        assert_eq!(slots.open(), 2);
+        let _proxied = slots.acquire(a, true).expect("a proxy's connection counts only in the total");
+        assert!(slots.acquire("203.0.113.4".parse().unwrap(), false).is_none());
     }
 
     #[test]

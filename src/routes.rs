@@ -62,6 +62,8 @@ async fn open_link(State(state): State<AppState>, request: Request) -> Response 
 ///
 /// Needs the `grant` of a view of the link, and a link with `allow_comments`. The
 /// comment appears once its author clicks the verification link mailed to them.
+/// Without a valid grant the answer is that of a link that does not exist, and
+/// counts against the client like one.
 #[utoipa::path(
     post, path = "/s/{token}/comments", tag = "viewer",
     params(("token" = String, Path, description = "The link's token")),
@@ -78,15 +80,11 @@ async fn open_link(State(state): State<AppState>, request: Request) -> Response 
             (ErrorEnvelope = "application/json"),
             (String = "text/html"),
         )),
-        (status = 401, description = "`VIEW_REQUIRED`", content(
-            (ErrorEnvelope = "application/json"),
-            (String = "text/html"),
-        )),
         (status = 403, description = "`COMMENTS_NOT_ALLOWED`", content(
             (ErrorEnvelope = "application/json"),
             (String = "text/html"),
         )),
-        (status = 404, description = "`SHARE_LINK_NOT_FOUND`", content(
+        (status = 404, description = "`SHARE_LINK_NOT_FOUND`: unknown, expired or revoked, or no valid `grant` (the same answer)", content(
             (ErrorEnvelope = "application/json"),
             (String = "text/html"),
         )),
@@ -94,7 +92,7 @@ async fn open_link(State(state): State<AppState>, request: Request) -> Response 
             (ErrorEnvelope = "application/json"),
             (String = "text/html"),
         )),
-        (status = 429, description = "`RATE_LIMITED`: too many lookups of links that do not exist", content(
+        (status = 429, description = "`RATE_LIMITED`: too many lookups of links that do not exist; `TOO_MANY_COMMENTS`: the client left 10 comments this hour, or the link holds 20 awaiting confirmation or took 60 this hour; `CONFIRMATION_MAIL_SENT`: the address was sent a confirmation in the last 10 minutes", content(
             (ErrorEnvelope = "application/json"),
             (String = "text/html"),
         ), headers(

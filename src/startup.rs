@@ -5,6 +5,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -30,6 +32,8 @@ use crate::app::AppState;
 use crate::config::Settings;
 use crate::domain::ids;
 use crate::domain::share::LinkKeys;
+use crate::http::ConnectionCloser;
+use crate::limits::{self, ClientSlots};
 use crate::storage::Db;
 use crate::telemetry::ViewedLink;
 use crate::workers::mail::ViewMailer;
@@ -38,6 +42,18 @@ use crate::{api, routes};
 
 /// How long a stopping service waits for open connections to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Files the process keeps for other things than connections (beside twice its
+/// database connections): logs, the SQLite files, artifacts being read, mail.
+const RESERVED_FILES: usize = 64;
+
+/// What a refused connection is told before it is closed: the client holds its
+/// share of connections, or the service holds all it can.
+const REFUSED_CLIENT: &[u8] =
+    b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n\
+Content-Length: 45\r\nConnection: close\r\n\r\nThis client holds too many open connections.\n";
+const REFUSED_FULL: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n\
+Content-Length: 46\r\nConnection: close\r\n\r\nThe service holds all the connections it can.\n";
 
 /// A bound, migrated, ready-to-run service.
 pub struct Application {
@@ -89,12 +105,30 @@ impl Application {
     /// connections still busy after [`SHUTDOWN_GRACE`] and closes the database.
     ///
     /// A client must send a request's headers within the request timeout, or its
-    /// connection is closed: slow headers can't hold connections open.
+    /// connection is closed: slow headers, silent sockets and HTTP/2 prefaces
+    /// without a request can't hold connections open. Each client holds at most
+    /// `--max-connections-per-client` connections, and all of them together fewer
+    /// than the process can open files; more are closed as they come.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let worker = tokio::spawn(crate::workers::webhooks::run(Deliverer::of(&self.state)));
         let mail_worker = tokio::spawn(crate::workers::mail::run(ViewMailer::of(&self.state)));
+        let settings = self.state.settings();
+        let first_request = settings.request_timeout;
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder.http1().timer(TokioTimer::new()).header_read_timeout(self.state.settings().request_timeout);
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(first_request);
+        // A peer that stops answering pings is gone.
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(Some(Duration::from_secs(20)))
+            .keep_alive_timeout(Duration::from_secs(20));
+        let reserve = 2 * settings.database.max_connections as usize + RESERVED_FILES;
+        let total =
+            settings.max_connections.unwrap_or_else(|| limits::connections_the_process_can_hold(reserve));
+        // One client never holds more than half of all places.
+        let per_client = settings.max_connections_per_client.min(total / 2).max(1);
+        let slots = ClientSlots::new(per_client, total);
+        let proxies = settings.trusted_proxies.clone();
         let connections = GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {
@@ -110,9 +144,29 @@ impl Application {
                 },
                 () = &mut shutdown => break,
             };
+            let client = peer.ip().to_canonical();
+            let proxy = proxies.iter().any(|net| net.contains(&client));
+            let Some(slot) = slots.acquire(client, proxy) else {
+                // Told so in one write that never waits, and closed at once: the
+                // client holds its share of connections, or every place is taken
+                // (descriptors stay for the clients being served).
+                let full = slots.open() >= slots.total();
+                let _ = stream.try_write(if full { REFUSED_FULL } else { REFUSED_CLIENT });
+                tracing::debug!(client = %client, full, "connection refused: too many open");
+                continue;
+            };
             let _ = stream.set_nodelay(true);
+            // Set once a request's head has come in: until then, the connection must
+            // bring one within the request timeout, whatever protocol it speaks.
+            let requested = Arc::new(AtomicBool::new(false));
+            let seen = requested.clone();
+            // What a stalled response uses to close its connection.
+            let closer = ConnectionCloser::default();
+            let handed = closer.clone();
             let service = self.router.clone().map_request(move |mut request: Request<Incoming>| {
+                seen.store(true, Ordering::Relaxed);
                 request.extensions_mut().insert(ConnectInfo(peer));
+                request.extensions_mut().insert(handed.clone());
                 request
             });
             let connection = builder
@@ -120,8 +174,33 @@ impl Application {
                 .into_owned();
             let connection = connections.watch(connection);
             tokio::spawn(async move {
-                if let Err(err) = connection.await {
-                    tracing::debug!(error = %err, "connection ended with an error");
+                let _slot = slot;
+                tokio::pin!(connection);
+                let deadline = tokio::time::sleep(first_request);
+                tokio::pin!(deadline);
+                let mut waiting = true;
+                loop {
+                    tokio::select! {
+                        ended = &mut connection => {
+                            if let Err(err) = ended {
+                                tracing::debug!(error = %err, "connection ended with an error");
+                            }
+                            break;
+                        }
+                        () = closer.closed() => {
+                            tracing::debug!(client = %client, "connection closed: a response stalled");
+                            break;
+                        }
+                        () = &mut deadline, if waiting => {
+                            if !requested.load(Ordering::Relaxed) {
+                                // Nothing, or no complete request (an HTTP/2 preface
+                                // alone): the connection is dropped, and so closed.
+                                tracing::debug!(client = %client, "connection closed: no request in time");
+                                break;
+                            }
+                            waiting = false;
+                        }
+                    }
                 }
             });
         }
@@ -242,4 +321,19 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_whole_http_answers() {
+        for answer in [REFUSED_CLIENT, REFUSED_FULL] {
+            let text = std::str::from_utf8(answer).unwrap();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap();
+            let length = head.lines().find_map(|l| l.strip_prefix("Content-Length: ")).unwrap();
+            assert_eq!(length.parse::<usize>().unwrap(), body.len(), "{text}");
+        }
+    }
 }

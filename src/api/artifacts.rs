@@ -15,7 +15,7 @@ use super::{created, ok, Envelope};
 use crate::app::{artifacts, AppState};
 use crate::domain::ids::{ArtifactId, TaskId};
 use crate::domain::time::Timestamp;
-use crate::http::file_response;
+use crate::http::{file_response, ClientIp, Closer};
 use crate::storage::ArtifactRecord;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -70,7 +70,7 @@ pub struct UploadQuery {
     #[param(
         min_length = 1,
         max_length = 255,
-        pattern = r"^[^/\\\x00-\x1f\x7f-\x9f]*[^\s/\\\x00-\x1f\x7f-\x9f][^/\\\x00-\x1f\x7f-\x9f]*$"
+        pattern = r"^[^/\\\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]*[^\s/\\\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]*$"
     )]
     pub name: String,
 }
@@ -161,14 +161,20 @@ async fn list_artifacts(
         )),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
         (status = 404, description = "`TASK_NOT_FOUND` or `ARTIFACT_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 429, description = "`TOO_MANY_DOWNLOADS`: the client is downloading 8 files at once, or the service 256", body = ErrorEnvelope, headers(
+            ("Retry-After" = u64, description = "Seconds until the client may try again"),
+        )),
     )
 )]
 async fn download_artifact(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    ClientIp(client): ClientIp,
+    closer: Closer,
     ApiPath((task_id, artifact_id)): ApiPath<(TaskId, ArtifactId)>,
 ) -> Result<Response, ApiError> {
-    Ok(file_response(artifacts::download(&state, &caller, &task_id, &artifact_id).await?))
+    let download = artifacts::download(&state, &caller, &task_id, &artifact_id, client).await?;
+    Ok(file_response(download, closer, state.settings()))
 }
 
 /// Delete an artifact

@@ -164,6 +164,9 @@ fn app_parts(err: &app::Error) -> (StatusCode, &'static str, String, Value) {
             ("PULL_REQUEST_NOT_FOUND", "Pull request not found".into(), json!({ "number": number }))
         }
         NoRepository { task_id } => ("NO_REPOSITORY", err.to_string(), json!({ "task_id": task_id })),
+        RepositoryNotGranted { task_id } => {
+            ("REPOSITORY_NOT_GRANTED", err.to_string(), json!({ "task_id": task_id }))
+        }
         BranchNotFound { branch } => ("BRANCH_NOT_FOUND", err.to_string(), json!({ "branch": branch })),
         UnrelatedHistories { base, head } => {
             ("UNRELATED_HISTORIES", err.to_string(), json!({ "base_branch": base, "head_branch": head }))
@@ -193,6 +196,16 @@ fn app_parts(err: &app::Error) -> (StatusCode, &'static str, String, Value) {
             json!({ "name": name }),
         ),
         TooManyStreams { limit } => ("TOO_MANY_STREAMS", err.to_string(), json!({ "limit": limit })),
+        TooManyDownloads { limit } => ("TOO_MANY_DOWNLOADS", err.to_string(), json!({ "limit": limit })),
+        TooManyComments { retry_after_secs } => {
+            ("TOO_MANY_COMMENTS", err.to_string(), json!({ "retry_after_seconds": retry_after_secs }))
+        }
+        TooManyMessages { retry_after_secs } => {
+            ("TOO_MANY_MESSAGES", err.to_string(), json!({ "retry_after_seconds": retry_after_secs }))
+        }
+        ConfirmationMailSent { retry_after_secs } => {
+            ("CONFIRMATION_MAIL_SENT", err.to_string(), json!({ "retry_after_seconds": retry_after_secs }))
+        }
         NotTaskOwner => ("FORBIDDEN", err.to_string(), json!({})),
         ShareCodeNotFound => ("SHARE_NOT_FOUND", err.to_string(), json!({})),
         NotCloudMode => ("TASK_NOT_IN_CLOUD_MODE", err.to_string(), json!({})),

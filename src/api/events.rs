@@ -178,7 +178,8 @@ async fn list_events(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessageRequest {
-    /// Markdown text, 1 to 100,000 characters.
+    /// Markdown text: 1 to 100,000 characters from the owner, 1 to 4,000 from a
+    /// viewer.
     #[schema(min_length = 1, max_length = 100_000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub content: String,
 }
@@ -186,7 +187,8 @@ pub struct SendMessageRequest {
 /// Send a message to the task
 ///
 /// Appends a `message` event, which the agent reads through the events API. The
-/// event's `author` says who sent it. Viewers need `canSendMessage`.
+/// event's `author` says who sent it. Viewers need `canSendMessage`, and send at
+/// most 20 messages per 10 minutes (per client address).
 #[utoipa::path(
     post, path = "/v1/tasks/{task_id}/messages", tag = "tasks",
     params(("task_id" = String, Path, description = "Task identifier")),
@@ -198,15 +200,20 @@ pub struct SendMessageRequest {
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
         (status = 403, description = "`FORBIDDEN`: the share code does not allow messages", body = ErrorEnvelope),
         (status = 404, description = "`TASK_NOT_FOUND`", body = ErrorEnvelope),
+        (status = 429, description = "`TOO_MANY_MESSAGES`: the viewer sent 20 messages in the last 10 minutes", body = ErrorEnvelope, headers(
+            ("Retry-After" = u64, description = "Seconds until the client may try again"),
+        )),
     )
 )]
 async fn send_message(
     State(state): State<AppState>,
     Caller(caller): Caller,
+    ClientIp(client): ClientIp,
     ApiPath(task_id): ApiPath<TaskId>,
     ApiJson(body): ApiJson<SendMessageRequest>,
 ) -> Result<Response, ApiError> {
-    Ok(created(EventView::from(events::post_message(&state, &caller, &task_id, &body.content).await?)))
+    let event = events::post_message(&state, &caller, client, &task_id, &body.content).await?;
+    Ok(created(EventView::from(event)))
 }
 
 /// Query of the event stream.

@@ -138,7 +138,12 @@ impl Modify for OptionalBodies {
 
 /// Every route of the owner API and the share-code API (the viewer's JSON routes,
 /// which share their URLs with pages, are merged by the service's router).
+///
+/// Every answer is kept from caches (it is one owner's, or one viewer's) and from
+/// content sniffing.
 pub fn routes() -> OpenApiRouter<AppState> {
+    use axum::http::{header, HeaderValue};
+    use tower_http::set_header::SetResponseHeaderLayer;
     OpenApiRouter::new()
         .merge(health::routes())
         .merge(tasks::routes())
@@ -148,6 +153,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(task_shares::routes())
         .merge(pull_requests::routes())
         .merge(webhooks::routes())
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
 }
 
 /// What no route matches: 404 `NOT_FOUND` in JSON.

@@ -17,9 +17,9 @@ pub const LINE_OR_BLANK_PATTERN: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
 pub const TEXT_PATTERN: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$";
 /// An absolute http(s) URL without credentials.
 pub const ENDPOINT_URL_PATTERN: &str = r"^https?://[^@/?#\s]+([/?#]\S*)?$";
-/// A file name: single-line text without `/` or `\`.
-pub const FILE_NAME_PATTERN: &str =
-    r"^[^/\\\x00-\x1f\x7f-\x9f]*[^\s/\\\x00-\x1f\x7f-\x9f][^/\\\x00-\x1f\x7f-\x9f]*$";
+/// A file name: single-line text without `/`, `\`, or invisible and direction-changing
+/// characters (zero-width spaces and joiners, bidirectional overrides and isolates, BOM).
+pub const FILE_NAME_PATTERN: &str = r"^[^/\\\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]*[^\s/\\\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff][^/\\\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]*$";
 
 fn string_type(nullable: bool) -> SchemaType {
     if nullable {

@@ -7,7 +7,7 @@
 use std::net::IpAddr;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -22,7 +22,7 @@ use crate::domain::ids::ArtifactId;
 use crate::domain::share::Permissions;
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
-use crate::http::{content_disposition, file_response, ClientIp};
+use crate::http::{file_response, ClientIp, Closer};
 use crate::telemetry::ViewedLink;
 
 /// Header that carries a link's password for JSON clients.
@@ -221,7 +221,7 @@ pub async fn open_link(
         (status = 401, description = "`VIEW_REQUIRED`: no valid grant", body = ErrorEnvelope),
         (status = 403, description = "`DOWNLOAD_NOT_ALLOWED`", body = ErrorEnvelope),
         (status = 404, description = "`SHARE_LINK_NOT_FOUND`, or `ARTIFACT_NOT_FOUND`", body = ErrorEnvelope),
-        (status = 429, description = "`RATE_LIMITED`: too many lookups of links that do not exist", body = ErrorEnvelope, headers(
+        (status = 429, description = "`RATE_LIMITED`: too many lookups of links that do not exist; `TOO_MANY_DOWNLOADS`: the client is downloading 8 files at once, or the service 256", body = ErrorEnvelope, headers(
             ("Retry-After" = u64, description = "Seconds until the client may try again"),
         )),
     )
@@ -230,11 +230,12 @@ pub async fn download(
     State(state): State<AppState>,
     ApiPath((token, artifact_id)): ApiPath<(String, ArtifactId)>,
     ClientIp(client): ClientIp,
+    closer: Closer,
     query: Result<ApiQuery<DownloadQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let grant = query.ok().and_then(|ApiQuery(q)| q.grant);
     let file = opening::download(&state, &token, &artifact_id, grant.as_deref(), client).await?;
-    Ok(file_response(file))
+    Ok(file_response(file, closer, state.settings()))
 }
 
 /// Download all artifacts of a shared task
@@ -254,7 +255,7 @@ pub async fn download(
         (status = 401, description = "`VIEW_REQUIRED`: no valid grant", body = ErrorEnvelope),
         (status = 403, description = "`DOWNLOAD_NOT_ALLOWED`", body = ErrorEnvelope),
         (status = 404, description = "`SHARE_LINK_NOT_FOUND`", body = ErrorEnvelope),
-        (status = 429, description = "`RATE_LIMITED`: too many lookups of links that do not exist", body = ErrorEnvelope, headers(
+        (status = 429, description = "`RATE_LIMITED`: too many lookups of links that do not exist; `TOO_MANY_DOWNLOADS`: the client is downloading 2 archives at once, or the service 16", body = ErrorEnvelope, headers(
             ("Retry-After" = u64, description = "Seconds until the client may try again"),
         )),
     )
@@ -263,18 +264,12 @@ pub async fn download_all(
     State(state): State<AppState>,
     ApiPath(token): ApiPath<String>,
     ClientIp(client): ClientIp,
+    closer: Closer,
     query: Result<ApiQuery<DownloadQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let grant = query.ok().and_then(|ApiQuery(q)| q.grant);
-    let (name, archive) = opening::download_all(&state, &token, grant.as_deref(), client).await?;
-    let mut response = axum::body::Body::from_stream(archive).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
-    if let Ok(value) = HeaderValue::from_str(&content_disposition(&name)) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    Ok(response)
+    let archive = opening::download_all(&state, &token, grant.as_deref(), client).await?;
+    Ok(file_response(archive, closer, state.settings()))
 }
 
 /// Body of `POST /s/{token}/comments` (JSON, or a browser's form).

@@ -1,32 +1,31 @@
 //! "Download all": a task's artifacts as one zip file, streamed.
 //!
-//! The archive is written on a blocking thread, one artifact at a time, and its
-//! bytes flow to the client through a small bounded channel; so an archive of many
-//! files holds about one artifact in memory, and a client that goes away stops the
-//! work at once.
+//! The archive is written on a blocking thread, a chunk of an artifact at a time,
+//! and its bytes flow to the client through a small bounded channel; so an archive
+//! of large files holds a few chunks in memory, and a client that goes away stops
+//! the work at once. The thread holds a place among archives
+//! ([`crate::limits::ARCHIVES`]) for as long as it writes.
 
 use std::io::Write;
 
-use futures_util::Stream;
 use tokio::sync::mpsc;
 use zip::write::SimpleFileOptions;
 use zip::CompressionMethod;
 
+use super::artifacts::{Chunks, CHUNK_BYTES};
 use crate::domain::ids::TaskId;
+use crate::limits::ClientSlot;
 use crate::storage::{ArtifactRecord, Db};
 
 /// Bytes sent to the client at a time.
 const CHUNK: usize = 64 * 1024;
 
-/// The bytes of a zip as they are written; an error (and nothing after it) when it
-/// could not be completed, so a client never takes a cut archive for a whole one.
-pub type Archive = std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Vec<u8>>> + Send>>;
-
-/// A zip of `artifacts` (of `task_id`), written as it is read.
-pub fn zip(db: Db, task_id: TaskId, artifacts: Vec<ArtifactRecord>) -> Archive {
+/// A zip of `artifacts` (of `task_id`), written as it is read, while `slot` is held.
+pub fn zip(db: Db, task_id: TaskId, artifacts: Vec<ArtifactRecord>, slot: ClientSlot) -> Chunks {
     let (tx, rx) = mpsc::channel::<std::io::Result<Vec<u8>>>(4);
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let failed = tx.clone();
         if let Err(err) =
             write_zip(&runtime, &db, &task_id, &artifacts, ChannelWriter { tx, buffer: Vec::new() })
@@ -48,16 +47,21 @@ fn write_zip(
 ) -> anyhow::Result<()> {
     let mut zip = zip::ZipWriter::new_stream(out);
     for artifact in artifacts {
-        let Some(file) = runtime.block_on(db.artifact_content(task_id, &artifact.artifact_id))? else {
-            continue; // deleted meanwhile
-        };
-        let method = if compresses(&file.content_type) {
+        let method = if compresses(&artifact.content_type) {
             CompressionMethod::Deflated
         } else {
             CompressionMethod::Stored
         };
-        zip.start_file(file.name.as_str(), SimpleFileOptions::default().compression_method(method))?;
-        zip.write_all(&file.content)?;
+        zip.start_file(artifact.name.as_str(), SimpleFileOptions::default().compression_method(method))?;
+        let mut offset = 0;
+        while offset < artifact.size_bytes {
+            let read = db.artifact_bytes(task_id, &artifact.artifact_id, offset, CHUNK_BYTES);
+            let Some(bytes) = runtime.block_on(read)?.filter(|b| !b.is_empty()) else {
+                anyhow::bail!("{} was deleted while the archive was written", artifact.artifact_id);
+            };
+            zip.write_all(&bytes)?;
+            offset += bytes.len() as i64;
+        }
     }
     let mut out = zip.finish()?.into_inner();
     out.flush()?;

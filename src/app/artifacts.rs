@@ -1,12 +1,91 @@
 //! Files a task produced: uploaded by its owner, kept byte for byte, downloaded by
 //! the owner and by viewers who may see the task.
 
+use std::net::IpAddr;
+use std::pin::Pin;
+
+use futures_util::Stream;
+
 use super::access::{owned_task, Caller};
 use super::error::{Error, Result};
 use super::AppState;
 use crate::domain::ids::{ArtifactId, TaskId};
-use crate::domain::text::bounded;
-use crate::storage::{ArtifactContent, ArtifactRecord, NewArtifact, Owner};
+use crate::domain::text::{bounded, is_invisible_or_bidi};
+use crate::limits::ClientSlot;
+use crate::storage::{ArtifactRecord, Db, NewArtifact, Owner};
+
+/// Bytes read from the database at a time when a file is served.
+pub const CHUNK_BYTES: i64 = 256 * 1024;
+
+/// Bytes as they are read; an error (and nothing after it) when the rest could not
+/// be, so that a client never takes a cut file for a whole one.
+pub type Chunks = Pin<Box<dyn Stream<Item = std::io::Result<Vec<u8>>> + Send>>;
+
+/// A file being served: its name and media type, its size, and its bytes, read a
+/// chunk at a time while the client takes them (a slow client holds a chunk, not
+/// the file). Holds the client's place among downloads until it is done or dropped.
+pub struct Download {
+    pub name: String,
+    pub content_type: String,
+    /// The exact number of bytes, when it is known before they are sent.
+    pub length: Option<u64>,
+    /// About how many bytes are sent (what a slow client is timed by).
+    pub expected: u64,
+    pub bytes: Chunks,
+}
+
+/// The bytes of an artifact of `size` bytes, read `CHUNK_BYTES` at a time while
+/// `slot` is held.
+pub(crate) fn chunks(
+    db: Db,
+    task_id: TaskId,
+    artifact_id: ArtifactId,
+    size: i64,
+    slot: ClientSlot,
+) -> Chunks {
+    let start = (db, task_id, artifact_id, 0i64, slot);
+    Box::pin(futures_util::stream::unfold(Some(start), move |next| async move {
+        let (db, task_id, artifact_id, offset, slot) = next?;
+        if offset >= size {
+            return None;
+        }
+        match db.artifact_bytes(&task_id, &artifact_id, offset, CHUNK_BYTES).await {
+            Ok(Some(bytes)) if !bytes.is_empty() => {
+                let offset = offset + bytes.len() as i64;
+                Some((Ok(bytes), Some((db, task_id, artifact_id, offset, slot))))
+            }
+            Ok(_) => Some((Err(std::io::Error::other("the file was deleted while it was sent")), None)),
+            Err(err) => Some((Err(std::io::Error::other(err)), None)),
+        }
+    }))
+}
+
+/// Serves artifact `artifact_id` of `task_id` to `client`, within the client's share
+/// of downloads.
+pub(crate) async fn serve(
+    state: &AppState,
+    task_id: &TaskId,
+    artifact_id: &ArtifactId,
+    client: IpAddr,
+) -> Result<Download> {
+    let downloads = &state.limits().downloads;
+    let slot =
+        downloads.acquire(client, false).ok_or(Error::TooManyDownloads { limit: downloads.per_client() })?;
+    let file = state
+        .db()
+        .artifact_file(task_id, artifact_id)
+        .await?
+        .ok_or_else(|| Error::ArtifactNotFound { artifact_id: artifact_id.clone() })?;
+    let bytes = chunks(state.db().clone(), task_id.clone(), artifact_id.clone(), file.size_bytes, slot);
+    let size = file.size_bytes.max(0) as u64;
+    Ok(Download {
+        name: file.name,
+        content_type: file.content_type,
+        length: Some(size),
+        expected: size,
+        bytes,
+    })
+}
 
 /// Longest artifact name, in characters.
 pub const MAX_NAME_CHARS: usize = 255;
@@ -26,6 +105,12 @@ pub fn checked_name(name: &str) -> Result<String> {
     let name = bounded("name", name, 1, MAX_NAME_CHARS, false)?;
     if name.contains(['/', '\\']) || name == "." || name == ".." {
         return Err(Error::invalid("name", "name must be a file name, not a path"));
+    }
+    if name.chars().any(is_invisible_or_bidi) {
+        return Err(Error::invalid(
+            "name",
+            "name must not contain invisible or direction-changing characters",
+        ));
     }
     Ok(name)
 }
@@ -75,19 +160,16 @@ pub async fn list(state: &AppState, caller: &Caller, task_id: &TaskId) -> Result
     Ok(state.db().list_artifacts(task_id).await?)
 }
 
-/// A file's bytes, for a caller who may see its task.
+/// A file, for a caller who may see its task, served to `client`.
 pub async fn download(
     state: &AppState,
     caller: &Caller,
     task_id: &TaskId,
     artifact_id: &ArtifactId,
-) -> Result<ArtifactContent> {
+    client: IpAddr,
+) -> Result<Download> {
     caller.task(state, task_id).await?;
-    state
-        .db()
-        .artifact_content(task_id, artifact_id)
-        .await?
-        .ok_or_else(|| Error::ArtifactNotFound { artifact_id: artifact_id.clone() })
+    serve(state, task_id, artifact_id, client).await
 }
 
 /// Deletes a file of `owner`'s task.
@@ -112,7 +194,9 @@ mod tests {
     #[test]
     fn names_must_be_file_names() {
         assert!(checked_name("report.pdf").is_ok());
-        for bad in ["", "../etc/passwd", "a/b", "a\\b", "..", "a\nb"] {
+        for bad in
+            ["", "../etc/passwd", "a/b", "a\\b", "..", "a\nb", "invoice\u{202e}fdp.exe", "re\u{200b}port.pdf"]
+        {
             assert!(checked_name(bad).is_err(), "{bad:?}");
         }
     }

@@ -4,20 +4,33 @@
 //! every comment (see [`share_links::comments`](super::share_links::comments)).
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use super::error::{Error, Result};
-use super::opening::{link_by_token, live_link, missed, refuse_guessers};
+use super::opening::{live_link, missed, refuse_guessers};
 use super::AppState;
 use crate::domain::ids::{self, CommentId};
 use crate::domain::text::{bounded, parse_email};
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::{CommentFacts, WebhookEvent};
-use crate::storage::{NewComment, OutboxEvent};
+use crate::storage::{CommentBounds, CommentRefusal, NewComment, OutboxEvent};
 
 /// Longest comment, in characters.
 pub const MAX_COMMENT_CHARS: usize = 5000;
 /// Longest name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
+/// Comments one client (an IPv4 address or IPv6 /64) may leave per
+/// [`CLIENT_WINDOW`], on all links together.
+pub const COMMENTS_PER_CLIENT: u32 = 10;
+pub const CLIENT_WINDOW: Duration = Duration::from_secs(60 * 60);
+/// What one link takes: comments awaiting verification at once, comments per
+/// hour, how long a verification link works, and how often one address is mailed.
+pub const BOUNDS: CommentBounds = CommentBounds {
+    pending_per_link: 20,
+    per_link_per_hour: 60,
+    verify_within: Duration::from_secs(24 * 60 * 60),
+    mail_every: Duration::from_secs(10 * 60),
+};
 
 /// A comment a viewer leaves.
 #[derive(Debug, Clone)]
@@ -33,14 +46,32 @@ pub struct CommentInput {
 }
 
 /// Leaves a comment on the link `token` opens, waiting for its author to verify
-/// it: the link must be live, allow comments, and `grant` prove a view of it.
-/// The verification link is mailed in the background.
+/// it: the link must be live, allow comments, and `grant` prove a view of it (else
+/// it answers [`Error::ShareUnavailable`], as for a link that does not exist).
+/// The verification link is mailed in the background; the mail holds nothing the
+/// commenter chose, so comments can't carry a stranger a message.
+///
+/// [`Error::TooManyComments`] when the client, or the link, took as many as it may
+/// lately (see [`COMMENTS_PER_CLIENT`], [`BOUNDS`]);
+/// [`Error::ConfirmationMailSent`] when the address was mailed moments ago.
 pub async fn post(state: &AppState, token: &str, client: IpAddr, input: CommentInput) -> Result<CommentId> {
     refuse_guessers(state, client)?;
-    let link = live_link(state, token).await?;
-    if !state.link_keys().check_grant(link.share_link_id.as_str(), &input.grant, Timestamp::now()) {
-        return Err(Error::ViewRequired);
+    // Without proof of a view, a link takes comments as if it did not exist: the
+    // answer tells a real token from a guess no more than a miss does, and counts
+    // as one.
+    let proven = match live_link(state, token).await {
+        Ok(link)
+            if state.link_keys().check_grant(link.share_link_id.as_str(), &input.grant, Timestamp::now()) =>
+        {
+            Ok(link)
+        }
+        Ok(_) => Err(Error::ShareUnavailable),
+        Err(err) => Err(err),
+    };
+    if matches!(proven, Err(Error::ShareUnavailable)) {
+        missed(state, client);
     }
+    let link = proven?;
     if !link.allow_comments {
         return Err(Error::CommentsNotAllowed);
     }
@@ -53,14 +84,32 @@ pub async fn post(state: &AppState, token: &str, client: IpAddr, input: CommentI
         content: bounded("content", &input.content, 1, MAX_COMMENT_CHARS, true)?,
         verify_hash: ids::secret_hash(&code),
     };
-    state.db().insert_comment(&comment).await?;
+    // Only well-formed comments count against the client.
+    if let Err(wait) = state.limits().comments.take(client) {
+        return Err(Error::TooManyComments { retry_after_secs: wait.as_secs().max(1) });
+    }
+    let address = ids::secret_hash(&comment.email.to_lowercase());
+    match state.db().insert_comment(&comment, &address, &BOUNDS).await? {
+        Ok(()) => {}
+        Err(CommentRefusal::LinkBusy) => {
+            return Err(Error::TooManyComments { retry_after_secs: BOUNDS.mail_every.as_secs() })
+        }
+        Err(CommentRefusal::AddressMailed { sent_at }) => {
+            let period = i64::try_from(BOUNDS.mail_every.as_millis()).unwrap_or(i64::MAX);
+            let wait_ms = (sent_at.millis() + period - Timestamp::now().millis()).max(1000);
+            return Err(Error::ConfirmationMailSent { retry_after_secs: (wait_ms as u64).div_ceil(1000) });
+        }
+    }
     let verify_url = format!("{}/s/{token}/comments/verify?code={code}", state.urls().public());
+    // The title is the owner's; the name and comment are the commenter's and stay
+    // out of the mail.
     let subject = format!("Confirm your comment on “{}”", link.title);
     let text = format!(
-        "Hello {name},\n\nPlease confirm the comment you left on “{title}” by opening this link:\n\n{verify_url}\n\n\
-         Until then it is not shown. If you did not write it, ignore this email.\n",
-        name = comment.name,
+        "Someone left a comment on “{title}” and gave this address. If it was you, confirm the comment by \
+         opening this link within {hours} hours:\n\n{verify_url}\n\n\
+         Until then it is not shown. If it was not you, ignore this email: nothing is published.\n",
         title = link.title,
+        hours = BOUNDS.verify_within.as_secs() / 3600,
     );
     // The viewer does not wait for the mail server; a failure is logged.
     let (mailer, to) = (state.mailer().clone(), comment.email.clone());
@@ -78,14 +127,12 @@ pub async fn post(state: &AppState, token: &str, client: IpAddr, input: CommentI
 pub async fn verify(state: &AppState, token: &str, code: &str, client: IpAddr) -> Result<()> {
     refuse_guessers(state, client)?;
     let verified = async {
-        let link = link_by_token(state, token, None)
-            .await?
-            .filter(|l| l.revoked_at.is_none())
-            .ok_or(Error::ShareUnavailable)?;
+        // A link past its time takes no more comments, verified or not.
+        let link = live_link(state, token).await?;
         let (owner_id, task_id) = (link.owner_id.clone(), link.task_id.clone());
         let verified = state
             .db()
-            .verify_comment(&link.share_link_id, &ids::secret_hash(code), |comment| {
+            .verify_comment(&link.share_link_id, &ids::secret_hash(code), BOUNDS.verify_within, |comment| {
                 let created = WebhookEvent::CommentCreated {
                     share_link_id: comment.share_link_id.clone(),
                     task_id,

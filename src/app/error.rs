@@ -66,6 +66,10 @@ pub enum Error {
     /// The task has no repository (or the server has no repositories directory).
     #[error("This task is not linked to a repository")]
     NoRepository { task_id: TaskId },
+    /// The task's owner may no longer use its repository (the operator revoked
+    /// the grant).
+    #[error("The task's owner may no longer use its repository")]
+    RepositoryNotGranted { task_id: TaskId },
     #[error("The repository has no branch named {branch}")]
     BranchNotFound { branch: String },
     #[error("{head} and {base} share no history")]
@@ -87,9 +91,25 @@ pub enum Error {
     InvalidTransition { task_id: TaskId, from: TaskStatus, to: TaskStatus },
     #[error("The task already has a file named {name}")]
     ArtifactExists { name: String },
+    /// The client, or the link, took as many comments as it may lately.
+    #[error("Too many comments lately; try again in {retry_after_secs} seconds")]
+    TooManyComments { retry_after_secs: u64 },
+    /// The viewer sent as many messages as they may lately.
+    #[error("Too many messages lately; try again in {retry_after_secs} seconds")]
+    TooManyMessages { retry_after_secs: u64 },
+    /// A confirmation mail went to this address moments ago.
+    #[error(
+        "A confirmation email went to this address a few minutes ago: confirm that comment, or try again in \
+         {retry_after_secs} seconds"
+    )]
+    ConfirmationMailSent { retry_after_secs: u64 },
     /// The client already holds its share of event streams.
     #[error("This client already has {limit} event streams open; close one first")]
     TooManyStreams { limit: usize },
+    /// The client is already downloading its share of files (or archives), or the
+    /// service is downloading as many as it serves at once.
+    #[error("Too many downloads under way (at most {limit} at once); try again when one has finished")]
+    TooManyDownloads { limit: usize },
     /// The task exists but is another owner's (share codes say so; elsewhere it
     /// is [`Error::TaskNotFound`]).
     #[error("Only the task's owner can share it")]
@@ -161,6 +181,7 @@ impl Error {
             | ShareCodeNotFound => ErrorKind::NotFound,
             ShareLinkRevoked { .. }
             | NoRepository { .. }
+            | RepositoryNotGranted { .. }
             | BranchNotFound { .. }
             | UnrelatedHistories { .. }
             | PullRequestExists { .. }
@@ -171,7 +192,13 @@ impl Error {
             | InvalidTransition { .. }
             | ArtifactExists { .. }
             | NotCloudMode => ErrorKind::Conflict,
-            TooManyAttempts { .. } | RateLimited { .. } | TooManyStreams { .. } => ErrorKind::Limited,
+            TooManyAttempts { .. }
+            | RateLimited { .. }
+            | TooManyStreams { .. }
+            | TooManyDownloads { .. }
+            | TooManyComments { .. }
+            | TooManyMessages { .. }
+            | ConfirmationMailSent { .. } => ErrorKind::Limited,
             Internal(_) => ErrorKind::Internal,
         }
     }
@@ -179,9 +206,13 @@ impl Error {
     /// When a refused client may try again, in seconds.
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            Error::TooManyAttempts { retry_after_secs } | Error::RateLimited { retry_after_secs } => {
-                Some(*retry_after_secs)
-            }
+            Error::TooManyAttempts { retry_after_secs }
+            | Error::RateLimited { retry_after_secs }
+            | Error::TooManyComments { retry_after_secs }
+            | Error::TooManyMessages { retry_after_secs }
+            | Error::ConfirmationMailSent { retry_after_secs } => Some(*retry_after_secs),
+            // A download under way usually ends within seconds.
+            Error::TooManyDownloads { .. } => Some(5),
             _ => None,
         }
     }

@@ -12,14 +12,21 @@ use super::access::{owned_task, Caller};
 use super::error::{Error, Result};
 use super::AppState;
 use crate::domain::ids::{TaskId, ViewerSessionId};
+use crate::domain::secrets;
 use crate::domain::task::{self, Author, EventType};
 use crate::domain::task_share::Action;
 use crate::domain::text::bounded;
 use crate::limits::StreamSlot;
 use crate::storage::{EventPage, EventRecord, NewEvent, Owner};
 
-/// Longest message, in characters.
+/// Longest message of an owner, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 100_000;
+/// Longest message of a viewer, in characters: a chat message, not a document.
+pub const MAX_VIEWER_MESSAGE_CHARS: usize = 4_000;
+/// Messages one viewer client (an IPv4 address or IPv6 /64) may send per
+/// [`VIEWER_MESSAGE_WINDOW`], to all tasks together.
+pub const VIEWER_MESSAGES: u32 = 20;
+pub const VIEWER_MESSAGE_WINDOW: Duration = Duration::from_secs(10 * 60);
 /// How often a live stream looks for news when nothing woke it (other instances'
 /// events and revocations reach it this way).
 const STREAM_POLL: Duration = Duration::from_millis(1000);
@@ -67,8 +74,19 @@ pub async fn append(
     Ok(record)
 }
 
+/// An event as `caller` is shown it: viewers see secrets masked (API keys, tokens,
+/// private keys, passwords in URLs), on every route; owners see what was written.
+fn shown_to(caller_is_owner: bool, mut event: EventRecord) -> EventRecord {
+    if !caller_is_owner {
+        if let std::borrow::Cow::Owned(masked) = secrets::mask(&event.content) {
+            event.content = masked;
+        }
+    }
+    event
+}
+
 /// Up to `limit` events of the task after sequence number `after`, for a caller
-/// who may see it (viewers never see private events).
+/// who may see it (viewers never see private events, and see secrets masked).
 pub async fn list(
     state: &AppState,
     caller: &Caller,
@@ -81,30 +99,43 @@ pub async fn list(
     if after < 0 {
         return Err(Error::invalid("after", "after must be 0 or more"));
     }
-    Ok(state.db().list_events(task_id, after, event_type, caller.is_owner(), limit).await?)
+    let owner = caller.is_owner();
+    let mut page = state.db().list_events(task_id, after, event_type, owner, limit).await?;
+    page.events = page.events.into_iter().map(|e| shown_to(owner, e)).collect();
+    Ok(page)
 }
 
-/// Appends a `message` event from `caller` (who needs `canSendMessage` if a viewer).
+/// Appends a `message` event from `caller` (who needs `canSendMessage` if a viewer)
+/// at `client`. A viewer's message is at most [`MAX_VIEWER_MESSAGE_CHARS`] long,
+/// and a viewer client sends at most [`VIEWER_MESSAGES`] per
+/// [`VIEWER_MESSAGE_WINDOW`] ([`Error::TooManyMessages`]).
 pub async fn post_message(
     state: &AppState,
     caller: &Caller,
+    client: IpAddr,
     task_id: &TaskId,
     content: &str,
 ) -> Result<EventRecord> {
     caller.task(state, task_id).await?;
     caller.require(Action::SendMessage)?;
+    let longest = if caller.is_owner() { MAX_MESSAGE_CHARS } else { MAX_VIEWER_MESSAGE_CHARS };
     let event = NewEvent {
         event_type: EventType::Message,
         name: None,
-        content: bounded("content", content, 1, MAX_MESSAGE_CHARS, true)?,
+        content: bounded("content", content, 1, longest, true)?,
         private: false,
         author: caller.author(),
     };
+    if !caller.is_owner() {
+        if let Err(wait) = state.limits().messages.take(client) {
+            return Err(Error::TooManyMessages { retry_after_secs: wait.as_secs().max(1) });
+        }
+    }
     let record =
         state.db().append_event(task_id, &event).await?.ok_or_else(|| Error::task_not_found(task_id))?;
     state.signals().events_changed();
     tracing::info!(task_id = %task_id, author = caller.author().as_str(), "message sent");
-    Ok(record)
+    Ok(shown_to(caller.is_owner(), record))
 }
 
 /// One item of a live stream of a task's events.
@@ -155,6 +186,7 @@ struct Following {
     state: AppState,
     task_id: TaskId,
     after: i64,
+    /// The owner's stream: private events included, nothing masked.
     include_private: bool,
     /// The viewer session to re-check before every batch; `None` for the owner.
     session_id: Option<ViewerSessionId>,
@@ -176,6 +208,7 @@ impl Following {
         loop {
             if let Some(event) = self.pending.pop_front() {
                 self.after = event.seq;
+                let event = shown_to(self.include_private, event);
                 return Some((Live::Event(event), self));
             }
             if self.done {

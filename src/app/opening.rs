@@ -12,6 +12,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use super::artifacts::{self, Download};
 use super::error::{Error, Result};
 use super::AppState;
 use crate::domain::ids::{self, ArtifactId, CommentId, ShareLinkId};
@@ -20,7 +21,7 @@ use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 use crate::domain::viewer;
 use crate::storage::{
-    ArtifactContent, Attempt, AttemptLimits, CountedView, NewView, ShareLinkRecord, TaskContent, ViewOutcome,
+    Attempt, AttemptLimits, CountedView, NewView, ShareLinkRecord, TaskContent, ViewOutcome,
 };
 
 /// How long a view's grant lets the viewer download and comment without spending a view.
@@ -476,31 +477,38 @@ pub async fn download(
     artifact_id: &ArtifactId,
     grant: Option<&str>,
     client: IpAddr,
-) -> Result<ArtifactContent> {
+) -> Result<Download> {
     guarded(state, client, async {
         let link = downloadable(state, token, grant).await?;
-        state
-            .db()
-            .artifact_content(&link.task_id, artifact_id)
-            .await?
-            .ok_or_else(|| Error::ArtifactNotFound { artifact_id: artifact_id.clone() })
+        artifacts::serve(state, &link.task_id, artifact_id, client).await
     })
     .await
 }
 
-/// Every file of a shared task as one zip, for a viewer holding a grant: its name
-/// (from the link's title) and its bytes, streamed. Spends no view.
+/// Every file of a shared task as one zip, for a viewer holding a grant, named
+/// after the link's title and written as it is sent. Spends no view.
 pub async fn download_all(
     state: &AppState,
     token: &str,
     grant: Option<&str>,
     client: IpAddr,
-) -> Result<(String, super::archive::Archive)> {
+) -> Result<Download> {
     guarded(state, client, async {
         let link = downloadable(state, token, grant).await?;
+        let archives = &state.limits().archives;
+        let slot = archives
+            .acquire(client, false)
+            .ok_or(Error::TooManyDownloads { limit: archives.per_client() })?;
         let artifacts = state.db().list_artifacts(&link.task_id).await?;
-        let archive = super::archive::zip(state.db().clone(), link.task_id, artifacts);
-        Ok((format!("{}.zip", file_stem(&link.title)), archive))
+        let expected = artifacts.iter().map(|a| a.size_bytes.max(0) as u64).sum();
+        let bytes = super::archive::zip(state.db().clone(), link.task_id, artifacts, slot);
+        Ok(Download {
+            name: format!("{}.zip", file_stem(&link.title)),
+            content_type: "application/zip".into(),
+            length: None,
+            expected,
+            bytes,
+        })
     })
     .await
 }

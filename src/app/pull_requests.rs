@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::access::Caller;
 use super::error::{Error, Result};
 use super::AppState;
-use crate::domain::ids::TaskId;
+use crate::domain::ids::{OwnerId, TaskId};
 use crate::domain::task::PullRequestStatus;
 use crate::domain::task_share::Action;
 use crate::domain::text::bounded;
@@ -104,23 +104,49 @@ fn forge_error(err: ForgeError) -> Error {
 }
 
 /// The task's repository, its base branch and the forge; [`Error::NoRepository`]
-/// when it has none (or the server has no repositories directory).
-fn repository_of(state: &AppState, task: &TaskRecord) -> Result<(Repository, String, Arc<dyn Forge>)> {
+/// when it has none (or the server has no repositories directory), and
+/// [`Error::RepositoryNotGranted`] once its owner may no longer use it.
+async fn repository_of(state: &AppState, task: &TaskRecord) -> Result<(Repository, String, Arc<dyn Forge>)> {
     let no_repository = || Error::NoRepository { task_id: task.task_id.clone() };
     let forges = state.forges().ok_or_else(no_repository)?;
     let (Some(name), Some(base)) = (&task.repository, &task.base_branch) else { return Err(no_repository()) };
     let repo = forges.repositories.open(name).map_err(Error::internal)?;
+    if !state.db().may_use_repository(&task.owner_id, repo.key()).await? {
+        return Err(Error::RepositoryNotGranted { task_id: task.task_id.clone() });
+    }
     Ok((repo, base.clone(), forges.forge.clone()))
 }
 
-/// Whether the task's repository can be used for pull requests: checked before a
-/// task is linked to it (`name` under the repositories directory, `base` a branch
-/// of it); answers the name and base to store.
-pub async fn check_repository_link(state: &AppState, name: &str, base: &str) -> Result<(String, String)> {
+/// Whether `owner_id` may link a task to the repository `name` (under the
+/// repositories directory, granted to them by the operator) with pull requests
+/// into `base` (a branch of it); answers the name and base to store. A repository
+/// that does not exist and one the owner may not use are refused alike.
+pub async fn check_repository_link(
+    state: &AppState,
+    owner_id: &OwnerId,
+    name: &str,
+    base: &str,
+) -> Result<(String, String)> {
     let forges = state.forges().ok_or_else(|| {
         Error::invalid("repository", "This server has no repositories directory (--repositories-dir)")
     })?;
-    let repo = forges.repositories.open(name).map_err(|err| Error::invalid("repository", err.to_string()))?;
+    if let Some(problem) = forge::repository_name_problem(name) {
+        return Err(Error::invalid("repository", format!("{name:?}: {problem}")));
+    }
+    let unavailable = || {
+        Error::invalid(
+            "repository",
+            format!("{name:?}: no repository of that name is available to this account (the operator grants them)"),
+        )
+    };
+    let repo = match forges.repositories.open(name) {
+        Ok(repo) => repo,
+        Err(ForgeError::InvalidRepository(_)) => return Err(unavailable()),
+        Err(err) => return Err(Error::internal(err)),
+    };
+    if !state.db().may_use_repository(owner_id, repo.key()).await? {
+        return Err(unavailable());
+    }
     forge::check_branch_name(base).map_err(|err| Error::invalid("base_branch", err.to_string()))?;
     let forge = forges.forge.clone();
     let branch = base.to_owned();
@@ -156,7 +182,7 @@ pub async fn open(
         .transpose()?;
     let head_branch = input.head_branch.trim().to_owned();
     forge::check_branch_name(&head_branch).map_err(|err| Error::invalid("head_branch", err.to_string()))?;
-    let (repo, base_branch, forge) = repository_of(state, &task)?;
+    let (repo, base_branch, forge) = repository_of(state, &task).await?;
     if head_branch == base_branch {
         return Err(Error::invalid("head_branch", "head_branch must differ from the base branch"));
     }
@@ -185,7 +211,7 @@ async fn changes_of(state: &AppState, task: &TaskRecord, pr: &PullRequestRecord)
     if let Some(json) = &pr.merged_diff {
         return serde_json::from_str(json).map_err(Error::internal);
     }
-    let (repo, _, forge) = repository_of(state, task)?;
+    let (repo, _, forge) = repository_of(state, task).await?;
     let (base, head) = (pr.base_branch.clone(), pr.head_branch.clone());
     Ok(blocking(move || forge.diff(&repo, &base, &head)).await?.map_err(forge_error)?.into())
 }
@@ -234,7 +260,7 @@ pub async fn merge(state: &AppState, caller: &Caller, task_id: &TaskId, number: 
     if task.require_pr_approval && pr.approvals == 0 {
         return Err(Error::ApprovalRequired { number });
     }
-    let (repo, base, forge) = repository_of(state, &task)?;
+    let (repo, base, forge) = repository_of(state, &task).await?;
     let head = pr.head_branch.clone();
     let message = format!("Merge pull request #{number} from {head}\n\n{}", pr.title);
     let (diff, outcome) = blocking(move || {

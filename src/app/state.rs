@@ -14,7 +14,7 @@ use crate::config::Settings;
 use crate::domain::share::LinkKeys;
 use crate::forge::Forges;
 use crate::geo::{GeoIp, Location};
-use crate::limits::{MissLimiter, PasswordWork, StreamSlots};
+use crate::limits::{self, BlockingWork, ClientSlots, StreamSlots, WindowLimiter};
 use crate::mail::Mailer;
 use crate::storage::{Db, Store};
 
@@ -77,11 +77,21 @@ impl Urls {
 /// What this instance limits, in memory.
 pub struct Limits {
     /// Clients' lookups of links that don't exist.
-    pub misses: MissLimiter,
+    pub misses: WindowLimiter,
+    /// Clients' comments.
+    pub comments: WindowLimiter,
     /// Places for clients' open event streams.
     pub streams: Arc<StreamSlots>,
     /// Places for password hashing.
-    pub passwords: PasswordWork,
+    pub passwords: BlockingWork,
+    /// Places for rendering task pages.
+    pub rendering: BlockingWork,
+    /// Viewers' messages.
+    pub messages: WindowLimiter,
+    /// Places for files being downloaded.
+    pub downloads: Arc<ClientSlots>,
+    /// Places for archives being written.
+    pub archives: Arc<ClientSlots>,
 }
 
 /// Wake-ups between the parts of an instance; cheap to clone.
@@ -152,9 +162,20 @@ impl AppState {
     pub fn new(parts: Parts) -> AppState {
         let Parts { db, settings, public_url, link_keys, geo, mailer } = parts;
         let limits = Limits {
-            misses: MissLimiter::default(),
+            misses: WindowLimiter::misses(),
+            comments: WindowLimiter::new(
+                super::comments::COMMENTS_PER_CLIENT,
+                super::comments::CLIENT_WINDOW,
+            ),
             streams: StreamSlots::new(settings.max_streams_per_client),
-            passwords: PasswordWork::default(),
+            passwords: BlockingWork::passwords(),
+            rendering: BlockingWork::rendering(),
+            messages: WindowLimiter::new(
+                super::events::VIEWER_MESSAGES,
+                super::events::VIEWER_MESSAGE_WINDOW,
+            ),
+            downloads: ClientSlots::new(limits::DOWNLOADS_PER_CLIENT, limits::DOWNLOADS),
+            archives: ClientSlots::new(limits::ARCHIVES_PER_CLIENT, limits::ARCHIVES),
         };
         AppState {
             inner: Arc::new(Inner {

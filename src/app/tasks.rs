@@ -58,9 +58,17 @@ pub async fn create(state: &AppState, owner: &Owner, input: TaskInput) -> Result
     Ok(record)
 }
 
-/// The task, for a caller who may see it.
+/// The task, for a caller who may see it; viewers see secrets in its prompt masked.
 pub async fn get(state: &AppState, caller: &Caller, task_id: &TaskId) -> Result<TaskRecord> {
-    caller.task(state, task_id).await
+    let mut task = caller.task(state, task_id).await?;
+    if !caller.is_owner() {
+        if let Some(prompt) = &task.prompt {
+            if let std::borrow::Cow::Owned(masked) = crate::domain::secrets::mask(prompt) {
+                task.prompt = Some(masked);
+            }
+        }
+    }
+    Ok(task)
 }
 
 /// A page of `owner`'s tasks, newest first, optionally only those in `status`.
@@ -103,7 +111,13 @@ pub async fn update(
                     Some(name) => {
                         let base = changes.base_branch.as_deref().unwrap_or("main");
                         Some(Some(
-                            pull_requests::check_repository_link(state, name.trim(), base.trim()).await?,
+                            pull_requests::check_repository_link(
+                                state,
+                                &owner.owner_id,
+                                name.trim(),
+                                base.trim(),
+                            )
+                            .await?,
                         ))
                     }
                     None => Some(None),

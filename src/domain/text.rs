@@ -47,6 +47,14 @@ pub fn bounded(
     Ok(kept.to_owned())
 }
 
+/// Characters that show nothing or change the direction of what follows: zero-width
+/// spaces and joiners, directional marks, embeddings, overrides and isolates, the
+/// word joiner and invisible operators, and the byte-order mark. In a name they hide
+/// or disguise what it is (`invoice\u{202e}fdp.exe` shows as `invoiceexe.pdf`).
+pub fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
 /// A minimal check of an email address: one `@`, something on each side, a dot in
 /// the domain, no spaces, at most 254 characters.
 pub fn parse_email(text: &str) -> Result<String, String> {

@@ -22,7 +22,13 @@ pub fn truncated_prefix(ip: IpAddr) -> String {
 /// which case the right-most `X-Forwarded-For` entry that is not itself a trusted
 /// proxy. A client can prepend anything to `X-Forwarded-For`; only what trusted
 /// proxies appended is believed.
+///
+/// Addresses are canonical: an IPv4 client reaching a dual-stack (IPv6) socket
+/// arrives as `::ffff:a.b.c.d` and is taken as `a.b.c.d`, so that it is limited,
+/// trusted and counted as the IPv4 client it is (and not with every other IPv4
+/// client, as the IPv6 network `::/64`).
 pub fn client_address(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
@@ -32,7 +38,7 @@ pub fn client_address(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNe
     };
     let mut client = peer;
     for hop in header.rsplit(',') {
-        match hop.trim().parse::<IpAddr>() {
+        match hop.trim().parse::<IpAddr>().map(|ip| ip.to_canonical()) {
             Ok(ip) => {
                 client = ip;
                 if !is_trusted(&ip) {
@@ -142,6 +148,20 @@ mod tests {
         );
         assert_eq!(client_address(proxy, None, &trusted), proxy);
         assert_eq!(client_address(proxy, Some("garbage"), &trusted), proxy);
+    }
+
+    #[test]
+    fn ipv4_clients_of_a_dual_stack_socket_are_ipv4_clients() {
+        let mapped: IpAddr = "::ffff:127.0.0.20".parse().unwrap();
+        let v4: IpAddr = "127.0.0.20".parse().unwrap();
+        assert_eq!(client_address(mapped, None, &[]), v4);
+        let trusted: Vec<IpNet> = vec!["127.0.0.1/32".parse().unwrap()];
+        let proxy: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(
+            client_address(proxy, Some("::ffff:203.0.113.9"), &trusted),
+            "203.0.113.9".parse::<IpAddr>().unwrap(),
+            "a mapped proxy is trusted, and a mapped hop is its IPv4 client"
+        );
     }
 
     #[test]

@@ -118,13 +118,26 @@ impl Repositories {
         if !path.is_dir() || !git::is_repository_top(&path)? {
             return Err(ForgeError::InvalidRepository(format!("{name:?}: not a git repository")));
         }
-        Ok(Repository { name: name.to_owned(), path })
+        // `web/.git` is the repository whose working tree is `web`: one key for both.
+        let top = match path.file_name() {
+            Some(file) if file == ".git" && path.parent().is_some_and(|parent| parent != root) => {
+                path.parent().unwrap_or(&path)
+            }
+            _ => &path,
+        };
+        let key = top
+            .strip_prefix(&root)
+            .map(|relative| {
+                relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+            })
+            .unwrap_or_else(|_| name.to_owned());
+        Ok(Repository { name: name.to_owned(), key, path })
     }
 }
 
 /// Why `name` cannot name a repository, or `None` when it can (lexically; the file system is
 /// checked by [`Repositories::open`]).
-fn repository_name_problem(name: &str) -> Option<&'static str> {
+pub fn repository_name_problem(name: &str) -> Option<&'static str> {
     if name.is_empty() {
         return Some("empty name");
     }
@@ -157,6 +170,9 @@ fn repository_name_problem(name: &str) -> Option<&'static str> {
 pub struct Repository {
     /// The name it was opened by, relative to the repositories directory.
     name: String,
+    /// Its one spelling: the path relative to the repositories directory with
+    /// symlinks followed.
+    key: String,
     /// Canonical absolute path: of the repository itself when bare, of the working tree
     /// otherwise.
     path: PathBuf,
@@ -166,6 +182,15 @@ impl Repository {
     /// The name the repository was opened by, e.g. `"acme/web"`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What identifies the repository whatever name opened it: its path relative
+    /// to the repositories directory, with symlinks followed and a `.git`
+    /// directory standing for its working tree (e.g. `"acme/web"` for the names
+    /// `"acme/web"`, `"acme/web/.git"` and a symlink `"web"` to it). Grants of
+    /// repositories to owners are kept by this key.
+    pub fn key(&self) -> &str {
+        &self.key
     }
 
     /// The repository's canonical path on disk.

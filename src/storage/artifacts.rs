@@ -1,7 +1,7 @@
 //! Artifacts: files a task produced, stored in the database itself so every
 //! instance serves the same bytes and a task's files live and die with it.
 
-use super::dialect::dispatch;
+use super::dialect::{dispatch, Variants};
 use super::{none_if_duplicate, Db};
 use crate::domain::ids::{ArtifactId, TaskId};
 use crate::domain::time::Timestamp;
@@ -26,13 +26,22 @@ pub struct ArtifactRecord {
     pub created_at: Timestamp,
 }
 
-/// An artifact's bytes with what is needed to serve them.
+/// What is needed to serve an artifact, without its bytes (which are read a
+/// chunk at a time, [`Db::artifact_bytes`]).
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ArtifactContent {
+pub struct ArtifactFile {
     pub name: String,
     pub content_type: String,
-    pub content: Vec<u8>,
+    pub size_bytes: i64,
 }
+
+/// `$4` bytes of an artifact's content from offset `$3`: one chunk of a download,
+/// so that serving a large file holds a chunk in memory, not the file.
+const ARTIFACT_BYTES: Variants = Variants {
+    sqlite: "SELECT substr(content, $3 + 1, $4) FROM artifacts WHERE task_id = $1 AND artifact_id = $2",
+    postgres: "SELECT substring(content FROM ($3 + 1)::integer FOR ($4)::integer) FROM artifacts \
+               WHERE task_id = $1 AND artifact_id = $2",
+};
 
 /// A validated upload.
 pub struct NewArtifact<'a> {
@@ -83,20 +92,41 @@ impl Db {
         dispatch!(self.read(), |pool| sqlx::query_as(&sql).bind(task_id).fetch_all(pool).await)
     }
 
-    /// The bytes of artifact `artifact_id` of `task_id`.
-    pub async fn artifact_content(
+    /// What is needed to serve artifact `artifact_id` of `task_id`.
+    pub async fn artifact_file(
         &self,
         task_id: &TaskId,
         artifact_id: &ArtifactId,
-    ) -> sqlx::Result<Option<ArtifactContent>> {
+    ) -> sqlx::Result<Option<ArtifactFile>> {
         dispatch!(self.read(), |pool| {
             sqlx::query_as(
-                "SELECT name, content_type, content FROM artifacts WHERE task_id = $1 AND artifact_id = $2",
+                "SELECT name, content_type, size_bytes FROM artifacts WHERE task_id = $1 AND artifact_id = $2",
             )
             .bind(task_id)
             .bind(artifact_id)
             .fetch_optional(pool)
             .await
+        })
+    }
+
+    /// Up to `len` bytes of artifact `artifact_id` of `task_id`, from `offset`;
+    /// `None` when the artifact is gone.
+    pub async fn artifact_bytes(
+        &self,
+        task_id: &TaskId,
+        artifact_id: &ArtifactId,
+        offset: i64,
+        len: i64,
+    ) -> sqlx::Result<Option<Vec<u8>>> {
+        let sql = self.backend().sql(&ARTIFACT_BYTES);
+        dispatch!(self.read(), |pool| {
+            sqlx::query_scalar(sql)
+                .bind(task_id)
+                .bind(artifact_id)
+                .bind(offset)
+                .bind(len)
+                .fetch_optional(pool)
+                .await
         })
     }
 

@@ -21,6 +21,7 @@ mod events;
 pub(crate) mod outbox;
 mod owners;
 mod pull_requests;
+mod repositories;
 mod share_links;
 pub(crate) mod sql;
 mod task_shares;
@@ -29,9 +30,9 @@ mod types;
 mod webhooks;
 mod writer;
 
-pub use artifacts::{ArtifactContent, ArtifactRecord, NewArtifact};
+pub use artifacts::{ArtifactFile, ArtifactRecord, NewArtifact};
 pub use cache::{ContentCache, LinkCache, ShownOutput, TaskContent};
-pub use comments::{CommentRecord, CommentStatus, NewComment};
+pub use comments::{CommentBounds, CommentRecord, CommentRefusal, CommentStatus, NewComment};
 pub use console::ConsoleSession;
 pub(crate) use dialect::SQLITE_BUSY_TIMEOUT;
 pub use dialect::{Backend, Db, DbOptions};
@@ -39,6 +40,7 @@ pub use events::{EventPage, EventRecord, NewEvent};
 pub use outbox::OutboxEvent;
 pub use owners::{ApiKeyRecord, Owner};
 pub use pull_requests::{NewPullRequest, PullRequestRecord};
+pub use repositories::RepositoryGrant;
 pub use share_links::{
     Analytics, Attempt, AttemptLimits, CountedView, LinkChange, LinkPage, NewShareLink, NewView,
     PendingViewMail, ShareLinkPatch, ShareLinkRecord, TaskFacts, DIMENSIONS,

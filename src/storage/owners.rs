@@ -56,6 +56,16 @@ impl Db {
         })
     }
 
+    /// The owner called `name`, if there is one.
+    pub async fn owner_named(&self, name: &str) -> sqlx::Result<Option<Owner>> {
+        dispatch!(self.read(), |pool| sqlx::query_as(
+            "SELECT owner_id, name, email, created_at FROM owners WHERE name = $1"
+        )
+        .bind(name)
+        .fetch_optional(pool)
+        .await)
+    }
+
     /// Stores a new key for `owner_id`.
     pub async fn insert_api_key(&self, owner_id: &OwnerId, key: &NewApiKey) -> sqlx::Result<()> {
         dispatch!(self.write(), |pool| {

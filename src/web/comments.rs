@@ -131,7 +131,8 @@ pub async fn verify_comment(
             StatusCode::NOT_FOUND,
             &CommentPage {
                 heading: "This link does not work",
-                message: "The comment was deleted, or the share link is no longer available.",
+                message: "The confirmation link is more than a day old, the comment was deleted, or the share link \
+                          is no longer available.",
             },
         ),
         Err(err) => failure(err),

@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use super::error::{failure, PageError};
 use super::page::{page, page_or_error, see_other};
-use super::render::{diff_lines, live_message, DiffLine, FileLine, RenderedEvent};
+use super::render::{diff_lines, live_message, timeline, DiffLine, FileLine, RenderedEvent};
 use super::session::{
     check_form_token, check_session_token, cookie, form_token, removal, PostedForm, VIEWER_COOKIE,
 };
@@ -35,11 +35,8 @@ use crate::domain::ids::{ArtifactId, TaskId};
 use crate::domain::task::PullRequestStatus;
 use crate::domain::task_share::{Action, CodePermissions};
 use crate::domain::time::Timestamp;
-use crate::http::{file_response, ClientIp};
+use crate::http::{file_response, ClientIp, Closer};
 use crate::storage::{PullRequestRecord, TaskRecord, ViewerSession};
-
-/// Most events a task page shows (the latest ones).
-const EVENTS_SHOWN: i64 = 500;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -222,8 +219,10 @@ struct TaskPage {
     permissions: CodePermissions,
     allowed: Vec<&'static str>,
     events: Vec<RenderedEvent>,
-    /// Some events before these are not shown.
-    earlier: bool,
+    /// Where the page of earlier events begins, when there are some.
+    earlier: Option<i64>,
+    /// Whether these are the latest events (else a link leads to them).
+    latest: bool,
     /// Sequence number after which live updates start.
     after: i64,
     live: bool,
@@ -237,6 +236,14 @@ struct TaskPage {
 #[derive(Default, Deserialize)]
 struct Notice {
     done: Option<String>,
+    /// Show the events before this sequence number (a page of earlier events).
+    before: Option<String>,
+}
+
+impl Notice {
+    fn before(&self) -> Option<i64> {
+        self.before.as_deref().and_then(|b| b.parse().ok())
+    }
 }
 
 /// What a redirect after a successful action asks the page to say.
@@ -260,7 +267,8 @@ async fn task_page(
         Ok(session) => session,
         Err(page) => return page,
     };
-    render_task(&state, session, StatusCode::OK, None, notice_text(notice.done.as_deref())).await
+    let before = notice.before();
+    render_task(&state, session, StatusCode::OK, None, notice_text(notice.done.as_deref()), before).await
 }
 
 async fn render_task(
@@ -269,12 +277,12 @@ async fn render_task(
     status: StatusCode,
     error: Option<String>,
     notice: Option<&'static str>,
+    before: Option<i64>,
 ) -> Response {
     let result = async {
         let caller = Caller::Viewer(session.clone());
         let task = caller.task(state, &session.task_id).await?;
-        let after = (task.last_event_seq - EVENTS_SHOWN).max(0);
-        let events = events::list(state, &caller, &task.task_id, after, None, EVENTS_SHOWN as u32).await?;
+        let timeline = timeline(state, &caller, &task, before, true).await?;
         let path = task_path(state, &task.task_id);
         let files = FileLine::of_task(artifacts::list(state, &caller, &task.task_id).await?, &path);
         let permissions = session.permissions();
@@ -289,11 +297,13 @@ async fn render_task(
             csrf: state.link_keys().csrf_token(session.session_id.as_str()),
             permissions,
             allowed: allowed(permissions, has_repository),
-            earlier: after > 0,
-            // Live updates start after the last event shown, so none is shown twice.
-            after: events.events.last().map_or(after, |e| e.seq),
-            live: !task.status.is_final(),
-            events: events.events.into_iter().map(|e| RenderedEvent::new(e, true)).collect(),
+            earlier: timeline.earlier,
+            latest: timeline.latest,
+            // Live updates start after the last event this page covers, so none is
+            // shown twice; pages of earlier events stay still.
+            after: timeline.last_seq,
+            live: timeline.latest && !task.status.is_final(),
+            events: timeline.events,
             files,
             pulls,
             error,
@@ -332,12 +342,22 @@ async fn stream(
         Ok(live) => live,
         Err(err) => return failure(err),
     };
-    let messages = live.map(|item| {
-        Ok::<_, std::convert::Infallible>(match item {
-            Live::Event(event) => live_message(event),
-            Live::End => SseEvent::default().event("end").data("{}"),
-            Live::Revoked => SseEvent::default().event("revoked").data("{}"),
-        })
+    // Each event is rendered on a blocking thread in its turn, like the page.
+    let messages = live.then(move |item| {
+        let state = state.clone();
+        async move {
+            Ok::<_, std::convert::Infallible>(match item {
+                Live::Event(event) => {
+                    let seq = event.seq;
+                    state.limits().rendering.run(move || live_message(event)).await.unwrap_or_else(|| {
+                        // Skipped; the next page load shows it.
+                        SseEvent::default().id(seq.to_string()).comment("not rendered")
+                    })
+                }
+                Live::End => SseEvent::default().event("end").data("{}"),
+                Live::Revoked => SseEvent::default().event("revoked").data("{}"),
+            })
+        }
     });
     Sse::new(messages).keep_alive(KeepAlive::default()).into_response()
 }
@@ -351,6 +371,7 @@ struct MessageForm {
 async fn send_message(
     State(state): State<AppState>,
     Path(task_id): Path<TaskId>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     jar: CookieJar,
     PostedForm(form): PostedForm<MessageForm>,
@@ -360,7 +381,8 @@ async fn send_message(
         Err(refused) => return refused,
     };
     let caller = Caller::Viewer(session.clone());
-    match events::post_message(&state, &caller, &task_id, form.content.as_deref().unwrap_or_default()).await {
+    let content = form.content.as_deref().unwrap_or_default();
+    match events::post_message(&state, &caller, client, &task_id, content).await {
         Ok(_) => see_other(&format!("{}?done=sent#message", task_path(&state, &task_id))),
         Err(err) => action_failed(&state, session, err).await,
     }
@@ -369,7 +391,7 @@ async fn send_message(
 /// The task page again, saying why an action was refused.
 async fn action_failed(state: &AppState, session: ViewerSession, err: app::Error) -> Response {
     let (status, message) = explain(err);
-    render_task(state, session, status, Some(message), None).await
+    render_task(state, session, status, Some(message), None, None).await
 }
 
 /// The status and a sentence for an error of an action a viewer took.
@@ -388,14 +410,16 @@ fn explain(err: app::Error) -> (StatusCode, String) {
 async fn download(
     State(state): State<AppState>,
     Path((task_id, artifact_id)): Path<(TaskId, ArtifactId)>,
+    ClientIp(client): ClientIp,
+    closer: Closer,
     jar: CookieJar,
 ) -> Response {
     let session = match viewer(&state, &jar, &task_id).await {
         Ok(session) => session,
         Err(page) => return page,
     };
-    match artifacts::download(&state, &Caller::Viewer(session), &task_id, &artifact_id).await {
-        Ok(file) => file_response(file),
+    match artifacts::download(&state, &Caller::Viewer(session), &task_id, &artifact_id, client).await {
+        Ok(file) => file_response(file, closer, state.settings()),
         Err(err) => failure(err),
     }
 }

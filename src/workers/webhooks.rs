@@ -152,15 +152,22 @@ async fn send(worker: &Deliverer, delivery: &DueDelivery) -> Result<(u16, Option
     let host = url.host_str().ok_or("the URL has no host")?.to_owned();
     let port = url.port_or_known_default().ok_or("the URL has no port")?;
     let allowed = &worker.allowed;
+    // One answer whether the name does not resolve or resolves only to internal
+    // addresses: what the attempts say must not map the internal network.
+    let unreachable = || format!("{host} does not resolve to an address webhooks may reach");
     let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.trim_matches(['[', ']']), port))
         .await
-        .map_err(|err| format!("cannot resolve {host}: {err}"))?
+        .map_err(|_| unreachable())?
         .collect();
-    let address =
-        addresses.iter().find(|a| webhook::may_deliver_to(a.ip(), allowed)).copied().ok_or_else(|| {
-            format!("{host} resolves only to private or internal addresses, which webhooks may not reach")
-        })?;
+    let address = addresses
+        .iter()
+        .find(|a| webhook::may_deliver_to(a.ip(), allowed))
+        .copied()
+        .ok_or_else(unreachable)?;
     let client = reqwest::Client::builder()
+        // The connection goes to the address checked above, never through a proxy of
+        // the environment (`HTTP_PROXY`), which would resolve the name itself.
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(ATTEMPT_TIMEOUT)
         .resolve(&host, address)

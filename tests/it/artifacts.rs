@@ -110,7 +110,9 @@ async fn artifact_uploads_are_validated_against_limits() {
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
         assert_error(&body, "PAYLOAD_TOO_LARGE");
         assert_eq!(upload(&app, &task, "fits.bin", None, vec![0; 1000]).await.0, StatusCode::CREATED);
-        for name in ["", "../x", "a/b", ".."] {
+        for name in
+            ["", "../x", "a/b", "..", "invoice\u{202e}fdp.exe", "a\u{200b}b", "\u{feff}x", "x\u{2066}y"]
+        {
             let (status, body) = upload(&app, &task, name, None, vec![1]).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{name:?}");
             assert_invalid(&body, "name");

@@ -27,12 +27,46 @@ pub struct Server {
 }
 
 impl Server {
+    /// Creates a task with `key` and completes it; answers its id.
+    pub async fn finished_task(&self, client: &reqwest::Client, key: &str) -> String {
+        let created = client
+            .post(format!("{}/v1/tasks", self.base))
+            .bearer_auth(key)
+            .json(&json!({"title": "done"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let task: serde_json::Value = created.json().await.unwrap();
+        let task_id = task["data"]["task_id"].as_str().unwrap().to_owned();
+        let done = client
+            .patch(format!("{}/v1/tasks/{task_id}", self.base))
+            .bearer_auth(key)
+            .json(&json!({"status": "completed"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), StatusCode::OK);
+        task_id
+    }
+
     pub fn start(dir: &std::path::Path, args: &[&str]) -> Server {
         Server::start_logging(dir, args, "warn", Stdio::null())
     }
 
     /// Starts `serve` with `RUST_LOG=log_filter`, its log (stderr) going to `log`.
     pub fn start_logging(dir: &std::path::Path, args: &[&str], log_filter: &str, log: Stdio) -> Server {
+        Server::start_with_env(dir, args, log_filter, log, &[])
+    }
+
+    /// [`Server::start_logging`], with `env` set for the process.
+    pub fn start_with_env(
+        dir: &std::path::Path,
+        args: &[&str],
+        log_filter: &str,
+        log: Stdio,
+        env: &[(&str, &str)],
+    ) -> Server {
         let mut child = Command::new(BIN)
             .arg("serve")
             .args(["--listen", "127.0.0.1:0"])
@@ -40,6 +74,7 @@ impl Server {
             .current_dir(dir)
             .env_remove("AGENTSHARE_DATABASE_URL")
             .env("RUST_LOG", log_filter)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()

@@ -50,7 +50,8 @@ async fn comments_are_verified_before_they_appear(backend: Backend) {
         post(json!({"name": "C", "email": "c@example.org", "content": "x", "grant": "view_x.1.forged"}))
             .await
             .unwrap();
-    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "a comment needs a view of the link");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND, "a comment needs a view of the link");
+    assert_error(&response.json().await.unwrap(), "SHARE_LINK_NOT_FOUND");
 
     let (_, view) = app.view(url, None).await;
     assert_eq!(view["data"]["comments"], json!([]), "not shown before verification");
@@ -131,4 +132,180 @@ async fn links_without_allow_comments_take_none() {
     assert_error(&response.json().await.unwrap(), "COMMENTS_NOT_ALLOWED");
     let html = app.client.get(url).send().await.unwrap().text().await.unwrap();
     assert!(!html.contains("name=\"grant\""), "no comment form");
+}
+
+/// Posting comments to tokens that open nothing counts as guessing links, like any
+/// other miss under `/s/`, and a real token without a view's grant answers exactly
+/// what a made-up one does.
+#[tokio::test]
+async fn comment_posts_without_a_view_are_misses_and_tell_nothing() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let task = app.finished_task("t").await;
+    let link = app.share(&task, json!({"permissions": {"allow_comments": true}})).await;
+    let url = link["url"].as_str().unwrap();
+    let comment = json!({"name": "C", "email": "c@example.org", "content": "x", "grant": "view_x.1.forged"});
+    let post = |url: String| app.client.post(format!("{url}/comments")).json(&comment).send();
+    let real = post(url.to_owned()).await.unwrap();
+    let (real_status, real_body) = (real.status(), real.text().await.unwrap());
+    let made_up = url.replace(&url[url.len() - 43..], &"A".repeat(43));
+    let guessed = post(made_up.clone()).await.unwrap();
+    assert_eq!(
+        (guessed.status(), guessed.text().await.unwrap()),
+        (real_status, real_body),
+        "the same answer"
+    );
+    let mut refused = None;
+    for n in 0..40 {
+        let response = post(made_up.clone()).await.unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = Some(n);
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+    assert!(refused.is_some(), "guessing through the comment route is refused like any other");
+}
+
+/// A client posting comments to a link it opened, each with another address.
+fn from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+async fn comment(
+    client: &reqwest::Client,
+    url: &str,
+    grant: &str,
+    email: &str,
+    name: &str,
+) -> reqwest::Response {
+    let body = json!({"name": name, "email": email, "content": "Free money at https://evil.example", "grant": grant});
+    client.post(format!("{url}/comments")).json(&body).send().await.unwrap()
+}
+
+/// One view's grant used to mail strangers: every address gets at most one mail per
+/// period and the mail carries none of the commenter's words; a client, and a
+/// link, take a bounded number of comments.
+async fn comments_cannot_mail_strangers_in_bulk(backend: Backend) {
+    let (smtp, mut inbox) = smtp_sink().await;
+    let Some(app) = TestApp::spawn_with(backend, move |s| s.smtp_url = Some(smtp)).await else {
+        return;
+    };
+    let task = app.finished_task("t").await;
+    let link = app.share(&task, json!({"title": "Review", "permissions": {"allow_comments": true}})).await;
+    let url = link["url"].as_str().unwrap();
+    let (_, view) = app.view(url, None).await;
+    let grant = view["data"]["grant"].as_str().unwrap().to_owned();
+    let attacker = from("127.0.0.31");
+
+    let first =
+        comment(&attacker, url, &grant, "victim@example.org", "Call +1 555 0100 at evil.example").await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let mail = next_mail(&mut inbox).await;
+    assert_eq!(mail.to, "victim@example.org");
+    let text = mail.text();
+    assert!(text.contains("/comments/verify?code="), "{text}");
+    assert!(!text.contains("evil.example") && !text.contains("555"), "no text of the commenter's: {text}");
+
+    let again = comment(&attacker, url, &grant, "Victim@Example.org", "Again").await;
+    assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS, "one mail per address per period");
+    let wait: u64 = again.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((540..=600).contains(&wait), "Retry-After {wait}");
+    assert_error(&again.json().await.unwrap(), "CONFIRMATION_MAIL_SENT");
+    let next = comment(&attacker, url, &grant, "second@example.org", "Second").await;
+    assert_eq!(next.status(), StatusCode::ACCEPTED);
+    assert_eq!(next_mail(&mut inbox).await.to, "second@example.org", "the refused comment mailed nobody");
+
+    // Once the period is over the address may be mailed again.
+    app.sql("UPDATE comment_mail SET sent_at = sent_at - 600000").await;
+    let later = comment(&attacker, url, &grant, "victim@example.org", "Later").await;
+    assert_eq!(later.status(), StatusCode::ACCEPTED);
+    assert_eq!(next_mail(&mut inbox).await.to, "victim@example.org");
+
+    // Per client: ten comments an hour, counting the refused one.
+    let mut accepted = 3;
+    let mut n = 0;
+    let refused = loop {
+        n += 1;
+        let response = comment(&attacker, url, &grant, &format!("stranger{n}@example.org"), "Spam").await;
+        if response.status() != StatusCode::ACCEPTED {
+            break response;
+        }
+        accepted += 1;
+        assert!(accepted <= 10, "the client is bounded");
+    };
+    assert_eq!(accepted, 9, "ten comments per client and hour, the refused one included");
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_error(&refused.json().await.unwrap(), "TOO_MANY_COMMENTS");
+
+    // Per link: at most twenty await verification, whoever posts them.
+    for helper in 32..40 {
+        let client = from(&format!("127.0.0.{helper}"));
+        for n in 0..10 {
+            let response = comment(&client, url, &grant, &format!("h{helper}n{n}@example.org"), "Spam").await;
+            match response.status() {
+                StatusCode::ACCEPTED => accepted += 1,
+                status => {
+                    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+                    assert_error(&response.json().await.unwrap(), "TOO_MANY_COMMENTS");
+                }
+            }
+        }
+    }
+    // The verified-in-time rule: the victim's first comment is still pending, so
+    // twenty are pending in all.
+    assert_eq!(accepted, 20, "a link holds twenty comments awaiting verification");
+    let path = format!("/v1/share-links/{}/comments", link["share_link_id"].as_str().unwrap());
+    let (_, owner) = app.get(&path).await;
+    assert_eq!(owner["data"]["comments"].as_array().unwrap().len(), 20, "refused comments were not stored");
+    for _ in 0..accepted - 3 {
+        next_mail(&mut inbox).await;
+    }
+
+    // A verification link older than a day no longer works and no longer counts.
+    app.sql(&format!("UPDATE share_link_comments SET created_at = created_at - {}", 24 * 3600 * 1000 + 1))
+        .await;
+    let verify = text.split_whitespace().find(|w| w.contains("/comments/verify?code=")).unwrap().to_owned();
+    let response = app.client.get(&verify).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND, "too late to verify");
+    let fresh = comment(&from("127.0.0.40"), url, &grant, "late@example.org", "Late").await;
+    assert_eq!(fresh.status(), StatusCode::ACCEPTED, "expired comments no longer hold the link's places");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_cannot_mail_strangers_in_bulk_on_sqlite() {
+    comments_cannot_mail_strangers_in_bulk(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comments_cannot_mail_strangers_in_bulk_on_postgres() {
+    comments_cannot_mail_strangers_in_bulk(Backend::Postgres).await;
+}
+
+/// A verification link opened after its share link expired publishes nothing.
+#[tokio::test]
+async fn comments_cannot_be_verified_once_the_link_expired() {
+    let (smtp, mut inbox) = smtp_sink().await;
+    let app = TestApp::spawn_with(Backend::Sqlite, move |s| s.smtp_url = Some(smtp)).await.unwrap();
+    let task = app.finished_task("t").await;
+    let link = app.share(&task, json!({"permissions": {"allow_comments": true}})).await;
+    let url = link["url"].as_str().unwrap();
+    let (_, view) = app.view(url, None).await;
+    let grant = view["data"]["grant"].as_str().unwrap();
+    assert_eq!(
+        comment(&app.client, url, grant, "late@example.org", "Late").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let text = next_mail(&mut inbox).await.text();
+    let verify = text.split_whitespace().find(|w| w.contains("/comments/verify?code=")).unwrap().to_owned();
+    let id = link["share_link_id"].as_str().unwrap();
+    app.sql(&format!("UPDATE share_links SET expires_at = 1000 WHERE share_link_id = '{id}'")).await;
+    let response = app.client.get(&verify).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let (_, owner) = app.get(&format!("/v1/share-links/{id}/comments")).await;
+    assert_eq!(owner["data"]["comments"][0]["status"], "pending_verification", "nothing was published");
 }

@@ -166,3 +166,16 @@ async fn rate_limited_pages_say_when_to_come_back() {
     assert_error(&json_body(&text), "RATE_LIMITED");
     assert!(headers.contains_key("retry-after"));
 }
+
+/// What the API answers is one owner's (or one viewer's): no cache keeps it, and no
+/// browser takes it for anything but what it says it is.
+#[tokio::test]
+async fn api_answers_are_kept_from_caches_and_sniffing() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let task = app.create_task("t").await;
+    for path in [format!("/v1/tasks/{task}"), "/v1/tasks".to_owned(), "/v1/tasks/task_unknown".to_owned()] {
+        let (_, headers, _) = send(app.client.get(app.url(&path)).bearer_auth(&app.key)).await;
+        assert_eq!(headers["cache-control"], "no-store", "{path}");
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+    }
+}

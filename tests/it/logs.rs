@@ -156,16 +156,7 @@ async fn a_view_logs_one_line_naming_its_link() {
     let post = |path: &str, body: Value| {
         client.post(format!("{}{path}", server.base)).bearer_auth(&key).json(&body).send()
     };
-    let task: Value = post("/v1/tasks", json!({"title": "logged"})).await.unwrap().json().await.unwrap();
-    let task = task["data"]["task_id"].as_str().unwrap().to_owned();
-    let done = client
-        .patch(format!("{}/v1/tasks/{task}", server.base))
-        .bearer_auth(&key)
-        .json(&json!({"status": "completed"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), StatusCode::OK);
+    let task = server.finished_task(&client, &key).await;
     let open: Value = post("/v1/share-links", json!({"task_id": task})).await.unwrap().json().await.unwrap();
     let locked = json!({"task_id": task, "password": "Correct-Horse-Battery-77"});
     let locked: Value = post("/v1/share-links", locked).await.unwrap().json().await.unwrap();

@@ -7,6 +7,7 @@ use std::process::Command;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::cli::agentshare;
 use crate::common::{assert_error, assert_invalid, Backend, TestApp};
 
 /// Runs git in `dir` and returns its trimmed output.
@@ -75,12 +76,38 @@ impl Repos {
     fn head(&self, branch: &str) -> String {
         git(&self.repo(), &["rev-parse", &format!("refs/heads/{branch}")])
     }
+
+    /// `agentshare repositories COMMAND --owner OWNER REPOSITORY`, as the operator
+    /// runs it; answers its output, panicking if it fails.
+    fn operator(&self, app: &TestApp, command: &str, owner: &str, repository: &str) -> String {
+        let dir = self.root.path().to_str().unwrap();
+        let (ok, out, err) = agentshare(&[
+            "repositories",
+            command,
+            "--owner",
+            owner,
+            repository,
+            "--repositories-dir",
+            dir,
+            "--database-url",
+            &app.db.url,
+        ]);
+        assert!(ok, "repositories {command}: {err}");
+        out
+    }
+
+    fn grant(&self, app: &TestApp, owner: &str, repository: &str) {
+        self.operator(app, "grant", owner, repository);
+    }
 }
 
+/// A service whose repositories directory is `repos`, where the operator granted
+/// `acme/app.git` to alice (the owner of [`TestApp::key`]).
 async fn spawn(backend: Backend) -> Option<(TestApp, Repos)> {
     let repos = Repos::new();
     let dir = repos.root.path().to_owned();
     let app = TestApp::spawn_with(backend, move |s| s.repositories_dir = Some(dir)).await?;
+    repos.grant(&app, "alice", "acme/app.git");
     Some((app, repos))
 }
 
@@ -126,6 +153,7 @@ pr_tests!(
     approving_needs_can_approve_pr,
     merging_needs_can_merge_pr_and_merges_for_real,
     conflicts_and_missing_approvals_refuse_to_merge,
+    repositories_belong_to_the_owners_they_are_granted_to,
 );
 
 async fn linking_a_repository_is_checked(app: TestApp, _repos: Repos) {
@@ -344,4 +372,77 @@ async fn without_a_repositories_directory_tasks_cannot_link_one() {
     let (status, body) = app.patch(&format!("/v1/tasks/{task}"), json!({"repository": "acme/app.git"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_invalid(&body, "repository");
+}
+
+/// A second owner pointing their task at the first owner's repository: refused
+/// at link time (under any spelling of the repository), and once the operator
+/// takes a grant back, refused at use time too.
+async fn repositories_belong_to_the_owners_they_are_granted_to(app: TestApp, repos: Repos) {
+    let (alices_task, _) = task_and_viewer(&app, json!({})).await;
+    app.patch(&format!("/v1/tasks/{alices_task}"), json!({"require_pr_approval": true})).await;
+    std::os::unix::fs::symlink(repos.repo(), repos.root.path().join("alias.git")).unwrap();
+    let bob = app.new_owner("bob").await;
+    let (_, task) =
+        app.request_as(Some(&bob), Method::POST, "/v1/tasks", Some(json!({"title": "bob's"}))).await;
+    let bobs = format!("/v1/tasks/{}", task["data"]["task_id"].as_str().unwrap());
+    let link = |name: &str| {
+        app.request_as(
+            Some(&bob),
+            Method::PATCH,
+            &bobs,
+            Some(json!({"repository": name, "base_branch": "main"})),
+        )
+    };
+    let (_, missing) = link("acme/missing.git").await;
+    for name in ["acme/app.git", "alias.git", "acme/app.git/."] {
+        let (status, body) = link(name).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {body}");
+        assert_invalid(&body, "repository");
+        if !name.ends_with('.') {
+            assert_eq!(
+                body["error"]["message"].as_str().unwrap().replace(name, "?"),
+                missing["error"]["message"].as_str().unwrap().replace("acme/missing.git", "?"),
+                "a repository of another owner looks like one that does not exist"
+            );
+        }
+    }
+    let (status, body) = app
+        .request_as(
+            Some(&bob),
+            Method::POST,
+            &format!("{bobs}/pull-requests"),
+            Some(json!({"title": "x", "head_branch": "feature"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_error(&body, "NO_REPOSITORY");
+    let (status, _) =
+        app.patch(&format!("/v1/tasks/{alices_task}"), json!({"repository": "alias.git"})).await;
+    assert_eq!(status, StatusCode::OK, "alice may use her repository under another name");
+
+    // The operator shares the repository with bob, then takes it back.
+    repos.grant(&app, "bob", "alias.git");
+    let (ok, listed, _) =
+        agentshare(&["repositories", "list", "--owner", "bob", "--database-url", &app.db.url]);
+    assert!(
+        ok && listed.contains("acme/app.git"),
+        "grants are kept by the repository's one spelling: {listed}"
+    );
+    let (status, body) = link("acme/app.git").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let prs = format!("{bobs}/pull-requests");
+    let (status, body) = app
+        .request_as(Some(&bob), Method::POST, &prs, Some(json!({"title": "Docs", "head_branch": "docs"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    repos.operator(&app, "revoke", "bob", "acme/app.git");
+    let main_before = repos.head("main");
+    for (method, path) in [(Method::GET, format!("{prs}/1")), (Method::POST, format!("{prs}/1/merge"))] {
+        let (status, body) = app.request_as(Some(&bob), method, &path, None).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{path}: {body}");
+        assert_error(&body, "REPOSITORY_NOT_GRANTED");
+    }
+    assert_eq!(repos.head("main"), main_before, "nothing merged into alice's main");
+    let (status, _) = app.get(&format!("/v1/tasks/{alices_task}/pull-requests")).await;
+    assert_eq!(status, StatusCode::OK, "alice keeps her repository");
 }

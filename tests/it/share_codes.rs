@@ -20,6 +20,7 @@ backend_tests!(
     codes_can_expire,
     exchanges_are_rate_limited,
     live_streams_follow_the_task_and_stop_at_revocation,
+    viewers_get_secrets_masked_on_every_route,
 );
 
 /// Asserts the 003 error shape: exactly `code`, `error` and `message`.
@@ -413,4 +414,50 @@ async fn live_streams_follow_the_task_and_stop_at_revocation(app: TestApp) {
     app.patch(&format!("/v1/tasks/{task}"), json!({"status": "completed"})).await;
     read_stream(&mut owner, &mut seen, |s| s.contains("event: end")).await;
     assert!(seen.contains("event: end"), "{seen}");
+}
+
+/// What the viewer's page masks, the viewer's API masks too: the prompt, the
+/// events, the live stream and the answer to their own message. The owner sees
+/// everything as written.
+async fn viewers_get_secrets_masked_on_every_route(app: TestApp) {
+    let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    let aws = "AKIAIOSFODNN7EXAMPLE";
+    let (_, task) = app
+        .post("/v1/tasks", json!({"title": "leaky", "prompt": format!("Use GITHUB_TOKEN={token} to push")}))
+        .await;
+    let task = task["data"]["task_id"].as_str().unwrap().to_owned();
+    app.patch(&format!("/v1/tasks/{task}"), json!({"status": "running"})).await;
+    let events = format!("/v1/tasks/{task}/events");
+    app.post(&events, json!({"type": "progress", "content": format!("export AWS_ACCESS_KEY_ID={aws}")}))
+        .await;
+    let code = create_code(&app, &task, json!({"permissions": {"canSendMessage": true}})).await;
+    let viewer = session(&app, &code).await;
+    let leaks = |text: &str| text.contains(token) || text.contains(aws);
+
+    let (_, shown) = app.request_as(Some(&viewer), Method::GET, &format!("/v1/tasks/{task}"), None).await;
+    let (_, listed) = app.request_as(Some(&viewer), Method::GET, &events, None).await;
+    let (status, sent) = app
+        .request_as(
+            Some(&viewer),
+            Method::POST,
+            &format!("/v1/tasks/{task}/messages"),
+            Some(json!({"content": format!("I pasted {token} by mistake")})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    for (route, answer) in [("task", &shown), ("events", &listed), ("message", &sent)] {
+        assert!(!leaks(&answer.to_string()), "{route} shows a secret in clear: {answer}");
+    }
+    assert!(shown.to_string().contains("GITHUB_TOKEN=•"), "the rest of the prompt still shows: {shown}");
+    let mut stream =
+        app.client.get(app.url(&format!("{events}/stream"))).bearer_auth(&viewer).send().await.unwrap();
+    let mut seen = String::new();
+    read_stream(&mut stream, &mut seen, |s| s.contains("by mistake")).await;
+    assert!(seen.contains("AWS_ACCESS_KEY_ID") && !leaks(&seen), "the stream masks: {seen}");
+
+    let (_, owner) = app.get(&events).await;
+    assert!(
+        owner.to_string().contains(aws) && owner.to_string().contains(token),
+        "the owner sees all: {owner}"
+    );
 }

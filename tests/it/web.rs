@@ -22,6 +22,7 @@ backend_tests!(
     the_console_moderates_comments_and_shows_analytics,
     a_share_code_opens_the_task_page,
     viewer_pages_offer_and_allow_only_what_the_code_permits,
+    viewers_cannot_flood_a_task_page,
 );
 
 /// A browser: keeps cookies (as the server scoped them), follows nothing by itself.
@@ -572,6 +573,90 @@ async fn viewer_pages_offer_and_allow_only_what_the_code_permits(app: TestApp) {
     assert_eq!(events[0]["content"], "Please add tests");
     let page = browser.get(&app, &format!("/t/{task}?done=sent")).await;
     assert!(page.body.contains("Message sent.") && page.body.contains("Please add tests"));
+}
+
+/// The events of a task page, by sequence number.
+fn shown_events(page: &Page) -> Vec<i64> {
+    page.body
+        .split("id=\"event-")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// A viewer allowed to send messages tries to make the task page heavy: messages
+/// are bounded in size and number, and the page shows a bounded page of events,
+/// earlier ones a click away.
+async fn viewers_cannot_flood_a_task_page(app: TestApp) {
+    use reqwest::Method;
+    let task = app.create_task("Busy").await;
+    app.patch(&format!("/v1/tasks/{task}"), json!({"status": "running"})).await;
+    let code = create_code(&app, &task, json!({"canSendMessage": true})).await;
+    let (_, session) = app.request_as(None, Method::GET, &format!("/v1/auth/share?code={code}"), None).await;
+    let viewer = session["token"].as_str().unwrap().to_owned();
+    let messages = format!("/v1/tasks/{task}/messages");
+    let send = |content: String| {
+        app.request_as(Some(&viewer), Method::POST, &messages, Some(json!({ "content": content })))
+    };
+    let (status, body) = send("x".repeat(4001)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["details"]["field"], "content");
+    for n in 0..20 {
+        let (status, body) = send(format!("{n} {}", "m".repeat(3990))).await;
+        assert_eq!(status, StatusCode::CREATED, "message {n}: {body}");
+    }
+    let (status, body) = send("one more".into()).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "TOO_MANY_MESSAGES");
+    let (status, _) = app.post(&messages, json!({"content": "the owner is not limited"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    for n in 0..230 {
+        app.post(
+            &format!("/v1/tasks/{task}/events"),
+            json!({"type": "progress", "content": format!("step {n}")}),
+        )
+        .await;
+    }
+
+    let mut browser = Browser::new();
+    let latest = open_code(&mut browser, &app, &code).await;
+    assert_eq!(latest.status, StatusCode::OK);
+    assert_eq!(shown_events(&latest), (152..=251).collect::<Vec<_>>(), "the latest hundred events");
+    assert!(
+        latest.body.contains(&format!("href=\"/t/{task}?before=152\"")),
+        "earlier events are a click away"
+    );
+    assert!(latest.body.contains("data-stream="), "the latest page updates live");
+    let earlier = browser.get(&app, &format!("/t/{task}?before=152")).await;
+    assert_eq!(shown_events(&earlier), (52..=151).collect::<Vec<_>>());
+    assert!(!earlier.body.contains("data-stream="), "a page of earlier events stays still");
+    assert!(earlier.body.contains(&format!("href=\"/t/{task}\">Latest events")));
+    let first = browser.get(&app, &format!("/t/{task}?before=52")).await;
+    assert_eq!(shown_events(&first), (1..=51).collect::<Vec<_>>());
+    assert!(!first.body.contains("Earlier events"), "nothing before the first event");
+
+    // Long events: the page holds about a megabyte of them.
+    for part in 1..=2 {
+        let content = "word ".repeat(140_000);
+        let event = json!({"type": "output", "name": format!("report {part}"), "content": content});
+        let (status, body) = app.post(&format!("/v1/tasks/{task}/events"), event).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let latest = browser.get(&app, &format!("/t/{task}")).await;
+    assert_eq!(shown_events(&latest), vec![253], "one long event fills the page");
+    assert!(latest.body.len() < 2 * 1024 * 1024, "{} bytes", latest.body.len());
+    assert!(latest.body.contains(&format!("href=\"/t/{task}?before=253\"")));
+    let mut console = Browser::new();
+    console.sign_in(&app, &app.key).await;
+    let page = console.get(&app, &format!("/console/tasks/{task}")).await;
+    assert_eq!(shown_events(&page), vec![253], "the owner's page is paged alike");
+    let page = console.get(&app, &format!("/console/tasks/{task}?before=253")).await;
+    assert_eq!(
+        shown_events(&page),
+        (153..=252).collect::<Vec<_>>(),
+        "short events fill the rest of the budget"
+    );
+    assert!(page.body.contains(&format!("href=\"/console/tasks/{task}?before=153#events\"")));
 }
 
 #[tokio::test]

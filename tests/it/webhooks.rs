@@ -355,21 +355,80 @@ async fn endpoints_are_managed_by_their_owner(app: TestApp) {
     assert_eq!(app.get(&path).await.0, StatusCode::NOT_FOUND);
 }
 
-/// Without an allowed range, a webhook can't reach this machine or a private network.
+/// Without an allowed range, a webhook can't reach this machine or a private network;
+/// and what the attempts say is the same whether a name resolves only to internal
+/// addresses or not at all, so that they don't map the internal network.
 #[tokio::test]
 async fn private_destinations_are_refused_unless_allowed() {
     let app = TestApp::spawn_with(Backend::Sqlite, |s| s.webhook_retry_base = Duration::from_secs(60))
         .await
         .unwrap();
     let mut receiver = Receiver::start().await;
-    let (webhook_id, _) = register(&app, &receiver.url, &["share_link.created"]).await;
+    let internal = receiver.url.replace("127.0.0.1", "localhost");
+    let (webhook_id, _) = register(&app, &internal, &["share_link.created"]).await;
+    let (nowhere_id, _) = register(&app, "http://nowhere.invalid:9/hooks", &["share_link.created"]).await;
     let task = app.finished_task("t").await;
     app.share(&task, json!({})).await;
     let attempts = deliveries_until(&app, &webhook_id, |d| !d.is_empty()).await;
     assert_eq!(attempts[0]["status_code"], Value::Null);
-    assert!(attempts[0]["error"].as_str().unwrap().contains("private or internal"), "{}", attempts[0]);
+    assert_eq!(attempts[0]["error"], "localhost does not resolve to an address webhooks may reach");
     assert_eq!(attempts[0]["delivery_status"], "pending", "retried later, in case the address changes");
+    let unresolved = deliveries_until(&app, &nowhere_id, |d| !d.is_empty()).await;
+    assert_eq!(unresolved[0]["error"], "nowhere.invalid does not resolve to an address webhooks may reach");
     assert!(receiver.got.try_recv().is_err(), "nothing reached the receiver");
+}
+
+/// A proxy named by the environment (`HTTP_PROXY`) would resolve the endpoint's name
+/// itself, past the check of its address: deliveries never go through one.
+#[tokio::test]
+async fn a_proxy_in_the_environment_is_never_used() {
+    // A "proxy" that counts the connections it gets and answers none.
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let reached = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = reached.clone();
+    let _proxy = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = proxy.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/agentshare.db", dir.path().display());
+    let (created, stdout, stderr) =
+        crate::cli::agentshare(&["keys", "create", "--owner", "alice", "--database-url", &db]);
+    assert!(created, "{stderr}");
+    let key = stdout.lines().last().unwrap().trim().to_owned();
+    let env = [
+        ("HTTP_PROXY", proxy_url.as_str()),
+        ("http_proxy", proxy_url.as_str()),
+        ("ALL_PROXY", proxy_url.as_str()),
+    ];
+    let server = crate::cli::Server::start_with_env(
+        dir.path(),
+        &["--database-url", &db, "--webhook-allow-cidr", "127.0.0.0/8", "--webhook-retry-base-ms", "100"],
+        "warn",
+        std::process::Stdio::null(),
+        &env,
+    );
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let post = |path: &str, body: Value| {
+        client.post(format!("{}{path}", server.base)).bearer_auth(&key).json(&body).send()
+    };
+    let mut receiver = Receiver::start().await;
+    // A name, which a proxy would resolve for itself.
+    let url = receiver.url.replace("127.0.0.1", "localhost");
+    let hook = post("/v1/webhooks", json!({"url": url, "events": ["share_link.created"]})).await.unwrap();
+    assert_eq!(hook.status(), StatusCode::CREATED);
+    let task_id = server.finished_task(&client, &key).await;
+    assert_eq!(
+        post("/v1/share-links", json!({"task_id": task_id})).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    let delivered = receiver.next().await;
+    assert_eq!(serde_json::from_str::<Value>(&delivered.body).unwrap()["event"], "share_link.created");
+    assert_eq!(reached.load(std::sync::atomic::Ordering::SeqCst), 0, "the proxy was never asked");
 }
 
 /// Two instances on one PostgreSQL: every event is delivered, each by one worker, once.

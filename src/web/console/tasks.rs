@@ -11,26 +11,24 @@ use super::{Console, Nav};
 use crate::app::access::{owned_task, Caller};
 use crate::app::share_codes::{self, LiveCode};
 use crate::app::share_links::{self, LinkRequest, LinkUrls};
-use crate::app::{self, artifacts, events, tasks, AppState};
+use crate::app::{self, artifacts, tasks, AppState};
 use crate::domain::ids::{ArtifactId, ShareLinkId, TaskId};
 use crate::domain::page::Cursor;
 use crate::domain::share::{check_max_views, Permissions, SharePassword};
 use crate::domain::task::TaskStatus;
 use crate::domain::task_share::CodePermissions;
 use crate::domain::time::Timestamp;
-use crate::http::file_response;
+use crate::http::{file_response, ClientIp, Closer};
 use crate::storage::{ShareLinkRecord, TaskRecord};
 use crate::web::error::{failure, PageError};
 use crate::web::format;
 use crate::web::page::{page_or_error, see_other};
 use crate::web::qr;
-use crate::web::render::{FileLine, RenderedEvent};
+use crate::web::render::{timeline, FileLine, RenderedEvent};
 use crate::web::session::PostedForm;
 
 /// Tasks per page of the list.
 const TASKS_PER_PAGE: u32 = 25;
-/// Most events a task page shows (the latest ones).
-const EVENTS_SHOWN: i64 = 500;
 
 #[derive(Template)]
 #[template(path = "console/tasks.html")]
@@ -217,7 +215,10 @@ struct TaskPage {
     code_error: Option<String>,
     code_permissions: CodePermissions,
     events: Vec<RenderedEvent>,
-    earlier: bool,
+    /// Where the page of earlier events begins, when there are some.
+    earlier: Option<i64>,
+    /// Whether these are the latest events (else a link leads to them).
+    latest: bool,
     files: Vec<FileLine>,
     times: Vec<(&'static str, String)>,
 }
@@ -228,6 +229,8 @@ pub struct TaskPageQuery {
     share: Option<String>,
     /// A link just created, to show.
     created: Option<String>,
+    /// Show the events before this sequence number (a page of earlier events).
+    before: Option<String>,
 }
 
 fn task_path(state: &AppState, task_id: &TaskId) -> String {
@@ -240,7 +243,11 @@ pub async fn task_page(
     Path(task_id): Path<TaskId>,
     Query(query): Query<TaskPageQuery>,
 ) -> Response {
-    let page_state = PageState { dialog: ShareDialog::fresh(query.share.is_some()), code_error: None };
+    let page_state = PageState {
+        dialog: ShareDialog::fresh(query.share.is_some()),
+        code_error: None,
+        before: query.before.as_deref().and_then(|b| b.parse().ok()),
+    };
     render(&state, &console, &task_id, query.created.as_deref(), page_state, StatusCode::OK).await
 }
 
@@ -248,6 +255,8 @@ pub async fn task_page(
 struct PageState {
     dialog: ShareDialog,
     code_error: Option<String>,
+    /// The page of events that ends before this one (the latest without it).
+    before: Option<i64>,
 }
 
 async fn render(
@@ -290,9 +299,8 @@ async fn render(
             Some(Some(code)) => code.code.share.permissions(),
             _ => CodePermissions::default(),
         };
-        let after = (task.last_event_seq - EVENTS_SHOWN).max(0);
         let caller = Caller::Owner(owner.clone());
-        let events = events::list(state, &caller, task_id, after, None, EVENTS_SHOWN as u32).await?;
+        let timeline = timeline(state, &caller, &task, page_state.before, false).await?;
         let files = FileLine::of_task(artifacts::list(state, &caller, task_id).await?, &path);
         let mut times = vec![("Created", format::time(task.created_at))];
         times.extend(task.started_at.map(|t| ("Started", format::time(t))));
@@ -307,8 +315,9 @@ async fn render(
             code,
             code_error: page_state.code_error,
             code_permissions,
-            earlier: after > 0,
-            events: events.events.into_iter().map(|e| RenderedEvent::new(e, false)).collect(),
+            earlier: timeline.earlier,
+            latest: timeline.latest,
+            events: timeline.events,
             files,
             times,
             task,
@@ -387,7 +396,8 @@ pub async fn create_link(
         return refused.into_response();
     }
     let refused = |error: String| {
-        let page_state = PageState { dialog: ShareDialog::again(&form, error), code_error: None };
+        let page_state =
+            PageState { dialog: ShareDialog::again(&form, error), code_error: None, before: None };
         render(&state, &console, &task_id, None, page_state, StatusCode::BAD_REQUEST)
     };
     let request = match share_request(&task_id, &form) {
@@ -455,7 +465,8 @@ pub async fn create_code(
 }
 
 async fn code_refused(state: &AppState, console: &Console, task_id: &TaskId, error: &str) -> Response {
-    let page_state = PageState { dialog: ShareDialog::fresh(false), code_error: Some(error.to_owned()) };
+    let page_state =
+        PageState { dialog: ShareDialog::fresh(false), code_error: Some(error.to_owned()), before: None };
     render(state, console, task_id, None, page_state, StatusCode::BAD_REQUEST).await
 }
 
@@ -500,11 +511,13 @@ fn not_yours_is_not_found(err: app::Error, task_id: &TaskId) -> app::Error {
 pub async fn download(
     State(state): State<AppState>,
     console: Console,
+    ClientIp(client): ClientIp,
+    closer: Closer,
     Path((task_id, artifact_id)): Path<(TaskId, ArtifactId)>,
 ) -> Response {
     let owner = Caller::Owner(console.owner);
-    match artifacts::download(&state, &owner, &task_id, &artifact_id).await {
-        Ok(file) => file_response(file),
+    match artifacts::download(&state, &owner, &task_id, &artifact_id, client).await {
+        Ok(file) => file_response(file, closer, state.settings()),
         Err(err) => failure(err),
     }
 }
