@@ -47,11 +47,9 @@ async fn main() -> anyhow::Result<()> {
 
     let owner = db.upsert_owner("bench", None).await?;
     let task = db
-        .create_task(
-            &owner.owner_id,
-            &NewTask { title: "bench".into(), prompt: None, agent: None, machine_id: None },
-        )
-        .await?;
+        .create_task(&owner.owner_id, &NewTask::titled("bench"))
+        .await?
+        .map_err(|existing| anyhow::anyhow!("task {existing} exists"))?;
     let patch =
         TaskPatch { status: Some(agentshare::domain::task::TaskStatus::Completed), ..TaskPatch::default() };
     db.update_task(&owner.owner_id, &task.task_id, &patch).await?;

@@ -43,12 +43,12 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Demo> {
                 .into(),
         ),
         agent: Some("coder-agent 2.3".into()),
-        machine_id: None,
+        ..TaskInput::default()
     };
     let id = tasks::create(state, &owner, task).await?.task_id;
     set_status(state, &owner, &id, TaskStatus::Running).await?;
     for (event_type, name, content, private) in finished_events() {
-        let event = EventInput { event_type, name: name.map(str::to_owned), content, private };
+        let event = EventInput { private, ..EventInput::new(event_type, name.map(str::to_owned), content) };
         events::append(state, &owner, &id, event).await?;
     }
     for (name, content_type, content) in artifacts() {
@@ -86,7 +86,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Demo> {
         title: "Upgrade the web app's dependencies".into(),
         prompt: Some("Upgrade every dependency to its latest version and keep the tests green.".into()),
         agent: Some("coder-agent 2.3".into()),
-        machine_id: None,
+        ..TaskInput::default()
     };
     let live = tasks::create(state, &owner, live).await?.task_id;
     set_status(state, &owner, &live, TaskStatus::Running).await?;
@@ -129,18 +129,16 @@ async fn progress(state: AppState, owner: Owner, task_id: TaskId) {
     ];
     for step in steps {
         tokio::time::sleep(Duration::from_secs(6)).await;
-        let event =
-            EventInput { event_type: EventType::Progress, name: None, content: step.into(), private: false };
+        let event = EventInput::new(EventType::Progress, None, step.into());
         if events::append(&state, &owner, &task_id, event).await.is_err() {
             return;
         }
     }
-    let summary = EventInput {
-        event_type: EventType::Output,
-        name: Some("Summary".into()),
-        content: "## Dependencies upgraded\n\n- 10 minor and patch upgrades\n- `react-router` 6 → 7, with 9 routes adapted\n- All 214 tests pass\n".into(),
-        private: false,
-    };
+    let summary = EventInput::new(
+        EventType::Output,
+        Some("Summary".into()),
+        "## Dependencies upgraded\n\n- 10 minor and patch upgrades\n- `react-router` 6 → 7, with 9 routes adapted\n- All 214 tests pass\n".into(),
+    );
     if events::append(&state, &owner, &task_id, summary).await.is_ok() {
         let _ = set_status(&state, &owner, &task_id, TaskStatus::Completed).await;
     }

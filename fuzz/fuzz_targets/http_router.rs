@@ -33,7 +33,7 @@ use agentshare::app::AppState;
 use agentshare::config::Settings;
 use agentshare::domain::api_key::NewApiKey;
 use agentshare::domain::ids::{
-    self, CommentId, ConsoleSessionId, OwnerId, ShareLinkId, TaskShareId, ViewId, ViewerSessionId,
+    self, CommentId, ConsoleSessionId, OwnerId, ShareLinkId, TaskId, TaskShareId, ViewId, ViewerSessionId,
 };
 use agentshare::domain::page::Cursor;
 use agentshare::domain::share::{LinkKeys, Permissions, SharePassword};
@@ -44,7 +44,7 @@ use agentshare::domain::webhook::{SessionViewer, WebhookEvent};
 use agentshare::mail::Mailer;
 use agentshare::storage::{
     Db, NewArtifact, NewComment, NewEvent, NewPullRequest, NewShareLink, NewTask, NewTaskShare,
-    NewViewerSession, OutboxEvent, TaskPatch,
+    NewViewerSession, OutboxEvent, TaskPatch, TaskRecord,
 };
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -249,11 +249,13 @@ impl Harness {
             prompt: Some("SECRET-PROMPT: never shown to link viewers".into()),
             agent: Some("coder 1.0".into()),
             machine_id: machine.map(str::to_owned),
+            ..NewTask::titled(title)
         };
-        let done = db.create_task(&alice, &task("Fix the login bug", None)).await.expect("a task");
-        let running = db.create_task(&alice, &task("Still going", None)).await.expect("a task");
-        let local = db.create_task(&alice, &task("On a laptop", Some("laptop-1"))).await.expect("a task");
-        let others = db.create_task(&bob, &task("Bob's task", None)).await.expect("a task");
+        let new = |created: sqlx::Result<Result<TaskRecord, TaskId>>| created.expect("a task").expect("a new task");
+        let done = new(db.create_task(&alice, &task("Fix the login bug", None)).await);
+        let running = new(db.create_task(&alice, &task("Still going", None)).await);
+        let local = new(db.create_task(&alice, &task("On a laptop", Some("laptop-1"))).await);
+        let others = new(db.create_task(&bob, &task("Bob's task", None)).await);
         let finish = |status| TaskPatch { status: Some(status), ..Default::default() };
         db.update_task(&alice, &done.task_id, &finish(TaskStatus::Completed)).await.expect("completed");
         db.update_task(&alice, &running.task_id, &finish(TaskStatus::Running)).await.expect("running");

@@ -163,6 +163,7 @@ fn app_parts(err: &app::Error) -> (StatusCode, &'static str, String, Value) {
         PullRequestNotFound { number } => {
             ("PULL_REQUEST_NOT_FOUND", "Pull request not found".into(), json!({ "number": number }))
         }
+        TaskExists { task_id } => ("TASK_EXISTS", err.to_string(), json!({ "task_id": task_id })),
         NoRepository { task_id } => ("NO_REPOSITORY", err.to_string(), json!({ "task_id": task_id })),
         RepositoryNotGranted { task_id } => {
             ("REPOSITORY_NOT_GRANTED", err.to_string(), json!({ "task_id": task_id }))

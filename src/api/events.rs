@@ -18,7 +18,7 @@ use crate::domain::ids::TaskId;
 use crate::domain::task::EventType;
 use crate::domain::time::Timestamp;
 use crate::http::ClientIp;
-use crate::storage::EventRecord;
+use crate::storage::{Appended, EventRecord};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -43,7 +43,11 @@ pub struct EventView {
     /// `owner` (sent with the owner's API key) or `viewer` (sent by someone holding a share code).
     #[schema(example = "owner")]
     pub author: String,
+    /// When it happened: when it was appended, or the time it was appended with.
     pub created_at: Timestamp,
+    /// The key it was appended with, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl From<EventRecord> for EventView {
@@ -56,6 +60,7 @@ impl From<EventRecord> for EventView {
             private: e.private,
             author: e.author.as_str().to_owned(),
             created_at: e.created_at,
+            key: e.event_key,
         }
     }
 }
@@ -80,6 +85,19 @@ pub struct AppendEventRequest {
     /// Keep this event from everyone the task is shared with (default false).
     #[serde(default)]
     pub private: bool,
+    /// Up to 200 characters, unique within the task: appending an event with a key
+    /// already used appends nothing and answers the stored event with 200 (so a
+    /// retried request, or a transcript imported again, adds nothing twice).
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    pub key: Option<String>,
+    /// When it happened (RFC 3339), if not now: for imports and replays; not in the
+    /// future.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub created_at: Option<String>,
 }
 
 /// Query of `GET /v1/tasks/{task_id}/events`.
@@ -121,6 +139,7 @@ pub struct EventList {
     security(("api_key" = [])),
     responses(
         (status = 201, description = "The stored event", body = Envelope<EventView>),
+        (status = 200, description = "An event with this `key` was appended before: the stored one", body = Envelope<EventView>),
         (status = 400, description = "`INVALID_REQUEST`", body = ErrorEnvelope),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
         (status = 404, description = "`TASK_NOT_FOUND`", body = ErrorEnvelope),
@@ -133,13 +152,25 @@ async fn append_event(
     ApiPath(task_id): ApiPath<TaskId>,
     ApiJson(body): ApiJson<AppendEventRequest>,
 ) -> Result<Response, ApiError> {
+    let at = body
+        .created_at
+        .as_deref()
+        .map(|text| {
+            Timestamp::parse(text).ok_or(ApiError::invalid("created_at", "not an RFC 3339 timestamp"))
+        })
+        .transpose()?;
     let input = EventInput {
         event_type: body.event_type,
         content: body.content,
         name: body.name,
         private: body.private,
+        key: body.key,
+        at,
     };
-    Ok(created(EventView::from(events::append(&state, &owner, &task_id, input).await?)))
+    Ok(match events::append(&state, &owner, &task_id, input).await? {
+        Appended::New(event) => created(EventView::from(event)),
+        Appended::Existing(event) => ok(EventView::from(event)),
+    })
 }
 
 /// List events

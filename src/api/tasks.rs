@@ -13,9 +13,9 @@ use super::{created, ok, Envelope};
 use crate::app::tasks::{self, TaskChanges, TaskInput};
 use crate::app::AppState;
 use crate::domain::ids::TaskId;
-use crate::domain::task::TaskStatus;
+use crate::domain::task::{TaskSource, TaskStatus};
 use crate::domain::time::Timestamp;
-use crate::storage::TaskRecord;
+use crate::storage::{TaskFilter, TaskRecord};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_task, list_tasks)).routes(routes!(get_task, update_task))
@@ -55,6 +55,16 @@ pub struct TaskView {
     pub base_branch: Option<String>,
     /// Whether a pull request needs an approval before it can be merged.
     pub require_pr_approval: bool,
+    /// How the task came in: `api`, `otlp` (OpenTelemetry traces), `import` (a
+    /// transcript) or `cli` (`agentshare run`).
+    pub source: TaskSource,
+    /// The task's id where it came from (an OTLP conversation or trace id, an
+    /// imported session's id…), unique per owner and source.
+    pub external_id: Option<String>,
+    /// Facts about the run: for traces, `model`, `input_tokens`, `output_tokens`,
+    /// `duration_ms`; for `agentshare run`, `command`, `exit_code`, `duration_ms`.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
 }
 
 impl TaskView {
@@ -83,6 +93,9 @@ impl From<TaskRecord> for TaskView {
             repository: t.repository,
             base_branch: t.base_branch,
             require_pr_approval: t.require_pr_approval,
+            source: t.source,
+            external_id: t.external_id,
+            metadata: t.metadata.as_deref().and_then(|json| serde_json::from_str(json).ok()),
         }
     }
 }
@@ -119,6 +132,20 @@ pub struct CreateTaskRequest {
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
     )]
     pub agent: Option<String>,
+    /// How the task comes in: `api` (the default), `import` or `cli`; `otlp` tasks
+    /// are made by `POST /otlp/v1/traces` alone.
+    pub source: Option<TaskSource>,
+    /// The task's id where it comes from, unique per owner and source: creating a
+    /// second task with the same one answers 409 `TASK_EXISTS` naming the first.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    pub external_id: Option<String>,
+    /// Facts about the run, a JSON object of at most 16 KiB.
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Body of `PATCH /v1/tasks/{task_id}`; absent fields stay as they are.
@@ -150,6 +177,10 @@ pub struct UpdateTaskRequest {
     pub base_branch: Option<String>,
     /// Whether a pull request needs an approval before it can be merged.
     pub require_pr_approval: Option<bool>,
+    /// Replaces the task's metadata (a JSON object of at most 16 KiB); null removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<Option<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// Query of `GET /v1/tasks`.
@@ -159,6 +190,10 @@ pub struct UpdateTaskRequest {
 pub struct ListTasksQuery {
     /// Only tasks in this status.
     pub status: Option<TaskStatus>,
+    /// Only tasks that came in this way.
+    pub source: Option<TaskSource>,
+    /// Only the task with this `external_id` (with `source`, at most one).
+    pub external_id: Option<String>,
     /// 1–100, default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
@@ -187,6 +222,7 @@ pub struct TaskList {
         (status = 201, description = "The new task", body = Envelope<TaskView>),
         (status = 400, description = "`INVALID_REQUEST`", body = ErrorEnvelope),
         (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
+        (status = 409, description = "`TASK_EXISTS`: a task of this source already has this `external_id` (`details.task_id`)", body = ErrorEnvelope),
     )
 )]
 async fn create_task(
@@ -194,8 +230,15 @@ async fn create_task(
     AuthOwner(owner): AuthOwner,
     ApiJson(body): ApiJson<CreateTaskRequest>,
 ) -> Result<Response, ApiError> {
-    let input =
-        TaskInput { title: body.title, machine_id: body.machine_id, prompt: body.prompt, agent: body.agent };
+    let input = TaskInput {
+        title: body.title,
+        machine_id: body.machine_id,
+        prompt: body.prompt,
+        agent: body.agent,
+        source: body.source.unwrap_or(TaskSource::Api),
+        external_id: body.external_id,
+        metadata: body.metadata,
+    };
     Ok(created(TaskView::from(tasks::create(&state, &owner, input).await?)))
 }
 
@@ -241,7 +284,8 @@ async fn list_tasks(
 ) -> Result<Response, ApiError> {
     let limit = page_limit(query.limit, 20, 100)?;
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
-    let page = tasks::list(&state, &owner, query.status, after, limit).await?;
+    let filter = TaskFilter { status: query.status, source: query.source, external_id: query.external_id };
+    let page = tasks::list(&state, &owner, &filter, after, limit).await?;
     Ok(ok(TaskList {
         has_more: page.next.is_some(),
         next_cursor: page.next.map(|cursor| cursor.encode()),
@@ -281,6 +325,7 @@ async fn update_task(
         repository: body.repository,
         base_branch: body.base_branch,
         require_pr_approval: body.require_pr_approval,
+        metadata: body.metadata,
     };
     Ok(ok(TaskView::from(tasks::update(&state, &owner, &task_id, changes).await?)))
 }

@@ -18,6 +18,9 @@ pub enum Error {
     /// No credential, or one that is unknown, revoked or expired.
     #[error("Sign in again: the key or session is not valid")]
     Unauthenticated,
+    /// The owner already has a task of this source with this external id.
+    #[error("A task with this external_id already exists")]
+    TaskExists { task_id: TaskId },
     /// No such task, or a task of another owner (they look the same).
     #[error("The task was not found")]
     TaskNotFound { task_id: TaskId },
@@ -182,6 +185,7 @@ impl Error {
             ShareLinkRevoked { .. }
             | NoRepository { .. }
             | RepositoryNotGranted { .. }
+            | TaskExists { .. }
             | BranchNotFound { .. }
             | UnrelatedHistories { .. }
             | PullRequestExists { .. }

@@ -16,8 +16,9 @@ use crate::domain::secrets;
 use crate::domain::task::{self, Author, EventType};
 use crate::domain::task_share::Action;
 use crate::domain::text::bounded;
+use crate::domain::time::Timestamp;
 use crate::limits::StreamSlot;
-use crate::storage::{EventPage, EventRecord, NewEvent, Owner};
+use crate::storage::{Appended, EventPage, EventRecord, NewEvent, Owner};
 
 /// Longest message of an owner, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 100_000;
@@ -41,6 +42,18 @@ pub struct EventInput {
     pub name: Option<String>,
     /// Keep this event from everyone the task is shared with.
     pub private: bool,
+    /// Unique within the task: appending an event with a key already used appends
+    /// nothing and answers the stored event (a retried request, a re-import).
+    pub key: Option<String>,
+    /// When it happened, if not now (up to a minute ahead of the server's clock).
+    pub at: Option<Timestamp>,
+}
+
+impl EventInput {
+    /// A shared event happening now, without a key.
+    pub fn new(event_type: EventType, name: Option<String>, content: String) -> EventInput {
+        EventInput { event_type, content, name, private: false, key: None, at: None }
+    }
 }
 
 /// Checks an event to append, written by `author`.
@@ -50,28 +63,40 @@ pub fn checked_event(input: EventInput, author: Author) -> Result<NewEvent> {
     if input.event_type == EventType::Output && name.is_none() {
         return Err(Error::invalid("name", "name is required for output events"));
     }
+    if input.at.is_some_and(|at| at.millis() > Timestamp::now().millis() + 60_000) {
+        return Err(Error::invalid("created_at", "created_at must not be in the future"));
+    }
     Ok(NewEvent {
         event_type: input.event_type,
         name,
         content: bounded("content", &input.content, 1, task::MAX_EVENT_CHARS, true)?,
         private: input.private,
         author,
+        key: input
+            .key
+            .as_deref()
+            .map(|k| bounded("key", k, 1, task::MAX_EXTERNAL_ID_CHARS, false))
+            .transpose()?,
+        at: input.at,
     })
 }
 
-/// Appends an event to `owner`'s task; it gets the task's next sequence number.
+/// Appends an event to `owner`'s task; it gets the task's next sequence number
+/// (unless its key was used before: see [`Appended`]).
 pub async fn append(
     state: &AppState,
     owner: &Owner,
     task_id: &TaskId,
     input: EventInput,
-) -> Result<EventRecord> {
+) -> Result<Appended> {
     owned_task(state, owner, task_id).await?;
     let event = checked_event(input, Author::Owner)?;
-    let record =
+    let appended =
         state.db().append_event(task_id, &event).await?.ok_or_else(|| Error::task_not_found(task_id))?;
-    state.signals().events_changed();
-    Ok(record)
+    if matches!(appended, Appended::New(_)) {
+        state.signals().events_changed();
+    }
+    Ok(appended)
 }
 
 /// An event as `caller` is shown it: viewers see secrets masked (API keys, tokens,
@@ -125,6 +150,8 @@ pub async fn post_message(
         content: bounded("content", content, 1, longest, true)?,
         private: false,
         author: caller.author(),
+        key: None,
+        at: None,
     };
     if !caller.is_owner() {
         if let Err(wait) = state.limits().messages.take(client) {
@@ -135,7 +162,7 @@ pub async fn post_message(
         state.db().append_event(task_id, &event).await?.ok_or_else(|| Error::task_not_found(task_id))?;
     state.signals().events_changed();
     tracing::info!(task_id = %task_id, author = caller.author().as_str(), "message sent");
-    Ok(shown_to(caller.is_owner(), record))
+    Ok(shown_to(caller.is_owner(), record.record()))
 }
 
 /// One item of a live stream of a task's events.

@@ -6,9 +6,12 @@ use super::error::{Error, Result};
 use super::{pull_requests, AppState};
 use crate::domain::ids::TaskId;
 use crate::domain::page::Cursor;
-use crate::domain::task::{self, TaskStatus};
+use crate::domain::task::{self, TaskSource, TaskStatus};
 use crate::domain::text::bounded;
-use crate::storage::{NewTask, Owner, TaskPage, TaskPatch, TaskRecord, UpdateOutcome};
+use crate::storage::{NewTask, Owner, TaskFilter, TaskPage, TaskPatch, TaskRecord, UpdateOutcome};
+
+/// A JSON object of facts about a run.
+pub type Metadata = serde_json::Map<String, serde_json::Value>;
 
 /// A task to register.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +24,11 @@ pub struct TaskInput {
     pub prompt: Option<String>,
     /// Which agent runs the task.
     pub agent: Option<String>,
+    /// How the task comes in (not [`TaskSource::Otlp`]: those come from traces).
+    pub source: TaskSource,
+    /// Its id there, unique per owner and source.
+    pub external_id: Option<String>,
+    pub metadata: Option<Metadata>,
 }
 
 /// Changes to a task; `None` leaves a field as it is.
@@ -35,14 +43,32 @@ pub struct TaskChanges {
     /// The branch pull requests merge into (default `main`), with `repository`.
     pub base_branch: Option<String>,
     pub require_pr_approval: Option<bool>,
+    /// `Some(None)` removes the metadata.
+    pub metadata: Option<Option<Metadata>>,
 }
 
 fn optional_label(field: &str, value: Option<&str>) -> Result<Option<String>> {
     Ok(value.map(|v| bounded(field, v, 1, task::MAX_LABEL_CHARS, false)).transpose()?)
 }
 
-/// Registers a task of `owner`, in `pending` status.
+/// The stored form of `metadata`, within [`task::MAX_METADATA_BYTES`].
+pub fn checked_metadata(metadata: &Metadata) -> Result<String> {
+    let json = serde_json::Value::Object(metadata.clone()).to_string();
+    if json.len() > task::MAX_METADATA_BYTES {
+        return Err(Error::invalid(
+            "metadata",
+            format!("metadata must be at most {} bytes of JSON", task::MAX_METADATA_BYTES),
+        ));
+    }
+    Ok(json)
+}
+
+/// Registers a task of `owner`, in `pending` status; [`Error::TaskExists`] when
+/// the owner already has a task of the same source with the same `external_id`.
 pub async fn create(state: &AppState, owner: &Owner, input: TaskInput) -> Result<TaskRecord> {
+    if input.source == TaskSource::Otlp {
+        return Err(Error::invalid("source", "otlp tasks are made from traces sent to /otlp/v1/traces"));
+    }
     let task = NewTask {
         title: bounded("title", &input.title, 1, task::MAX_TITLE_CHARS, false)?,
         machine_id: optional_label("machine_id", input.machine_id.as_deref())?,
@@ -52,8 +78,19 @@ pub async fn create(state: &AppState, owner: &Owner, input: TaskInput) -> Result
             .map(|p| bounded("prompt", p, 0, task::MAX_PROMPT_CHARS, true))
             .transpose()?,
         agent: optional_label("agent", input.agent.as_deref())?,
+        source: input.source,
+        external_id: input
+            .external_id
+            .as_deref()
+            .map(|id| bounded("external_id", id, 1, task::MAX_EXTERNAL_ID_CHARS, false))
+            .transpose()?,
+        metadata: input.metadata.as_ref().map(checked_metadata).transpose()?,
     };
-    let record = state.db().create_task(&owner.owner_id, &task).await?;
+    let record = state
+        .db()
+        .create_task(&owner.owner_id, &task)
+        .await?
+        .map_err(|task_id| Error::TaskExists { task_id })?;
     tracing::info!(task_id = %record.task_id, owner_id = %owner.owner_id, "task created");
     Ok(record)
 }
@@ -71,15 +108,18 @@ pub async fn get(state: &AppState, caller: &Caller, task_id: &TaskId) -> Result<
     Ok(task)
 }
 
-/// A page of `owner`'s tasks, newest first, optionally only those in `status`.
+/// A page of `owner`'s tasks, newest first, those `filter` lets through.
 pub async fn list(
     state: &AppState,
     owner: &Owner,
-    status: Option<TaskStatus>,
+    filter: &TaskFilter,
     after: Option<Cursor>,
     limit: u32,
 ) -> Result<TaskPage> {
-    Ok(state.db().list_tasks(&owner.owner_id, status, after, limit).await?)
+    if let Some(id) = &filter.external_id {
+        bounded("external_id", id, 1, task::MAX_EXTERNAL_ID_CHARS, false)?;
+    }
+    Ok(state.db().list_tasks(&owner.owner_id, filter, after, limit).await?)
 }
 
 /// Changes `owner`'s task. Status moves along `pending → running → completed |
@@ -129,6 +169,7 @@ pub async fn update(
             None => None,
         },
         require_pr_approval: changes.require_pr_approval,
+        metadata: changes.metadata.map(|m| m.as_ref().map(checked_metadata).transpose()).transpose()?,
     };
     match state.db().update_task(&owner.owner_id, task_id, &patch).await? {
         UpdateOutcome::Updated(task) => {

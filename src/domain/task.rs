@@ -145,8 +145,44 @@ impl std::fmt::Display for PullRequestStatus {
     }
 }
 
+/// How a task came in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskSource {
+    /// Created through the REST API.
+    #[default]
+    Api,
+    /// Made from OpenTelemetry traces sent to `POST /otlp/v1/traces`.
+    Otlp,
+    /// Imported from an agent's transcript (`agentshare import`).
+    Import,
+    /// A command wrapped by `agentshare run`.
+    Cli,
+}
+
+impl TaskSource {
+    pub const ALL: [TaskSource; 4] = [TaskSource::Api, TaskSource::Otlp, TaskSource::Import, TaskSource::Cli];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskSource::Api => "api",
+            TaskSource::Otlp => "otlp",
+            TaskSource::Import => "import",
+            TaskSource::Cli => "cli",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TaskSource> {
+        TaskSource::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
 /// Longest task title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest `external_id` of a task, or `key` of an event, in characters.
+pub const MAX_EXTERNAL_ID_CHARS: usize = 200;
+/// Largest task `metadata`, in bytes of JSON.
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 /// Longest `machine_id`, `agent` or event `name`, in characters.
 pub const MAX_LABEL_CHARS: usize = 200;
 /// Longest task prompt, in characters.

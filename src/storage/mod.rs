@@ -36,7 +36,7 @@ pub use comments::{CommentBounds, CommentRecord, CommentRefusal, CommentStatus, 
 pub use console::ConsoleSession;
 pub(crate) use dialect::SQLITE_BUSY_TIMEOUT;
 pub use dialect::{Backend, Db, DbOptions};
-pub use events::{EventPage, EventRecord, NewEvent};
+pub use events::{Appended, EventPage, EventRecord, NewEvent};
 pub use outbox::OutboxEvent;
 pub use owners::{ApiKeyRecord, Owner};
 pub use pull_requests::{NewPullRequest, PullRequestRecord};
@@ -46,7 +46,7 @@ pub use share_links::{
     PendingViewMail, ShareLinkPatch, ShareLinkRecord, TaskFacts, DIMENSIONS,
 };
 pub use task_shares::{NewTaskShare, NewViewerSession, TaskShareRecord, ViewerSession};
-pub use tasks::{NewTask, TaskPage, TaskPatch, TaskRecord, UpdateOutcome};
+pub use tasks::{NewTask, TaskFilter, TaskPage, TaskPatch, TaskRecord, UpdateOutcome};
 pub use webhooks::{AttemptRecord, AttemptResult, DueDelivery, WebhookPatch, WebhookRecord};
 pub use writer::{PendingView, ViewOutcome, ViewedLink, WriteError, Writer, MAX_BATCH};
 

@@ -4,12 +4,12 @@ use super::dialect::dispatch;
 use super::{next_page, Db};
 use crate::domain::ids::{OwnerId, TaskId};
 use crate::domain::page::Cursor;
-use crate::domain::task::TaskStatus;
+use crate::domain::task::{TaskSource, TaskStatus};
 use crate::domain::time::Timestamp;
 
 const TASK_COLUMNS: &str = "task_id, owner_id, title, prompt, agent, machine_id, status, \
      last_event_seq, created_at, updated_at, started_at, finished_at, repository, base_branch, \
-     require_pr_approval";
+     require_pr_approval, source, external_id, metadata";
 
 /// A task as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -33,6 +33,12 @@ pub struct TaskRecord {
     pub base_branch: Option<String>,
     /// Whether a pull request needs an approval before it can be merged.
     pub require_pr_approval: bool,
+    /// How the task came in.
+    pub source: TaskSource,
+    /// Its id where it came from (unique per owner and source), if any.
+    pub external_id: Option<String>,
+    /// A JSON object (model, token usage, duration…), if any.
+    pub metadata: Option<String>,
 }
 
 /// A validated request to create a task.
@@ -42,6 +48,33 @@ pub struct NewTask {
     pub prompt: Option<String>,
     pub agent: Option<String>,
     pub machine_id: Option<String>,
+    pub source: TaskSource,
+    pub external_id: Option<String>,
+    /// A JSON object.
+    pub metadata: Option<String>,
+}
+
+impl NewTask {
+    /// A task with only a title, from the API, in cloud mode.
+    pub fn titled(title: impl Into<String>) -> NewTask {
+        NewTask {
+            title: title.into(),
+            prompt: None,
+            agent: None,
+            machine_id: None,
+            source: TaskSource::Api,
+            external_id: None,
+            metadata: None,
+        }
+    }
+}
+
+/// Which of an owner's tasks to list.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub status: Option<TaskStatus>,
+    pub source: Option<TaskSource>,
+    pub external_id: Option<String>,
 }
 
 /// A validated change to a task; `None` leaves a field as it is.
@@ -54,6 +87,8 @@ pub struct TaskPatch {
     /// `Some(None)` unlinks the repository; linking sets `base_branch` too.
     pub repository: Option<Option<(String, String)>>,
     pub require_pr_approval: Option<bool>,
+    /// `Some(None)` removes the metadata.
+    pub metadata: Option<Option<String>>,
 }
 
 /// What became of an update.
@@ -73,13 +108,21 @@ pub struct TaskPage {
 }
 
 impl Db {
-    pub async fn create_task(&self, owner_id: &OwnerId, task: &NewTask) -> sqlx::Result<TaskRecord> {
+    /// Stores a new task of `owner_id`; `Err(existing)` when the owner already has a
+    /// task with the same source and `external_id`.
+    pub async fn create_task(
+        &self,
+        owner_id: &OwnerId,
+        task: &NewTask,
+    ) -> sqlx::Result<Result<TaskRecord, TaskId>> {
         let now = Timestamp::now();
         let sql = format!(
-            "INSERT INTO tasks (task_id, owner_id, title, prompt, agent, machine_id, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING {TASK_COLUMNS}"
+            "INSERT INTO tasks (task_id, owner_id, title, prompt, agent, machine_id, status, created_at, updated_at, \
+             source, external_id, metadata) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11) \
+             ON CONFLICT (owner_id, source, external_id) WHERE external_id IS NOT NULL DO NOTHING \
+             RETURNING {TASK_COLUMNS}"
         );
-        dispatch!(self.write(), |pool| {
+        let created: Option<TaskRecord> = dispatch!(self.write(), |pool| {
             sqlx::query_as(&sql)
                 .bind(TaskId::generate())
                 .bind(owner_id)
@@ -89,9 +132,41 @@ impl Db {
                 .bind(&task.machine_id)
                 .bind(TaskStatus::Pending)
                 .bind(now)
-                .fetch_one(pool)
+                .bind(task.source)
+                .bind(&task.external_id)
+                .bind(&task.metadata)
+                .fetch_optional(pool)
                 .await
-        })
+        })?;
+        if let Some(created) = created {
+            return Ok(Ok(created));
+        }
+        let existing = self
+            .task_by_external_id(owner_id, task.source, task.external_id.as_deref().unwrap_or_default())
+            .await?;
+        match existing {
+            Some(existing) => Ok(Err(existing.task_id)),
+            // Only a conflict on the external id inserts nothing.
+            None => Err(sqlx::Error::RowNotFound),
+        }
+    }
+
+    /// `owner_id`'s task from `source` with `external_id`, if any.
+    pub async fn task_by_external_id(
+        &self,
+        owner_id: &OwnerId,
+        source: TaskSource,
+        external_id: &str,
+    ) -> sqlx::Result<Option<TaskRecord>> {
+        let sql = format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE owner_id = $1 AND source = $2 AND external_id = $3"
+        );
+        dispatch!(self.read(), |pool| sqlx::query_as(&sql)
+            .bind(owner_id)
+            .bind(source)
+            .bind(external_id)
+            .fetch_optional(pool)
+            .await)
     }
 
     /// The task `task_id`, whoever owns it. Callers check ownership.
@@ -109,11 +184,11 @@ impl Db {
         Ok(self.get_task(task_id).await?.filter(|t| t.owner_id == *owner_id))
     }
 
-    /// A page of `owner_id`'s tasks, newest first, optionally only those in `status`.
+    /// A page of `owner_id`'s tasks, newest first, those `filter` lets through.
     pub async fn list_tasks(
         &self,
         owner_id: &OwnerId,
-        status: Option<TaskStatus>,
+        filter: &TaskFilter,
         after: Option<Cursor>,
         limit: u32,
     ) -> sqlx::Result<TaskPage> {
@@ -121,16 +196,19 @@ impl Db {
             "SELECT {TASK_COLUMNS} FROM tasks \
              WHERE owner_id = $1 AND ($2 IS NULL OR status = $2) \
                AND (created_at < $3 OR (created_at = $3 AND task_id < $4)) \
+               AND ($6 IS NULL OR source = $6) AND ($7 IS NULL OR external_id = $7) \
              ORDER BY created_at DESC, task_id DESC LIMIT $5"
         );
         let after = after.unwrap_or(Cursor { at: Timestamp(i64::MAX), id: String::new() });
         let mut tasks: Vec<TaskRecord> = dispatch!(self.read(), |pool| {
             sqlx::query_as(&sql)
                 .bind(owner_id)
-                .bind(status)
+                .bind(filter.status)
                 .bind(after.at)
                 .bind(&after.id)
                 .bind(i64::from(limit) + 1)
+                .bind(filter.source)
+                .bind(&filter.external_id)
                 .fetch_all(pool)
                 .await
         })?;
@@ -156,6 +234,7 @@ impl Db {
                  repository = CASE WHEN $11 THEN $12 ELSE repository END, \
                  base_branch = CASE WHEN $11 THEN $13 ELSE base_branch END, \
                  require_pr_approval = COALESCE($14, require_pr_approval), \
+                 metadata = CASE WHEN $15 THEN $16 ELSE metadata END, \
                  updated_at = $9 \
              WHERE task_id = $1 AND owner_id = $2 AND status = $10 RETURNING {TASK_COLUMNS}"
         );
@@ -183,6 +262,8 @@ impl Db {
                     .bind(patch.repository.clone().flatten().map(|(repo, _)| repo))
                     .bind(patch.repository.clone().flatten().map(|(_, base)| base))
                     .bind(patch.require_pr_approval)
+                    .bind(patch.metadata.is_some())
+                    .bind(patch.metadata.clone().flatten())
                     .fetch_optional(pool)
                     .await
             })?;

@@ -10,7 +10,7 @@ use crate::domain::ids::{
     ApiKeyId, ArtifactId, CommentId, ConsoleSessionId, EventId, OwnerId, PullRequestId, ShareLinkId, TaskId,
     TaskShareId, ViewId, ViewerSessionId, WebhookId,
 };
-use crate::domain::task::{Author, EventType, PullRequestStatus, TaskStatus};
+use crate::domain::task::{Author, EventType, PullRequestStatus, TaskSource, TaskStatus};
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::{DeliveryStatus, EndpointStatus};
 
@@ -86,7 +86,15 @@ macro_rules! names_stored_as_text {
     };
 }
 
-names_stored_as_text!(TaskStatus, EventType, Author, PullRequestStatus, EndpointStatus, DeliveryStatus);
+names_stored_as_text!(
+    TaskStatus,
+    TaskSource,
+    EventType,
+    Author,
+    PullRequestStatus,
+    EndpointStatus,
+    DeliveryStatus
+);
 
 impl<DB: Database> Type<DB> for Timestamp
 where

@@ -10,6 +10,7 @@ backend_tests!(
     events_filter_by_type_and_page,
     event_bodies_are_validated,
     concurrent_appends_get_distinct_consecutive_numbers,
+    an_event_key_appends_once,
 );
 
 async fn events_are_numbered_and_listed_in_order(app: TestApp) {
@@ -123,4 +124,41 @@ async fn concurrent_appends_get_distinct_consecutive_numbers(app: TestApp) {
     assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
     let (_, body) = app.get(&format!("{path}?limit=1000")).await;
     assert_eq!(body["data"]["events"].as_array().unwrap().len(), 40);
+}
+
+/// A key makes appending idempotent: the same key again, even at once from many
+/// requests, appends nothing and answers the stored event; an event may carry the
+/// time it happened.
+async fn an_event_key_appends_once(app: TestApp) {
+    let task = app.create_task("t").await;
+    let path = format!("/v1/tasks/{task}/events");
+    let line = json!({"type": "log", "content": "line 1", "key": "run-1/1", "created_at": "2026-01-02T03:04:05.678Z"});
+    let (status, first) = app.post(&path, line.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["data"]["created_at"], "2026-01-02T03:04:05.678Z");
+    assert_eq!(first["data"]["key"], "run-1/1");
+    let retries = futures_util::future::join_all((0..10).map(|_| app.post(&path, line.clone()))).await;
+    for (status, body) in retries {
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["data"]["seq"], first["data"]["seq"]);
+    }
+    let racing = futures_util::future::join_all(
+        (0..10).map(|_| app.post(&path, json!({"type": "log", "content": "line 2", "key": "run-1/2"}))),
+    )
+    .await;
+    let created = racing.iter().filter(|(status, _)| *status == StatusCode::CREATED).count();
+    assert_eq!(created, 1, "one of many racing appends with one key appends");
+    let (_, task_now) = app.get(&format!("/v1/tasks/{task}")).await;
+    assert_eq!(task_now["data"]["last_event_seq"], 2, "no numbers were spent on repeats");
+    let (_, listed) = app.get(&path).await;
+    assert_eq!(listed["data"]["events"].as_array().unwrap().len(), 2);
+
+    let (status, body) =
+        app.post(&path, json!({"type": "log", "content": "x", "created_at": "2999-01-01T00:00:00Z"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_invalid(&body, "created_at");
+    let (status, body) =
+        app.post(&path, json!({"type": "log", "content": "x", "created_at": "yesterday"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_invalid(&body, "created_at");
 }

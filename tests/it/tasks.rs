@@ -16,6 +16,7 @@ backend_tests!(
     final_statuses_never_change,
     update_changes_title_and_machine,
     concurrent_final_transitions_have_one_winner,
+    tasks_carry_their_source_and_external_id,
 );
 
 async fn creating_a_task_returns_it_pending_in_cloud_mode(app: TestApp) {
@@ -249,4 +250,60 @@ async fn concurrent_final_transitions_have_one_winner(app: TestApp) {
         let expected = if *to == winner { StatusCode::OK } else { StatusCode::CONFLICT };
         assert_eq!(*status, expected, "asked {to}, final {winner}");
     }
+}
+
+/// A task says where it came from and its id there: one task per id and source,
+/// found again by the list's filters; metadata is a bounded JSON object.
+async fn tasks_carry_their_source_and_external_id(app: TestApp) {
+    let (status, body) = app.post("/v1/tasks", json!({"title": "plain"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!((&body["data"]["source"], &body["data"]["external_id"]), (&json!("api"), &Value::Null));
+    let session = json!({"title": "imported", "source": "import", "external_id": "session-1", "metadata": {"model": "m1"}});
+    let (status, first) = app.post("/v1/tasks", session.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["data"]["source"], "import");
+    assert_eq!(first["data"]["metadata"], json!({"model": "m1"}));
+    let (status, again) = app.post("/v1/tasks", session).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert_error(&again, "TASK_EXISTS");
+    assert_eq!(again["error"]["details"]["task_id"], first["data"]["task_id"]);
+    let (status, _) = app
+        .post(
+            "/v1/tasks",
+            json!({"title": "same id, other source", "source": "cli", "external_id": "session-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "ids are per source");
+    let bob = app.new_owner("bob").await;
+    let (status, _) = app
+        .request_as(
+            Some(&bob),
+            reqwest::Method::POST,
+            "/v1/tasks",
+            Some(json!({"title": "bob's", "source": "import", "external_id": "session-1"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "and per owner");
+
+    let (_, found) = app.get("/v1/tasks?source=import&external_id=session-1").await;
+    let found = found["data"]["tasks"].as_array().unwrap().clone();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["task_id"], first["data"]["task_id"]);
+    let (_, clis) = app.get("/v1/tasks?source=cli").await;
+    assert_eq!(clis["data"]["tasks"].as_array().unwrap().len(), 1);
+
+    for (body, field) in [
+        (json!({"title": "t", "source": "otlp"}), "source"),
+        (json!({"title": "t", "external_id": ""}), "external_id"),
+        (json!({"title": "t", "metadata": {"big": "x".repeat(20_000)}}), "metadata"),
+    ] {
+        let (status, answer) = app.post("/v1/tasks", body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_invalid(&answer, field);
+    }
+    let id = first["data"]["task_id"].as_str().unwrap();
+    let (_, changed) = app.patch(&format!("/v1/tasks/{id}"), json!({"metadata": {"exit_code": 0}})).await;
+    assert_eq!(changed["data"]["metadata"], json!({"exit_code": 0}));
+    let (_, cleared) = app.patch(&format!("/v1/tasks/{id}"), json!({"metadata": null})).await;
+    assert_eq!(cleared["data"]["metadata"], Value::Null);
 }

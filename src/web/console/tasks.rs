@@ -19,7 +19,7 @@ use crate::domain::task::TaskStatus;
 use crate::domain::task_share::CodePermissions;
 use crate::domain::time::Timestamp;
 use crate::http::{file_response, ClientIp, Closer};
-use crate::storage::{ShareLinkRecord, TaskRecord};
+use crate::storage::{ShareLinkRecord, TaskFilter, TaskRecord};
 use crate::web::error::{failure, PageError};
 use crate::web::format;
 use crate::web::page::{page_or_error, see_other};
@@ -66,7 +66,8 @@ pub async fn task_list(
     let result = async {
         // A cursor that is not one of ours starts from the first page.
         let after = query.cursor.as_deref().and_then(Cursor::decode);
-        let list = tasks::list(&state, &console.owner, status, after, TASKS_PER_PAGE).await?;
+        let filter = TaskFilter { status, ..TaskFilter::default() };
+        let list = tasks::list(&state, &console.owner, &filter, after, TASKS_PER_PAGE).await?;
         Ok::<_, PageError>(TaskListPage {
             nav: console.nav(&state, "tasks"),
             tasks: list
