@@ -26,7 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use common::{arg, Scratch};
+use common::{arg, write_between, Scratch};
 use serde_json::{json, Value};
 use sqlx::Connection as _;
 
@@ -725,20 +725,6 @@ async fn compare(
         }
     }
     Ok(section)
-}
-
-/// Replaces the section between `begin` and `end` of `file` (or appends it).
-fn write_between(file: &Path, begin: &str, end: &str, section: &str) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(file).unwrap_or_default();
-    let block = format!("{begin}\n{section}{end}\n\n");
-    let updated = match (text.find(begin), text.find(end)) {
-        (Some(start), Some(stop)) if stop > start => {
-            format!("{}{block}{}", &text[..start], text[stop + end.len()..].trim_start_matches('\n'))
-        }
-        _ => format!("{}\n{block}", text.trim_end()),
-    };
-    std::fs::write(file, updated)?;
-    Ok(())
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// Largest JSON request body, in bytes.
     #[arg(long, env = "AGENTSHARE_MAX_BODY_BYTES", default_value_t = 2 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Largest OpenTelemetry export (`POST /otlp/v1/traces`), in bytes, sent and
+    /// once decompressed.
+    #[arg(long, env = "AGENTSHARE_MAX_OTLP_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_otlp_bytes: usize,
     /// Largest artifact upload, in bytes.
     #[arg(long, env = "AGENTSHARE_MAX_ARTIFACT_BYTES", default_value_t = 25 * 1024 * 1024)]
     pub max_artifact_bytes: usize,
@@ -223,6 +227,7 @@ async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     settings.public_url = args.public_url;
     settings.max_body_bytes = args.max_body_bytes;
     settings.max_artifact_bytes = args.max_artifact_bytes;
+    settings.max_otlp_bytes = args.max_otlp_bytes;
     settings.short_url_base = args.short_url_base;
     settings.trusted_proxies = args.trusted_proxies;
     settings.link_key = args.link_key;

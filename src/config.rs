@@ -24,6 +24,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Largest artifact upload, in bytes.
     pub max_artifact_bytes: usize,
+    /// Largest OTLP export, in bytes (sent, and once decompressed).
+    pub max_otlp_bytes: usize,
     /// Base of short URLs (`{base}/{code}`); `None` means `{public_url}/s`.
     pub short_url_base: Option<String>,
     /// Proxies whose `X-Forwarded-For` is believed when they are the TCP peer.
@@ -73,6 +75,7 @@ impl Settings {
             database: DbOptions { url: database_url.into(), max_connections: 16 },
             public_url: None,
             max_body_bytes: 2 * 1024 * 1024,
+            max_otlp_bytes: 16 * 1024 * 1024,
             max_artifact_bytes: 25 * 1024 * 1024,
             short_url_base: None,
             trusted_proxies: Vec::new(),

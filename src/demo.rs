@@ -92,6 +92,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Demo> {
     set_status(state, &owner, &live, TaskStatus::Running).await?;
     let permissions = CodePermissions { can_send_message: true, ..CodePermissions::default() };
     let code = share_codes::create(state, &owner.owner_id, &live, permissions, None).await?;
+    ingested(state, &owner).await?;
     tokio::spawn(progress(state.clone(), owner, live));
 
     Ok(Demo {
@@ -101,6 +102,84 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Demo> {
         protected_url: share_links::urls(state, &protected.share_link_id).url,
         code_url: format!("{}/code/{code}", state.urls().public()),
     })
+}
+
+/// A run of an agent instrumented with OpenTelemetry, as its exporter would have
+/// sent it to `POST /otlp/v1/traces`: the agent, two model calls and a tool.
+async fn ingested(state: &AppState, owner: &Owner) -> anyhow::Result<()> {
+    use crate::app::ingest::{self, Span};
+    use serde_json::json;
+    let trace = ids::random_bytes::<16>().to_vec();
+    let now = u64::try_from(crate::domain::time::Timestamp::now().millis()).unwrap_or_default() * 1_000_000;
+    let second = 1_000_000_000u64;
+    let question = json!([{"role": "user", "parts": [{"type": "text", "content": "Why did last night's deploy roll back?"}]}]);
+    let answer =
+        "The deploy rolled back because the health check timed out: the new `/healthz` waits for the \
+                  cache to warm, which takes 40 s, and the load balancer gives up after 30 s. Raise the \
+                  timeout to 60 s or answer before the cache is warm.";
+    let span =
+        |id: u8, parent: Option<u8>, name: &str, from: u64, to: u64, attributes: serde_json::Value| Span {
+            trace_id: trace.clone(),
+            span_id: vec![id; 8],
+            parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+            name: name.into(),
+            start_unix_nano: now - 120 * second + from * second,
+            end_unix_nano: now - 120 * second + to * second,
+            error: None,
+            attributes: attributes.as_object().cloned().unwrap_or_default().into_iter().collect(),
+            events: vec![],
+        };
+    let spans = vec![
+        span(
+            1,
+            None,
+            "invoke_agent Deploy doctor",
+            0,
+            42,
+            json!({
+                "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "Deploy doctor",
+            }),
+        ),
+        span(
+            2,
+            Some(1),
+            "chat gpt-4o",
+            1,
+            6,
+            json!({
+                "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+                "gen_ai.input.messages": question.to_string(),
+                "gen_ai.usage.input_tokens": 412, "gen_ai.usage.output_tokens": 38,
+            }),
+        ),
+        span(
+            3,
+            Some(1),
+            "execute_tool read_logs",
+            7,
+            12,
+            json!({
+                "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "read_logs",
+                "gen_ai.tool.call.arguments": "{\"service\": \"web\", \"since\": \"22:00\"}",
+                "gen_ai.tool.call.result": "22:14:03 deploy 7f3c started\n22:14:41 health check timed out after 30s\n22:14:41 rolling back to 6a1e",
+            }),
+        ),
+        span(
+            4,
+            Some(1),
+            "chat gpt-4o",
+            13,
+            41,
+            json!({
+                "gen_ai.operation.name": "chat", "gen_ai.response.model": "gpt-4o-2024-08-06",
+                "gen_ai.input.messages": question.to_string(),
+                "gen_ai.output.messages": json!([{"role": "assistant", "parts": [{"type": "text", "content": answer}]}]).to_string(),
+                "gen_ai.usage.input_tokens": 1210, "gen_ai.usage.output_tokens": 96,
+            }),
+        ),
+    ];
+    ingest::traces(state, owner, spans).await?;
+    Ok(())
 }
 
 async fn set_status(

@@ -33,6 +33,10 @@ pub const ARCHIVES: usize = 16;
 /// this rate has its connection closed.
 pub const MIN_BYTES_PER_SEC: u64 = 32 * 1024;
 
+/// OpenTelemetry exports stored at once; more wait a moment, then are told to
+/// come back (503 with `Retry-After`), as OTLP exporters expect.
+pub const INGESTS: usize = 8;
+
 /// Misses allowed per client within [`WINDOW`].
 pub const MISSES_ALLOWED: u32 = 30;
 /// Length of the window.

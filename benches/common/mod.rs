@@ -1,4 +1,8 @@
-//! What the benchmarks share: command-line arguments and a scratch database.
+//! What the benchmarks share: command-line arguments, a scratch database, and
+//! writing a section of BENCHMARKS.md.
+
+// Each benchmark includes this module and uses part of it.
+#![allow(dead_code)]
 
 use agentshare::domain::ids;
 use sqlx::Connection as _;
@@ -44,4 +48,18 @@ impl Scratch {
         }
         Ok(())
     }
+}
+
+/// Replaces the section between `begin` and `end` of `file` (or appends it).
+pub fn write_between(file: &std::path::Path, begin: &str, end: &str, section: &str) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let block = format!("{begin}\n{section}{end}\n\n");
+    let updated = match (text.find(begin), text.find(end)) {
+        (Some(start), Some(stop)) if stop > start => {
+            format!("{}{block}{}", &text[..start], text[stop + end.len()..].trim_start_matches('\n'))
+        }
+        _ => format!("{}\n{block}", text.trim_end()),
+    };
+    std::fs::write(file, updated)?;
+    Ok(())
 }

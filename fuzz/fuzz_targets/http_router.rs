@@ -288,8 +288,7 @@ impl Harness {
             (EventType::Output, Some("Private notes"), "SECRET-PRIVATE", true),
         ] {
             for task_id in [&done.task_id, &running.task_id] {
-                let event =
-                    NewEvent { event_type, name: name.map(str::to_owned), content: content.into(), private, author: Author::Owner };
+                let event = NewEvent { private, ..NewEvent::new(event_type, name.map(str::to_owned), content.into()) };
                 db.append_event(task_id, &event).await.expect("an event");
             }
         }
@@ -343,7 +342,11 @@ impl Harness {
             content: "Thanks!".into(),
             verify_hash: ids::secret_hash(&verify_code),
         };
-        db.insert_comment(&comment).await.expect("a comment");
+        let address = ids::secret_hash("carol@example.com");
+        db.insert_comment(&comment, &address, &agentshare::app::comments::BOUNDS)
+            .await
+            .expect("a comment")
+            .expect("within the bounds");
         let grant_until = Timestamp(now.millis() + 3_600_000);
         let grants = links
             .iter()

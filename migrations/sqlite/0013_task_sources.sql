@@ -26,3 +26,15 @@ CREATE TABLE otlp_spans (
 );
 
 CREATE INDEX otlp_spans_task ON otlp_spans (task_id);
+
+-- What a task made from traces has gathered so far: how good its title is (a
+-- span's name < the root span's name < the agent's name), and the model and
+-- tokens of its model calls, summed once per span.
+CREATE TABLE otlp_runs (
+    task_id       TEXT PRIMARY KEY REFERENCES tasks (task_id) ON DELETE CASCADE,
+    title_rank    INTEGER NOT NULL,
+    model         TEXT,
+    input_tokens  BIGINT NOT NULL DEFAULT 0,
+    output_tokens BIGINT NOT NULL DEFAULT 0,
+    duration_ms   BIGINT
+);

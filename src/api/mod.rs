@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod otlp;
 pub mod pull_requests;
 pub mod schemas;
 pub mod share_links;
@@ -65,6 +66,7 @@ pub fn created<T: Serialize>(data: T) -> Response {
         (name = "pull-requests", description = "Pull requests of a task's git repository"),
         (name = "webhooks", description = "Signed notifications to owners' endpoints"),
         (name = "share-codes", description = "Task share codes and viewer sessions (seed 003)"),
+        (name = "ingestion", description = "Agent runs sent as OpenTelemetry traces (OTLP/HTTP)"),
         (name = "service", description = "Operational endpoints"),
     )
 )]
@@ -153,6 +155,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(task_shares::routes())
         .merge(pull_requests::routes())
         .merge(webhooks::routes())
+        .merge(otlp::routes())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),

@@ -9,6 +9,7 @@
 //! - [`access`]: who is acting (owners by API key or console session, viewers by
 //!   share-code session) and what they may reach;
 //! - [`tasks`], [`events`] (including live streams) and [`artifacts`];
+//! - [`ingest`]: agent runs that come in as OpenTelemetry traces;
 //! - [`share_links`]: links as their owner makes and manages them;
 //! - [`opening`]: a viewer opens a link (the hot path), downloads, the archive;
 //! - [`comments`]: viewers' comments on links;
@@ -24,6 +25,7 @@ pub mod artifacts;
 pub mod comments;
 pub mod error;
 pub mod events;
+pub mod ingest;
 pub mod opening;
 pub mod pull_requests;
 pub mod share_codes;

@@ -92,6 +92,8 @@ pub struct Limits {
     pub downloads: Arc<ClientSlots>,
     /// Places for archives being written.
     pub archives: Arc<ClientSlots>,
+    /// Places for OTLP exports being stored.
+    pub ingests: tokio::sync::Semaphore,
 }
 
 /// Wake-ups between the parts of an instance; cheap to clone.
@@ -176,6 +178,7 @@ impl AppState {
             ),
             downloads: ClientSlots::new(limits::DOWNLOADS_PER_CLIENT, limits::DOWNLOADS),
             archives: ClientSlots::new(limits::ARCHIVES_PER_CLIENT, limits::ARCHIVES),
+            ingests: tokio::sync::Semaphore::new(limits::INGESTS),
         };
         AppState {
             inner: Arc::new(Inner {

@@ -36,11 +36,12 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(days.saturating_mul(86_400_000)))
     }
 
-    /// RFC 3339 in UTC with a `Z`, fractional seconds only when there are some.
+    /// RFC 3339 in UTC with a `Z` and always three digits of milliseconds
+    /// (`2026-12-05T00:38:40.000Z`), so every timestamp has one shape.
     pub fn to_rfc3339(self) -> String {
         DateTime::<Utc>::from_timestamp_millis(self.0)
             .unwrap_or_default()
-            .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
     }
 }
 
@@ -55,7 +56,7 @@ impl utoipa::PartialSchema for Timestamp {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::DateTime)))
-            .examples([serde_json::json!("2024-01-15T10:30:00Z")])
+            .examples([serde_json::json!("2024-01-15T10:30:00.000Z")])
             .into()
     }
 }
@@ -67,9 +68,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trips_whole_seconds_exactly() {
+    fn whole_seconds_keep_their_milliseconds() {
         let t = Timestamp::parse("2024-12-31T23:59:59Z").unwrap();
-        assert_eq!(t.to_rfc3339(), "2024-12-31T23:59:59Z");
+        assert_eq!(t.to_rfc3339(), "2024-12-31T23:59:59.000Z", "one shape whatever the milliseconds");
     }
 
     #[test]

@@ -441,7 +441,7 @@ mod tests {
         for event in events {
             let body: serde_json::Value = serde_json::from_str(&event.payload()).unwrap();
             assert_eq!(body["event"], event.event_type(), "{body}");
-            assert_eq!(body["timestamp"], "2023-11-14T22:13:20Z", "{body}");
+            assert_eq!(body["timestamp"], "2023-11-14T22:13:20.000Z", "{body}");
             assert!(EVENT_TYPES.contains(&event.event_type()));
             seen.push(event.event_type());
         }
@@ -469,7 +469,7 @@ mod tests {
             body,
             serde_json::json!({
                 "event": "share_link.viewed", "share_link_id": "share_1", "task_id": "task_1",
-                "timestamp": "1970-01-01T00:00:00Z", "view_count": 3, "max_views": 10,
+                "timestamp": "1970-01-01T00:00:00.000Z", "view_count": 3, "max_views": 10,
                 "viewer": {"ip_address": "203.0.113.5", "user_agent": "Mozilla/5.0", "country": "DE", "city": null},
             })
         );

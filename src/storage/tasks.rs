@@ -7,7 +7,7 @@ use crate::domain::page::Cursor;
 use crate::domain::task::{TaskSource, TaskStatus};
 use crate::domain::time::Timestamp;
 
-const TASK_COLUMNS: &str = "task_id, owner_id, title, prompt, agent, machine_id, status, \
+pub(crate) const TASK_COLUMNS: &str = "task_id, owner_id, title, prompt, agent, machine_id, status, \
      last_event_seq, created_at, updated_at, started_at, finished_at, repository, base_branch, \
      require_pr_approval, source, external_id, metadata";
 

@@ -203,9 +203,20 @@ async fn demo_fills_a_first_database_and_says_what_to_open() {
         .json()
         .await
         .unwrap();
-    let statuses: Vec<&str> =
-        tasks["data"]["tasks"].as_array().unwrap().iter().map(|t| t["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["running", "completed"], "a live task and a finished one: {tasks}");
+    let seen: Vec<(&str, &str)> = tasks["data"]["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["source"].as_str().unwrap(), t["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [("otlp", "completed"), ("api", "running"), ("api", "completed")],
+        "a run that came in as OpenTelemetry traces, a live task and a finished one: {tasks}"
+    );
+    let traced = &tasks["data"]["tasks"][0];
+    assert_eq!(traced["title"], "Deploy doctor");
+    assert_eq!(traced["metadata"]["input_tokens"], 1622);
     let _ = child.kill();
     let _ = child.wait();
     assert!(dir.path().join("agentshare-data/agentshare.db").is_file(), "the embedded default database");

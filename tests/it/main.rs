@@ -17,6 +17,7 @@ mod limits;
 mod logs;
 mod mail;
 mod openapi;
+mod otlp;
 mod properties;
 mod pull_requests;
 mod share_codes;

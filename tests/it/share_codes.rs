@@ -321,7 +321,7 @@ async fn revoking_cuts_off_codes_and_sessions(app: TestApp) {
 
 async fn codes_can_expire(app: TestApp) {
     let task = app.create_task("t").await;
-    let at = (chrono::Utc::now() + chrono::Duration::hours(2)).format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let at = (chrono::Utc::now() + chrono::Duration::hours(2)).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
     let code = create_code(&app, &task, json!({"expiresAt": at})).await;
     let (_, info) = app.get(&format!("/v1/tasks/{task}/share")).await;
     assert_eq!(info["expiresAt"], at.as_str());

@@ -77,7 +77,7 @@ async fn links_asked_for_at_once_are_each_stored_once_and_announced(app: TestApp
 }
 
 fn iso(days_from_now: i64) -> String {
-    (chrono::Utc::now() + chrono::Duration::days(days_from_now)).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    (chrono::Utc::now() + chrono::Duration::days(days_from_now)).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 async fn a_link_with_no_options_takes_every_documented_default(app: TestApp) {

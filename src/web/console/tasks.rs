@@ -222,6 +222,9 @@ struct TaskPage {
     latest: bool,
     files: Vec<FileLine>,
     times: Vec<(&'static str, String)>,
+    /// How the task came in and what its run reported (model, tokens…), as
+    /// label and value.
+    facts: Vec<(&'static str, String)>,
 }
 
 #[derive(Default, Deserialize)]
@@ -250,6 +253,37 @@ pub async fn task_page(
         before: query.before.as_deref().and_then(|b| b.parse().ok()),
     };
     render(&state, &console, &task_id, query.created.as_deref(), page_state, StatusCode::OK).await
+}
+
+/// How a task came in, and the facts its run reported.
+fn facts_of(task: &TaskRecord) -> Vec<(&'static str, String)> {
+    use crate::domain::task::TaskSource;
+    let mut facts = Vec::new();
+    let source = match task.source {
+        TaskSource::Api => None,
+        TaskSource::Otlp => Some("OpenTelemetry traces"),
+        TaskSource::Import => Some("an imported transcript"),
+        TaskSource::Cli => Some("agentshare run"),
+    };
+    if let Some(source) = source {
+        facts.push(("Came in through", source.to_owned()));
+    }
+    let metadata: serde_json::Map<String, serde_json::Value> =
+        task.metadata.as_deref().and_then(|m| serde_json::from_str(m).ok()).unwrap_or_default();
+    let number = |key: &str| metadata.get(key).and_then(serde_json::Value::as_i64);
+    if let Some(model) = metadata.get("model").and_then(serde_json::Value::as_str) {
+        facts.push(("Model", model.to_owned()));
+    }
+    if let (Some(input), Some(output)) = (number("input_tokens"), number("output_tokens")) {
+        facts.push(("Tokens", format!("{input} in, {output} out")));
+    }
+    if let Some(ms) = number("duration_ms") {
+        facts.push(("Duration", format::duration(ms as f64 / 1000.0)));
+    }
+    if let Some(code) = number("exit_code") {
+        facts.push(("Exit code", code.to_string()));
+    }
+    facts
 }
 
 /// What differs between showing a task page fresh and after a refused form.
@@ -306,6 +340,7 @@ async fn render(
         let mut times = vec![("Created", format::time(task.created_at))];
         times.extend(task.started_at.map(|t| ("Started", format::time(t))));
         times.extend(task.finished_at.map(|t| ("Finished", format::time(t))));
+        let facts = facts_of(&task);
         Ok::<_, PageError>(TaskPage {
             nav: console.nav(state, "tasks"),
             path,
@@ -321,6 +356,7 @@ async fn render(
             events: timeline.events,
             files,
             times,
+            facts,
             task,
         })
     }
