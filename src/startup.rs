@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath};
-use axum::http::{HeaderName, Request, Response, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Request, Response, StatusCode};
 use axum::response::IntoResponse as _;
 use axum::Router;
 use hyper::body::Incoming;
@@ -232,6 +232,7 @@ pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let timeout = state.settings().request_timeout;
     routes::router(state)
+        .layer(axum::middleware::map_response(close_when_refused))
         .layer(axum::middleware::from_fn(move |request, next| within(timeout, request, next)))
         .layer(CatchPanicLayer::custom(|_| panic_response()))
         .layer(
@@ -261,6 +262,16 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
+}
+
+/// A client told to slow down (429) or to come back later (503) gets its
+/// connection closed after the answer (HTTP/1), so that what it was refused does
+/// not keep a connection of the service's busy meanwhile.
+async fn close_when_refused(mut response: Response<Body>) -> Response<Body> {
+    if matches!(response.status(), StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// Answers 408 `REQUEST_TIMEOUT` when a request, its body upload included, takes

@@ -353,3 +353,33 @@ async fn slow_readers_are_bounded_and_cut_off() {
     assert!(started.elapsed() >= Duration::from_secs(8), "not before their time: {:?}", started.elapsed());
     drop(stalled);
 }
+
+/// A refused client (429) gets its connection closed after the answer, so that
+/// being refused does not hold one of the service's connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_clients_have_their_connection_closed() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let guess = format!("/s/{}", "A".repeat(43));
+    let mut refused = false;
+    for _ in 0..40 {
+        let mut socket = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        socket
+            .write_all(
+                format!("GET {guess} HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n\r\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut head = vec![0; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), socket.read(&mut head)).await.unwrap().unwrap();
+        let head = String::from_utf8_lossy(&head[..n]).to_lowercase();
+        if head.starts_with("http/1.1 429") {
+            assert!(head.contains("connection: close"), "{head}");
+            let rest = closed_within(&mut socket, Duration::from_secs(10)).await;
+            assert!(rest.is_some(), "the server closes the connection after the refusal");
+            refused = true;
+            break;
+        }
+        assert!(head.starts_with("http/1.1 404"), "{head}");
+    }
+    assert!(refused, "guessing is refused");
+}
