@@ -1,10 +1,16 @@
-//! The `agentshare` command line: `serve`, `demo`, `keys`, `repositories`, `migrate`.
+//! The `agentshare` command line: the server's commands (`serve`, `demo`, `keys`,
+//! `repositories`, `migrate`) and the client's (`login`, `run`, `share`, `tasks`,
+//! `links`, `import`), which go to [`crate::client`].
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use crate::client;
 use crate::config::{self, Settings};
 use crate::domain::api_key::NewApiKey;
 use crate::domain::text::bounded;
@@ -36,6 +42,166 @@ pub enum Command {
     Repositories(RepositoriesCommand),
     /// Bring the database schema up to date and exit (`serve` also does this).
     Migrate(DatabaseArgs),
+    /// Check an API key against a server and store both for the commands below
+    /// (in the user's configuration directory, readable by the user alone).
+    Login(ServerArgs),
+    /// Run a command as a task: its output streamed as logs, its last lines of
+    /// output as the result, its exit status as the outcome. Exits with the
+    /// command's status (125 when the task could not be started).
+    Run(RunArgs),
+    /// Share a finished task by link and print the link.
+    Share(ShareArgs),
+    /// List tasks on the server.
+    #[command(subcommand)]
+    Tasks(TasksCommand),
+    /// List and revoke share links.
+    #[command(subcommand)]
+    Links(LinksCommand),
+    /// Bring in what agents recorded: Claude Code sessions, OpenTelemetry traces.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// Which server a client command talks to, and as whom.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The agentshare server (default: the one stored by `agentshare login`, else
+    /// http://127.0.0.1:8080).
+    #[arg(long, env = "AGENTSHARE_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// An owner's API key (default: the one stored by `agentshare login` for this
+    /// server).
+    #[arg(long, env = "AGENTSHARE_API_KEY", hide_env_values = true, value_name = "KEY")]
+    pub api_key: Option<String>,
+}
+
+impl ServerArgs {
+    fn target(self) -> client::Target {
+        client::Target { server: self.server, api_key: self.api_key }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The task's title (default: the command line).
+    #[arg(long, value_name = "T")]
+    pub title: Option<String>,
+    /// Print a share code before the command starts, so someone can follow it live.
+    #[arg(long)]
+    pub code: bool,
+    /// Print a share link once the command has ended.
+    #[arg(long)]
+    pub share: bool,
+    /// A file to upload once the command has ended (repeat for several). A missing
+    /// file is reported and skipped.
+    #[arg(long = "artifact", value_name = "PATH")]
+    pub artifacts: Vec<PathBuf>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The command to run and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShareArgs {
+    /// The task to share (`task_…`); it must have finished.
+    pub task_id: String,
+    /// How long the link works: `30m`, `12h`, `7d`, `2w` (default: 30 days).
+    #[arg(long, value_name = "DURATION", value_parser = client::share::parse_duration)]
+    pub expires_in: Option<std::time::Duration>,
+    /// Protect the link with a password (8–32 characters) read from standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Views before the link stops working (1 for a one-time link).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub max_views: Option<u64>,
+    /// Viewers can't download the task's files.
+    #[arg(long)]
+    pub no_download: bool,
+    /// The link's title (default: the task's).
+    #[arg(long, value_name = "T")]
+    pub title: Option<String>,
+    /// Print the link as the API answers it, in JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also print the link as a QR code, to open it on a phone.
+    #[arg(long, conflicts_with = "json")]
+    pub qr: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TasksCommand {
+    /// List tasks, newest first.
+    List {
+        /// Only tasks that came in this way.
+        #[arg(long, value_parser = ["api", "otlp", "import", "cli"])]
+        source: Option<String>,
+        /// Only tasks in this status.
+        #[arg(long, value_parser = ["pending", "running", "completed", "failed", "cancelled"])]
+        status: Option<String>,
+        /// Most tasks to list.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+        /// Print the API's data as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinksCommand {
+    /// List share links, newest first.
+    List {
+        /// Only links of this task.
+        #[arg(long = "task", value_name = "TASK_ID")]
+        task_id: Option<String>,
+        /// Only links in this status.
+        #[arg(long, value_parser = ["active", "expired", "revoked"])]
+        status: Option<String>,
+        /// Most links to list.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+        /// Print the API's data as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Revoke a share link at once (`share_…`, from `links list`).
+    Revoke {
+        share_link_id: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import a Claude Code session transcript (a `.jsonl` file under
+    /// ~/.claude/projects/) as a task; importing the session again adds only what
+    /// is new to the same task.
+    ClaudeCode {
+        /// The session's `.jsonl` file.
+        file: PathBuf,
+        /// Print a share link of the task.
+        #[arg(long)]
+        share: bool,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Send an OTLP JSON file, as the OpenTelemetry Collector's file exporter writes
+    /// it, to the server's trace endpoint.
+    Otlp {
+        /// The file: one `{"resourceSpans": [...]}` a line.
+        file: PathBuf,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -192,20 +358,61 @@ pub struct RepositoryArgs {
     pub database: DatabaseArgs,
 }
 
-/// Runs a parsed command line.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+/// Runs a parsed command line; answers the status to exit with.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve(args) => serve(*args, false).await,
-        Command::Demo(args) => serve(*args, true).await,
-        Command::Keys(command) => keys(command).await,
-        Command::Repositories(command) => repositories(command).await,
+        Command::Serve(args) => serve(*args, false).await?,
+        Command::Demo(args) => serve(*args, true).await?,
+        Command::Keys(command) => keys(command).await?,
+        Command::Repositories(command) => repositories(command).await?,
         Command::Migrate(args) => {
             let db = open(&args).await?;
             db.close().await;
             println!("database is up to date");
-            Ok(())
+        }
+        Command::Login(args) => client::login(&args.target()).await?,
+        Command::Run(args) => {
+            let options = client::run::RunOptions {
+                title: args.title,
+                code: args.code,
+                share: args.share,
+                artifacts: args.artifacts,
+                command: args.command,
+            };
+            return Ok(client::run::run(&args.server.target(), options).await);
+        }
+        Command::Share(args) => {
+            let options = client::share::ShareOptions {
+                task_id: args.task_id,
+                expires_in: args.expires_in,
+                password_stdin: args.password_stdin,
+                max_views: args.max_views,
+                no_download: args.no_download,
+                title: args.title,
+                json: args.json,
+                qr: args.qr,
+            };
+            client::share::share(&args.server.target(), options).await?
+        }
+        Command::Tasks(TasksCommand::List { source, status, limit, json, server }) => {
+            let filter = client::share::TaskFilter { source, status, limit, json };
+            client::share::list_tasks(&server.target(), filter).await?
+        }
+        Command::Links(LinksCommand::List { task_id, status, limit, json, server }) => {
+            let filter = client::share::LinkFilter { task_id, status, limit, json };
+            client::share::list_links(&server.target(), filter).await?
+        }
+        Command::Links(LinksCommand::Revoke { share_link_id, server }) => {
+            client::share::revoke_link(&server.target(), &share_link_id).await?
+        }
+        Command::Import(ImportCommand::ClaudeCode { file, share, server }) => {
+            client::import::claude_code(&server.target(), &file, share).await?
+        }
+        Command::Import(ImportCommand::Otlp { file, server }) => {
+            client::import::otlp(&server.target(), &file).await?
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn open(args: &DatabaseArgs) -> anyhow::Result<Db> {

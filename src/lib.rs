@@ -1,7 +1,9 @@
 //! agentshare: share what an AI agent did.
 //!
 //! A tour of the crate, from the outside in (`docs/ARCHITECTURE.md` has the map):
-//! - [`cli`]: the `agentshare` command line (`serve`, `demo`, `keys`, `migrate`).
+//! - [`cli`]: the `agentshare` command line (`serve`, `demo`, `keys`, `migrate`, and the
+//!   client's `login`, `run`, `share`, `tasks`, `links`, `import`).
+//! - [`client`]: the command-line client, a front end that speaks HTTP to a server.
 //! - [`demo`]: sample data for a first look (`agentshare demo`).
 //! - [`startup`]: builds the service from [`config::Settings`] and runs it; tests use it too.
 //! - [`routes`]: every route, the API's and the pages', and the URLs they share.
@@ -19,6 +21,7 @@
 pub mod api;
 pub mod app;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod demo;
 pub mod domain;

@@ -179,10 +179,26 @@ fuzz_target!(|data: &[u8]| {
             if let Some(b) = body::<AppendEventRequest>(bytes) {
                 let (event_type, private) = (b.event_type, b.private);
                 // The check `app::events::append` applies to the body the route read.
-                let input =
-                    EventInput { event_type: b.event_type, content: b.content, name: b.name, private: b.private };
+                // An unreadable `created_at` is refused by the route before this.
+                let at = match b.created_at.as_deref().map(Timestamp::parse) {
+                    Some(None) => return,
+                    parsed => parsed.flatten(),
+                };
+                let input = EventInput {
+                    event_type: b.event_type,
+                    content: b.content,
+                    name: b.name,
+                    private: b.private,
+                    key: b.key,
+                    at,
+                };
                 match checked_event(input, Author::Owner) {
                     Ok(event) => {
+                        if let Some(key) = &event.key {
+                            assert!(!key.trim().is_empty() && key.chars().count() <= 200);
+                            assert!(!key.chars().any(char::is_control));
+                        }
+                        assert!(event.at.is_none_or(|at| at.millis() <= Timestamp::now().millis() + 60_000));
                         assert_eq!(event.event_type, event_type);
                         assert_eq!((event.private, event.author), (private, Author::Owner));
                         assert!(event.event_type != EventType::Output || event.name.is_some());

@@ -1,5 +1,6 @@
 //! The layers of the crate, held by reading its source: the front ends (`api`,
-//! `web`) never use each other, and lower layers never use the ones above them
+//! `web`, the command-line `client`) never use each other, the client uses nothing
+//! of the server, and lower layers never use the ones above them
 //! (see docs/ARCHITECTURE.md). A `use` or path that breaks a rule fails here,
 //! naming the file, the line and the rule.
 
@@ -27,6 +28,7 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "geo",
             "telemetry",
             "config",
+            "client",
         ],
     ),
     (
@@ -47,15 +49,45 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
             "geo",
             "telemetry",
             "config",
+            "client",
         ],
     ),
-    ("forge", &["storage", "app", "api", "web", "http", "routes", "startup", "workers", "cli", "demo"]),
-    ("limits", &["storage", "app", "api", "web", "http", "routes", "startup", "workers", "cli", "demo"]),
-    ("app", &["api", "web", "http", "routes", "startup", "workers", "cli", "demo"]),
-    ("workers", &["api", "web", "http", "routes", "startup", "cli", "demo"]),
-    ("http", &["api", "web", "routes", "startup", "workers", "cli", "demo"]),
-    ("api", &["web", "routes", "startup", "workers", "cli", "demo"]),
-    ("web", &["api", "routes", "startup", "workers", "cli", "demo"]),
+    (
+        "forge",
+        &["storage", "app", "api", "web", "http", "routes", "startup", "workers", "cli", "demo", "client"],
+    ),
+    (
+        "limits",
+        &["storage", "app", "api", "web", "http", "routes", "startup", "workers", "cli", "demo", "client"],
+    ),
+    ("app", &["api", "web", "http", "routes", "startup", "workers", "cli", "demo", "client"]),
+    ("workers", &["api", "web", "http", "routes", "startup", "cli", "demo", "client"]),
+    ("http", &["api", "web", "routes", "startup", "workers", "cli", "demo", "client"]),
+    ("api", &["web", "routes", "startup", "workers", "cli", "demo", "client"]),
+    ("web", &["api", "routes", "startup", "workers", "cli", "demo", "client"]),
+    // The command-line client speaks HTTP to a server, like any other client: of the
+    // crate it uses `domain` values and nothing of the server.
+    (
+        "client",
+        &[
+            "storage",
+            "app",
+            "api",
+            "web",
+            "http",
+            "routes",
+            "startup",
+            "workers",
+            "cli",
+            "demo",
+            "forge",
+            "limits",
+            "mail",
+            "geo",
+            "telemetry",
+            "config",
+        ],
+    ),
 ];
 
 fn source_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -160,6 +192,10 @@ fn no_layer_uses_a_layer_above_it_and_the_front_ends_do_not_use_each_other() {
         }
     }
     assert!(checked > 50, "only {checked} files were checked");
+    assert!(
+        files.iter().any(|f| f.starts_with(src.join("client"))),
+        "the client's files are among those checked"
+    );
     assert!(broken.is_empty(), "layers broken:\n{}", broken.join("\n"));
 }
 

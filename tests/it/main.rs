@@ -6,6 +6,7 @@ mod common;
 mod artifacts;
 mod auth;
 mod cli;
+mod client;
 mod comments;
 mod contract;
 mod crash;
