@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use zip::write::SimpleFileOptions;
 use zip::CompressionMethod;
 
-use super::artifacts::{Chunks, CHUNK_BYTES};
+use super::artifacts::Chunks;
 use crate::domain::ids::TaskId;
 use crate::limits::ClientSlot;
 use crate::storage::{ArtifactRecord, Db};
@@ -53,14 +53,15 @@ fn write_zip(
             CompressionMethod::Stored
         };
         zip.start_file(artifact.name.as_str(), SimpleFileOptions::default().compression_method(method))?;
-        let mut offset = 0;
+        let (mut n, mut offset) = (0, 0);
         while offset < artifact.size_bytes {
-            let read = db.artifact_bytes(task_id, &artifact.artifact_id, offset, CHUNK_BYTES);
+            let read = db.artifact_chunk(task_id, &artifact.artifact_id, n);
             let Some(bytes) = runtime.block_on(read)?.filter(|b| !b.is_empty()) else {
                 anyhow::bail!("{} was deleted while the archive was written", artifact.artifact_id);
             };
             zip.write_all(&bytes)?;
             offset += bytes.len() as i64;
+            n += 1;
         }
     }
     let mut out = zip.finish()?.into_inner();

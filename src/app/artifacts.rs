@@ -14,9 +14,6 @@ use crate::domain::text::{bounded, is_invisible_or_bidi};
 use crate::limits::ClientSlot;
 use crate::storage::{ArtifactRecord, Db, NewArtifact, Owner};
 
-/// Bytes read from the database at a time when a file is served.
-pub const CHUNK_BYTES: i64 = 256 * 1024;
-
 /// Bytes as they are read; an error (and nothing after it) when the rest could not
 /// be, so that a client never takes a cut file for a whole one.
 pub type Chunks = Pin<Box<dyn Stream<Item = std::io::Result<Vec<u8>>> + Send>>;
@@ -34,7 +31,8 @@ pub struct Download {
     pub bytes: Chunks,
 }
 
-/// The bytes of an artifact of `size` bytes, read `CHUNK_BYTES` at a time while
+/// The bytes of an artifact of `size` bytes, read a stored chunk
+/// ([`ARTIFACT_CHUNK_BYTES`](crate::storage::ARTIFACT_CHUNK_BYTES)) at a time while
 /// `slot` is held.
 pub(crate) fn chunks(
     db: Db,
@@ -43,16 +41,16 @@ pub(crate) fn chunks(
     size: i64,
     slot: ClientSlot,
 ) -> Chunks {
-    let start = (db, task_id, artifact_id, 0i64, slot);
+    let start = (db, task_id, artifact_id, 0i64, 0i64, slot);
     Box::pin(futures_util::stream::unfold(Some(start), move |next| async move {
-        let (db, task_id, artifact_id, offset, slot) = next?;
+        let (db, task_id, artifact_id, n, offset, slot) = next?;
         if offset >= size {
             return None;
         }
-        match db.artifact_bytes(&task_id, &artifact_id, offset, CHUNK_BYTES).await {
+        match db.artifact_chunk(&task_id, &artifact_id, n).await {
             Ok(Some(bytes)) if !bytes.is_empty() => {
                 let offset = offset + bytes.len() as i64;
-                Some((Ok(bytes), Some((db, task_id, artifact_id, offset, slot))))
+                Some((Ok(bytes), Some((db, task_id, artifact_id, n + 1, offset, slot))))
             }
             Ok(_) => Some((Err(std::io::Error::other("the file was deleted while it was sent")), None)),
             Err(err) => Some((Err(std::io::Error::other(err)), None)),

@@ -1,7 +1,7 @@
 //! Artifacts: files a task produced, stored in the database itself so every
 //! instance serves the same bytes and a task's files live and die with it.
 
-use super::dialect::{dispatch, Variants};
+use super::dialect::dispatch;
 use super::{none_if_duplicate, Db};
 use crate::domain::ids::{ArtifactId, TaskId};
 use crate::domain::time::Timestamp;
@@ -35,13 +35,9 @@ pub struct ArtifactFile {
     pub size_bytes: i64,
 }
 
-/// `$4` bytes of an artifact's content from offset `$3`: one chunk of a download,
-/// so that serving a large file holds a chunk in memory, not the file.
-const ARTIFACT_BYTES: Variants = Variants {
-    sqlite: "SELECT substr(content, $3 + 1, $4) FROM artifacts WHERE task_id = $1 AND artifact_id = $2",
-    postgres: "SELECT substring(content FROM ($3 + 1)::integer FOR ($4)::integer) FROM artifacts \
-               WHERE task_id = $1 AND artifact_id = $2",
-};
+/// Artifacts are stored in chunks of this many bytes (the last one shorter):
+/// serving one reads a chunk at a time.
+pub const CHUNK_BYTES: usize = 256 * 1024;
 
 /// A validated upload.
 pub struct NewArtifact<'a> {
@@ -60,8 +56,8 @@ impl Db {
         use sha2::Digest as _;
         let sha256 = hex::encode(sha2::Sha256::digest(artifact.content));
         let sql = format!(
-            "INSERT INTO artifacts (artifact_id, task_id, name, content_type, size_bytes, sha256, content, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {ARTIFACT_COLUMNS}"
+            "INSERT INTO artifacts (artifact_id, task_id, name, content_type, size_bytes, sha256, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {ARTIFACT_COLUMNS}"
         );
         // In a block of its own, so that a duplicate name comes back as a value.
         let inserted = dispatch!(self.write(), |pool| async {
@@ -73,10 +69,17 @@ impl Db {
                 .bind(artifact.content_type)
                 .bind(artifact.content.len() as i64)
                 .bind(&sha256)
-                .bind(artifact.content)
                 .bind(Timestamp::now())
                 .fetch_one(&mut *tx)
                 .await?;
+            for (n, chunk) in artifact.content.chunks(CHUNK_BYTES).enumerate() {
+                sqlx::query("INSERT INTO artifact_chunks (artifact_id, n, bytes) VALUES ($1, $2, $3)")
+                    .bind(&record.artifact_id)
+                    .bind(n as i64)
+                    .bind(chunk)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             sqlx::query(NEW_ARTIFACTS_VERSION).bind(task_id).execute(&mut *tx).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(record)
@@ -109,24 +112,24 @@ impl Db {
         })
     }
 
-    /// Up to `len` bytes of artifact `artifact_id` of `task_id`, from `offset`;
-    /// `None` when the artifact is gone.
-    pub async fn artifact_bytes(
+    /// Chunk `n` (from 0) of artifact `artifact_id` of `task_id`: [`CHUNK_BYTES`]
+    /// bytes, fewer for the last; `None` past the end or when the artifact is gone.
+    pub async fn artifact_chunk(
         &self,
         task_id: &TaskId,
         artifact_id: &ArtifactId,
-        offset: i64,
-        len: i64,
+        n: i64,
     ) -> sqlx::Result<Option<Vec<u8>>> {
-        let sql = self.backend().sql(&ARTIFACT_BYTES);
         dispatch!(self.read(), |pool| {
-            sqlx::query_scalar(sql)
-                .bind(task_id)
-                .bind(artifact_id)
-                .bind(offset)
-                .bind(len)
-                .fetch_optional(pool)
-                .await
+            sqlx::query_scalar(
+                "SELECT c.bytes FROM artifact_chunks c JOIN artifacts a ON a.artifact_id = c.artifact_id \
+                 WHERE a.task_id = $1 AND c.artifact_id = $2 AND c.n = $3",
+            )
+            .bind(task_id)
+            .bind(artifact_id)
+            .bind(n)
+            .fetch_optional(pool)
+            .await
         })
     }
 
@@ -134,6 +137,14 @@ impl Db {
     pub async fn delete_artifact(&self, task_id: &TaskId, artifact_id: &ArtifactId) -> sqlx::Result<bool> {
         dispatch!(self.write(), |pool| {
             let mut tx = pool.begin().await?;
+            sqlx::query(
+                "DELETE FROM artifact_chunks WHERE artifact_id = $2 \
+                 AND artifact_id IN (SELECT artifact_id FROM artifacts WHERE task_id = $1)",
+            )
+            .bind(task_id)
+            .bind(artifact_id)
+            .execute(&mut *tx)
+            .await?;
             let deleted = sqlx::query("DELETE FROM artifacts WHERE task_id = $1 AND artifact_id = $2")
                 .bind(task_id)
                 .bind(artifact_id)

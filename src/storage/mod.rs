@@ -31,7 +31,7 @@ mod types;
 mod webhooks;
 mod writer;
 
-pub use artifacts::{ArtifactFile, ArtifactRecord, NewArtifact};
+pub use artifacts::{ArtifactFile, ArtifactRecord, NewArtifact, CHUNK_BYTES as ARTIFACT_CHUNK_BYTES};
 pub use cache::{ContentCache, LinkCache, ShownOutput, TaskContent};
 pub use comments::{CommentBounds, CommentRecord, CommentRefusal, CommentStatus, NewComment};
 pub use console::ConsoleSession;

@@ -129,3 +129,79 @@ async fn artifact_uploads_are_validated_against_limits() {
         );
     }
 }
+
+/// A database written before artifacts were kept in chunks: its files are split on
+/// upgrade and download byte for byte.
+async fn artifacts_stored_whole_are_split_on_upgrade(backend: Backend) {
+    use sqlx::Connection as _;
+    let Some(db) = crate::common::TestDb::new(backend).await else { return };
+    let sizes = [0usize, 10, 256 * 1024, 256 * 1024 + 1, 600_000];
+    let file = |size: usize| (0..size).map(|i| (i * 7 % 251) as u8).collect::<Vec<u8>>();
+    let folder = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(folder);
+    let mut before = sqlx::migrate::Migrator::new(path).await.unwrap();
+    before.migrations =
+        before.migrations.iter().filter(|m| m.version <= 13).cloned().collect::<Vec<_>>().into();
+    macro_rules! seed {
+        ($conn:expr) => {{
+            let mut conn = $conn;
+            before.run(&mut conn).await.unwrap();
+            sqlx::query("INSERT INTO owners (owner_id, name, created_at) VALUES ('user_1', 'alice', 1)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query(
+                "INSERT INTO tasks (task_id, owner_id, title, status, created_at, updated_at) \
+                 VALUES ('task_0000000000000001', 'user_1', 't', 'completed', 1, 1)",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            for (i, size) in sizes.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO artifacts (artifact_id, task_id, name, content_type, size_bytes, sha256, content, created_at) \
+                     VALUES ($1, 'task_0000000000000001', $2, 'application/octet-stream', $3, 'x', $4, 1)",
+                )
+                .bind(format!("art_{i:016}"))
+                .bind(format!("f{i}"))
+                .bind(*size as i64)
+                .bind(file(*size))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
+        }};
+    }
+    match backend {
+        Backend::Sqlite => {
+            seed!(sqlx::SqliteConnection::connect(&format!("{}?mode=rwc", db.url)).await.unwrap())
+        }
+        Backend::Postgres => seed!(sqlx::PgConnection::connect(&db.url).await.unwrap()),
+    }
+    let app = TestApp::start_on(db, |_| {}).await;
+    let alice = app.new_owner("alice").await;
+    for (i, size) in sizes.iter().enumerate() {
+        let response = app
+            .client
+            .get(app.url(&format!("/v1/tasks/task_0000000000000001/artifacts/art_{i:016}")))
+            .bearer_auth(&alice)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "f{i}");
+        assert_eq!(response.bytes().await.unwrap().to_vec(), file(*size), "f{i}, {size} bytes");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artifacts_stored_whole_are_split_on_upgrade_on_sqlite() {
+    artifacts_stored_whole_are_split_on_upgrade(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artifacts_stored_whole_are_split_on_upgrade_on_postgres() {
+    artifacts_stored_whole_are_split_on_upgrade(Backend::Postgres).await;
+}
