@@ -307,19 +307,24 @@ async fn hostile_exports_get_clear_errors_and_store_nothing(app: TestApp) {
     let (_, tasks) = app.get("/v1/tasks?source=otlp").await;
     assert_eq!(tasks["data"]["tasks"], json!([]), "nothing was stored");
 
-    // Bad ids are refused one by one; beyond 10,000 spans a request's rest is refused.
+    // Bad ids are refused one by one; of 100,000 spans in one request (protobuf,
+    // gzip: 4 MB), 10,000 are taken and the rest refused.
     let mut no_trace = span("0000000000000009", "", "no trace", 0, 1, &[]);
     no_trace["traceId"] = json!("");
     let mut spans = vec![no_trace];
-    for i in 0..10_050u64 {
+    for i in 0..99_999u64 {
         spans.push(span(&format!("{:016x}", i + 1), "0000000000000001", "step", 1, 2, &[]));
     }
-    let (status, answer) = post_json(&app, &export(spans)).await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    assert_eq!(
-        answer["partialSuccess"]["rejectedSpans"], 52,
-        "one without a trace id, 51 beyond 10,000: {answer}"
-    );
+    let request: ExportTraceServiceRequest = serde_json::from_value(export(spans)).unwrap();
+    let mut gzipped = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzipped.write_all(&request.encode_to_vec()).unwrap();
+    let response =
+        post(&app, gzipped.finish().unwrap(), "application/x-protobuf", true, Some(&app.key)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
+    let partial = answer.partial_success.expect("a partial success");
+    assert_eq!(partial.rejected_spans, 90_001, "one without a trace id, and the 90,000 beyond 10,000");
+    let answer = json!({"partialSuccess": {"errorMessage": partial.error_message}});
     assert!(answer["partialSuccess"]["errorMessage"].as_str().is_some_and(|m| !m.is_empty()));
 
     // Huge attributes are cut to size.
