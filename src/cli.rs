@@ -478,14 +478,32 @@ async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     println!(
         "\nagentshare is serving on http://{addr} (public URL {base}), database {database}\n\n\
          Next steps:\n  \
-           1. Create an API key:   agentshare keys create --owner you --email you@example.com{db_flag}\n  \
+           1. Create an API key:   {me} keys create --owner you --email you@example.com{db_flag}\n  \
            2. Create a task:       curl -X POST {base}/v1/tasks -H 'Authorization: Bearer <key>' \\\n                                -H 'Content-Type: application/json' -d '{{\"title\": \"My first task\"}}'\n  \
            3. API reference:       {base}/openapi.json\n  \
            Health check:           {base}/healthz\n\nPress Ctrl-C to stop.\n",
         addr = app.local_addr(),
+        me = invoked_as(),
         db_flag = if database == config::DEFAULT_DATABASE_URL { String::new() } else { format!(" --database-url '{database}'") },
     );
     app.run_until(shutdown_signal()).await
+}
+
+/// How to run this binary again, as it was started: through `cargo run` (which
+/// says so in the environment it gives the program), by its name on the `PATH`, or
+/// by its path.
+fn invoked_as() -> String {
+    if std::env::var_os("CARGO_PKG_NAME").is_some() && std::env::var_os("CARGO").is_some() {
+        let release =
+            std::env::current_exe().is_ok_and(|exe| exe.components().any(|c| c.as_os_str() == "release"));
+        return format!("cargo run{} --", if release { " --release" } else { "" });
+    }
+    let first = std::env::args().next().unwrap_or_else(|| "agentshare".into());
+    if first.contains('/') {
+        first
+    } else {
+        "agentshare".into()
+    }
 }
 
 /// A database URL fit for printing: any password replaced by `***`.

@@ -14,6 +14,7 @@ use crate::domain::ids::{self, TaskId};
 use crate::domain::share::Permissions;
 use crate::domain::task::{EventType, TaskStatus};
 use crate::domain::task_share::CodePermissions;
+use crate::domain::time::Timestamp;
 use crate::storage::Owner;
 
 /// The password of the demo's protected link.
@@ -47,8 +48,15 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Demo> {
     };
     let id = tasks::create(state, &owner, task).await?.task_id;
     set_status(state, &owner, &id, TaskStatus::Running).await?;
-    for (event_type, name, content, private) in finished_events() {
-        let event = EventInput { private, ..EventInput::new(event_type, name.map(str::to_owned), content) };
+    // The run as it happened: started 47 minutes ago, done 12 minutes ago.
+    let now = Timestamp::now().millis();
+    let (started, finished) = (Timestamp(now - 47 * 60_000), Timestamp(now - 12 * 60_000));
+    let story = finished_events();
+    let step = (finished.millis() - started.millis()) / story.len() as i64;
+    for (n, (event_type, name, content, private)) in story.into_iter().enumerate() {
+        let at = Some(Timestamp(started.millis() + step * (n as i64 + 1)));
+        let event =
+            EventInput { private, at, ..EventInput::new(event_type, name.map(str::to_owned), content) };
         events::append(state, &owner, &id, event).await?;
     }
     for (name, content_type, content) in artifacts() {
@@ -56,6 +64,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Demo> {
         artifacts::finish_upload(state, upload, content.as_bytes()).await?;
     }
     set_status(state, &owner, &id, TaskStatus::Completed).await?;
+    state.db().set_task_times(&id, Timestamp(started.millis() - 60_000), started, finished).await?;
 
     let open = LinkRequest {
         task_id: id.clone(),
@@ -193,7 +202,9 @@ async fn set_status(
     Ok(())
 }
 
-/// The live task's agent: a step every few seconds, then results, then done.
+/// The live task's agent: a step every few seconds for as long as the demo serves
+/// (so "live" can be watched whenever someone looks), with its results after the
+/// first round.
 async fn progress(state: AppState, owner: Owner, task_id: TaskId) {
     let steps = [
         "Reading package.json and the lock file",
@@ -206,20 +217,25 @@ async fn progress(state: AppState, owner: Owner, task_id: TaskId) {
         "Fixing the failing test: a redirect now needs `replace: true`",
         "Running the test suite: 214 passed",
     ];
-    for step in steps {
-        tokio::time::sleep(Duration::from_secs(6)).await;
-        let event = EventInput::new(EventType::Progress, None, step.into());
-        if events::append(&state, &owner, &task_id, event).await.is_err() {
-            return;
+    for round in 1.. {
+        for step in steps {
+            tokio::time::sleep(Duration::from_secs(6)).await;
+            let text = if round == 1 { step.to_owned() } else { format!("Check {round}: {step}") };
+            let event = EventInput::new(EventType::Progress, None, text);
+            if events::append(&state, &owner, &task_id, event).await.is_err() {
+                return;
+            }
         }
-    }
-    let summary = EventInput::new(
-        EventType::Output,
-        Some("Summary".into()),
-        "## Dependencies upgraded\n\n- 10 minor and patch upgrades\n- `react-router` 6 → 7, with 9 routes adapted\n- All 214 tests pass\n".into(),
-    );
-    if events::append(&state, &owner, &task_id, summary).await.is_ok() {
-        let _ = set_status(&state, &owner, &task_id, TaskStatus::Completed).await;
+        if round == 1 {
+            let summary = EventInput::new(
+                EventType::Output,
+                Some("Summary".into()),
+                "## Dependencies upgraded\n\n- 10 minor and patch upgrades\n- `react-router` 6 → 7, with 9 routes adapted\n- All 214 tests pass\n\nWatching for new releases: the checks go on.\n".into(),
+            );
+            if events::append(&state, &owner, &task_id, summary).await.is_err() {
+                return;
+            }
+        }
     }
 }
 

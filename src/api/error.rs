@@ -96,6 +96,12 @@ fn app_parts(err: &app::Error) -> (StatusCode, &'static str, String, Value) {
     let (code, message, details): (&'static str, String, Value) = match err {
         Invalid(field) => return invalid(Some(&field.field), &field.issue),
         Unauthenticated => ("UNAUTHORIZED", "Invalid or missing API key".into(), json!({})),
+        ViewerSessionEnded => (
+            "UNAUTHORIZED",
+            "The viewer session has ended: the share code was revoked, replaced or has expired; ask the owner for a new one"
+                .into(),
+            json!({}),
+        ),
         TaskNotFound { task_id } => {
             ("TASK_NOT_FOUND", "Task not found or not accessible".into(), json!({ "task_id": task_id }))
         }

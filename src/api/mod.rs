@@ -166,12 +166,24 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
 }
 
-/// What no route matches: 404 `NOT_FOUND` in JSON.
-pub async fn route_not_found() -> ApiError {
-    ApiError::RouteNotFound
+/// What no route matches: 404 `NOT_FOUND` in JSON (in seed 003's shape on its
+/// paths).
+pub async fn route_not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if task_shares::is_code_path(uri.path()) {
+        task_shares::CodeError::RouteNotFound.into_response()
+    } else {
+        ApiError::RouteNotFound.into_response()
+    }
 }
 
-/// A route that does not take the method: 405 `METHOD_NOT_ALLOWED` in JSON.
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
+/// A route that does not take the method: 405 `METHOD_NOT_ALLOWED` in JSON (in
+/// seed 003's shape on its paths).
+pub async fn method_not_allowed(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    if task_shares::is_code_path(uri.path()) {
+        task_shares::CodeError::MethodNotAllowed.into_response()
+    } else {
+        ApiError::MethodNotAllowed.into_response()
+    }
 }

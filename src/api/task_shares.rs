@@ -31,9 +31,10 @@ use crate::http::ClientIp;
 use crate::storage::Owner;
 
 pub fn routes() -> OpenApiRouter<AppState> {
+    // Seed 003 splits the verbs between two prefixes; each takes all three.
     OpenApiRouter::new()
-        .routes(routes!(create_share_code))
-        .routes(routes!(get_share_code, revoke_share_code))
+        .routes(routes!(create_share_code, get_share_code_agentrix, revoke_share_code_agentrix))
+        .routes(routes!(create_share_code_tasks, get_share_code, revoke_share_code))
         .routes(routes!(exchange_share_code))
 }
 
@@ -58,6 +59,10 @@ pub enum CodeError {
     PayloadTooLarge { limit_bytes: usize },
     /// 429 `RATE_LIMITED` / `rate_limited`, with `Retry-After`.
     RateLimited { retry_after_secs: u64 },
+    /// 404 `NOT_FOUND` / `not_found`: no route has this path.
+    RouteNotFound,
+    /// 405 `METHOD_NOT_ALLOWED` / `method_not_allowed`.
+    MethodNotAllowed,
     /// 500 `INTERNAL_ERROR` / `internal_error`; the cause is logged.
     Internal(anyhow::Error),
 }
@@ -73,12 +78,25 @@ pub struct CodeErrorBody {
     pub message: String,
 }
 
+/// Whether `path` is one of seed 003's (`/v1/agentrix/…`, `/v1/auth/share`,
+/// `/v1/tasks/{taskId}/share`), whose errors take the 003 shape.
+pub fn is_code_path(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    path.starts_with("/v1/agentrix/")
+        || path == "/v1/agentrix"
+        || path == "/v1/auth/share"
+        || path
+            .strip_prefix("/v1/tasks/")
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(_, tail)| tail == "share")
+}
+
 /// What a user action refused, in the 003 shape.
 impl From<app::Error> for CodeError {
     fn from(err: app::Error) -> CodeError {
         match err {
             app::Error::Invalid(field) => CodeError::InvalidRequest(field.issue),
-            app::Error::Unauthenticated => CodeError::Unauthorized,
+            app::Error::Unauthenticated | app::Error::ViewerSessionEnded => CodeError::Unauthorized,
             app::Error::NotTaskOwner => CodeError::Forbidden,
             app::Error::TaskNotFound { .. } => CodeError::TaskNotFound,
             app::Error::ShareCodeNotFound => CodeError::ShareNotFound,
@@ -159,6 +177,15 @@ impl IntoResponse for CodeError {
                 "RATE_LIMITED",
                 "rate_limited",
                 format!("Too many attempts; try again in {retry_after_secs} seconds"),
+            ),
+            CodeError::RouteNotFound => {
+                (StatusCode::NOT_FOUND, "NOT_FOUND", "not_found", "No such route".into())
+            }
+            CodeError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "method_not_allowed",
+                "This route does not take this method".into(),
             ),
             CodeError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "request failed");
@@ -371,6 +398,77 @@ async fn revoke_share_code(
     let task_id = task_id(path)?;
     share_codes::revoke(&state, &owner.owner_id, &task_id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Create a share code (`/v1/tasks` prefix)
+///
+/// The same as `POST /v1/agentrix/tasks/{taskId}/share`.
+#[utoipa::path(
+    post, path = "/v1/tasks/{taskId}/share", tag = "share-codes",
+    params(("taskId" = String, Path, description = "Task identifier")),
+    request_body = Option<CreateShareCodeRequest>,
+    security(("api_key" = [])),
+    responses(
+        (status = 201, description = "The new code", body = ShareCodeCreated),
+        (status = 400, description = "`INVALID_REQUEST` / `validation_error`", body = CodeErrorBody),
+        (status = 401, description = "`UNAUTHORIZED` / `unauthorized`", body = CodeErrorBody),
+        (status = 403, description = "`FORBIDDEN` / `forbidden`: the task is another owner's", body = CodeErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND` / `not_found`", body = CodeErrorBody),
+        (status = 409, description = "`TASK_NOT_IN_CLOUD_MODE` / `conflict`: the task has a machine_id", body = CodeErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE` / `payload_too_large`", body = CodeErrorBody),
+    )
+)]
+async fn create_share_code_tasks(
+    state: State<AppState>,
+    auth: Result<AuthOwner, ApiError>,
+    path: Result<ApiPath<TaskId>, ApiError>,
+    request: Request,
+) -> Result<Response, CodeError> {
+    create_share_code(state, auth, path, request).await
+}
+
+/// Get share info (`/v1/agentrix` prefix)
+///
+/// The same as `GET /v1/tasks/{taskId}/share`.
+#[utoipa::path(
+    get, path = "/v1/agentrix/tasks/{taskId}/share", tag = "share-codes",
+    params(("taskId" = String, Path, description = "Task identifier")),
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "The live code", body = ShareCodeInfo),
+        (status = 401, description = "`UNAUTHORIZED` / `unauthorized`", body = CodeErrorBody),
+        (status = 403, description = "`FORBIDDEN` / `forbidden`", body = CodeErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND` or `SHARE_NOT_FOUND` / `not_found`", body = CodeErrorBody),
+    )
+)]
+async fn get_share_code_agentrix(
+    state: State<AppState>,
+    auth: Result<AuthOwner, ApiError>,
+    path: Result<ApiPath<TaskId>, ApiError>,
+) -> Result<Response, CodeError> {
+    get_share_code(state, auth, path).await
+}
+
+/// Revoke a share code (`/v1/agentrix` prefix)
+///
+/// The same as `DELETE /v1/tasks/{taskId}/share`.
+#[utoipa::path(
+    delete, path = "/v1/agentrix/tasks/{taskId}/share", tag = "share-codes",
+    params(("taskId" = String, Path, description = "Task identifier")),
+    security(("api_key" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "`UNAUTHORIZED` / `unauthorized`", body = CodeErrorBody),
+        (status = 403, description = "`FORBIDDEN` / `forbidden`", body = CodeErrorBody),
+        (status = 404, description = "`TASK_NOT_FOUND` or `SHARE_NOT_FOUND` / `not_found`", body = CodeErrorBody),
+    )
+)]
+async fn revoke_share_code_agentrix(
+    state: State<AppState>,
+    auth: Result<AuthOwner, ApiError>,
+    path: Result<ApiPath<TaskId>, ApiError>,
+) -> Result<Response, CodeError> {
+    revoke_share_code(state, auth, path).await
 }
 
 /// Authenticate with a share code

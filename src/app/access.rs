@@ -29,7 +29,7 @@ pub async fn viewer_session(state: &AppState, presented: &str) -> Result<Option<
 /// Whoever `credential` (an API key or a viewer session token) names.
 pub async fn caller(state: &AppState, credential: &str) -> Result<Caller> {
     if is_session_token(credential) {
-        return viewer_session(state, credential).await?.map(Caller::Viewer).ok_or(Error::Unauthenticated);
+        return viewer_session(state, credential).await?.map(Caller::Viewer).ok_or(Error::ViewerSessionEnded);
     }
     owner_by_api_key(state, credential).await.map(Caller::Owner)
 }

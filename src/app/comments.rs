@@ -69,7 +69,7 @@ pub async fn post(state: &AppState, token: &str, client: IpAddr, input: CommentI
         Err(err) => Err(err),
     };
     if matches!(proven, Err(Error::ShareUnavailable)) {
-        missed(state, client);
+        missed(state, token, client).await;
     }
     let link = proven?;
     if !link.allow_comments {
@@ -151,7 +151,7 @@ pub async fn verify(state: &AppState, token: &str, code: &str, client: IpAddr) -
     .await;
     match verified {
         Ok(()) => state.signals().webhooks_changed(),
-        Err(Error::ShareUnavailable) => missed(state, client),
+        Err(Error::ShareUnavailable) => missed(state, token, client).await,
         Err(_) => {}
     }
     verified

@@ -18,6 +18,10 @@ pub enum Error {
     /// No credential, or one that is unknown, revoked or expired.
     #[error("Sign in again: the key or session is not valid")]
     Unauthenticated,
+    /// A viewer session (from a share code) that is no more: the code was revoked,
+    /// rotated or expired.
+    #[error("Your access to this task has ended: the share code was revoked, replaced or has expired")]
+    ViewerSessionEnded,
     /// The owner already has a task of this source with this external id.
     #[error("A task with this external_id already exists")]
     TaskExists { task_id: TaskId },
@@ -166,9 +170,8 @@ impl Error {
         use Error::*;
         match self {
             Invalid(_) => ErrorKind::Invalid,
-            Unauthenticated | PasswordRequired | InvalidPassword | ViewRequired | InvalidShareCode => {
-                ErrorKind::Unauthenticated
-            }
+            Unauthenticated | ViewerSessionEnded | PasswordRequired | InvalidPassword | ViewRequired
+            | InvalidShareCode => ErrorKind::Unauthenticated,
             TaskNotCompleted { .. }
             | DownloadNotAllowed
             | CommentsNotAllowed

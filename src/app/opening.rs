@@ -55,9 +55,30 @@ pub fn refuse_guessers(state: &AppState, client: IpAddr) -> Result<()> {
     }
 }
 
-/// Counts a lookup of a link that doesn't exist (or no longer does) against `client`.
-pub fn missed(state: &AppState, client: IpAddr) {
-    state.limits().misses.record_miss(client);
+/// Counts a lookup that found nothing against `client`, when `token` names no link
+/// at all. A link that expired, was revoked or used up its views answers the same
+/// as one that never was, but is not counted: people it was given to (an office
+/// behind one address) opening it again are not guessing.
+pub async fn missed(state: &AppState, token: &str, client: IpAddr) {
+    if !names_a_link(state, token).await {
+        state.limits().misses.record_miss(client);
+    }
+}
+
+/// Whether `token` is the URL token or short code of a link, in any status.
+async fn names_a_link(state: &AppState, token: &str) -> bool {
+    if !url_safe(token) {
+        return false;
+    }
+    if token.len() == TOKEN_LEN {
+        return link_by_token(state, token, None).await.is_ok_and(|link| link.is_some());
+    }
+    if token.len() == SHORT_CODE_LEN {
+        let id = state.db().share_link_by_short_code_any(&ids::secret_hash(token)).await.ok().flatten();
+        let expected = state.link_keys().short_code(id.as_ref().map_or(NO_LINK, ShareLinkId::as_str));
+        return id.is_some() && ids::same_secret(&expected, token);
+    }
+    false
 }
 
 /// Looks `token` up for `client`, refusing clients that keep missing and counting
@@ -66,7 +87,7 @@ pub async fn lookup(state: &AppState, token: &str, client: IpAddr) -> Result<Pre
     refuse_guessers(state, client)?;
     let found = find(state, token).await?;
     if matches!(found, Presented::Gone) {
-        missed(state, client);
+        missed(state, token, client).await;
     }
     Ok(found)
 }
@@ -455,17 +476,18 @@ async fn downloadable(state: &AppState, token: &str, grant: Option<&str>) -> Res
     Ok(link)
 }
 
-/// Runs a viewer's `work` on a link unless `client` keeps guessing links; a gone
-/// link counts as a miss.
+/// Runs a viewer's `work` on the link `token` opens unless `client` keeps guessing
+/// links; a token that names no link counts as a miss.
 async fn guarded<T>(
     state: &AppState,
+    token: &str,
     client: IpAddr,
     work: impl std::future::Future<Output = Result<T>>,
 ) -> Result<T> {
     refuse_guessers(state, client)?;
     let result = work.await;
     if matches!(result, Err(Error::ShareUnavailable)) {
-        missed(state, client);
+        missed(state, token, client).await;
     }
     result
 }
@@ -478,7 +500,7 @@ pub async fn download(
     grant: Option<&str>,
     client: IpAddr,
 ) -> Result<Download> {
-    guarded(state, client, async {
+    guarded(state, token, client, async {
         let link = downloadable(state, token, grant).await?;
         artifacts::serve(state, &link.task_id, artifact_id, client).await
     })
@@ -493,7 +515,7 @@ pub async fn download_all(
     grant: Option<&str>,
     client: IpAddr,
 ) -> Result<Download> {
-    guarded(state, client, async {
+    guarded(state, token, client, async {
         let link = downloadable(state, token, grant).await?;
         let archives = &state.limits().archives;
         let slot = archives

@@ -151,6 +151,29 @@ impl Db {
         }
     }
 
+    /// Sets when a task was created, started and finished (the demo's sample task,
+    /// so that it reads like a run that took its time).
+    pub async fn set_task_times(
+        &self,
+        task_id: &TaskId,
+        created: Timestamp,
+        started: Timestamp,
+        finished: Timestamp,
+    ) -> sqlx::Result<()> {
+        dispatch!(self.write(), |pool| {
+            sqlx::query(
+            "UPDATE tasks SET created_at = $2, started_at = $3, finished_at = $4, updated_at = $4 WHERE task_id = $1"
+        )
+        .bind(task_id)
+        .bind(created)
+        .bind(started)
+        .bind(finished)
+        .execute(pool)
+        .await
+        .map(|_| ())
+        })
+    }
+
     /// `owner_id`'s task from `source` with `external_id`, if any.
     pub async fn task_by_external_id(
         &self,

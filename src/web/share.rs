@@ -111,7 +111,7 @@ async fn open_once(state: &AppState, token: &str, visitor: Visitor<'_>, jar: Coo
         Err(err) => return Some(failure(err)),
     };
     if link.password_hash.is_some() {
-        return Some(with_probe(state, token, jar, page(StatusCode::OK, &PasswordPage { error: None })));
+        return Some(with_probe(state, token, jar, page(StatusCode::OK, &PasswordPage::of(&link, None))));
     }
     if let Some(max) = link.max_views {
         let remaining = (max - link.view_count).max(0);
@@ -175,7 +175,7 @@ async fn submit_once(
         Ok(_) => return Some(page(StatusCode::NOT_FOUND, &GonePage)),
         Err(err) => return Some(failure(err)),
     };
-    let asked_again = |error: String| PasswordPage { error: Some(error) };
+    let asked_again = |error: String| PasswordPage::of(&link, Some(error));
     match opening::check_password(state, &link, password, visitor.client).await {
         Ok(()) => {}
         Err(app::Error::PasswordRequired) => {
@@ -327,8 +327,19 @@ impl<'a> SharePage<'a> {
 
 #[derive(Template)]
 #[template(path = "password.html")]
-struct PasswordPage {
+struct PasswordPage<'a> {
+    /// The link's title: what is being opened.
+    title: &'a str,
+    /// Views left, for a view-limited link (opening it spends one).
+    remaining: Option<i64>,
     error: Option<String>,
+}
+
+impl<'a> PasswordPage<'a> {
+    fn of(link: &'a ShareLinkRecord, error: Option<String>) -> PasswordPage<'a> {
+        let remaining = link.max_views.map(|max| (max - link.view_count).max(0));
+        PasswordPage { title: &link.title, remaining, error }
+    }
 }
 
 #[derive(Template)]

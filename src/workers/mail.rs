@@ -61,7 +61,8 @@ pub async fn run(worker: ViewMailer) {
 }
 
 async fn send(worker: &ViewMailer, item: &PendingViewMail) {
-    let analytics = format!("{}/v1/share-links/{}/analytics", worker.public_url, item.share_link_id);
+    // The console page of the link: who looked, where from, when (sign-in first).
+    let analytics = format!("{}/console/links/{}", worker.public_url, item.share_link_id);
     let (subject, intro) = if item.last_sent_at.is_none() {
         (
             format!("Your share link “{}” was viewed", item.title),

@@ -96,6 +96,7 @@ test("pull request buttons appear only for the permissions granted, and the serv
   git(work, "add", "login.js");
   git(work, "commit", "-m", "Make the cookie secure");
   git(work, "push", "origin", "feature");
+  env.server.grant("acme.git");
 
   const task = await runningTask("Fix login");
   const linked = await env.server.api(`/v1/tasks/${task}`, { method: "PATCH", json: { repository: "acme.git", base_branch: "main" } });

@@ -45,6 +45,9 @@ export async function startServer(extra = []) {
     base, dir, database, mailDir, repositories, key,
     /** A new API key for another owner. */
     keyFor: (owner) => createKey(database, owner),
+    /** Lets `owner` (default alice) use the repository `name`, as the operator does. */
+    grant: (name, owner = "alice") => execFileSync(BIN, ["repositories", "grant", "--owner", owner, name,
+      "--repositories-dir", repositories, "--database-url", database]),
     api: (path, options = {}) => api(base, "key" in options ? options.key : key, path, options),
     stop: () => new Promise((done) => {
       child.once("exit", () => { rmSync(dir, { recursive: true, force: true }); done(); });

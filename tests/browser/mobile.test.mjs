@@ -90,3 +90,42 @@ test("console pages fit a 375-px screen", async () => {
   await fitsAPhone(page, "shares", "button:has-text('Revoke')");
   assert.deepEqual(context.alarms, []);
 });
+
+test("the password card says what it opens, stays narrow, and tables keep their words", async () => {
+  const table = "| Suite | passed | failed | skipped |\n|---|---|---|---|\n| authentication and sessions | 214 | 0 | 3 |";
+  const task = await finishedTask(env.server, { title: "Cards and tables", outputs: [{ name: "Tests", content: table }] });
+  const locked = await shareLink(env.server, task, { password: "desk-password", max_views: 5, title: "Release notes for ACME" });
+  const desk = await freshContext(env.browser, { viewport: { width: 1280, height: 800 } });
+  const page = await desk.newPage();
+  await page.goto(locked.url);
+  const card = await page.locator("section.card").boundingBox();
+  assert.ok(card.width <= 560, `the password card is ${card.width} px wide on a desktop`);
+  const input = await page.locator("#password").boundingBox();
+  assert.ok(input.width <= 520, `the password field is ${input.width} px wide`);
+  const text = await page.textContent("section.card");
+  assert.match(text, /Release notes for ACME/, "it names what is being opened");
+  assert.match(text, /uses one of its views: 5 left/, "and that opening it spends a view");
+
+  const open = await shareLink(env.server, task, { permissions: { allow_comments: true } });
+  await page.goto(open.url);
+  const email = await page.locator("#c-email").boundingBox();
+  const comment = await page.locator(".comments textarea").boundingBox();
+  assert.equal(Math.round(comment.width), Math.round(email.width), "the comment box is as wide as the other fields");
+
+  const phone = await freshContext(env.browser, PHONE);
+  const small = await phone.newPage();
+  await small.goto(open.url);
+  const headers = await small.locator(".markdown th").evaluateAll((cells) =>
+    cells.map((th) => {
+      const range = document.createRange();
+      range.selectNodeContents(th);
+      const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+      return { text: th.textContent, lines };
+    }));
+  for (const { text, lines } of headers) {
+    assert.ok(lines <= 1, `the header "${text}" is on one line, not broken mid-word (${lines} lines)`);
+  }
+  await fitsAPhone(small, "a wide table");
+  assert.deepEqual(desk.alarms, []);
+  assert.deepEqual(phone.alarms, []);
+});

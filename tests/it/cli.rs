@@ -214,6 +214,13 @@ async fn demo_fills_a_first_database_and_says_what_to_open() {
         [("otlp", "completed"), ("api", "running"), ("api", "completed")],
         "a run that came in as OpenTelemetry traces, a live task and a finished one: {tasks}"
     );
+    let finished = &tasks["data"]["tasks"][2];
+    let took = |from: &str, to: &str| {
+        let at = |key: &str| chrono::DateTime::parse_from_rfc3339(finished[key].as_str().unwrap()).unwrap();
+        (at(to) - at(from)).num_minutes()
+    };
+    assert!(took("started_at", "finished_at") >= 30, "a run that took its time: {finished}");
+    assert!(took("created_at", "started_at") >= 1, "{finished}");
     let traced = &tasks["data"]["tasks"][0];
     assert_eq!(traced["title"], "Deploy doctor");
     assert_eq!(traced["metadata"]["input_tokens"], 1622);

@@ -383,3 +383,39 @@ async fn refused_clients_have_their_connection_closed() {
     }
     assert!(refused, "guessing is refused");
 }
+
+/// Thirty colleagues behind one address open a one-time link that one of them
+/// already revealed: each is told it is gone, and none of it counts as guessing, so
+/// the office can still open other links. Made-up tokens still count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_office_opening_a_used_up_link_is_not_taken_for_a_guesser() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let task = app.finished_task("t").await;
+    let once = app.share(&task, json!({"max_views": 1})).await;
+    let other = app.share(&task, json!({})).await;
+    let once_url = once["url"].as_str().unwrap();
+    assert_eq!(app.view(once_url, None).await.0, StatusCode::OK);
+    let mut gone_bodies = std::collections::HashSet::new();
+    for _ in 0..40 {
+        let response = app.client.get(once_url).header("accept", "application/json").send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        gone_bodies.insert(response.text().await.unwrap());
+    }
+    assert_eq!(
+        app.view(other["url"].as_str().unwrap(), None).await.0,
+        StatusCode::OK,
+        "the office is not locked out"
+    );
+    let made_up = format!("{}/s/{}", app.base, "A".repeat(43));
+    let mut refused = false;
+    for _ in 0..40 {
+        let response = app.client.get(&made_up).header("accept", "application/json").send().await.unwrap();
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused = true;
+            break;
+        }
+        gone_bodies.insert(response.text().await.unwrap());
+    }
+    assert!(refused, "guessing is still refused");
+    assert_eq!(gone_bodies.len(), 1, "a used-up link and a made-up token answer alike: {gone_bodies:?}");
+}

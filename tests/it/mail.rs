@@ -123,6 +123,16 @@ async fn views_are_mailed_to_the_owner_without_flooding(backend: Backend) {
         first.data
     );
     assert!(first.text().contains("Views so far: 1"), "{}", first.data);
+    // "Who looked" leads to the link's console page, which a browser can open.
+    let id = link["share_link_id"].as_str().unwrap();
+    let who = first.text().split_whitespace().find(|w| w.contains("/console/links/")).map(str::to_owned);
+    assert_eq!(who, Some(format!("{}/console/links/{id}", app.base)), "{}", first.text());
+    let opened = app.client.get(who.unwrap()).send().await.unwrap();
+    assert!(opened.status().is_success() || opened.status().is_redirection(), "a page: {}", opened.status());
+    assert!(
+        opened.headers()["content-type"].to_str().unwrap_or_default().starts_with("text/html")
+            || opened.headers().contains_key("location")
+    );
 
     for _ in 0..5 {
         app.view(url, None).await;

@@ -171,15 +171,14 @@ impl Model {
         }
     }
 
-    /// Finding the link: refused after too many misses, gone unless active.
+    /// Finding the link: refused after too many misses, gone unless active. Its
+    /// token names a link even when that link is gone, so opening it is never
+    /// counted as a miss (only guessed tokens are).
     fn lookup(&mut self, client: &str) -> Result<(), Answer> {
-        let active = self.active();
-        let misses = self.misses.entry(client.to_owned()).or_default();
-        if *misses >= MISSES_ALLOWED {
+        if self.misses.get(client).is_some_and(|misses| *misses >= MISSES_ALLOWED) {
             return Err(Answer::RateLimited);
         }
-        if !active {
-            *misses += 1;
+        if !self.active() {
             return Err(Answer::Gone);
         }
         Ok(())

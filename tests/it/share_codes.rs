@@ -21,6 +21,7 @@ backend_tests!(
     exchanges_are_rate_limited,
     live_streams_follow_the_task_and_stop_at_revocation,
     viewers_get_secrets_masked_on_every_route,
+    either_prefix_takes_every_verb_and_errors_keep_the_003_shape,
 );
 
 /// Asserts the 003 error shape: exactly `code`, `error` and `message`.
@@ -311,6 +312,8 @@ async fn revoking_cuts_off_codes_and_sessions(app: TestApp) {
     let (status, body) = app.request_as(Some(&token), Method::GET, &format!("/v1/tasks/{task}"), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_error(&body, "UNAUTHORIZED");
+    let said = body["error"]["message"].as_str().unwrap();
+    assert!(said.contains("share code") && !said.contains("API key"), "a viewer had no key: {said}");
     assert_eq!(exchange(&app, &code).await.0, StatusCode::UNAUTHORIZED);
     let (status, body) = app.get(&format!("/v1/tasks/{task}/share")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -460,4 +463,34 @@ async fn viewers_get_secrets_masked_on_every_route(app: TestApp) {
         owner.to_string().contains(aws) && owner.to_string().contains(token),
         "the owner sees all: {owner}"
     );
+}
+
+/// Seed 003 splits the share-code verbs between `/v1/agentrix/tasks/{id}/share`
+/// and `/v1/tasks/{id}/share`; each takes all three, and what no route takes there
+/// answers in the 003 shape.
+async fn either_prefix_takes_every_verb_and_errors_keep_the_003_shape(app: TestApp) {
+    let task = app.create_task("t").await;
+    let (status, created) = app.post(&format!("/v1/tasks/{task}/share"), json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, info) = app.get(&format!("/v1/agentrix/tasks/{task}/share")).await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(info["shareCode"], created["shareCode"]);
+    let (status, _) = app.request(Method::DELETE, &format!("/v1/agentrix/tasks/{task}/share"), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = app.get(&format!("/v1/tasks/{task}/share")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_code_error(&body, "SHARE_NOT_FOUND", "not_found");
+
+    let (status, body) = app.request(Method::PUT, &format!("/v1/agentrix/tasks/{task}/share"), None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_code_error(&body, "METHOD_NOT_ALLOWED", "method_not_allowed");
+    let (status, body) = app.request(Method::POST, "/v1/auth/share", None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_code_error(&body, "METHOD_NOT_ALLOWED", "method_not_allowed");
+    let (status, body) = app.get("/v1/agentrix/nothing-here").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_code_error(&body, "NOT_FOUND", "not_found");
+    let (status, body) = app.get("/v1/nothing-here").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["success"], false, "the owner API keeps its own shape: {body}");
 }

@@ -349,6 +349,20 @@ impl Db {
         })
     }
 
+    /// The id of the link, in any status, whose short code hashes to
+    /// `short_code_hash`.
+    pub async fn share_link_by_short_code_any(
+        &self,
+        short_code_hash: &str,
+    ) -> sqlx::Result<Option<ShareLinkId>> {
+        dispatch!(self.read(), |pool| {
+            sqlx::query_scalar("SELECT share_link_id FROM share_links WHERE short_code_hash = $1")
+                .bind(short_code_hash)
+                .fetch_optional(pool)
+                .await
+        })
+    }
+
     /// A page of `owner_id`'s links, newest first, optionally of one task and/or in one status.
     pub async fn list_share_links(
         &self,
@@ -448,17 +462,30 @@ impl Db {
     ) -> sqlx::Result<LinkChange> {
         let now = Timestamp::now();
         let sql = format!(
-            "UPDATE share_links SET revoked_at = COALESCE(revoked_at, $3), updated_at = $3, version = version + 1 \
-             WHERE share_link_id = $1 AND owner_id = $2 RETURNING {LINK_COLUMNS}"
+            "UPDATE share_links SET revoked_at = $3, updated_at = $3, version = version + 1 \
+             WHERE share_link_id = $1 AND owner_id = $2 AND revoked_at IS NULL RETURNING {LINK_COLUMNS}"
         );
+        let already =
+            format!("SELECT {LINK_COLUMNS} FROM share_links WHERE share_link_id = $1 AND owner_id = $2");
         let revoked: Option<ShareLinkRecord> = dispatch!(self.write(), |pool| {
             let mut tx = pool.begin().await?;
-            let revoked: Option<ShareLinkRecord> = sqlx::query_as(&sql)
+            let newly: Option<ShareLinkRecord> = sqlx::query_as(&sql)
                 .bind(share_link_id)
                 .bind(owner_id)
                 .bind(now)
                 .fetch_optional(&mut *tx)
                 .await?;
+            // Revoked before (or no such link): nothing changes, not even `updated_at`.
+            let revoked = match newly {
+                Some(link) => Some(link),
+                None => {
+                    sqlx::query_as(&already)
+                        .bind(share_link_id)
+                        .bind(owner_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                }
+            };
             if let Some(link) = revoked.as_ref().filter(|l| l.revoked_at == Some(now)) {
                 let event = WebhookEvent::ShareLinkRevoked(LinkFacts {
                     share_link_id: share_link_id.clone(),
