@@ -14,8 +14,12 @@ import { chromium } from "playwright-core";
 const here = dirname(fileURLToPath(import.meta.url));
 export const root = resolve(here, "../..");
 
-/** The agentshare binary: $AGENTSHARE_BIN, or the debug build. */
-export const BIN = process.env.AGENTSHARE_BIN || join(root, "target/debug/agentshare");
+/**
+ * The agentshare binary: $AGENTSHARE_BIN (scripts/browser-tests sets it to the one
+ * cargo built), or the debug build in $CARGO_TARGET_DIR (default `target`).
+ */
+export const BIN = process.env.AGENTSHARE_BIN ||
+  join(resolve(root, process.env.CARGO_TARGET_DIR || "target"), "debug/agentshare");
 /** Chromium: $CHROMIUM, or Debian's. */
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 

@@ -2,6 +2,8 @@
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -20,9 +22,62 @@ pub fn agentshare(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// The longest a test waits for a process to print what it is waiting for.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A child process, killed and reaped however the test ends (a failed assertion
+/// included): no test leaves a process behind.
+pub struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// What a process prints on stdout, line by line, read on a thread of its own that
+/// drains the pipe to its end (so the process never blocks on it); each wait for a
+/// line has a deadline.
+pub struct Printed(mpsc::Receiver<String>);
+
+impl Printed {
+    pub fn of(process: &mut Process) -> Printed {
+        let stdout = process.0.stdout.take().expect("stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // Nobody listening any more: keep draining all the same.
+                let _ = tx.send(line);
+            }
+        });
+        Printed(rx)
+    }
+
+    /// The lines up to and including the first for which `last` holds; fails the
+    /// test when the process ends or [`DEADLINE`] passes first.
+    pub fn until(&self, last: impl Fn(&str) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + DEADLINE;
+        let mut lines = Vec::new();
+        loop {
+            let wait = deadline.saturating_duration_since(Instant::now());
+            match self.0.recv_timeout(wait) {
+                Ok(line) => {
+                    let done = last(&line);
+                    lines.push(line);
+                    if done {
+                        return lines;
+                    }
+                }
+                Err(err) => panic!("not printed ({err}); the process printed:\n{}", lines.join("\n")),
+            }
+        }
+    }
+}
+
 /// A `serve` process and the base URL it printed.
 pub struct Server {
-    child: Child,
+    process: Process,
     pub base: String,
 }
 
@@ -67,49 +122,37 @@ impl Server {
         log: Stdio,
         env: &[(&str, &str)],
     ) -> Server {
-        let mut child = Command::new(BIN)
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .current_dir(dir)
-            .env_remove("AGENTSHARE_DATABASE_URL")
-            .env("RUST_LOG", log_filter)
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("start agentshare serve");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let base = loop {
-            let line = lines.next().expect("serve prints where it listens").unwrap();
-            if let Some(rest) = line.strip_prefix("agentshare is serving on ") {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server { child, base }
+        let mut process = Process(
+            Command::new(BIN)
+                .arg("serve")
+                .args(["--listen", "127.0.0.1:0"])
+                .args(args)
+                .current_dir(dir)
+                .env_remove("AGENTSHARE_DATABASE_URL")
+                .env("RUST_LOG", log_filter)
+                .envs(env.iter().copied())
+                .stdout(Stdio::piped())
+                .stderr(log)
+                .spawn()
+                .expect("start agentshare serve"),
+        );
+        let printed = Printed::of(&mut process);
+        let lines = printed.until(|line| line.starts_with("agentshare is serving on "));
+        let line = lines.last().expect("the line it waited for");
+        let base = line["agentshare is serving on ".len()..].split_whitespace().next().unwrap().to_owned();
+        Server { process, base }
     }
 
     /// Kills the process at once (SIGKILL): nothing gets to finish.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn kill(self) {
+        drop(self.process);
     }
 
     /// Sends SIGTERM and waits for the process to exit; answers whether it exited cleanly.
     pub fn terminate(mut self) -> bool {
-        let pid = self.child.id().to_string();
+        let pid = self.process.0.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
-        self.child.wait().expect("wait").success()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.0.wait().expect("wait").success()
     }
 }
 
@@ -117,8 +160,16 @@ impl Drop for Server {
 async fn serve_with_no_flags_uses_an_embedded_database_in_the_working_directory() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]);
-    let health: serde_json::Value =
-        reqwest::get(format!("{}/healthz", server.base)).await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = crate::common::http()
+        .build()
+        .unwrap()
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health, json!({"status": "ok", "database": "sqlite"}));
     assert!(dir.path().join("agentshare-data/agentshare.db").is_file());
 
@@ -132,7 +183,9 @@ async fn serve_with_no_flags_uses_an_embedded_database_in_the_working_directory(
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
     let key = stdout.lines().last().unwrap().trim().to_owned();
-    let response = reqwest::Client::new()
+    let response = crate::common::http()
+        .build()
+        .unwrap()
         .post(format!("{}/v1/tasks", server.base))
         .bearer_auth(&key)
         .json(&json!({"title": "from the CLI key"}))
@@ -146,25 +199,18 @@ async fn serve_with_no_flags_uses_an_embedded_database_in_the_working_directory(
 #[tokio::test]
 async fn demo_fills_a_first_database_and_says_what_to_open() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["demo", "--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env_remove("AGENTSHARE_DATABASE_URL")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut printed = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        let done = line.starts_with("Press Ctrl-C");
-        printed.push(line);
-        if done {
-            break;
-        }
-    }
-    let printed = printed.join("\n");
+    let mut demo = Process(
+        Command::new(BIN)
+            .args(["demo", "--listen", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .env_remove("AGENTSHARE_DATABASE_URL")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let printed = Printed::of(&mut demo).until(|line| line.starts_with("Press Ctrl-C")).join("\n");
     let after = |label: &str| {
         let start = printed.find(label).unwrap_or_else(|| panic!("{label}: {printed}")) + label.len();
         printed[start..].split_whitespace().next().unwrap().to_owned()
@@ -174,7 +220,7 @@ async fn demo_fills_a_first_database_and_says_what_to_open() {
     let code = after("shared by code:");
     let key = printed.lines().find(|l| l.starts_with("ask_")).expect("an API key").to_owned();
 
-    let client = reqwest::Client::new();
+    let client = crate::common::http().build().unwrap();
     let view: serde_json::Value =
         client.get(&link).header("accept", "application/json").send().await.unwrap().json().await.unwrap();
     let outputs = view["data"]["outputs"].as_array().unwrap();
@@ -224,8 +270,7 @@ async fn demo_fills_a_first_database_and_says_what_to_open() {
     let traced = &tasks["data"]["tasks"][0];
     assert_eq!(traced["title"], "Deploy doctor");
     assert_eq!(traced["metadata"]["input_tokens"], 1622);
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(demo);
     assert!(dir.path().join("agentshare-data/agentshare.db").is_file(), "the embedded default database");
 }
 
@@ -339,7 +384,7 @@ async fn shutdown_keeps_acknowledged_writes(backend: Backend) {
     let (_, out, _) = agentshare(&["keys", "create", "--owner", "erin", "--database-url", &db.url]);
     let key = out.lines().last().unwrap().to_owned();
     let server = Server::start(dir.path(), &["--database-url", &db.url]);
-    let client = reqwest::Client::new();
+    let client = crate::common::http().build().unwrap();
     let (acked_tx, mut acked_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
     let mut writers = Vec::new();
     for i in 0..8 {

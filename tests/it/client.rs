@@ -213,7 +213,9 @@ where
 
 /// A GET of the owner API with `key`; answers the `data` of a 200.
 async fn data(base: &str, key: &str, path: &str) -> Value {
-    let response = reqwest::Client::new()
+    let response = crate::common::http()
+        .build()
+        .unwrap()
         .get(format!("{base}{path}"))
         .bearer_auth(key)
         .timeout(DEADLINE)
@@ -369,7 +371,9 @@ async fn a_failing_command_is_recorded(backend: Backend) {
     assert_eq!(artifacts.len(), 1, "{artifacts:#?}");
     assert_eq!(artifacts[0]["name"], "report.txt");
     assert_eq!(artifacts[0]["content_type"], "text/plain; charset=utf-8");
-    let download = reqwest::Client::new()
+    let download = crate::common::http()
+        .build()
+        .unwrap()
         .get(format!(
             "{}/v1/tasks/{task_id}/artifacts/{}",
             app.base,
@@ -430,7 +434,13 @@ async fn run_code_prints_a_share_code_before_the_command_starts() {
     assert!(code_at < started_at, "the code comes first: {run:#?}");
     let code = lines[code_at].split("share code ").nth(1).unwrap().split_whitespace().next().unwrap();
     assert!(lines[code_at].contains(&format!("{}/code/{code}", app.base)), "{run:#?}");
-    let exchanged = reqwest::get(format!("{}/v1/auth/share?code={code}", app.base)).await.unwrap();
+    let exchanged = crate::common::http()
+        .build()
+        .unwrap()
+        .get(format!("{}/v1/auth/share?code={code}", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(exchanged.status(), StatusCode::OK, "the code opens the task");
 }
 
@@ -848,7 +858,7 @@ async fn answer_losing_proxy(target: String) -> (String, std::sync::Arc<std::syn
 
     let lost = Arc::new(AtomicUsize::new(0));
     let seen = Arc::new(Mutex::new(HashSet::<Vec<u8>>::new()));
-    let client = reqwest::Client::new();
+    let client = crate::common::http().build().unwrap();
     let counter = lost.clone();
     let app = axum::Router::new().fallback(move |request: Request| {
         let (client, target, seen, lost) = (client.clone(), target.clone(), seen.clone(), counter.clone());

@@ -168,11 +168,7 @@ async fn comment_posts_without_a_view_are_misses_and_tell_nothing() {
 
 /// A client posting comments to a link it opened, each with another address.
 fn from(ip: &str) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
-        .no_proxy()
-        .build()
-        .unwrap()
+    crate::common::http().local_address(ip.parse::<std::net::IpAddr>().unwrap()).no_proxy().build().unwrap()
 }
 
 async fn comment(

@@ -10,7 +10,7 @@ use crate::common::{assert_error, assert_invalid, Backend, TestApp};
 async fn send(request: reqwest::RequestBuilder) -> (StatusCode, reqwest::header::HeaderMap, String) {
     let response = request.send().await.unwrap();
     let (status, headers) = (response.status(), response.headers().clone());
-    (status, headers, response.text().await.unwrap())
+    (status, headers, crate::common::read_text(response).await)
 }
 
 fn json_body(text: &str) -> Value {

@@ -174,7 +174,7 @@ impl Load {
 
     /// One client's random mix of operations, until the server goes away.
     async fn client(self: Arc<Self>, base: String, seed: u64, stop: Arc<AtomicBool>) {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let client = crate::common::http().timeout(Duration::from_secs(30)).build().unwrap();
         let mut rng = StdRng::seed_from_u64(seed);
         let mut n = seed.wrapping_mul(1000);
         while !stop.load(Ordering::Relaxed) {
@@ -242,7 +242,7 @@ async fn crash_and_restart(backend: Backend) {
 
     // After the last crash, the service comes back and everything acknowledged is there.
     let server = Server::start(dir.path(), &args);
-    let client = reqwest::Client::new();
+    let client = crate::common::http().build().unwrap();
     let ledger = std::mem::take(&mut *load.ledger.lock().unwrap());
     assert!(
         ledger.served_after_revocation.is_empty(),

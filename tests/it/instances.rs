@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::common::{Backend, TestApp, TestDb};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_instances_share_tasks_and_number_events_without_collisions() {
+async fn two_instances_on_postgres_share_tasks_and_number_events_without_collisions() {
     let Some(first) = TestApp::spawn(Backend::Postgres).await else {
         return;
     };

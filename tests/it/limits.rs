@@ -13,15 +13,7 @@ use crate::common::{assert_error, Backend, TestApp};
 /// broken stream into a failure instead of a hang).
 async fn read_until(response: &mut reqwest::Response, done: impl Fn(&str) -> bool) -> String {
     let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !done(&seen) {
-        let chunk =
-            tokio::time::timeout_at(deadline, response.chunk()).await.expect("stream answered in time");
-        match chunk.expect("stream readable") {
-            Some(bytes) => seen.push_str(&String::from_utf8_lossy(&bytes)),
-            None => break,
-        }
-    }
+    crate::common::read_stream(response, &mut seen, done).await;
     seen
 }
 
@@ -147,7 +139,7 @@ async fn ipv4_clients_of_a_dual_stack_listener_are_told_apart() {
     .unwrap();
     let port = app.addr.port();
     let from = |ip: &str| {
-        reqwest::Client::builder()
+        crate::common::http()
             .local_address(ip.parse::<std::net::IpAddr>().unwrap())
             .no_proxy()
             .build()
@@ -235,7 +227,7 @@ async fn a_client_holds_a_bounded_number_of_connections() {
         closed_within(&mut extra, Duration::from_secs(5)).await.expect("the fifth is closed at once");
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 429 ") && answer.contains("Retry-After: 1"), "{answer}");
-    let other = reqwest::Client::builder()
+    let other = crate::common::http()
         .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
         .no_proxy()
         .build()
@@ -328,7 +320,7 @@ async fn slow_readers_are_bounded_and_cut_off() {
         assert!(refused.headers().contains_key("retry-after"));
         assert_error(&refused.json().await.unwrap(), "TOO_MANY_DOWNLOADS");
     }
-    let other = reqwest::Client::builder()
+    let other = crate::common::http()
         .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
         .no_proxy()
         .build()

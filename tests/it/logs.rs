@@ -38,7 +38,7 @@ impl Logged {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_reaches_the_log() {
     let Logged { key, log_path, server, _db, _dir } = Logged::start("debug").await;
-    let client = reqwest::Client::builder().redirect(redirect::Policy::none()).build().unwrap();
+    let client = crate::common::http().redirect(redirect::Policy::none()).build().unwrap();
     let base = server.base.clone();
     let call = |method: Method, path: &str, bearer: &str, body: Option<Value>| {
         let mut request = client.request(method, format!("{base}{path}")).bearer_auth(bearer);
@@ -138,7 +138,8 @@ async fn a_log_file_has_no_colour_codes() {
     let log = std::fs::File::create(&log_path).unwrap();
     let server =
         Server::start_logging(dir.path(), &["--database-url", db.url.as_str()], "info", Stdio::from(log));
-    let missing = reqwest::get(format!("{}/v1/tasks", server.base)).await.unwrap();
+    let missing =
+        crate::common::http().build().unwrap().get(format!("{}/v1/tasks", server.base)).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
     assert!(server.terminate(), "serve stops cleanly, its log flushed");
     let log = std::fs::read_to_string(&log_path).unwrap();
@@ -152,7 +153,7 @@ async fn a_log_file_has_no_colour_codes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_view_logs_one_line_naming_its_link() {
     let Logged { key, log_path, server, _db, _dir } = Logged::start("info").await;
-    let client = reqwest::Client::new();
+    let client = crate::common::http().build().unwrap();
     let post = |path: &str, body: Value| {
         client.post(format!("{}{path}", server.base)).bearer_auth(&key).json(&body).send()
     };

@@ -23,6 +23,7 @@ mod properties;
 mod pull_requests;
 mod share_codes;
 mod share_links;
+mod suite;
 mod tasks;
 mod view_batches;
 mod view_limits;

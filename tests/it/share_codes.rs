@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::backend_tests;
-use crate::common::{assert_error, TestApp};
+use crate::common::{assert_error, read_stream, TestApp};
 
 backend_tests!(
     a_code_with_default_permissions_is_view_only,
@@ -349,20 +349,6 @@ async fn exchanges_are_rate_limited(app: TestApp) {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry));
-}
-
-/// Reads an SSE response until `until` holds for what arrived (bounded by a
-/// generous timeout so a broken stream fails the test instead of hanging it).
-async fn read_stream(response: &mut reqwest::Response, seen: &mut String, until: impl Fn(&str) -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !until(seen) {
-        let chunk =
-            tokio::time::timeout_at(deadline, response.chunk()).await.expect("stream answered in time");
-        match chunk.expect("stream readable") {
-            Some(bytes) => seen.push_str(&String::from_utf8_lossy(&bytes)),
-            None => break,
-        }
-    }
 }
 
 async fn live_streams_follow_the_task_and_stop_at_revocation(app: TestApp) {

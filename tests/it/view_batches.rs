@@ -35,7 +35,7 @@ macro_rules! viewer_tests {
 /// each from one of `viewers` distinct clients; returns, per URL, the statuses and
 /// the view numbers that 200 answers carried.
 async fn storm(urls: &[String], per_link: usize, viewers: usize) -> Vec<(Vec<StatusCode>, Vec<i64>)> {
-    let client = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
+    let client = crate::common::http().http2_prior_knowledge().build().unwrap();
     let requests = (0..per_link * urls.len()).map(|i| {
         let (client, link) = (&client, i % urls.len());
         let viewer = i % viewers;
@@ -262,7 +262,7 @@ viewer_tests!(
 /// The same views from two instances on one PostgreSQL: nothing lost, nothing
 /// counted twice, each number given once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_instances_count_views_of_the_same_links_exactly() {
+async fn two_instances_on_postgres_count_views_of_the_same_links_exactly() {
     let Some(first) = TestApp::spawn_with(Backend::Postgres, behind_proxy).await else {
         return;
     };
@@ -283,7 +283,7 @@ async fn two_instances_count_views_of_the_same_links_exactly() {
 
 /// A change made through one instance holds on the very next view through the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_change_on_one_instance_holds_on_the_next_view_on_the_other() {
+async fn a_change_on_one_postgres_instance_holds_on_the_next_view_on_the_other() {
     let Some(first) = TestApp::spawn(Backend::Postgres).await else {
         return;
     };

@@ -13,7 +13,7 @@ use crate::common::{behind_proxy, Backend, TestApp, TestDb};
 /// Each request comes from its own viewer (through a trusted proxy), as in life.
 async fn storm(bases: &[String], path: &str, total: usize) -> usize {
     let clients: Vec<reqwest::Client> =
-        (0..5).map(|_| reqwest::Client::builder().http2_prior_knowledge().build().unwrap()).collect();
+        (0..5).map(|_| crate::common::http().http2_prior_knowledge().build().unwrap()).collect();
     let requests = (0..total).map(|i| {
         let client = &clients[i % clients.len()];
         let url = format!("{}{path}", bases[i % bases.len()]);

@@ -150,8 +150,7 @@ async fn gone_links_are_indistinguishable(app: TestApp) {
         html_bodies.push(html);
     }
     // Short codes of gone links don't redirect: they answer like unknown ones.
-    let no_redirects =
-        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let no_redirects = crate::common::http().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let live = app.share(&task, json!({})).await;
     let short_of = |link: &Value| link["short_url"].as_str().unwrap().to_owned();
     let live_answer = no_redirects.get(short_of(&live)).send().await.unwrap();
@@ -300,7 +299,7 @@ async fn concurrent_guesses_never_exceed_the_limit() {
 async fn short_urls_lead_to_the_link(app: TestApp) {
     let task = app.finished_task("t").await;
     let link = app.share(&task, json!({})).await;
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = crate::common::http().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let response = client.get(link["short_url"].as_str().unwrap()).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], link["url"].as_str().unwrap());
@@ -320,7 +319,7 @@ async fn the_short_url_base_is_configurable() {
     let link = app.share(&task, json!({})).await;
     let short = link["short_url"].as_str().unwrap();
     let code = short.strip_prefix("https://agx.example/s/").expect(short);
-    let response = reqwest::Client::builder()
+    let response = crate::common::http()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()

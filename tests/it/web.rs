@@ -21,6 +21,7 @@ backend_tests!(
     the_console_lists_live_shares_and_revokes_them,
     the_console_moderates_comments_and_shows_analytics,
     a_share_code_opens_the_task_page,
+    a_code_viewers_page_and_its_live_stream_mask_secrets,
     viewer_pages_offer_and_allow_only_what_the_code_permits,
     viewers_cannot_flood_a_task_page,
 );
@@ -59,7 +60,7 @@ fn hidden(html: &str, name: &str) -> Option<String> {
 
 impl Browser {
     fn new() -> Browser {
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let client = crate::common::http().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Browser { client, cookies: HashMap::new() }
     }
 
@@ -97,7 +98,7 @@ impl Browser {
         let status = response.status();
         let headers = response.headers().clone();
         self.keep(&headers);
-        Page { status, headers, body: response.text().await.unwrap() }
+        Page { status, headers, body: crate::common::read_text(response).await }
     }
 
     async fn get(&mut self, app: &TestApp, path: &str) -> Page {
@@ -536,6 +537,42 @@ async fn a_share_code_opens_the_task_page(app: TestApp) {
     let ended = browser.get(&app, &format!("/t/{task}")).await;
     assert_eq!(ended.status, StatusCode::UNAUTHORIZED);
     assert!(ended.body.contains("no longer have access"));
+}
+
+/// The share-code viewer's page and its live stream mask secrets, as the viewer's
+/// JSON routes do (`share_codes::viewers_get_secrets_masked_on_every_route`): a
+/// token an agent printed is never shown to a viewer in clear.
+async fn a_code_viewers_page_and_its_live_stream_mask_secrets(app: TestApp) {
+    let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+    let task = app.create_task("Pushed the fix").await;
+    let events = format!("/v1/tasks/{task}/events");
+    app.patch(&format!("/v1/tasks/{task}"), json!({"status": "running"})).await;
+    app.post(
+        &events,
+        json!({"type": "output", "name": "Result", "content": format!("Pushed with GITHUB_TOKEN={token}")}),
+    )
+    .await;
+    let code = create_code(&app, &task, json!({})).await;
+    let mut browser = Browser::new();
+    let page = open_code(&mut browser, &app, &code).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Pushed with GITHUB_TOKEN=•"), "the output shows, masked: {}", page.body);
+    assert!(!page.body.contains(token), "the page shows the token in clear");
+
+    let stream_path = format!("/t/{task}/stream");
+    let mut stream = browser
+        .client
+        .get(app.url(&format!("{stream_path}?after=1")))
+        .header(COOKIE, browser.cookie_header(&stream_path))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    app.post(&events, json!({"type": "progress", "content": format!("Retried with {token} at last")})).await;
+    let mut seen = String::new();
+    crate::common::read_stream(&mut stream, &mut seen, |s| s.contains("at last")).await;
+    assert!(seen.contains("Retried with ghp_•"), "the live event shows, masked: {seen}");
+    assert!(!seen.contains(token), "the live stream shows the token in clear: {seen}");
 }
 
 async fn viewer_pages_offer_and_allow_only_what_the_code_permits(app: TestApp) {

@@ -412,7 +412,7 @@ async fn a_proxy_in_the_environment_is_never_used() {
         std::process::Stdio::null(),
         &env,
     );
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let client = crate::common::http().no_proxy().build().unwrap();
     let post = |path: &str, body: Value| {
         client.post(format!("{}{path}", server.base)).bearer_auth(&key).json(&body).send()
     };
@@ -433,7 +433,7 @@ async fn a_proxy_in_the_environment_is_never_used() {
 
 /// Two instances on one PostgreSQL: every event is delivered, each by one worker, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_instances_deliver_each_event_once() {
+async fn two_instances_on_postgres_deliver_each_event_once() {
     let Some(first) = TestApp::spawn_with(Backend::Postgres, settings).await else { return };
     let mut second = TestApp::start_on(TestDb::existing(&first.db), settings).await;
     second.key = first.key.clone();
@@ -481,7 +481,7 @@ async fn a_crash_loses_no_event(backend: Backend) {
         "100",
     ];
     let server = Server::start(dir.path(), &args);
-    let client = reqwest::Client::new();
+    let client = crate::common::http().build().unwrap();
     let call = |base: &str, method: Method, path: &str, body: Value| {
         client.request(method, format!("{base}{path}")).bearer_auth(&key).json(&body).send()
     };
@@ -576,7 +576,7 @@ async fn while_endpoint_is_deleted<T>(
 /// event for it was being written broke the delivery's foreign key, and the request
 /// that caused the event answered 500. The deleted endpoint is now skipped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_endpoint_deleted_while_an_event_is_written_is_skipped() {
+async fn an_endpoint_deleted_while_an_event_is_written_is_skipped_on_postgres() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
     let task = app.finished_task("t").await;
     let endpoint = || async {

@@ -3,14 +3,18 @@
 //!
 //! SQLite tests always run. PostgreSQL tests run when `AGENTSHARE_TEST_POSTGRES_URL`
 //! names a server (e.g. `postgres://postgres@127.0.0.1:5432/postgres`); each test gets
-//! its own database there. Without it they are skipped with a notice, and under
-//! `CI=true` a missing URL fails them, so CI can never pass without PostgreSQL.
+//! its own database there. Without it they are skipped, each with a notice that
+//! counts them, and in CI (`CI` set to any truthy value) a missing URL fails them,
+//! so CI can never pass without PostgreSQL. Every test that runs on PostgreSQL
+//! alone has `postgres` in its name.
+//!
+//! Every request a test sends has a deadline, and every body or stream it reads is
+//! bounded in time and size: a broken build fails a test, it never hangs one.
 
 #![allow(dead_code)]
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 
 use agentshare::config::Settings;
 use agentshare::domain::api_key::NewApiKey;
@@ -22,6 +26,70 @@ use sqlx::Connection as _;
 use tokio::sync::oneshot;
 
 pub const POSTGRES_URL_VAR: &str = "AGENTSHARE_TEST_POSTGRES_URL";
+
+/// The longest a test waits for one answer, its body included: a server that never
+/// finishes one (an endless stream, a hung request) fails the test instead of
+/// hanging it.
+pub const ANSWER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+/// The most a test reads of one body: a stream that never ends fails the test
+/// before it fills the machine's memory.
+pub const LARGEST_BODY: usize = 64 << 20;
+
+/// An HTTP client for tests: every request it sends fails after
+/// [`ANSWER_DEADLINE`] if its answer has not arrived whole.
+pub fn http() -> reqwest::ClientBuilder {
+    reqwest::Client::builder().timeout(ANSWER_DEADLINE)
+}
+
+/// The whole body of `response`, read within [`ANSWER_DEADLINE`] and at most
+/// [`LARGEST_BODY`] bytes of it; a body that never ends fails the test.
+pub async fn read_body(mut response: reqwest::Response) -> Vec<u8> {
+    let deadline = tokio::time::Instant::now() + ANSWER_DEADLINE;
+    let mut body = Vec::new();
+    while let Some(chunk) = tokio::time::timeout_at(deadline, response.chunk())
+        .await
+        .expect("the body ended in time")
+        .expect("body readable")
+    {
+        body.extend_from_slice(&chunk);
+        assert!(
+            body.len() <= LARGEST_BODY,
+            "the body goes on past {LARGEST_BODY} bytes: {}",
+            String::from_utf8_lossy(&body[..512])
+        );
+    }
+    body
+}
+
+/// [`read_body`] as text.
+pub async fn read_text(response: reqwest::Response) -> String {
+    String::from_utf8_lossy(&read_body(response).await).into_owned()
+}
+
+/// Reads a streamed response (Server-Sent Events) into `seen` until `until` holds
+/// for what arrived or the stream ends, within 20 seconds: a stream that stalls
+/// fails the test instead of hanging it.
+pub async fn read_stream(response: &mut reqwest::Response, seen: &mut String, until: impl Fn(&str) -> bool) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !until(seen) {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("the stream stalled; it sent: {seen}"));
+        match chunk.expect("stream readable") {
+            Some(bytes) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+            None => break,
+        }
+        assert!(seen.len() <= LARGEST_BODY, "the stream goes on past {LARGEST_BODY} bytes");
+    }
+}
+
+/// Whether `CI` is set to a truthy value (`true`, `1`, `yes`, `on`, in any case).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| {
+        let v = v.trim().to_ascii_lowercase();
+        !matches!(v.as_str(), "" | "0" | "false" | "no" | "off")
+    })
+}
 
 /// Declares `async fn NAME(app: TestApp)` tests to run once per backend, as
 /// `NAME::sqlite` and `NAME::postgres`.
@@ -171,22 +239,25 @@ fn replace_database(url: &str, name: &str) -> String {
     format!("{}/{name}{query}", &base[..path_start])
 }
 
-/// The PostgreSQL server for tests, or `None` (after a one-time notice) when unset.
+/// The PostgreSQL server for tests, or `None` when unset: each PostgreSQL test
+/// then passes without running, and says so with the count of those skipped so far
+/// (the last notice holds the total).
 fn postgres_admin_url() -> Option<String> {
-    static NOTICE: OnceLock<()> = OnceLock::new();
+    static SKIPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     match std::env::var(POSTGRES_URL_VAR) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+            if in_ci() {
                 panic!("{POSTGRES_URL_VAR} is not set: CI must run the PostgreSQL tests");
             }
-            NOTICE.get_or_init(|| {
-                // Written past the test harness's capture so that it is seen.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\nNOTICE: PostgreSQL tests are SKIPPED. Set {POSTGRES_URL_VAR}=postgres://postgres@127.0.0.1:5432/postgres to run them.\n"
-                );
-            });
+            let skipped = SKIPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let test = std::thread::current().name().unwrap_or("a test").to_owned();
+            // Written past the test harness's capture so that it is seen.
+            let _ = writeln!(
+                std::io::stderr(),
+                "NOTICE: {skipped} PostgreSQL test(s) SKIPPED so far, the last {test}. \
+                 Set {POSTGRES_URL_VAR}=postgres://postgres@127.0.0.1:5432/postgres to run them."
+            );
             None
         }
     }
@@ -242,7 +313,7 @@ impl TestApp {
         let mut test_app = TestApp {
             base,
             addr,
-            client: reqwest::Client::new(),
+            client: http().build().expect("an HTTP client"),
             key: String::new(),
             db,
             store,
@@ -329,7 +400,7 @@ impl TestApp {
         }
         let response = request.send().await.unwrap();
         let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        (status, serde_json::from_slice(&read_body(response).await).unwrap_or(Value::Null))
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -354,8 +425,8 @@ impl TestApp {
         }
         let response = request.send().await.expect("request is answered");
         let status = response.status();
-        let text = response.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        let text = read_body(response).await;
+        (status, serde_json::from_slice(&text).unwrap_or(Value::Null))
     }
 
     pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
