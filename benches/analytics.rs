@@ -71,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
             permissions: Permissions::default(),
             notify_on_view: false,
             mask_secrets: true,
+            redaction: None,
         })
         .await?
         .expect("a fresh link");

@@ -75,7 +75,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Demo> {
         permissions: Permissions { allow_download: true, allow_comments: true, show_metadata: true },
         max_views: None,
         notify_on_view: true,
-        mask_secrets: true,
+        redaction: crate::domain::redaction::Redaction::default(),
     };
     let open = share_links::create(state, &owner, open).await?;
     let protected = LinkRequest {
@@ -87,7 +87,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Demo> {
         permissions: Permissions::default(),
         max_views: Some(3),
         notify_on_view: false,
-        mask_secrets: true,
+        redaction: crate::domain::redaction::Redaction::default(),
     };
     let protected = share_links::create(state, &owner, protected).await?;
 

@@ -13,6 +13,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod otlp;
+pub mod preview;
 pub mod pull_requests;
 pub mod schemas;
 pub mod share_links;
@@ -152,6 +153,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(events::routes())
         .merge(artifacts::routes())
         .merge(share_links::routes())
+        .merge(preview::routes())
         .merge(task_shares::routes())
         .merge(pull_requests::routes())
         .merge(webhooks::routes())

@@ -12,9 +12,10 @@ use super::extract::{
     decode_cursor, page_limit, present, ApiJson, ApiPath, ApiQuery, AuthOwner, WholeNumber,
 };
 use super::{created, ok, Envelope};
-use crate::app::share_links::{self, LinkAnalytics, LinkChanges, LinkRequest};
+use crate::app::share_links::{self, LinkAnalytics, LinkChanges, LinkRequest, RedactionChanges};
 use crate::app::AppState;
 use crate::domain::ids::{CommentId, ShareLinkId, TaskId};
+use crate::domain::redaction::Redaction;
 use crate::domain::share::{parse_expiry, Permissions, PermissionsPatch, ShareStatus};
 use crate::domain::time::Timestamp;
 use crate::storage::{CommentStatus, ShareLinkRecord};
@@ -53,9 +54,10 @@ pub struct ShareLinkView {
     pub created_by: String,
     pub status: ShareStatus,
     pub notify_on_view: bool,
-    /// Whether API keys, tokens, private keys and passwords in URLs that the task's
-    /// outputs contain are masked for viewers (default true).
+    /// The same as `redact.secrets` (kept for clients that know only this name).
     pub mask_secrets: bool,
+    /// What viewers get hidden, in everything they receive.
+    pub redact: Redact,
     pub updated_at: Timestamp,
     /// When the link was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
@@ -64,6 +66,7 @@ pub struct ShareLinkView {
 impl ShareLinkView {
     pub fn new(state: &AppState, link: ShareLinkRecord) -> ShareLinkView {
         let urls = share_links::urls(state, &link.share_link_id);
+        let redact = Redact::from(link.redaction());
         ShareLinkView {
             url: urls.url,
             short_url: urls.short_url,
@@ -83,7 +86,76 @@ impl ShareLinkView {
             created_by: link.owner_id.into_string(),
             notify_on_view: link.notify_on_view,
             mask_secrets: link.mask_secrets,
+            redact,
         }
+    }
+}
+
+/// What a link hides from its viewers: in the outputs, metadata, comments shown,
+/// text files and the zip of all files.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Redact {
+    /// API keys, tokens of well-known formats, private keys, passwords in URLs and
+    /// labelled secrets: shown as their prefix or label and `••••••••`.
+    pub secrets: bool,
+    /// E-mail addresses: shown as `[email hidden]`.
+    pub emails: bool,
+    /// The user names in home-directory paths (`/home/…`, `/Users/…`,
+    /// `C:\Users\…`): shown as `[user]`.
+    pub paths: bool,
+    /// The owner's regular expressions; each match is shown as `[hidden]`.
+    pub patterns: Vec<String>,
+}
+
+impl From<Redaction> for Redact {
+    fn from(r: Redaction) -> Redact {
+        Redact { secrets: r.secrets, emails: r.emails, paths: r.paths, patterns: r.patterns }
+    }
+}
+
+/// `redact` in a request: what to hide; on an update, only the parts given change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedactRequest {
+    /// Secrets of well-known formats (default true on creation; `mask_secrets` is
+    /// the same setting).
+    pub secrets: Option<bool>,
+    /// E-mail addresses (default false).
+    pub emails: Option<bool>,
+    /// The user names in home-directory paths (default false).
+    pub paths: Option<bool>,
+    /// Regular expressions (Rust `regex` syntax), at most 20 of 1–200 characters,
+    /// each matching something; every match is hidden. Given, they replace the
+    /// link's patterns.
+    #[schema(max_items = 20)]
+    pub patterns: Option<Vec<String>>,
+}
+
+impl RedactRequest {
+    /// The changes asked for, with `mask_secrets` as the alias of `secrets`.
+    fn changes(self, mask_secrets: Option<bool>) -> Result<RedactionChanges, ApiError> {
+        let secrets = match (self.secrets, mask_secrets) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(crate::app::Error::invalid(
+                    "mask_secrets",
+                    "mask_secrets is another name for redact.secrets, and the two disagree",
+                )
+                .into())
+            }
+            (a, b) => a.or(b),
+        };
+        Ok(RedactionChanges { secrets, emails: self.emails, paths: self.paths, patterns: self.patterns })
+    }
+
+    /// What a new link hides: the defaults, with the changes asked for.
+    fn on_creation(self, mask_secrets: Option<bool>) -> Result<Redaction, ApiError> {
+        let changes = self.changes(mask_secrets)?;
+        Ok(Redaction {
+            secrets: changes.secrets.unwrap_or(true),
+            emails: changes.emails.unwrap_or(false),
+            paths: changes.paths.unwrap_or(false),
+            patterns: changes.patterns.unwrap_or_default(),
+        })
     }
 }
 
@@ -116,9 +188,32 @@ pub struct CreateShareLinkRequest {
     pub max_views: Option<WholeNumber>,
     /// Notify the owner when the link is viewed (default false).
     pub notify_on_view: Option<bool>,
-    /// Mask secrets that the outputs contain (API keys and tokens of well-known
-    /// formats, private keys, passwords in URLs) for viewers (default true).
+    /// The same as `redact.secrets` (default true).
     pub mask_secrets: Option<bool>,
+    /// What viewers get hidden (default: secrets only).
+    pub redact: Option<RedactRequest>,
+}
+
+impl CreateShareLinkRequest {
+    /// The link asked for, as the application takes it.
+    pub(super) fn into_request(self) -> Result<LinkRequest, ApiError> {
+        let expires_at = self
+            .expires_at
+            .as_deref()
+            .map(|t| parse_expiry("expires_at", t, Timestamp::now()))
+            .transpose()?;
+        Ok(LinkRequest {
+            task_id: TaskId::from(self.task_id),
+            title: self.title,
+            description: self.description,
+            expires_at,
+            password: self.password,
+            permissions: self.permissions.unwrap_or_default().apply(Permissions::default()),
+            max_views: self.max_views.map(|m| m.0),
+            notify_on_view: self.notify_on_view.unwrap_or(false),
+            redaction: self.redact.unwrap_or_default().on_creation(self.mask_secrets)?,
+        })
+    }
 }
 
 /// Body of `PATCH /v1/share-links/{share_link_id}`; absent fields stay as they are.
@@ -150,8 +245,10 @@ pub struct UpdateShareLinkRequest {
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 1_000_000_000)]
     pub max_views: Option<Option<WholeNumber>>,
     pub notify_on_view: Option<bool>,
-    /// Mask secrets in the outputs for viewers, or show them as written.
+    /// The same as `redact.secrets`.
     pub mask_secrets: Option<bool>,
+    /// Only the parts given change.
+    pub redact: Option<RedactRequest>,
 }
 
 /// Query of `GET /v1/share-links`.
@@ -260,19 +357,7 @@ async fn create_share_link(
     AuthOwner(owner): AuthOwner,
     ApiJson(body): ApiJson<CreateShareLinkRequest>,
 ) -> Result<Response, ApiError> {
-    let expires_at =
-        body.expires_at.as_deref().map(|t| parse_expiry("expires_at", t, Timestamp::now())).transpose()?;
-    let request = LinkRequest {
-        task_id: TaskId::from(body.task_id),
-        title: body.title,
-        description: body.description,
-        expires_at,
-        password: body.password,
-        permissions: body.permissions.unwrap_or_default().apply(Permissions::default()),
-        max_views: body.max_views.map(|m| m.0),
-        notify_on_view: body.notify_on_view.unwrap_or(false),
-        mask_secrets: body.mask_secrets.unwrap_or(true),
-    };
+    let request = body.into_request()?;
     let link = share_links::create(&state, &owner, request).await?;
     Ok(created(ShareLinkView::new(&state, link)))
 }
@@ -359,7 +444,7 @@ async fn update_share_link(
         permissions: body.permissions.unwrap_or_default(),
         max_views: body.max_views.map(|m| m.map(|m| m.0)),
         notify_on_view: body.notify_on_view,
-        mask_secrets: body.mask_secrets,
+        redaction: body.redact.unwrap_or_default().changes(body.mask_secrets)?,
     };
     let link = share_links::update(&state, &owner, &share_link_id, changes).await?;
     Ok(ok(ShareLinkView::new(&state, link)))

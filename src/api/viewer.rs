@@ -80,13 +80,16 @@ pub struct SharedOutputs(opening::SharedOutputs);
 impl Serialize for SharedOutputs {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let outputs = &self.0;
-        let json = outputs.content.outputs_json(outputs.mask, || {
-            let list: Vec<SharedOutput<'_>> = outputs
+        let list = || -> Vec<SharedOutput<'_>> {
+            outputs
                 .iter()
                 .map(|o| SharedOutput { name: o.name, content: o.content, created_at: o.created_at })
-                .collect();
-            serde_json::value::to_raw_value(&list)
-        });
+                .collect()
+        };
+        if !outputs.as_cached() {
+            return list().serialize(serializer);
+        }
+        let json = outputs.content.outputs_json(outputs.mask, || serde_json::value::to_raw_value(&list()));
         json.map_err(serde::ser::Error::custom)?.serialize(serializer)
     }
 }

@@ -7,6 +7,7 @@
 //! ([`crate::limits::ARCHIVES`]) for as long as it writes.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use zip::write::SimpleFileOptions;
@@ -14,22 +15,35 @@ use zip::CompressionMethod;
 
 use super::artifacts::Chunks;
 use crate::domain::ids::TaskId;
+use crate::domain::redaction::{self, Redactor, TextRedactor};
 use crate::limits::ClientSlot;
 use crate::storage::{ArtifactRecord, Db};
 
 /// Bytes sent to the client at a time.
 const CHUNK: usize = 64 * 1024;
 
-/// A zip of `artifacts` (of `task_id`), written as it is read, while `slot` is held.
-pub fn zip(db: Db, task_id: TaskId, artifacts: Vec<ArtifactRecord>, slot: ClientSlot) -> Chunks {
+/// A zip of `artifacts` (of `task_id`), written as it is read, while `slot` is held;
+/// names and text files redacted by `redactor`.
+pub fn zip(
+    db: Db,
+    task_id: TaskId,
+    artifacts: Vec<ArtifactRecord>,
+    slot: ClientSlot,
+    redactor: Arc<Redactor>,
+) -> Chunks {
     let (tx, rx) = mpsc::channel::<std::io::Result<Vec<u8>>>(4);
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let _slot = slot;
         let failed = tx.clone();
-        if let Err(err) =
-            write_zip(&runtime, &db, &task_id, &artifacts, ChannelWriter { tx, buffer: Vec::new() })
-        {
+        if let Err(err) = write_zip(
+            &runtime,
+            &db,
+            &task_id,
+            &artifacts,
+            &redactor,
+            ChannelWriter { tx, buffer: Vec::new() },
+        ) {
             tracing::warn!(error = %err, task_id = %task_id, "archive not completed");
             // The client sees a truncated download, never a valid-looking partial zip.
             let _ = failed.blocking_send(Err(std::io::Error::other("archive not completed")));
@@ -43,25 +57,35 @@ fn write_zip(
     db: &Db,
     task_id: &TaskId,
     artifacts: &[ArtifactRecord],
+    redactor: &Arc<Redactor>,
     out: ChannelWriter,
 ) -> anyhow::Result<()> {
     let mut zip = zip::ZipWriter::new_stream(out);
     for artifact in artifacts {
+        let mut text = (!redactor.hides_nothing() && redaction::is_text(&artifact.content_type))
+            .then(|| TextRedactor::new(redactor.clone()));
         let method = if compresses(&artifact.content_type) {
             CompressionMethod::Deflated
         } else {
             CompressionMethod::Stored
         };
-        zip.start_file(artifact.name.as_str(), SimpleFileOptions::default().compression_method(method))?;
+        let name = redactor.redact(&artifact.name);
+        zip.start_file(name.as_ref(), SimpleFileOptions::default().compression_method(method))?;
         let (mut n, mut offset) = (0, 0);
         while offset < artifact.size_bytes {
             let read = db.artifact_chunk(task_id, &artifact.artifact_id, n);
             let Some(bytes) = runtime.block_on(read)?.filter(|b| !b.is_empty()) else {
                 anyhow::bail!("{} was deleted while the archive was written", artifact.artifact_id);
             };
-            zip.write_all(&bytes)?;
+            match &mut text {
+                Some(text) => zip.write_all(&text.push(&bytes))?,
+                None => zip.write_all(&bytes)?,
+            }
             offset += bytes.len() as i64;
             n += 1;
+        }
+        if let Some(text) = text {
+            zip.write_all(&text.finish())?;
         }
     }
     let mut out = zip.finish()?.into_inner();

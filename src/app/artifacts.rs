@@ -3,13 +3,15 @@
 
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt as _};
 
 use super::access::{owned_task, Caller};
 use super::error::{Error, Result};
 use super::AppState;
 use crate::domain::ids::{ArtifactId, TaskId};
+use crate::domain::redaction::{self, Redactor, TextRedactor};
 use crate::domain::text::{bounded, is_invisible_or_bidi};
 use crate::limits::ClientSlot;
 use crate::storage::{ArtifactRecord, Db, NewArtifact, Owner};
@@ -83,6 +85,32 @@ pub(crate) async fn serve(
         expected: size,
         bytes,
     })
+}
+
+/// `download` as a viewer of a link that hides what `redactor` hides receives it:
+/// a text file redacted as it is sent (its length is then known only at the end),
+/// its name redacted; other files as they are.
+pub(crate) fn redacted(download: Download, redactor: Arc<Redactor>) -> Download {
+    if redactor.hides_nothing() {
+        return download;
+    }
+    let name = redactor.redact(&download.name).into_owned();
+    if !redaction::is_text(&download.content_type) {
+        return Download { name, ..download };
+    }
+    let start = (download.bytes, Some(TextRedactor::new(redactor)));
+    let bytes = futures_util::stream::unfold(start, |(mut bytes, text)| async move {
+        let mut text = text?;
+        match bytes.next().await {
+            Some(Ok(chunk)) => {
+                let out = text.push(&chunk);
+                Some((Ok(out), (bytes, Some(text))))
+            }
+            Some(Err(err)) => Some((Err(err), (bytes, None))),
+            None => Some((Ok(text.finish()), (bytes, None))),
+        }
+    });
+    Download { name, length: None, bytes: Box::pin(bytes), ..download }
 }
 
 /// Longest artifact name, in characters.

@@ -10,7 +10,8 @@
 //!   share-code session) and what they may reach;
 //! - [`tasks`], [`events`] (including live streams) and [`artifacts`];
 //! - [`ingest`]: agent runs that come in as OpenTelemetry traces;
-//! - [`share_links`]: links as their owner makes and manages them;
+//! - [`share_links`]: links as their owner makes and manages them; [`preview`]: what
+//!   a link would show and what its content holds, before it is made;
 //! - [`opening`]: a viewer opens a link (the hot path), downloads, the archive;
 //! - [`comments`]: viewers' comments on links;
 //! - [`share_codes`]: share codes and the viewer sessions they issue;
@@ -27,6 +28,7 @@ pub mod error;
 pub mod events;
 pub mod ingest;
 pub mod opening;
+pub mod preview;
 pub mod pull_requests;
 pub mod share_codes;
 pub mod share_links;

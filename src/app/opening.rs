@@ -32,7 +32,7 @@ pub const ATTEMPT_LIMITS: AttemptLimits =
 /// Length of a URL token (256 bits, URL-safe base64).
 pub const TOKEN_LEN: usize = 43;
 /// Most outputs a shared view shows.
-const MAX_OUTPUTS: u32 = 1000;
+pub const MAX_OUTPUTS: u32 = 1000;
 /// How many times in a row a request starts over because the link changed.
 const CHANGES_FOLLOWED: usize = 3;
 /// Stands in for a link id when a lookup found nothing.
@@ -275,11 +275,15 @@ pub struct SharedView {
 }
 
 /// The outputs a view shows: the task's content as cached, with secrets masked or
-/// not as the link says.
+/// not as the link says, or, for a link that hides more than secrets, each output
+/// as redacted for this view.
 #[derive(Debug)]
 pub struct SharedOutputs {
     pub content: Arc<TaskContent>,
     pub mask: bool,
+    /// Each output's content with what the link hides hidden, when it hides more
+    /// than secrets (then the cached forms don't apply).
+    pub redacted: Option<Vec<String>>,
 }
 
 /// One output of the task.
@@ -292,13 +296,22 @@ pub struct SharedOutput<'a> {
 }
 
 impl SharedOutputs {
-    /// Each output's name, content (masked as the link says) and time.
+    /// Each output's name, content (redacted as the link says) and time.
     pub fn iter(&self) -> impl Iterator<Item = SharedOutput<'_>> {
-        self.content.outputs.iter().map(|o| SharedOutput {
+        self.content.outputs.iter().enumerate().map(|(i, o)| SharedOutput {
             name: &o.name,
-            content: o.content(self.mask),
+            content: match &self.redacted {
+                Some(redacted) => &redacted[i],
+                None => o.content(self.mask),
+            },
             created_at: o.created_at,
         })
+    }
+
+    /// Whether the outputs are the cached ones (masked or not), the same for every
+    /// link of the task with the same `mask`.
+    pub fn as_cached(&self) -> bool {
+        self.redacted.is_none()
     }
 }
 
@@ -334,7 +347,9 @@ pub struct SharedComment {
     pub created_at: Timestamp,
 }
 
-/// Everything the viewer may see, after a counted view.
+/// Everything the viewer may see, after a counted view: the link's redaction
+/// applied to all of it (outputs, title and description, metadata, comments and
+/// file names).
 pub async fn shared_view(
     state: &AppState,
     link: &ShareLinkRecord,
@@ -344,9 +359,24 @@ pub async fn shared_view(
     let db = state.db();
     let task = &view.task;
     let shown = state.store().content().shown(db, &link.task_id, task, MAX_OUTPUTS).await?;
+    let redaction = link.redaction();
+    let redactor = redaction.redactor();
+    let hidden = |text: &str| redactor.redact(text).into_owned();
+    let redacted = if redaction.hides_more_than_secrets() {
+        let (content, redactor) = (shown.clone(), redactor.clone());
+        let outputs = state
+            .limits()
+            .rendering
+            .run(move || content.outputs.iter().map(|o| redactor.redact(&o.content).into_owned()).collect())
+            .await
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("redacting outputs panicked")))?;
+        Some(outputs)
+    } else {
+        None
+    };
     let metadata = link.show_metadata.then(|| SharedMetadata {
         status: task.status,
-        agent: task.agent.clone(),
+        agent: task.agent.as_deref().map(hidden),
         created_at: task.created_at,
         started_at: task.started_at,
         finished_at: task.finished_at,
@@ -365,8 +395,8 @@ pub async fn shared_view(
             list.into_iter()
                 .map(|c| SharedComment {
                     comment_id: c.comment_id,
-                    name: c.name,
-                    content: c.content,
+                    name: hidden(&c.name),
+                    content: hidden(&c.content),
                     created_at: c.created_at,
                 })
                 .collect(),
@@ -381,7 +411,7 @@ pub async fn shared_view(
             .iter()
             .map(|a| SharedArtifact {
                 download_url: format!("{base}/{}?grant={grant}", a.artifact_id),
-                name: a.name.clone(),
+                name: hidden(&a.name),
                 content_type: a.content_type.clone(),
                 size_bytes: a.size_bytes,
                 sha256: a.sha256.clone(),
@@ -390,9 +420,9 @@ pub async fn shared_view(
     });
     Ok(SharedView {
         share_link_id: link.share_link_id.clone(),
-        title: link.title.clone(),
-        description: link.description.clone(),
-        outputs: SharedOutputs { content: shown, mask: link.mask_secrets },
+        title: hidden(&link.title),
+        description: link.description.as_deref().map(hidden),
+        outputs: SharedOutputs { content: shown, mask: link.mask_secrets, redacted },
         metadata,
         artifacts,
         permissions: link.permissions(),
@@ -502,7 +532,8 @@ pub async fn download(
 ) -> Result<Download> {
     guarded(state, token, client, async {
         let link = downloadable(state, token, grant).await?;
-        artifacts::serve(state, &link.task_id, artifact_id, client).await
+        let download = artifacts::serve(state, &link.task_id, artifact_id, client).await?;
+        Ok(artifacts::redacted(download, link.redaction().redactor()))
     })
     .await
 }
@@ -523,14 +554,10 @@ pub async fn download_all(
             .ok_or(Error::TooManyDownloads { limit: archives.per_client() })?;
         let artifacts = state.db().list_artifacts(&link.task_id).await?;
         let expected = artifacts.iter().map(|a| a.size_bytes.max(0) as u64).sum();
-        let bytes = super::archive::zip(state.db().clone(), link.task_id, artifacts, slot);
-        Ok(Download {
-            name: format!("{}.zip", file_stem(&link.title)),
-            content_type: "application/zip".into(),
-            length: None,
-            expected,
-            bytes,
-        })
+        let redactor = link.redaction().redactor();
+        let name = format!("{}.zip", file_stem(&redactor.redact(&link.title)));
+        let bytes = super::archive::zip(state.db().clone(), link.task_id, artifacts, slot, redactor);
+        Ok(Download { name, content_type: "application/zip".into(), length: None, expected, bytes })
     })
     .await
 }

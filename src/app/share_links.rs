@@ -7,6 +7,7 @@ use super::error::{Error, Result};
 use super::AppState;
 use crate::domain::ids::{CommentId, ShareLinkId, TaskId};
 use crate::domain::page::Cursor;
+use crate::domain::redaction::Redaction;
 use crate::domain::share::{
     self, check_max_views, Permissions, PermissionsPatch, SharePassword, ShareStatus,
 };
@@ -15,7 +16,7 @@ use crate::domain::text::bounded;
 use crate::domain::time::Timestamp;
 use crate::storage::{
     Analytics, CommentRecord, LinkChange, LinkPage, NewShareLink, Owner, ShareLinkPatch, ShareLinkRecord,
-    DIMENSIONS,
+    TaskRecord, DIMENSIONS,
 };
 
 /// A link to create.
@@ -36,8 +37,8 @@ pub struct LinkRequest {
     pub max_views: Option<i64>,
     /// Tell the owner about views (webhooks and mail).
     pub notify_on_view: bool,
-    /// Mask secrets the outputs contain, for viewers.
-    pub mask_secrets: bool,
+    /// What viewers get hidden; checked on creation.
+    pub redaction: Redaction,
 }
 
 /// Changes to a link; `None` leaves a field as it is.
@@ -55,7 +56,39 @@ pub struct LinkChanges {
     /// `Some(None)` makes the link unlimited.
     pub max_views: Option<Option<i64>>,
     pub notify_on_view: Option<bool>,
-    pub mask_secrets: Option<bool>,
+    /// Only the parts of the redaction given change.
+    pub redaction: RedactionChanges,
+}
+
+/// Changes to what a link hides; `None` leaves a part as it is.
+#[derive(Debug, Clone, Default)]
+pub struct RedactionChanges {
+    pub secrets: Option<bool>,
+    pub emails: Option<bool>,
+    pub paths: Option<bool>,
+    /// Replaces every pattern.
+    pub patterns: Option<Vec<String>>,
+}
+
+impl RedactionChanges {
+    fn is_empty(&self) -> bool {
+        self.secrets.is_none() && self.emails.is_none() && self.paths.is_none() && self.patterns.is_none()
+    }
+
+    /// `current` with these changes.
+    fn applied_to(self, current: Redaction) -> Redaction {
+        Redaction {
+            secrets: self.secrets.unwrap_or(current.secrets),
+            emails: self.emails.unwrap_or(current.emails),
+            paths: self.paths.unwrap_or(current.paths),
+            patterns: self.patterns.unwrap_or(current.patterns),
+        }
+    }
+}
+
+/// `redaction` with its patterns checked; errors name `redact.patterns[i]`.
+pub fn checked_redaction(redaction: Redaction) -> Result<Redaction> {
+    redaction.check("redact.patterns").map_err(|err| Error::invalid(&err.field, err.message))
 }
 
 /// Where a link is reached.
@@ -99,9 +132,28 @@ async fn hash_password(state: &AppState, password: SharePassword) -> Result<Stri
     state.password_work(move || password.hash()).await
 }
 
-/// Creates a link to one of `owner`'s finished tasks.
-pub async fn create(state: &AppState, owner: &Owner, request: LinkRequest) -> Result<ShareLinkRecord> {
-    let now = Timestamp::now();
+/// A link request, checked: what a link made of it would be, its password not yet
+/// hashed.
+pub struct CheckedLink {
+    /// The task, the owner's and finished.
+    pub task: TaskRecord,
+    pub title: String,
+    pub description: Option<String>,
+    pub expires_at: Timestamp,
+    pub password: Option<SharePassword>,
+    pub max_views: Option<i64>,
+    pub permissions: Permissions,
+    pub notify_on_view: bool,
+    pub redaction: Redaction,
+}
+
+/// Checks `request` as creating a link does at `now`, answering the same errors.
+pub async fn checked(
+    state: &AppState,
+    owner: &Owner,
+    request: LinkRequest,
+    now: Timestamp,
+) -> Result<CheckedLink> {
     let task_id = TaskId::from(request.task_id.as_str().trim());
     if task_id.as_str().is_empty() {
         return Err(Error::invalid("task_id", "Task ID is required"));
@@ -117,15 +169,34 @@ pub async fn create(state: &AppState, owner: &Owner, request: LinkRequest) -> Re
     };
     let password = request.password.as_deref().map(|p| SharePassword::parse("password", p)).transpose()?;
     let max_views = request.max_views.map(|m| check_max_views("max_views", m)).transpose()?;
+    let redaction = checked_redaction(request.redaction)?;
 
     let task = owned_task(state, owner, &task_id).await?;
     if matches!(task.status, TaskStatus::Pending | TaskStatus::Running) {
         return Err(Error::TaskNotCompleted { task_id, status: task.status });
     }
-    let password_hash = match password {
+    Ok(CheckedLink {
+        title: title.unwrap_or_else(|| task.title.clone()),
+        task,
+        description,
+        expires_at,
+        password,
+        max_views,
+        permissions: request.permissions,
+        notify_on_view: request.notify_on_view,
+        redaction,
+    })
+}
+
+/// Creates a link to one of `owner`'s finished tasks.
+pub async fn create(state: &AppState, owner: &Owner, request: LinkRequest) -> Result<ShareLinkRecord> {
+    let link = checked(state, owner, request, Timestamp::now()).await?;
+    let password_hash = match link.password {
         Some(p) => Some(hash_password(state, p).await?),
         None => None,
     };
+    let (task_id, title, description, expires_at, max_views, redaction) =
+        (link.task.task_id, link.title, link.description, link.expires_at, link.max_views, link.redaction);
     let keys = state.link_keys();
     // Token and short code derive from the id; a (very unlikely) collision of a
     // short code with an existing link's is answered with a fresh id.
@@ -137,14 +208,15 @@ pub async fn create(state: &AppState, owner: &Owner, request: LinkRequest) -> Re
             share_link_id,
             task_id: task_id.clone(),
             owner_id: owner.owner_id.clone(),
-            title: title.clone().unwrap_or_else(|| task.title.clone()),
+            title: title.clone(),
             description: description.clone(),
             password_hash: password_hash.clone(),
             expires_at,
             max_views,
-            permissions: request.permissions,
-            notify_on_view: request.notify_on_view,
-            mask_secrets: request.mask_secrets,
+            permissions: link.permissions,
+            notify_on_view: link.notify_on_view,
+            mask_secrets: redaction.secrets,
+            redaction: redaction.beyond_secrets(),
         };
         if let Some(record) = state.store().insert_share_link(link).await? {
             state.signals().webhooks_changed();
@@ -206,7 +278,12 @@ pub async fn update(
         None => None,
     };
     // Refuse early (and without hashing) when the link is not the owner's.
-    get(state, owner, share_link_id).await?;
+    let current = get(state, owner, share_link_id).await?;
+    let redaction = if changes.redaction.is_empty() {
+        None
+    } else {
+        Some(checked_redaction(changes.redaction.applied_to(current.redaction()))?)
+    };
     let password_hash = match password {
         Some(Some(p)) => Some(Some(hash_password(state, p).await?)),
         Some(None) => Some(None),
@@ -220,7 +297,8 @@ pub async fn update(
         permissions: changes.permissions,
         max_views,
         notify_on_view: changes.notify_on_view,
-        mask_secrets: changes.mask_secrets,
+        mask_secrets: redaction.as_ref().map(|r| r.secrets),
+        redaction: redaction.map(|r| r.beyond_secrets()),
     };
     match state.db().update_share_link(&owner.owner_id, share_link_id, &patch).await? {
         LinkChange::Done(link) => Ok(*link),

@@ -277,6 +277,26 @@ pub fn mask(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Where the secrets of `text` are: the byte range of each, without the prefix or
+/// label [`mask`] keeps. Secrets already masked are not found again.
+pub fn find(text: &str) -> Vec<std::ops::Range<usize>> {
+    let masker = &*MASKER;
+    let mut found = Vec::new();
+    for caps in masker.regex.captures_iter(text) {
+        let secret = masker.rules.iter().find_map(|&(group, _)| caps.get(group));
+        let (Some(whole), Some(secret)) = (caps.get(0), secret) else {
+            continue;
+        };
+        // As in `mask`: what a match keeps can hold a secret of its own.
+        let start = whole.start();
+        found.extend(find(&text[start..secret.start()]).into_iter().map(|r| r.start + start..r.end + start));
+        if !secret.as_str().trim().is_empty() && !secret.as_str().contains(MARK) {
+            found.push(secret.range());
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

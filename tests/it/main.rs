@@ -21,6 +21,7 @@ mod openapi;
 mod otlp;
 mod properties;
 mod pull_requests;
+mod redaction;
 mod share_codes;
 mod share_links;
 mod suite;

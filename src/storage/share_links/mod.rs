@@ -19,6 +19,7 @@ use super::sql::{Statements, Value};
 use super::{next_page, Db};
 use crate::domain::ids::{OwnerId, ShareLinkId, TaskId, ViewId};
 use crate::domain::page::Cursor;
+use crate::domain::redaction::Redaction;
 use crate::domain::share::{Permissions, PermissionsPatch, ShareStatus};
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
@@ -27,13 +28,13 @@ use crate::domain::webhook::{LinkFacts, WebhookEvent};
 /// The columns of a link as [`ShareLinkRecord`] reads them.
 const LINK_COLUMNS: &str = "share_link_id, task_id, owner_id, title, description, password_hash, \
      expires_at, max_views, view_count, unique_views, first_viewed_at, last_viewed_at, \
-     allow_download, allow_comments, show_metadata, notify_on_view, mask_secrets, revoked_at, created_at, \
-     updated_at, version";
+     allow_download, allow_comments, show_metadata, notify_on_view, mask_secrets, redaction, revoked_at, \
+     created_at, updated_at, version";
 
 /// The columns a new link is stored with, in the order of [`NewShareLink::values`].
 const NEW_LINK_COLUMNS: &str = "share_link_id, task_id, owner_id, token_hash, short_code_hash, title, \
      description, password_hash, expires_at, max_views, allow_download, allow_comments, show_metadata, \
-     notify_on_view, mask_secrets, view_count, unique_views, version, created_at, updated_at";
+     notify_on_view, mask_secrets, redaction, view_count, unique_views, version, created_at, updated_at";
 
 /// Stores a new link; stores nothing when its id, token or short code is taken.
 static INSERT_LINK: LazyLock<String> = LazyLock::new(|| {
@@ -64,8 +65,10 @@ pub struct ShareLinkRecord {
     pub allow_comments: bool,
     pub show_metadata: bool,
     pub notify_on_view: bool,
-    /// Whether secrets in outputs are masked for viewers.
+    /// Whether secrets are masked for viewers.
     pub mask_secrets: bool,
+    /// What else is hidden from viewers (see [`Redaction::beyond_secrets`]).
+    pub redaction: Option<String>,
     pub revoked_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -85,6 +88,11 @@ impl ShareLinkRecord {
             allow_comments: self.allow_comments,
             show_metadata: self.show_metadata,
         }
+    }
+
+    /// What the link hides from viewers.
+    pub fn redaction(&self) -> Redaction {
+        Redaction::stored(self.mask_secrets, self.redaction.as_deref())
     }
 
     /// Not revoked and not past its time (its views may be used up).
@@ -110,11 +118,13 @@ pub struct NewShareLink {
     pub permissions: Permissions,
     pub notify_on_view: bool,
     pub mask_secrets: bool,
+    /// What is hidden beyond secrets ([`Redaction::beyond_secrets`]).
+    pub redaction: Option<String>,
 }
 
 impl NewShareLink {
     /// The values of [`NEW_LINK_COLUMNS`] for this link, stored at `now`.
-    fn values(&self, now: &Timestamp) -> [Value<'_>; 20] {
+    fn values(&self, now: &Timestamp) -> [Value<'_>; 21] {
         [
             Value::Text(self.share_link_id.as_str()),
             Value::Text(self.task_id.as_str()),
@@ -131,6 +141,7 @@ impl NewShareLink {
             Value::Bool(self.permissions.show_metadata),
             Value::Bool(self.notify_on_view),
             Value::Bool(self.mask_secrets),
+            self.redaction.as_deref().into(),
             Value::Int(0),
             Value::Int(0),
             Value::Int(0),
@@ -159,6 +170,7 @@ impl NewShareLink {
             show_metadata: self.permissions.show_metadata,
             notify_on_view: self.notify_on_view,
             mask_secrets: self.mask_secrets,
+            redaction: self.redaction.clone(),
             revoked_at: None,
             created_at: now,
             updated_at: now,
@@ -200,6 +212,8 @@ pub struct ShareLinkPatch {
     pub max_views: Option<Option<i64>>,
     pub notify_on_view: Option<bool>,
     pub mask_secrets: Option<bool>,
+    /// `Some(None)` hides nothing beyond secrets.
+    pub redaction: Option<Option<String>>,
 }
 
 /// What became of a change to a link.
@@ -422,6 +436,7 @@ impl Db {
                  max_views = CASE WHEN $12 THEN $13 ELSE max_views END, \
                  notify_on_view = COALESCE($14, notify_on_view), \
                  mask_secrets = COALESCE($16, mask_secrets), \
+                 redaction = CASE WHEN $17 THEN $18 ELSE redaction END, \
                  expiry_notified_at = CASE WHEN $6 IS NOT NULL OR $12 THEN NULL ELSE expiry_notified_at END, \
                  updated_at = $15, version = version + 1 \
              WHERE share_link_id = $1 AND owner_id = $2 AND revoked_at IS NULL RETURNING {LINK_COLUMNS}"
@@ -444,6 +459,8 @@ impl Db {
                 .bind(patch.notify_on_view)
                 .bind(Timestamp::now())
                 .bind(patch.mask_secrets)
+                .bind(patch.redaction.is_some())
+                .bind(patch.redaction.clone().flatten())
                 .fetch_optional(pool)
                 .await
         })?;

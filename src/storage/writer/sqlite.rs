@@ -273,6 +273,7 @@ mod tests {
             permissions: Permissions::default(),
             notify_on_view: false,
             mask_secrets: true,
+            redaction: None,
         }
     }
 

@@ -9,11 +9,13 @@ use serde::Deserialize;
 
 use super::{Console, Nav};
 use crate::app::access::{owned_task, Caller};
+use crate::app::preview;
 use crate::app::share_codes::{self, LiveCode};
 use crate::app::share_links::{self, LinkRequest, LinkUrls};
 use crate::app::{self, artifacts, tasks, AppState};
 use crate::domain::ids::{ArtifactId, ShareLinkId, TaskId};
 use crate::domain::page::Cursor;
+use crate::domain::redaction::{FindingKind, Redaction};
 use crate::domain::share::{check_max_views, Permissions, SharePassword};
 use crate::domain::task::TaskStatus;
 use crate::domain::task_share::CodePermissions;
@@ -106,7 +108,13 @@ pub struct ShareForm {
     allow_comments: Option<String>,
     show_metadata: Option<String>,
     mask_secrets: Option<String>,
+    redact_emails: Option<String>,
+    redact_paths: Option<String>,
+    /// The owner's patterns, one per line.
+    redact_patterns: Option<String>,
     notify_on_view: Option<String>,
+    /// `preview` to see what viewers would get, instead of creating the link.
+    intent: Option<String>,
     csrf: Option<String>,
 }
 
@@ -124,7 +132,61 @@ struct ShareDialog {
     allow_comments: bool,
     show_metadata: bool,
     mask_secrets: bool,
+    redact_emails: bool,
+    redact_paths: bool,
+    redact_patterns: String,
     notify_on_view: bool,
+    /// The password typed, kept only while previewing.
+    password: String,
+    /// What viewers would get, after Preview.
+    preview: Option<DialogPreview>,
+}
+
+/// What the Share dialog shows after Preview.
+struct DialogPreview {
+    /// What viewers get, in a sentence.
+    summary: String,
+    findings: Vec<FindingLine>,
+}
+
+/// One finding, in words.
+struct FindingLine {
+    /// e.g. "2 e-mail addresses".
+    what: String,
+    /// e.g. "in the output “Result”".
+    place: String,
+    samples: String,
+    hidden: bool,
+}
+
+impl FindingLine {
+    fn of(finding: preview::Finding) -> FindingLine {
+        let (one, many) = match finding.found {
+            preview::Found::Kind(FindingKind::Secret) => ("secret", "secrets"),
+            preview::Found::Kind(FindingKind::Email) => ("e-mail address", "e-mail addresses"),
+            preview::Found::Kind(FindingKind::Path) => ("home-directory path", "home-directory paths"),
+            preview::Found::Kind(FindingKind::IpAddress) => ("IP address", "IP addresses"),
+            preview::Found::Kind(FindingKind::Pattern) => {
+                ("match of your pattern", "matches of your pattern")
+            }
+            preview::Found::NotScanned("binary") => ("file not scanned (not text)", "files not scanned"),
+            preview::Found::NotScanned(_) => ("file not scanned (too large)", "files not scanned"),
+        };
+        let what = if finding.count == 1 { format!("1 {one}") } else { format!("{} {many}", finding.count) };
+        let what = match &finding.pattern {
+            Some(pattern) => format!("{what} {pattern}"),
+            None => what,
+        };
+        let place = match finding.place {
+            preview::Place::Title => "in the title".to_owned(),
+            preview::Place::Description => "in the description".to_owned(),
+            preview::Place::Output(name) => format!("in the output “{name}”"),
+            preview::Place::Metadata(field) => format!("in the task's {field}"),
+            preview::Place::ArtifactName(name) => format!("in the file name “{name}”"),
+            preview::Place::Artifact(name) => format!("in the file “{name}”"),
+        };
+        FindingLine { what, place, samples: finding.samples.join(", "), hidden: finding.redacted }
+    }
 }
 
 impl ShareDialog {
@@ -141,7 +203,12 @@ impl ShareDialog {
             allow_comments: false,
             show_metadata: true,
             mask_secrets: true,
+            redact_emails: false,
+            redact_paths: false,
+            redact_patterns: String::new(),
             notify_on_view: false,
+            password: String::new(),
+            preview: None,
         }
     }
 
@@ -158,7 +225,12 @@ impl ShareDialog {
             allow_comments: form.allow_comments.is_some(),
             show_metadata: form.show_metadata.is_some(),
             mask_secrets: form.mask_secrets.is_some(),
+            redact_emails: form.redact_emails.is_some(),
+            redact_paths: form.redact_paths.is_some(),
+            redact_patterns: form.redact_patterns.clone().unwrap_or_default(),
             notify_on_view: form.notify_on_view.is_some(),
+            password: String::new(),
+            preview: None,
         }
     }
 }
@@ -418,7 +490,20 @@ fn share_request(task_id: &TaskId, form: &ShareForm) -> Result<LinkRequest, Stri
         },
         max_views,
         notify_on_view: form.notify_on_view.is_some(),
-        mask_secrets: form.mask_secrets.is_some(),
+        redaction: Redaction {
+            secrets: form.mask_secrets.is_some(),
+            emails: form.redact_emails.is_some(),
+            paths: form.redact_paths.is_some(),
+            patterns: form
+                .redact_patterns
+                .as_deref()
+                .unwrap_or_default()
+                .lines()
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        },
     })
 }
 
@@ -441,6 +526,39 @@ pub async fn create_link(
         Ok(request) => request,
         Err(error) => return refused(error).await,
     };
+    if form.intent.as_deref() == Some("preview") {
+        return match preview::preview(&state, &console.owner, request).await {
+            Ok(shown) => {
+                let mut dialog = ShareDialog::again(&form, String::new());
+                dialog.error = None;
+                dialog.password = form.password.clone().unwrap_or_default();
+                let view = &shown.view;
+                let outputs = view.outputs.iter().count();
+                let files = view.artifacts.as_ref().map_or(0, Vec::len);
+                let summary = format!(
+                    "Viewers get {outputs} output{}{}{}, with what is marked hidden below replaced.",
+                    if outputs == 1 { "" } else { "s" },
+                    if view.artifacts.is_some() {
+                        format!(" and {files} file{}", if files == 1 { "" } else { "s" })
+                    } else {
+                        String::new()
+                    },
+                    if view.metadata.is_some() { ", timings, agent and status" } else { "" },
+                );
+                dialog.preview = Some(DialogPreview {
+                    summary,
+                    findings: shown.findings.into_iter().map(FindingLine::of).collect(),
+                });
+                let page_state = PageState { dialog, code_error: None, before: None };
+                render(&state, &console, &task_id, None, page_state, StatusCode::OK).await
+            }
+            Err(app::Error::TaskNotCompleted { .. }) => {
+                refused("Links can be made once the task has finished.".into()).await
+            }
+            Err(app::Error::Invalid(field)) => refused(field.issue).await,
+            Err(err) => failure(err),
+        };
+    }
     match share_links::create(&state, &console.owner, request).await {
         Ok(link) => {
             see_other(&format!("{}?created={}#links", task_path(&state, &task_id), link.share_link_id))
@@ -600,7 +718,7 @@ mod tests {
         assert_eq!(request.password, None);
         assert_eq!(request.max_views, Some(3));
         assert!(!request.permissions.allow_download);
-        assert!(!request.mask_secrets);
+        assert!(!request.redaction.secrets);
         assert!(share_request(
             &task_id,
             &ShareForm { max_views: Some("many".into()), ..ShareForm::default() }
