@@ -19,6 +19,7 @@ mod logs;
 mod mail;
 mod openapi;
 mod otlp;
+mod previews;
 mod properties;
 mod pull_requests;
 mod share_codes;
