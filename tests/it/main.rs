@@ -17,6 +17,7 @@ mod layers;
 mod limits;
 mod logs;
 mod mail;
+mod markdown;
 mod openapi;
 mod otlp;
 mod previews;
