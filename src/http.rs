@@ -62,6 +62,15 @@ pub fn wants_json(headers: &HeaderMap) -> bool {
     }
 }
 
+/// Whether a request asks for markdown (`Accept: text/markdown`) before JSON or HTML.
+pub fn wants_markdown(headers: &HeaderMap) -> bool {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let Some(markdown) = accept.find("text/markdown") else {
+        return false;
+    };
+    ["application/json", "text/html"].iter().all(|other| accept.find(other).is_none_or(|at| markdown < at))
+}
+
 /// Whether a request's body is a browser's form.
 pub fn is_form(headers: &HeaderMap) -> bool {
     headers

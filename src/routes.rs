@@ -22,7 +22,11 @@ use crate::{http, web};
 ///
 /// With `Accept: application/json`: spends one view and returns the shared view (a
 /// password-protected link needs `X-Share-Password`; a wrong one spends nothing).
-/// Otherwise the HTML page. Unknown, expired and revoked links answer the same 404.
+/// With `Accept: text/markdown`, or at `/s/{token}.md`: the same view as one
+/// markdown document (errors are JSON). Otherwise the HTML page. Unknown, expired
+/// and revoked links answer the same 404. Link previewers and crawlers spend no
+/// view: they get the preview card's page, or the view of a link without password
+/// or view limit, uncounted.
 #[utoipa::path(
     get, path = "/s/{token}", tag = "viewer",
     params(
@@ -32,12 +36,14 @@ use crate::{http, web};
     responses(
         (status = 200, description = "The shared view (JSON); for browsers the page, or first a password form or the Reveal button of a view-limited link", content(
             (Envelope<SharedView> = "application/json"),
+            (String = "text/markdown"),
             (String = "text/html"),
         )),
         (status = 303, description = "A short code: redirects to the link's full URL", headers(
             ("Location" = String, description = "The link's full URL"),
         )),
-        (status = 401, description = "`PASSWORD_REQUIRED` or `INVALID_PASSWORD` (JSON only)", body = ErrorEnvelope),
+        (status = 401, description = "`PASSWORD_REQUIRED` or `INVALID_PASSWORD` (JSON and markdown)", body = ErrorEnvelope),
+        (status = 403, description = "`PREVIEW_ONLY`: a link previewer or crawler asked for a view-limited link (JSON and markdown)", body = ErrorEnvelope),
         (status = 404, description = "`SHARE_LINK_NOT_FOUND`: unknown, expired or revoked", content(
             (ErrorEnvelope = "application/json"),
             (String = "text/html"),
@@ -51,7 +57,10 @@ use crate::{http, web};
     )
 )]
 async fn open_link(State(state): State<AppState>, request: Request) -> Response {
-    if http::wants_json(request.headers()) {
+    if request.uri().path().ends_with(api::viewer::MARKDOWN_SUFFIX) || http::wants_markdown(request.headers())
+    {
+        api::viewer::open_markdown.call(request, state).await
+    } else if http::wants_json(request.headers()) {
         api::viewer::open_link.call(request, state).await
     } else {
         web::share::open_link.call(request, state).await

@@ -158,6 +158,11 @@ fn app_parts(err: &app::Error) -> (StatusCode, &'static str, String, Value) {
             "Open the share link first: downloads use the grant it hands out".into(),
             json!({}),
         ),
+        PreviewOnly => (
+            "PREVIEW_ONLY",
+            "Link previewers and crawlers do not open links with a view limit: opening one spends a view".into(),
+            json!({}),
+        ),
         Forbidden { action } => {
             let permission = action.permission();
             (

@@ -206,6 +206,118 @@ pub async fn open_link(
     }
 }
 
+/// What a share link's URL ends with to ask for the markdown view.
+pub const MARKDOWN_SUFFIX: &str = ".md";
+
+/// Opens a share link for a program that reads markdown (`Accept: text/markdown`, or
+/// `/s/{token}.md`): the same view as [`open_link`], spending a view the same way,
+/// as one markdown document. Errors answer the JSON error envelope. Documented with
+/// the page it shares its URL with, in the service's router.
+pub async fn open_markdown(
+    State(state): State<AppState>,
+    path: Result<ApiPath<String>, ApiError>,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+) -> Response {
+    let asked = match path {
+        Ok(ApiPath(token)) => token,
+        Err(err) => return err.into_response(),
+    };
+    let suffixed = asked.strip_suffix(MARKDOWN_SUFFIX);
+    let token = suffixed.unwrap_or(&asked);
+    let password = headers.get(PASSWORD_HEADER).and_then(|v| v.to_str().ok());
+    match opening::open(&state, token, visitor(client, &headers), password).await {
+        Ok(Opened::View(view)) => {
+            let shown = ViewedLink(view.share_link_id.to_string());
+            let body = markdown_view(&view);
+            let mut response =
+                ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8")], body).into_response();
+            response.extensions_mut().insert(shown);
+            response
+        }
+        Ok(Opened::Short(url)) if suffixed.is_some() => {
+            Redirect::to(&format!("{url}{MARKDOWN_SUFFIX}")).into_response()
+        }
+        Ok(Opened::Short(url)) => Redirect::to(&url).into_response(),
+        Err(err) => ApiError::from(err).into_response(),
+    }
+}
+
+/// Text on one line: line breaks become spaces.
+fn one_line(text: &str) -> String {
+    text.split(['\r', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+/// A file name as the text of a markdown link.
+fn link_text(name: &str) -> String {
+    let mut out = String::new();
+    for c in one_line(name).chars() {
+        if matches!(c, '[' | ']' | '\\' | '`' | '*' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The shared view as one markdown document: the title, the description, what the
+/// link tells about the task and its views, each output under its name (as written,
+/// secrets masked as the link says), and the files with their download URLs.
+fn markdown_view(view: &opening::SharedView) -> String {
+    use std::fmt::Write as _;
+    let mut doc = String::new();
+    let _ = writeln!(doc, "# {}\n", one_line(&view.title));
+    if let Some(description) = view.description.as_deref().filter(|d| !d.trim().is_empty()) {
+        let _ = writeln!(doc, "{}\n", description.trim());
+    }
+    if let Some(m) = &view.metadata {
+        let _ = writeln!(doc, "- Status: {}", m.status.as_str());
+        if let Some(agent) = &m.agent {
+            let _ = writeln!(doc, "- Agent: {}", one_line(agent));
+        }
+        let _ = writeln!(doc, "- Created: {}", m.created_at.to_rfc3339());
+        if let Some(started) = m.started_at {
+            let _ = writeln!(doc, "- Started: {}", started.to_rfc3339());
+        }
+        if let Some(finished) = m.finished_at {
+            let _ = writeln!(doc, "- Finished: {}", finished.to_rfc3339());
+        }
+        if let Some(secs) = m.duration_seconds {
+            let _ = writeln!(doc, "- Duration: {secs} s");
+        }
+    }
+    match view.max_views {
+        Some(max) => {
+            let _ = writeln!(doc, "- Views: {} of {max}", view.view_count);
+        }
+        None => {
+            let _ = writeln!(doc, "- Views: {}", view.view_count);
+        }
+    }
+    let _ = writeln!(doc, "- Available until: {}\n", view.expires_at.to_rfc3339());
+    for output in view.outputs.iter() {
+        let _ = writeln!(doc, "## {}\n", one_line(output.name));
+        let _ = writeln!(doc, "{}\n", output.content.trim_end());
+    }
+    if let Some(artifacts) = &view.artifacts {
+        doc.push_str("## Files\n\n");
+        if artifacts.is_empty() {
+            doc.push_str("No files.\n");
+        }
+        for a in artifacts {
+            let _ = writeln!(
+                doc,
+                "- [{}]({}) ({} bytes, {})",
+                link_text(&a.name),
+                a.download_url,
+                a.size_bytes,
+                one_line(&a.content_type)
+            );
+        }
+    }
+    doc
+}
+
 /// Download an artifact of a shared task
 ///
 /// Needs the `grant` from a view of the link (in each `download_url`), and a link

@@ -65,6 +65,10 @@ pub enum Error {
     /// Downloads and comments need the grant that opening the link hands out.
     #[error("Open the share link first")]
     ViewRequired,
+    /// A link previewer or crawler asked for a link it may not open: one with a
+    /// view limit (opening it spends a view, which previewers never do).
+    #[error("Link previewers do not open links with a view limit")]
+    PreviewOnly,
     /// The share code behind this viewer session does not allow the action.
     #[error("The share code does not allow that")]
     Forbidden { action: Action },
@@ -173,6 +177,7 @@ impl Error {
             Unauthenticated | ViewerSessionEnded | PasswordRequired | InvalidPassword | ViewRequired
             | InvalidShareCode => ErrorKind::Unauthenticated,
             TaskNotCompleted { .. }
+            | PreviewOnly
             | DownloadNotAllowed
             | CommentsNotAllowed
             | Forbidden { .. }

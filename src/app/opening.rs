@@ -15,9 +15,10 @@ use std::sync::Arc;
 use super::artifacts::{self, Download};
 use super::error::{Error, Result};
 use super::AppState;
-use crate::domain::ids::{self, ArtifactId, CommentId, ShareLinkId};
+use crate::domain::ids::{self, ArtifactId, CommentId, ShareLinkId, ViewId};
 use crate::domain::share::{verify_password, Permissions, ShareStatus, SHORT_CODE_LEN};
 use crate::domain::task::TaskStatus;
+use crate::domain::text::plain_summary;
 use crate::domain::time::Timestamp;
 use crate::domain::viewer;
 use crate::storage::{
@@ -196,6 +197,14 @@ pub struct Visitor<'a> {
     pub referer: Option<&'a str>,
 }
 
+impl Visitor<'_> {
+    /// Whether the request comes from a link previewer or a crawler, which never
+    /// spends a view, counts in analytics or notifies anyone.
+    pub fn is_link_previewer(&self) -> bool {
+        self.user_agent.is_some_and(viewer::is_link_preview_agent)
+    }
+}
+
 /// Spends one view of `link`: counted atomically against `max_views`, recorded for
 /// analytics, committed before anything is shown. `Ok(None)` when the link was
 /// revoked, expired, used up or changed by its owner since it was read: nothing was
@@ -206,6 +215,9 @@ pub async fn reveal(
     token: &str,
     visitor: Visitor<'_>,
 ) -> Result<Option<CountedView>> {
+    if visitor.is_link_previewer() {
+        return Err(Error::PreviewOnly);
+    }
     let user_agent: String = visitor.user_agent.unwrap_or_default().chars().take(512).collect();
     let agent = viewer::classify_user_agent(&user_agent);
     let location = state.locate(visitor.client);
@@ -272,6 +284,8 @@ pub struct SharedView {
     pub grant: String,
     /// Verified comments, oldest first; only with `allow_comments`.
     pub comments: Option<Vec<SharedComment>>,
+    /// What a link preview of this link shows.
+    pub preview: PreviewCard,
 }
 
 /// The outputs a view shows: the task's content as cached, with secrets masked or
@@ -418,6 +432,7 @@ pub async fn shared_view(
             })
             .collect()
     });
+    let preview = preview_card(link, Some(&shown), Timestamp::now());
     Ok(SharedView {
         share_link_id: link.share_link_id.clone(),
         title: hidden(&link.title),
@@ -430,6 +445,7 @@ pub async fn shared_view(
         view_count: view.view_count,
         max_views: view.max_views,
         views_remaining: view.max_views.map(|max| (max - view.view_count).max(0)),
+        preview,
         grant,
         comments,
     })
@@ -452,6 +468,9 @@ pub async fn open(
     visitor: Visitor<'_>,
     password: Option<&str>,
 ) -> Result<Opened> {
+    if visitor.is_link_previewer() {
+        return open_for_previewer(state, token, visitor.client).await;
+    }
     let attempt = || async move {
         let link = match lookup(state, token, visitor.client).await {
             Ok(Presented::Link(link)) => link,
@@ -471,6 +490,114 @@ pub async fn open(
         }
     };
     following_changes(attempt).await.unwrap_or(Err(Error::ShareUnavailable))
+}
+
+/// Opens a link for a link previewer or crawler, spending no view and counting
+/// nothing: a link whose preview may show details answers its view as it is (with
+/// the views spent so far); a password-protected link asks for the password, and
+/// any other link refuses ([`Error::PreviewOnly`]).
+async fn open_for_previewer(state: &AppState, token: &str, client: IpAddr) -> Result<Opened> {
+    let link = match lookup(state, token, client).await? {
+        Presented::Link(link) => link,
+        Presented::Short(url) => return Ok(Opened::Short(url)),
+        Presented::Gone => return Err(Error::ShareUnavailable),
+    };
+    let now = Timestamp::now();
+    if !may_show_details(&link, now) {
+        return Err(if link.password_hash.is_some() { Error::PasswordRequired } else { Error::PreviewOnly });
+    }
+    let task = state.db().task_facts(&link.task_id).await?.ok_or(Error::ShareUnavailable)?;
+    let view = CountedView {
+        view_id: ViewId::generate(),
+        view_count: link.view_count,
+        max_views: link.max_views,
+        viewed_at: now,
+        task,
+    };
+    Ok(Opened::View(Box::new(shared_view(state, &link, token, &view).await?)))
+}
+
+/// Title of a preview that names nothing.
+pub const GENERIC_PREVIEW_TITLE: &str = "A shared agent run — agentshare";
+/// Description of a preview that names nothing.
+pub const GENERIC_PREVIEW_DESCRIPTION: &str = "Open the link to see it.";
+/// Longest description of a preview, in characters.
+const PREVIEW_DESCRIPTION_CHARS: usize = 200;
+
+/// What a link preview (the card a chat or a social network unfurls from a URL)
+/// shows: plain text, to be escaped wherever it is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewCard {
+    pub title: String,
+    pub description: String,
+}
+
+impl PreviewCard {
+    /// The card of a link whose preview may show nothing of it.
+    pub fn generic() -> PreviewCard {
+        PreviewCard { title: GENERIC_PREVIEW_TITLE.into(), description: GENERIC_PREVIEW_DESCRIPTION.into() }
+    }
+}
+
+/// Whether previews of `link` may show what it holds (its title and a summary of
+/// its first output): only when anyone holding the URL may open it as often as
+/// they like — an active link with no password and no view limit. Every rule that
+/// narrows who may see a link narrows this too.
+pub fn may_show_details(link: &ShareLinkRecord, now: Timestamp) -> bool {
+    link.password_hash.is_none() && link.max_views.is_none() && link.status(now) == ShareStatus::Active
+}
+
+/// The preview card of `link`: its title and a plain-text summary of its first
+/// output (secrets masked as the link masks them) when [`may_show_details`],
+/// otherwise the card that names nothing.
+pub fn preview_card(link: &ShareLinkRecord, content: Option<&TaskContent>, now: Timestamp) -> PreviewCard {
+    if !may_show_details(link, now) {
+        return PreviewCard::generic();
+    }
+    let first = content
+        .and_then(|c| c.outputs.first())
+        .map(|o| plain_summary(o.content(link.mask_secrets), PREVIEW_DESCRIPTION_CHARS))
+        .filter(|s| !s.is_empty());
+    let described = || {
+        link.description
+            .as_deref()
+            .map(|d| plain_summary(d, PREVIEW_DESCRIPTION_CHARS))
+            .filter(|s| !s.is_empty())
+    };
+    PreviewCard {
+        title: link.title.clone(),
+        description: first.or_else(described).unwrap_or_else(|| GENERIC_PREVIEW_DESCRIPTION.into()),
+    }
+}
+
+/// What a link previewer is shown of a link.
+pub enum Preview {
+    /// The link's card (the generic one unless its details may be shown).
+    Card(PreviewCard),
+    /// A short code: the link's full URL, to go to.
+    Short(String),
+    Gone,
+}
+
+/// The preview of the link `token` opens, for a link previewer or crawler: no view
+/// is spent, nothing is counted and nobody is notified.
+pub async fn preview(state: &AppState, token: &str, client: IpAddr) -> Result<Preview> {
+    let link = match lookup(state, token, client).await? {
+        Presented::Link(link) => link,
+        Presented::Short(url) => return Ok(Preview::Short(url)),
+        Presented::Gone => return Ok(Preview::Gone),
+    };
+    let now = Timestamp::now();
+    if !may_show_details(&link, now) {
+        return Ok(Preview::Card(PreviewCard::generic()));
+    }
+    let content = match state.db().task_facts(&link.task_id).await? {
+        Some(task) => {
+            Some(state.store().content().shown(state.db(), &link.task_id, &task, MAX_OUTPUTS).await?)
+        }
+        None => None,
+    };
+    Ok(Preview::Card(preview_card(&link, content.as_deref(), now)))
 }
 
 /// The view again for a browser holding `grant`, from an earlier reveal of this

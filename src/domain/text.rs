@@ -87,6 +87,41 @@ fn label(field: &str) -> String {
     }
 }
 
+/// Most markdown read to make a summary: a summary is short, whatever the output.
+const SUMMARY_SOURCE_BYTES: usize = 16 * 1024;
+
+/// A plain-text summary of `markdown`: its words without markup (no emphasis,
+/// links, headings' `#` or HTML), on one line, cut to at most `max` characters
+/// (ending with `…` when cut). Reads only the start of a long text.
+pub fn plain_summary(markdown: &str, max: usize) -> String {
+    use pulldown_cmark::{Event, Parser, TagEnd};
+    let mut end = markdown.len().min(SUMMARY_SOURCE_BYTES);
+    while !markdown.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut text = String::new();
+    for event in Parser::new(&markdown[..end]) {
+        match event {
+            Event::Text(t) | Event::Code(t) => text.push_str(&t),
+            Event::SoftBreak | Event::HardBreak | Event::Rule => text.push(' '),
+            Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::CodeBlock)
+            | Event::End(TagEnd::TableCell | TagEnd::BlockQuote(_)) => text.push(' '),
+            _ => {}
+        }
+        if text.len() > max * 8 {
+            break;
+        }
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let line = words.join(" ");
+    let line: String = line.chars().filter(|c| !c.is_control()).collect();
+    if line.chars().count() <= max {
+        return line;
+    }
+    let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+    format!("{}…", cut.trim_end())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +157,23 @@ mod tests {
         assert_eq!(bounded("content", "a\nb\t", 0, 4, true).unwrap(), "a\nb\t");
         assert!(bounded("content", "ééééé", 0, 5, true).is_ok());
         assert!(bounded("content", "éééééé", 0, 5, true).is_err());
+    }
+
+    #[test]
+    fn summaries_are_plain_text_on_one_line() {
+        let markdown =
+            "# Fixed\n\nThe **bug** is [gone](https://example.com).\n\n- one\n- `two`\n\nSome <b>html</b>";
+        assert_eq!(plain_summary(markdown, 200), "Fixed The bug is gone. one two Some html");
+        assert_eq!(plain_summary("", 200), "");
+    }
+
+    #[test]
+    fn long_summaries_are_cut() {
+        let long = "word ".repeat(1000);
+        let summary = plain_summary(&long, 200);
+        assert_eq!(summary.chars().count(), 200, "{summary}");
+        assert!(summary.ends_with('…'));
+        let wide = "é".repeat(100_000);
+        assert_eq!(plain_summary(&wide, 10).chars().count(), 10);
     }
 }

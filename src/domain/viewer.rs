@@ -110,6 +110,49 @@ fn parse_user_agent(user_agent: &str) -> Agent {
     }
 }
 
+/// Longest part of a user agent that is examined for a link previewer.
+const PREVIEW_AGENT_PREFIX: usize = 512;
+
+/// Names in the user agents of link previewers and crawlers (lower case): the
+/// services that fetch a shared URL to show a card of it (chat apps, social
+/// networks, search engines, embed services, validators).
+const PREVIEW_AGENTS: &[&str] = &[
+    "slackbot",
+    "twitterbot",
+    "facebookexternalhit",
+    "facebot",
+    "discordbot",
+    "linkedinbot",
+    "whatsapp",
+    "telegrambot",
+    "googlebot",
+    "bingbot",
+    "applebot",
+    "skypeuripreview",
+    "iframely",
+    "embedly",
+    "redditbot",
+    "mastodon",
+    "pinterestbot",
+    "pinterest/0.",
+    "vkshare",
+    "w3c_validator",
+];
+
+/// Whether `user_agent` is a link previewer or a crawler: one of the known
+/// previewers (matched case-insensitively), or any agent woothee classifies as a
+/// crawler. Only the first 512 bytes are examined, so the cost is bounded whatever
+/// a client sends.
+pub fn is_link_preview_agent(user_agent: &str) -> bool {
+    let mut end = user_agent.len().min(PREVIEW_AGENT_PREFIX);
+    while !user_agent.is_char_boundary(end) {
+        end -= 1;
+    }
+    let examined = &user_agent[..end];
+    let lower = examined.to_ascii_lowercase();
+    PREVIEW_AGENTS.iter().any(|name| lower.contains(name)) || classify_user_agent(examined).device == "bot"
+}
+
 /// The host of a `Referer` header, lower-cased; `None` when absent or unusable.
 pub fn referrer_host(referer: Option<&str>) -> Option<String> {
     let url = url::Url::parse(referer?).ok()?;
@@ -176,6 +219,43 @@ mod tests {
     }
 
     #[test]
+    fn link_previewers_and_crawlers_are_recognised() {
+        for agent in PREVIEWER_AGENTS {
+            assert!(is_link_preview_agent(agent), "a previewer: {agent}");
+            assert!(is_link_preview_agent(&agent.to_uppercase()), "in any case: {agent}");
+        }
+        for agent in [
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+            "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+            "curl/8.5.0",
+            "agentshare/0.1",
+            "",
+        ] {
+            assert!(!is_link_preview_agent(agent), "not a previewer: {agent}");
+        }
+    }
+
+    #[test]
+    fn any_crawler_woothee_knows_is_a_previewer() {
+        assert!(is_link_preview_agent(
+            "Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)"
+        ));
+        assert!(is_link_preview_agent("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)"));
+        assert!(is_link_preview_agent("SomeNewCrawler/1.0 (crawler; +https://example.com)"));
+    }
+
+    #[test]
+    fn only_the_start_of_a_long_agent_is_examined() {
+        let padding = "x".repeat(100_000);
+        assert!(!is_link_preview_agent(&format!("Mozilla/5.0 {padding} Twitterbot/1.0")));
+        assert!(is_link_preview_agent(&format!("Twitterbot/1.0 {padding}")));
+        let multibyte = "é".repeat(400);
+        assert!(!is_link_preview_agent(&multibyte), "cut on a character boundary");
+    }
+
+    #[test]
     fn referrers_are_reduced_to_their_host() {
         assert_eq!(
             referrer_host(Some("https://Mail.Example.com/inbox?id=1")).as_deref(),
@@ -185,4 +265,30 @@ mod tests {
         assert_eq!(referrer_host(Some("not a url")), None);
         assert_eq!(referrer_host(None), None);
     }
+
+    /// User agents of the link previewers and crawlers named in the documentation,
+    /// as each sends it.
+    const PREVIEWER_AGENTS: &[&str] = &[
+        "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+        "Slackbot 1.0 (+https://api.slack.com/robots)",
+        "Twitterbot/1.0",
+        "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+        "Mozilla/5.0 (compatible; Facebot/1.0; +https://developers.facebook.com/docs/sharing/webmasters/crawler)",
+        "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
+        "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)",
+        "WhatsApp/2.23.20.0 A",
+        "TelegramBot (like TwitterBot)",
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/13.1.1 Safari/605.1.15 (Applebot/0.1; +http://www.apple.com/go/applebot)",
+        "Mozilla/5.0 (Windows NT 6.1; WOW64) SkypeUriPreview Preview/0.5 skype-url-preview@microsoft.com",
+        "Iframely/1.3.1 (+https://iframely.com/docs/about)",
+        "Mozilla/5.0 (compatible; Embedly/0.2; +http://support.embed.ly/)",
+        "Mozilla/5.0 (compatible; redditbot/1.0; +http://www.reddit.com/feedback)",
+        "http.rb/5.1.1 (Mastodon/4.2.1; +https://mastodon.social/)",
+        "Mozilla/5.0 (compatible; Pinterestbot/1.0; +http://www.pinterest.com/bot.html)",
+        "Pinterest/0.2 (+http://www.pinterest.com/bot.html)",
+        "Mozilla/5.0 (compatible; vkShare; +http://vk.com/dev/Share)",
+        "W3C_Validator/1.3 http://validator.w3.org/services",
+    ];
 }

@@ -25,7 +25,9 @@ use super::page::{page, see_other};
 use super::render::FileLine;
 use super::session::cookie;
 use super::{format, markdown, qr};
-use crate::app::opening::{self, following_changes, Presented, SharedView, Visitor, GRANT_LIFETIME_MS};
+use crate::app::opening::{
+    self, following_changes, Presented, Preview, PreviewCard, SharedView, Visitor, GRANT_LIFETIME_MS,
+};
 use crate::app::{self, AppState};
 use crate::http::ClientIp;
 use crate::storage::ShareLinkRecord;
@@ -89,6 +91,10 @@ pub async fn open_link(
         Ok(token) => token,
         Err(bad) => return bad.into_response(),
     };
+    let visitor = visitor(client, &headers);
+    if visitor.is_link_previewer() {
+        return preview(&state, &token, client).await;
+    }
     if let Some(grant) = jar.get(GRANT_COOKIE).map(|c| c.value().to_owned()) {
         if let Some(again) = opening::revisit(&state, &token, &grant).await {
             return match again {
@@ -97,9 +103,19 @@ pub async fn open_link(
             };
         }
     }
-    let visitor = visitor(client, &headers);
     let answer = following_changes(|| open_once(&state, &token, visitor, jar.clone())).await;
     answer.unwrap_or_else(|| failure(app::Error::ShareUnavailable))
+}
+
+/// What a link previewer or crawler gets: the link's preview card on a page of its
+/// own, which shows nothing else of the link; no view is spent.
+async fn preview(state: &AppState, token: &str, client: IpAddr) -> Response {
+    match opening::preview(state, token, client).await {
+        Ok(Preview::Card(card)) => page(StatusCode::OK, &PreviewPage { card: &card }),
+        Ok(Preview::Short(url)) => Redirect::to(&url).into_response(),
+        Ok(Preview::Gone) => page(StatusCode::NOT_FOUND, &GonePage),
+        Err(err) => failure(err),
+    }
 }
 
 /// [`open_link`], once: `None` when the link changed before its view counted.
@@ -347,4 +363,10 @@ impl<'a> PasswordPage<'a> {
 struct RevealPage<'a> {
     title: &'a str,
     remaining: i64,
+}
+
+#[derive(Template)]
+#[template(path = "preview.html")]
+struct PreviewPage<'a> {
+    card: &'a PreviewCard,
 }
