@@ -548,24 +548,27 @@ pub fn may_show_details(link: &ShareLinkRecord, now: Timestamp) -> bool {
 }
 
 /// The preview card of `link`: its title and a plain-text summary of its first
-/// output (secrets masked as the link masks them) when [`may_show_details`],
+/// output (redacted as the link redacts what viewers get) when [`may_show_details`],
 /// otherwise the card that names nothing.
 pub fn preview_card(link: &ShareLinkRecord, content: Option<&TaskContent>, now: Timestamp) -> PreviewCard {
     if !may_show_details(link, now) {
         return PreviewCard::generic();
     }
+    let redactor = link.redaction().redactor();
+    // The whole output is redacted before it is cut: a cut could split what the
+    // redaction would have recognised.
     let first = content
         .and_then(|c| c.outputs.first())
-        .map(|o| plain_summary(o.content(link.mask_secrets), PREVIEW_DESCRIPTION_CHARS))
+        .map(|o| plain_summary(&redactor.redact(o.content(link.mask_secrets)), PREVIEW_DESCRIPTION_CHARS))
         .filter(|s| !s.is_empty());
     let described = || {
         link.description
             .as_deref()
-            .map(|d| plain_summary(d, PREVIEW_DESCRIPTION_CHARS))
+            .map(|d| plain_summary(&redactor.redact(d), PREVIEW_DESCRIPTION_CHARS))
             .filter(|s| !s.is_empty())
     };
     PreviewCard {
-        title: link.title.clone(),
+        title: redactor.redact(&link.title).into_owned(),
         description: first.or_else(described).unwrap_or_else(|| GENERIC_PREVIEW_DESCRIPTION.into()),
     }
 }

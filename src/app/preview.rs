@@ -183,10 +183,14 @@ async fn scannable(
     Ok(Ok(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
+/// What findings are grouped by: kind, place, the pattern that matched, and
+/// whether it is hidden.
+type Group = (Found, Place, Option<String>, bool);
+
 /// Scans each text, grouping what is found by kind, place, pattern and whether it
 /// is hidden.
 fn grouped(redactor: &Redactor, texts: &[(Place, String)]) -> Vec<Finding> {
-    let mut groups: BTreeMap<(Found, Place, Option<String>, bool), (usize, Vec<String>)> = BTreeMap::new();
+    let mut groups: BTreeMap<Group, (usize, Vec<String>)> = BTreeMap::new();
     for (place, text) in texts {
         for found in redactor.scan(text) {
             let key = (Found::Kind(found.kind), place.clone(), found.pattern, found.redacted);

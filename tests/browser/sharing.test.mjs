@@ -71,6 +71,35 @@ test("an owner shares from the console; a viewer unlocks it with the password an
   assert.deepEqual([...owner.alarms, ...viewer.alarms], []);
 });
 
+test("the Share dialog previews what viewers will get before the link is made", async () => {
+  await finishedTask(env.server, {
+    title: "Mail digest",
+    outputs: [{ name: "Digest", content: "Sent to ops@example.com from /home/alice/mail." }],
+  });
+  const desk = await signIn(await freshContext(env.browser));
+  await desk.click("text=Mail digest");
+  const links = async () => (await env.server.api("/v1/share-links?limit=100")).body.data.share_links.length;
+  const before = await links();
+  await desk.click("[data-open='#share-dialog']");
+  await desk.check("input[name=redact_emails]");
+  await desk.click("#share-dialog button:has-text('Preview')");
+  await desk.waitForSelector("#share-dialog[open] .preview");
+  const findings = await desk.textContent(".preview .findings");
+  assert.match(findings, /1 e-mail address in the output “Digest”: ops@example\.com — hidden from viewers/);
+  assert.match(findings, /1 home-directory path in the output “Digest”: \/home\/alice — shown to viewers/);
+  assert.ok(await desk.isChecked("input[name=redact_emails]"), "the choices are kept");
+  assert.equal(await links(), before, "a preview makes no link");
+
+  await desk.check("input[name=redact_paths]");
+  await desk.click("#share-dialog button:has-text('Create link')");
+  await desk.waitForSelector("#created-dialog[open]");
+  const url = await desk.inputValue("#created-url");
+  const viewer = await (await freshContext(env.browser)).newPage();
+  await viewer.goto(url);
+  const shown = await viewer.textContent(".markdown");
+  assert.match(shown, /Sent to \[email hidden\] from \/home\/\[user\]\/mail\./);
+});
+
 test("a one-time link is revealed once, by a deliberate click, and is gone for the next visitor", async () => {
   const task = await finishedTask(env.server, { title: "One look only" });
   const link = await shareLink(env.server, task, { max_views: 1 });

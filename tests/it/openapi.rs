@@ -107,7 +107,11 @@ fn text_patterns_are_the_ones_the_handlers_check() {
     find_all(&doc, "pattern", String::new(), &mut patterns);
     assert!(patterns.len() > 20, "{}", patterns.len());
     for (at, pattern) in patterns {
-        let pattern = pattern.as_str().unwrap();
+        // A property called `pattern` (a finding's) is a schema, not a pattern.
+        let Some(pattern) = pattern.as_str() else {
+            assert!(at.ends_with("/properties"), "{at}: {pattern}");
+            continue;
+        };
         assert!(known.contains(&pattern), "{at}: {pattern} is not one of the patterns in api::schemas");
     }
 }

@@ -69,7 +69,7 @@ fn findings(preview: &Value) -> Vec<(String, String, String, bool)> {
 
 async fn links_of(app: &TestApp) -> usize {
     let (_, list) = app.get("/v1/share-links").await;
-    list["data"]["links"].as_array().map_or(0, Vec::len)
+    list["data"]["share_links"].as_array().expect("a list of links").len()
 }
 
 async fn the_preview_shows_what_a_viewer_gets_and_what_the_content_holds(app: TestApp) {
