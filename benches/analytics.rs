@@ -72,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
             notify_on_view: false,
             mask_secrets: true,
             redaction: None,
+            snapshot_seq: None,
         })
         .await?
         .expect("a fresh link");

@@ -58,6 +58,8 @@ pub struct ShareLinkView {
     pub mask_secrets: bool,
     /// What viewers get hidden, in everything they receive.
     pub redact: Redact,
+    /// `live` or `snapshot`.
+    pub content: LinkContent,
     pub updated_at: Timestamp,
     /// When the link was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
@@ -67,6 +69,7 @@ impl ShareLinkView {
     pub fn new(state: &AppState, link: ShareLinkRecord) -> ShareLinkView {
         let urls = share_links::urls(state, &link.share_link_id);
         let redact = Redact::from(link.redaction());
+        let content = if link.snapshot_seq.is_some() { LinkContent::Snapshot } else { LinkContent::Live };
         ShareLinkView {
             url: urls.url,
             short_url: urls.short_url,
@@ -87,6 +90,7 @@ impl ShareLinkView {
             notify_on_view: link.notify_on_view,
             mask_secrets: link.mask_secrets,
             redact,
+            content,
         }
     }
 }
@@ -192,6 +196,20 @@ pub struct CreateShareLinkRequest {
     pub mask_secrets: Option<bool>,
     /// What viewers get hidden (default: secrets only).
     pub redact: Option<RedactRequest>,
+    /// `live` (default): the task as it is whenever the link is opened;
+    /// `snapshot`: as it is now — its outputs, metadata and files — never what it
+    /// gains later. Chosen when the link is made.
+    pub content: Option<LinkContent>,
+}
+
+/// What a link shows of its task over time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkContent {
+    /// The task as it is whenever the link is opened.
+    Live,
+    /// The task as it was when the link was made.
+    Snapshot,
 }
 
 impl CreateShareLinkRequest {
@@ -212,6 +230,7 @@ impl CreateShareLinkRequest {
             max_views: self.max_views.map(|m| m.0),
             notify_on_view: self.notify_on_view.unwrap_or(false),
             redaction: self.redact.unwrap_or_default().on_creation(self.mask_secrets)?,
+            snapshot: self.content == Some(LinkContent::Snapshot),
         })
     }
 }

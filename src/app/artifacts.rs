@@ -13,6 +13,7 @@ use super::AppState;
 use crate::domain::ids::{ArtifactId, TaskId};
 use crate::domain::redaction::{self, Redactor, TextRedactor};
 use crate::domain::text::{bounded, is_invisible_or_bidi};
+use crate::domain::time::Timestamp;
 use crate::limits::ClientSlot;
 use crate::storage::{ArtifactRecord, Db, NewArtifact, Owner};
 
@@ -61,11 +62,12 @@ pub(crate) fn chunks(
 }
 
 /// Serves artifact `artifact_id` of `task_id` to `client`, within the client's share
-/// of downloads.
+/// of downloads; with `made_until`, only a file made by then (a snapshot's).
 pub(crate) async fn serve(
     state: &AppState,
     task_id: &TaskId,
     artifact_id: &ArtifactId,
+    made_until: Option<Timestamp>,
     client: IpAddr,
 ) -> Result<Download> {
     let downloads = &state.limits().downloads;
@@ -75,6 +77,7 @@ pub(crate) async fn serve(
         .db()
         .artifact_file(task_id, artifact_id)
         .await?
+        .filter(|file| made_until.is_none_or(|until| file.created_at <= until))
         .ok_or_else(|| Error::ArtifactNotFound { artifact_id: artifact_id.clone() })?;
     let bytes = chunks(state.db().clone(), task_id.clone(), artifact_id.clone(), file.size_bytes, slot);
     let size = file.size_bytes.max(0) as u64;
@@ -195,7 +198,7 @@ pub async fn download(
     client: IpAddr,
 ) -> Result<Download> {
     caller.task(state, task_id).await?;
-    serve(state, task_id, artifact_id, client).await
+    serve(state, task_id, artifact_id, None, client).await
 }
 
 /// Deletes a file of `owner`'s task.

@@ -22,7 +22,7 @@ use crate::domain::text::plain_summary;
 use crate::domain::time::Timestamp;
 use crate::domain::viewer;
 use crate::storage::{
-    Attempt, AttemptLimits, CountedView, NewView, ShareLinkRecord, TaskContent, ViewOutcome,
+    Attempt, AttemptLimits, CountedView, NewView, ShareLinkRecord, TaskContent, TaskFacts, ViewOutcome,
 };
 
 /// How long a view's grant lets the viewer download and comment without spending a view.
@@ -361,6 +361,17 @@ pub struct SharedComment {
     pub created_at: Timestamp,
 }
 
+/// What `link` shows of its task, whose version is `task`: the task as it is, or
+/// for a snapshot link as it was when the link was made.
+pub(crate) async fn content_of(
+    state: &AppState,
+    link: &ShareLinkRecord,
+    task: &TaskFacts,
+) -> Result<Arc<TaskContent>> {
+    let as_of = link.snapshot_seq.map(|seq| (seq, link.created_at));
+    Ok(state.store().content().shown(state.db(), &link.task_id, task, MAX_OUTPUTS, as_of).await?)
+}
+
 /// Everything the viewer may see, after a counted view: the link's redaction
 /// applied to all of it (outputs, title and description, metadata, comments and
 /// file names).
@@ -372,7 +383,7 @@ pub async fn shared_view(
 ) -> Result<SharedView> {
     let db = state.db();
     let task = &view.task;
-    let shown = state.store().content().shown(db, &link.task_id, task, MAX_OUTPUTS).await?;
+    let shown = content_of(state, link, task).await?;
     let redaction = link.redaction();
     let redactor = redaction.redactor();
     let hidden = |text: &str| redactor.redact(text).into_owned();
@@ -595,9 +606,7 @@ pub async fn preview(state: &AppState, token: &str, client: IpAddr) -> Result<Pr
         return Ok(Preview::Card(PreviewCard::generic()));
     }
     let content = match state.db().task_facts(&link.task_id).await? {
-        Some(task) => {
-            Some(state.store().content().shown(state.db(), &link.task_id, &task, MAX_OUTPUTS).await?)
-        }
+        Some(task) => Some(content_of(state, &link, &task).await?),
         None => None,
     };
     Ok(Preview::Card(preview_card(&link, content.as_deref(), now)))
@@ -662,7 +671,8 @@ pub async fn download(
 ) -> Result<Download> {
     guarded(state, token, client, async {
         let link = downloadable(state, token, grant).await?;
-        let download = artifacts::serve(state, &link.task_id, artifact_id, client).await?;
+        let made_until = link.snapshot_seq.map(|_| link.created_at);
+        let download = artifacts::serve(state, &link.task_id, artifact_id, made_until, client).await?;
         Ok(artifacts::redacted(download, link.redaction().redactor()))
     })
     .await
@@ -682,7 +692,10 @@ pub async fn download_all(
         let slot = archives
             .acquire(client, false)
             .ok_or(Error::TooManyDownloads { limit: archives.per_client() })?;
-        let artifacts = state.db().list_artifacts(&link.task_id).await?;
+        let mut artifacts = state.db().list_artifacts(&link.task_id).await?;
+        if link.snapshot_seq.is_some() {
+            artifacts.retain(|a| a.created_at <= link.created_at);
+        }
         let expected = artifacts.iter().map(|a| a.size_bytes.max(0) as u64).sum();
         let redactor = link.redaction().redactor();
         let name = format!("{}.zip", file_stem(&redactor.redact(&link.title)));

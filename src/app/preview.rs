@@ -91,6 +91,7 @@ pub async fn preview(state: &AppState, owner: &Owner, request: LinkRequest) -> R
         notify_on_view: link.notify_on_view,
         mask_secrets: link.redaction.secrets,
         redaction: link.redaction.beyond_secrets(),
+        snapshot_seq: link.snapshot_seq,
         revoked_at: None,
         created_at: now,
         updated_at: now,
@@ -120,8 +121,7 @@ async fn findings(
     task: &TaskFacts,
     redactor: std::sync::Arc<Redactor>,
 ) -> Result<Vec<Finding>> {
-    let content =
-        state.store().content().shown(state.db(), &link.task_id, task, opening::MAX_OUTPUTS).await?;
+    let content = opening::content_of(state, link, task).await?;
     let mut texts: Vec<(Place, String)> = vec![(Place::Title, link.title.clone())];
     if let Some(description) = &link.description {
         texts.push((Place::Description, description.clone()));

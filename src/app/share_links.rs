@@ -39,6 +39,8 @@ pub struct LinkRequest {
     pub notify_on_view: bool,
     /// What viewers get hidden; checked on creation.
     pub redaction: Redaction,
+    /// Show the task as it is now, never what it gains later.
+    pub snapshot: bool,
 }
 
 /// Changes to a link; `None` leaves a field as it is.
@@ -145,6 +147,8 @@ pub struct CheckedLink {
     pub permissions: Permissions,
     pub notify_on_view: bool,
     pub redaction: Redaction,
+    /// For a snapshot link, the task's last event now.
+    pub snapshot_seq: Option<i64>,
 }
 
 /// Checks `request` as creating a link does at `now`, answering the same errors.
@@ -176,6 +180,7 @@ pub async fn checked(
         return Err(Error::TaskNotCompleted { task_id, status: task.status });
     }
     Ok(CheckedLink {
+        snapshot_seq: request.snapshot.then_some(task.last_event_seq),
         title: title.unwrap_or_else(|| task.title.clone()),
         task,
         description,
@@ -217,6 +222,7 @@ pub async fn create(state: &AppState, owner: &Owner, request: LinkRequest) -> Re
             notify_on_view: link.notify_on_view,
             mask_secrets: redaction.secrets,
             redaction: redaction.beyond_secrets(),
+            snapshot_seq: link.snapshot_seq,
         };
         if let Some(record) = state.store().insert_share_link(link).await? {
             state.signals().webhooks_changed();

@@ -33,6 +33,7 @@ pub struct ArtifactFile {
     pub name: String,
     pub content_type: String,
     pub size_bytes: i64,
+    pub created_at: Timestamp,
 }
 
 /// Artifacts are stored in chunks of this many bytes (the last one shorter):
@@ -103,7 +104,7 @@ impl Db {
     ) -> sqlx::Result<Option<ArtifactFile>> {
         dispatch!(self.read(), |pool| {
             sqlx::query_as(
-                "SELECT name, content_type, size_bytes FROM artifacts WHERE task_id = $1 AND artifact_id = $2",
+                "SELECT name, content_type, size_bytes, created_at FROM artifacts WHERE task_id = $1 AND artifact_id = $2",
             )
             .bind(task_id)
             .bind(artifact_id)

@@ -28,6 +28,7 @@ use super::Db;
 use crate::domain::ids::TaskId;
 use crate::domain::secrets;
 use crate::domain::task::EventType;
+use crate::domain::time::Timestamp;
 
 /// A map of at most `capacity` entries: a new entry in a full map evicts an
 /// arbitrary one.
@@ -163,27 +164,40 @@ impl ContentCache {
     }
 
     /// What the task `task_id` shows (at most `max_outputs` outputs) at the version
-    /// `task` names: from memory when it was read before, else from the tables.
+    /// `task` names, or for a snapshot taken at `as_of` (the last event then, and the
+    /// time: files added later are not shown): from memory when it was read before,
+    /// else from the tables.
     pub async fn shown(
         &self,
         db: &Db,
         task_id: &TaskId,
         task: &TaskFacts,
         max_outputs: u32,
+        as_of: Option<(i64, Timestamp)>,
     ) -> sqlx::Result<Arc<TaskContent>> {
         let artifacts_version = task.artifacts_version;
+        let (last_event_seq, key) = match as_of {
+            // Snapshots are kept apart from the task's live content.
+            Some((seq, _)) => {
+                (seq.min(task.last_event_seq), std::borrow::Cow::Owned(format!("{task_id}@{seq}")))
+            }
+            None => (task.last_event_seq, std::borrow::Cow::Borrowed(task_id.as_str())),
+        };
         if let Some(content) = self
             .tasks
-            .get(task_id.as_str())
-            .filter(|c| c.last_event_seq == task.last_event_seq && c.artifacts_version == artifacts_version)
+            .get(&key)
+            .filter(|c| c.last_event_seq == last_event_seq && c.artifacts_version == artifacts_version)
         {
             return Ok(content);
         }
         let mut events =
             db.list_events(task_id, 0, Some(EventType::Output), false, max_outputs).await?.events;
         // Events past the version read above were appended since: they belong to a later version.
-        events.retain(|e| e.seq <= task.last_event_seq);
-        let artifacts = db.list_artifacts(task_id).await?;
+        events.retain(|e| e.seq <= last_event_seq);
+        let mut artifacts = db.list_artifacts(task_id).await?;
+        if let Some((_, until)) = as_of {
+            artifacts.retain(|a| a.created_at <= until);
+        }
         let mut size = 0;
         let outputs = events
             .into_iter()
@@ -202,14 +216,14 @@ impl ContentCache {
             })
             .collect();
         let content = Arc::new(TaskContent {
-            last_event_seq: task.last_event_seq,
+            last_event_seq,
             artifacts_version,
             outputs,
             artifacts,
             json: Default::default(),
         });
         if size <= self.largest {
-            self.tasks.put(task_id.as_str(), content.clone());
+            self.tasks.put(&key, content.clone());
         }
         Ok(content)
     }

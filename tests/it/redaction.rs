@@ -1,5 +1,5 @@
-//! Sharing with care: the preview of a link before it is made, and what a link
-//! hides from its viewers, everywhere they look.
+//! Sharing with care: the preview of a link before it is made, what a link hides
+//! from its viewers everywhere they look, and links frozen as a snapshot.
 
 use std::io::Read as _;
 
@@ -13,6 +13,7 @@ backend_tests!(
     the_preview_shows_what_a_viewer_gets_and_what_the_content_holds,
     redaction_that_cannot_be_used_is_refused_and_changes_nothing,
     a_link_hides_what_it_says_everywhere_a_viewer_looks,
+    a_snapshot_link_never_shows_what_the_task_gains_later,
 );
 
 const TOKEN: &str = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
@@ -209,4 +210,67 @@ async fn a_link_hides_what_it_says_everywhere_a_viewer_looks(app: TestApp) {
     let content = again["data"]["outputs"][0]["content"].as_str().unwrap();
     assert!(content.contains("ops@example.com") && content.contains(TOKEN), "{content}");
     assert!(content.contains("/home/[user]/agent"), "paths stay hidden: {content}");
+}
+
+async fn a_snapshot_link_never_shows_what_the_task_gains_later(app: TestApp) {
+    let task = leaky_task(&app).await;
+    let frozen =
+        app.share(&task, json!({"content": "snapshot", "permissions": {"allow_download": true}})).await;
+    let live = app.share(&task, json!({"permissions": {"allow_download": true}})).await;
+    assert_eq!((frozen["content"].as_str(), live["content"].as_str()), (Some("snapshot"), Some("live")));
+
+    let (status, body) = app
+        .post(
+            &format!("/v1/tasks/{task}/events"),
+            json!({"type": "output", "name": "Later", "content": "Added after"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/tasks/{task}/artifacts")))
+        .query(&[("name", "later.txt")])
+        .bearer_auth(&app.key)
+        .header("content-type", "text/plain")
+        .body("new file")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let later_file = serde_json::from_slice::<Value>(&read_body(response).await).unwrap()["data"]
+        ["artifact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let names = |view: &Value, key: &str, field: &str| -> Vec<String> {
+        view["data"][key].as_array().unwrap().iter().map(|v| v[field].as_str().unwrap().to_owned()).collect()
+    };
+    let (_, now) = app.view(live["url"].as_str().unwrap(), None).await;
+    assert_eq!(names(&now, "outputs", "name"), ["Result", "Later"]);
+    assert_eq!(names(&now, "artifacts", "name").len(), 3);
+    let (_, then) = app.view(frozen["url"].as_str().unwrap(), None).await;
+    assert_eq!(names(&then, "outputs", "name"), ["Result"], "{then}");
+    assert_eq!(names(&then, "artifacts", "name"), ["notes.txt", "chart.png"]);
+
+    // The newer file is not served through the snapshot, nor put in its zip.
+    let url = frozen["url"].as_str().unwrap();
+    let grant = then["data"]["grant"].as_str().unwrap();
+    let refused = app.client.get(format!("{url}/artifacts/{later_file}?grant={grant}")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    let zip =
+        read_body(app.client.get(format!("{url}/artifacts.zip?grant={grant}")).send().await.unwrap()).await;
+    let archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("a zip");
+    let mut zipped: Vec<String> = archive.file_names().map(|name| name.unwrap().into_owned()).collect();
+    zipped.sort();
+    assert_eq!(zipped, ["chart.png", "notes.txt"]);
+    let page = read_text(app.client.get(url).header("accept", "text/html").send().await.unwrap()).await;
+    assert!(!page.contains("Added after") && !page.contains("later.txt"), "the page shows what came later");
+
+    // It is chosen when the link is made.
+    let id = frozen["share_link_id"].as_str().unwrap();
+    let (status, _) = app.patch(&format!("/v1/share-links/{id}"), json!({"content": "live"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = app.post("/v1/share-links", json!({"task_id": task, "content": "frozen"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }

@@ -28,13 +28,14 @@ use crate::domain::webhook::{LinkFacts, WebhookEvent};
 /// The columns of a link as [`ShareLinkRecord`] reads them.
 const LINK_COLUMNS: &str = "share_link_id, task_id, owner_id, title, description, password_hash, \
      expires_at, max_views, view_count, unique_views, first_viewed_at, last_viewed_at, \
-     allow_download, allow_comments, show_metadata, notify_on_view, mask_secrets, redaction, revoked_at, \
-     created_at, updated_at, version";
+     allow_download, allow_comments, show_metadata, notify_on_view, mask_secrets, redaction, snapshot_seq, \
+     revoked_at, created_at, updated_at, version";
 
 /// The columns a new link is stored with, in the order of [`NewShareLink::values`].
 const NEW_LINK_COLUMNS: &str = "share_link_id, task_id, owner_id, token_hash, short_code_hash, title, \
      description, password_hash, expires_at, max_views, allow_download, allow_comments, show_metadata, \
-     notify_on_view, mask_secrets, redaction, view_count, unique_views, version, created_at, updated_at";
+     notify_on_view, mask_secrets, redaction, snapshot_seq, view_count, unique_views, version, created_at, \
+     updated_at";
 
 /// Stores a new link; stores nothing when its id, token or short code is taken.
 static INSERT_LINK: LazyLock<String> = LazyLock::new(|| {
@@ -69,6 +70,9 @@ pub struct ShareLinkRecord {
     pub mask_secrets: bool,
     /// What else is hidden from viewers (see [`Redaction::beyond_secrets`]).
     pub redaction: Option<String>,
+    /// For a snapshot link, the task's last event when the link was made: later
+    /// events, and files added after `created_at`, never show through it.
+    pub snapshot_seq: Option<i64>,
     pub revoked_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -120,11 +124,13 @@ pub struct NewShareLink {
     pub mask_secrets: bool,
     /// What is hidden beyond secrets ([`Redaction::beyond_secrets`]).
     pub redaction: Option<String>,
+    /// For a snapshot link, the task's last event now.
+    pub snapshot_seq: Option<i64>,
 }
 
 impl NewShareLink {
     /// The values of [`NEW_LINK_COLUMNS`] for this link, stored at `now`.
-    fn values(&self, now: &Timestamp) -> [Value<'_>; 21] {
+    fn values(&self, now: &Timestamp) -> [Value<'_>; 22] {
         [
             Value::Text(self.share_link_id.as_str()),
             Value::Text(self.task_id.as_str()),
@@ -142,6 +148,7 @@ impl NewShareLink {
             Value::Bool(self.notify_on_view),
             Value::Bool(self.mask_secrets),
             self.redaction.as_deref().into(),
+            self.snapshot_seq.into(),
             Value::Int(0),
             Value::Int(0),
             Value::Int(0),
@@ -171,6 +178,7 @@ impl NewShareLink {
             notify_on_view: self.notify_on_view,
             mask_secrets: self.mask_secrets,
             redaction: self.redaction.clone(),
+            snapshot_seq: self.snapshot_seq,
             revoked_at: None,
             created_at: now,
             updated_at: now,

@@ -113,6 +113,8 @@ pub struct ShareForm {
     /// The owner's patterns, one per line.
     redact_patterns: Option<String>,
     notify_on_view: Option<String>,
+    /// `snapshot` to show the task as it is now, never what it gains later.
+    content: Option<String>,
     /// `preview` to see what viewers would get, instead of creating the link.
     intent: Option<String>,
     csrf: Option<String>,
@@ -136,6 +138,7 @@ struct ShareDialog {
     redact_paths: bool,
     redact_patterns: String,
     notify_on_view: bool,
+    snapshot: bool,
     /// The password typed, kept only while previewing.
     password: String,
     /// What viewers would get, after Preview.
@@ -207,6 +210,7 @@ impl ShareDialog {
             redact_paths: false,
             redact_patterns: String::new(),
             notify_on_view: false,
+            snapshot: false,
             password: String::new(),
             preview: None,
         }
@@ -229,6 +233,7 @@ impl ShareDialog {
             redact_paths: form.redact_paths.is_some(),
             redact_patterns: form.redact_patterns.clone().unwrap_or_default(),
             notify_on_view: form.notify_on_view.is_some(),
+            snapshot: form.content.as_deref() == Some("snapshot"),
             password: String::new(),
             preview: None,
         }
@@ -504,6 +509,7 @@ fn share_request(task_id: &TaskId, form: &ShareForm) -> Result<LinkRequest, Stri
                 .map(str::to_owned)
                 .collect(),
         },
+        snapshot: form.content.as_deref() == Some("snapshot"),
     })
 }
 
