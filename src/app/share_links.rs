@@ -4,6 +4,7 @@
 
 use super::access::owned_task;
 use super::error::{Error, Result};
+use super::policy::{self, LinkTerms};
 use super::AppState;
 use crate::domain::ids::{CommentId, ShareLinkId, TaskId};
 use crate::domain::page::Cursor;
@@ -40,6 +41,15 @@ pub struct LinkRequest {
     pub mask_secrets: bool,
 }
 
+impl LinkRequest {
+    /// Whether the link restricts who may open it to an audience (email addresses
+    /// or domains). A link is open to anyone holding it, so this is false, and a
+    /// policy that requires an audience refuses it.
+    pub fn restricted_audience(&self) -> bool {
+        false
+    }
+}
+
 /// Changes to a link; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct LinkChanges {
@@ -56,6 +66,14 @@ pub struct LinkChanges {
     pub max_views: Option<Option<i64>>,
     pub notify_on_view: Option<bool>,
     pub mask_secrets: Option<bool>,
+}
+
+impl LinkChanges {
+    /// Whether the link, once changed, restricts who may open it to an audience;
+    /// links are open to anyone holding them, so this is false.
+    pub fn restricted_audience(&self) -> bool {
+        false
+    }
 }
 
 /// Where a link is reached.
@@ -111,12 +129,19 @@ pub async fn create(state: &AppState, owner: &Owner, request: LinkRequest) -> Re
     }
     let title = checked_title(request.title.as_deref())?;
     let description = checked_description(request.description.as_deref())?;
-    let expires_at = match request.expires_at {
-        Some(at) => checked_expiry(at, now)?,
-        None => now.plus_days(share::DEFAULT_LIFETIME_DAYS),
-    };
     let password = request.password.as_deref().map(|p| SharePassword::parse("password", p)).transpose()?;
     let max_views = request.max_views.map(|m| check_max_views("max_views", m)).transpose()?;
+    let sharing_policy = policy::get(state, owner).await?;
+    let expires_at = match request.expires_at {
+        Some(at) => checked_expiry(at, now)?,
+        None => policy::default_expiry(&sharing_policy, now),
+    };
+    let terms = LinkTerms {
+        expires_at,
+        has_password: password.is_some(),
+        restricted_audience: request.restricted_audience(),
+    };
+    policy::check_link(&sharing_policy, &terms, now)?;
 
     let task = owned_task(state, owner, &task_id).await?;
     if matches!(task.status, TaskStatus::Pending | TaskStatus::Running) {
@@ -192,6 +217,7 @@ pub async fn update(
     changes: LinkChanges,
 ) -> Result<ShareLinkRecord> {
     let now = Timestamp::now();
+    let restricted_audience = changes.restricted_audience();
     let title = checked_title(changes.title.as_deref())?;
     let description = changes.description.map(|d| checked_description(d.as_deref())).transpose()?;
     let expires_at = changes.expires_at.map(|at| checked_expiry(at, now)).transpose()?;
@@ -206,7 +232,20 @@ pub async fn update(
         None => None,
     };
     // Refuse early (and without hashing) when the link is not the owner's.
-    get(state, owner, share_link_id).await?;
+    let current = get(state, owner, share_link_id).await?;
+    // The link as it will be must meet the owner's policy (a revoked link is
+    // refused as such below).
+    if current.revoked_at.is_none() {
+        let terms = LinkTerms {
+            expires_at: expires_at.unwrap_or(current.expires_at),
+            has_password: match &password {
+                Some(new) => new.is_some(),
+                None => current.password_hash.is_some(),
+            },
+            restricted_audience,
+        };
+        policy::check_link(&policy::get(state, owner).await?, &terms, now)?;
+    }
     let password_hash = match password {
         Some(Some(p)) => Some(Some(hash_password(state, p).await?)),
         Some(None) => Some(None),
@@ -241,6 +280,58 @@ pub async fn revoke(state: &AppState, owner: &Owner, share_link_id: &ShareLinkId
         }
         _ => Err(Error::ShareLinkNotFound { share_link_id: share_link_id.clone() }),
     }
+}
+
+/// Links revoked per transaction by [`revoke_all`]: thousands of links are revoked
+/// in many short transactions rather than one long one.
+pub const REVOKE_BATCH: i64 = 500;
+
+/// What [`revoke_all`] took back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevokedAll {
+    pub links: u64,
+    pub codes: u64,
+}
+
+/// Revokes every active link of `owner` (only those of `task_id`, when given),
+/// each exactly as [`revoke`] revokes one, and with `include_codes` every live
+/// share code too, with the viewer sessions it issued. An unknown task, or
+/// another owner's, is [`Error::TaskNotFound`] and nothing is revoked.
+pub async fn revoke_all(
+    state: &AppState,
+    owner: &Owner,
+    task_id: Option<&TaskId>,
+    include_codes: bool,
+) -> Result<RevokedAll> {
+    if let Some(task_id) = task_id {
+        owned_task(state, owner, task_id).await?;
+    }
+    let mut links = 0;
+    loop {
+        let batch = state.db().revoke_share_links_batch(&owner.owner_id, task_id, REVOKE_BATCH).await?;
+        links += batch.len() as u64;
+        if !batch.is_empty() {
+            state.signals().webhooks_changed();
+        }
+        if (batch.len() as i64) < REVOKE_BATCH {
+            break;
+        }
+    }
+    let mut codes = 0;
+    if include_codes {
+        loop {
+            let revoked = state.db().revoke_task_shares_batch(&owner.owner_id, task_id, REVOKE_BATCH).await?;
+            codes += revoked;
+            if revoked > 0 {
+                state.signals().events_changed();
+            }
+            if (revoked as i64) < REVOKE_BATCH {
+                break;
+            }
+        }
+    }
+    tracing::info!(owner_id = %owner.owner_id, links, codes, "every share revoked");
+    Ok(RevokedAll { links, codes })
 }
 
 /// Views of one value of a dimension (a country, a referrer host, a browser…).

@@ -19,6 +19,7 @@ mod logs;
 mod mail;
 mod openapi;
 mod otlp;
+mod policy;
 mod properties;
 mod pull_requests;
 mod share_codes;
