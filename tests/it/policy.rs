@@ -403,6 +403,16 @@ async fn revoke_all_takes_back_every_link_of_the_owner_or_task(app: TestApp) {
     assert_eq!(again["data"]["revoked_links"], 0, "nothing left to revoke");
     // Bob's link was never touched.
     assert_eq!(app.view(&bobs_url, None).await.0, StatusCode::OK);
+    // Revoked all at once or one by one, a link ends the same way: its version
+    // moves once (so every instance's cached copy is refused) and it was revoked
+    // when it was last changed.
+    let unlike_single = app
+        .sql_i64(
+            "SELECT COUNT(*) FROM share_links WHERE revoked_at IS NOT NULL \
+             AND (version <> 1 OR updated_at <> revoked_at)",
+        )
+        .await;
+    assert_eq!(unlike_single, 0);
 
     // One share_link.revoked per link, as single revocation sends.
     let mut revoked = BTreeSet::new();

@@ -99,20 +99,21 @@ pub async fn save_settings(
             },
         )
     };
-    let max_link_lifetime_days =
-        if days_text.is_empty() {
-            None
-        } else {
-            match days_text.parse::<i64>() {
-                Ok(days) => Some(days),
-                Err(_) => return refused(
+    let max_link_lifetime_days = if days_text.is_empty() {
+        None
+    } else {
+        match days_text.parse::<i64>() {
+            Ok(days) => Some(days),
+            Err(_) => {
+                return refused(
                     "max_link_lifetime_days",
                     format!(
                         "Enter a whole number of days from 1 to {MAX_LINK_LIFETIME_DAYS}, or leave it empty"
                     ),
-                ),
+                )
             }
-        };
+        }
+    };
     let wanted = SharingPolicy {
         max_link_lifetime_days,
         require_password: form.require_password.is_some(),
