@@ -46,10 +46,11 @@ mod revoke_all_takes_back_every_link_of_the_owner_or_task {
 
 const SETTINGS: &str = "/v1/settings/sharing";
 
-const DEFAULT_POLICY: fn() -> Value = || {
+/// The policy of an owner who never set one.
+fn default_policy() -> Value {
     json!({"max_link_lifetime_days": null, "require_password": false, "require_audience": false,
            "allow_share_code_write": true})
-};
+}
 
 async fn put_policy(app: &TestApp, key: &str, policy: Value) -> Value {
     let (status, body) = app.request_as(Some(key), Method::PUT, SETTINGS, Some(policy)).await;
@@ -88,7 +89,7 @@ fn days_until(at: &Value) -> f64 {
 }
 
 async fn the_default_policy_requires_nothing(app: TestApp) {
-    assert_eq!(policy_of(&app, &app.key).await, DEFAULT_POLICY());
+    assert_eq!(policy_of(&app, &app.key).await, default_policy());
     let (status, body) = app.request_as(None, Method::GET, SETTINGS, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_error(&body, "UNAUTHORIZED");
@@ -122,7 +123,7 @@ async fn a_policy_is_validated_whole_and_bad_input_stores_nothing(app: TestApp) 
         let (status, answer) = app.request(Method::PUT, SETTINGS, Some(body.clone())).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
         assert_invalid(&answer, field);
-        assert_eq!(policy_of(&app, &app.key).await, DEFAULT_POLICY(), "{body} stored nothing");
+        assert_eq!(policy_of(&app, &app.key).await, default_policy(), "{body} stored nothing");
     }
     let (status, answer) = app.request(Method::PUT, SETTINGS, None).await;
     assert_eq!(status, StatusCode::OK, "an empty body is the default policy: {answer}");
@@ -143,7 +144,7 @@ async fn a_policy_is_validated_whole_and_bad_input_stores_nothing(app: TestApp) 
         put_policy(&app, &app.key, json!({"require_password": true})).await["max_link_lifetime_days"],
         Value::Null
     );
-    assert_eq!(put_policy(&app, &app.key, json!({})).await, DEFAULT_POLICY());
+    assert_eq!(put_policy(&app, &app.key, json!({})).await, default_policy());
 }
 
 async fn a_maximum_lifetime_refuses_longer_links_and_caps_the_default(app: TestApp) {
@@ -289,7 +290,7 @@ async fn one_owners_policy_never_applies_to_another(app: TestApp) {
                         "allow_share_code_write": false});
     put_policy(&app, &app.key, strict.clone()).await;
     let bob = app.new_owner("bob").await;
-    assert_eq!(policy_of(&app, &bob).await, DEFAULT_POLICY());
+    assert_eq!(policy_of(&app, &bob).await, default_policy());
 
     // Bob's task, shared by bob freely.
     let (_, task) = app.request_as(Some(&bob), Method::POST, "/v1/tasks", Some(json!({"title": "b"}))).await;
