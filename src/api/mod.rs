@@ -16,6 +16,7 @@ pub mod otlp;
 pub mod preview;
 pub mod pull_requests;
 pub mod schemas;
+pub mod settings;
 pub mod share_links;
 pub mod task_shares;
 pub mod tasks;
@@ -63,6 +64,7 @@ pub fn created<T: Serialize>(data: T) -> Response {
     tags(
         (name = "tasks", description = "Tasks, their events and artifacts (owner API)"),
         (name = "share-links", description = "Share links of finished tasks (owner API, seed 001)"),
+        (name = "settings", description = "The owner's sharing policy (owner API)"),
         (name = "viewer", description = "What a share link's holder sees (no account)"),
         (name = "pull-requests", description = "Pull requests of a task's git repository"),
         (name = "webhooks", description = "Signed notifications to owners' endpoints"),
@@ -154,6 +156,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(artifacts::routes())
         .merge(share_links::routes())
         .merge(preview::routes())
+        .merge(settings::routes())
         .merge(task_shares::routes())
         .merge(pull_requests::routes())
         .merge(webhooks::routes())

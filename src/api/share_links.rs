@@ -13,7 +13,7 @@ use super::extract::{
 };
 use super::{created, ok, Envelope};
 use crate::app::share_links::{self, LinkAnalytics, LinkChanges, LinkRequest, RedactionChanges};
-use crate::app::AppState;
+use crate::app::{self, AppState};
 use crate::domain::ids::{CommentId, ShareLinkId, TaskId};
 use crate::domain::redaction::Redaction;
 use crate::domain::share::{parse_expiry, Permissions, PermissionsPatch, ShareStatus};
@@ -23,6 +23,7 @@ use crate::storage::{CommentStatus, ShareLinkRecord};
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_share_link, list_share_links))
+        .routes(routes!(revoke_all_share_links))
         .routes(routes!(get_share_link, update_share_link, revoke_share_link))
         .routes(routes!(share_link_analytics))
         .routes(routes!(list_comments))
@@ -490,6 +491,58 @@ async fn revoke_share_link(
 ) -> Result<Response, ApiError> {
     let link = share_links::revoke(&state, &owner, &share_link_id).await?;
     Ok(ok(ShareLinkView::new(&state, link)))
+}
+
+/// Body of `POST /v1/share-links/revoke-all`; every field is optional.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeAllRequest {
+    /// Only the links (and code) of this task.
+    #[schema(pattern = r"\S")]
+    pub task_id: Option<String>,
+    /// Also revoke share codes, ending every viewer session they issued (default false).
+    pub include_codes: Option<bool>,
+}
+
+/// What a revoke-all took back.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedAll {
+    /// Active links revoked.
+    pub revoked_links: u64,
+    /// Live share codes revoked (0 without `include_codes`).
+    pub revoked_codes: u64,
+}
+
+/// Revoke every share link
+///
+/// Revokes every active link of the owner (or of one task) at once, each exactly as
+/// `DELETE /v1/share-links/{share_link_id}` would: it stops working at once and
+/// `share_link.revoked` is sent for it. With `include_codes`, every live share code
+/// is revoked too, with its viewer sessions. Other owners' links are never touched.
+#[utoipa::path(
+    post, path = "/v1/share-links/revoke-all", tag = "share-links",
+    request_body = Option<RevokeAllRequest>,
+    security(("api_key" = [])),
+    responses(
+        (status = 200, description = "How many links and codes were revoked", body = Envelope<RevokedAll>),
+        (status = 400, description = "`INVALID_REQUEST`", body = ErrorEnvelope),
+        (status = 401, description = "`UNAUTHORIZED`", body = ErrorEnvelope),
+        (status = 404, description = "`TASK_NOT_FOUND`: no such task, or another owner's", body = ErrorEnvelope),
+    )
+)]
+async fn revoke_all_share_links(
+    State(state): State<AppState>,
+    AuthOwner(owner): AuthOwner,
+    ApiJson(body): ApiJson<RevokeAllRequest>,
+) -> Result<Response, ApiError> {
+    let task_id = body.task_id.map(|t| TaskId::from(t.trim()));
+    if task_id.as_ref().is_some_and(|t| t.as_str().is_empty() || t.as_str().contains('\0')) {
+        return Err(app::Error::invalid("task_id", "task_id must be a task's id").into());
+    }
+    let revoked =
+        share_links::revoke_all(&state, &owner, task_id.as_ref(), body.include_codes.unwrap_or(false))
+            .await?;
+    Ok(ok(RevokedAll { revoked_links: revoked.links, revoked_codes: revoked.codes }))
 }
 
 /// Share link analytics

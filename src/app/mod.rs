@@ -16,7 +16,9 @@
 //! - [`comments`]: viewers' comments on links;
 //! - [`share_codes`]: share codes and the viewer sessions they issue;
 //! - [`pull_requests`]: pull requests of a task's repository;
-//! - [`webhooks`]: owners' endpoints.
+//! - [`webhooks`]: owners' endpoints;
+//! - [`policy`]: the owner's sharing policy, which new and changed links and new
+//!   codes must meet.
 //!
 //! [`AppState`] is what every action can reach.
 
@@ -28,6 +30,7 @@ pub mod error;
 pub mod events;
 pub mod ingest;
 pub mod opening;
+pub mod policy;
 pub mod preview;
 pub mod pull_requests;
 pub mod share_codes;

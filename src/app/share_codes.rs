@@ -9,6 +9,7 @@
 use std::net::IpAddr;
 
 use super::error::{Error, Result};
+use super::policy;
 use super::AppState;
 use crate::domain::ids::{self, OwnerId, TaskId, TaskShareId, ViewerSessionId};
 use crate::domain::task_share::{CodePermissions, SESSION_LIFETIME_MS, SESSION_PREFIX};
@@ -51,6 +52,8 @@ pub async fn create(
     if task.machine_id.is_some() {
         return Err(Error::NotCloudMode);
     }
+    // Checked before the old code is rotated out: a refused code changes nothing.
+    policy::check_code(&state.db().sharing_policy(owner_id).await?, permissions)?;
     let task_share_id = TaskShareId::generate();
     let code = state.link_keys().share_code(task_share_id.as_str());
     let share = NewTaskShare {

@@ -4,6 +4,7 @@
 
 use super::access::owned_task;
 use super::error::{Error, Result};
+use super::policy::{self, LinkTerms};
 use super::AppState;
 use crate::domain::ids::{CommentId, ShareLinkId, TaskId};
 use crate::domain::page::Cursor;
@@ -41,6 +42,15 @@ pub struct LinkRequest {
     pub redaction: Redaction,
     /// Show the task as it is now, never what it gains later.
     pub snapshot: bool,
+}
+
+impl LinkRequest {
+    /// Whether the link restricts who may open it to an audience (email addresses
+    /// or domains). A link is open to anyone holding it, so this is false, and a
+    /// policy that requires an audience refuses it.
+    pub fn restricted_audience(&self) -> bool {
+        false
+    }
 }
 
 /// Changes to a link; `None` leaves a field as it is.
@@ -91,6 +101,14 @@ impl RedactionChanges {
 /// `redaction` with its patterns checked; errors name `redact.patterns[i]`.
 pub fn checked_redaction(redaction: Redaction) -> Result<Redaction> {
     redaction.check("redact.patterns").map_err(|err| Error::invalid(&err.field, err.message))
+}
+
+impl LinkChanges {
+    /// Whether the link, once changed, restricts who may open it to an audience;
+    /// links are open to anyone holding them, so this is false.
+    pub fn restricted_audience(&self) -> bool {
+        false
+    }
 }
 
 /// Where a link is reached.
@@ -167,13 +185,17 @@ pub async fn checked(
     }
     let title = checked_title(request.title.as_deref())?;
     let description = checked_description(request.description.as_deref())?;
-    let expires_at = match request.expires_at {
-        Some(at) => checked_expiry(at, now)?,
-        None => now.plus_days(share::DEFAULT_LIFETIME_DAYS),
-    };
     let password = request.password.as_deref().map(|p| SharePassword::parse("password", p)).transpose()?;
     let max_views = request.max_views.map(|m| check_max_views("max_views", m)).transpose()?;
+    let restricted_audience = request.restricted_audience();
     let redaction = checked_redaction(request.redaction)?;
+    let sharing_policy = policy::get(state, owner).await?;
+    let expires_at = match request.expires_at {
+        Some(at) => checked_expiry(at, now)?,
+        None => policy::default_expiry(&sharing_policy, now),
+    };
+    let terms = LinkTerms { expires_at, has_password: password.is_some(), restricted_audience };
+    policy::check_link(&sharing_policy, &terms, now)?;
 
     let task = owned_task(state, owner, &task_id).await?;
     if matches!(task.status, TaskStatus::Pending | TaskStatus::Running) {
@@ -270,6 +292,7 @@ pub async fn update(
     changes: LinkChanges,
 ) -> Result<ShareLinkRecord> {
     let now = Timestamp::now();
+    let restricted_audience = changes.restricted_audience();
     let title = checked_title(changes.title.as_deref())?;
     let description = changes.description.map(|d| checked_description(d.as_deref())).transpose()?;
     let expires_at = changes.expires_at.map(|at| checked_expiry(at, now)).transpose()?;
@@ -290,6 +313,19 @@ pub async fn update(
     } else {
         Some(checked_redaction(changes.redaction.applied_to(current.redaction()))?)
     };
+    // The link as it will be must meet the owner's policy (a revoked link is
+    // refused as such below).
+    if current.revoked_at.is_none() {
+        let terms = LinkTerms {
+            expires_at: expires_at.unwrap_or(current.expires_at),
+            has_password: match &password {
+                Some(new) => new.is_some(),
+                None => current.password_hash.is_some(),
+            },
+            restricted_audience,
+        };
+        policy::check_link(&policy::get(state, owner).await?, &terms, now)?;
+    }
     let password_hash = match password {
         Some(Some(p)) => Some(Some(hash_password(state, p).await?)),
         Some(None) => Some(None),
@@ -325,6 +361,58 @@ pub async fn revoke(state: &AppState, owner: &Owner, share_link_id: &ShareLinkId
         }
         _ => Err(Error::ShareLinkNotFound { share_link_id: share_link_id.clone() }),
     }
+}
+
+/// Links revoked per transaction by [`revoke_all`]: thousands of links are revoked
+/// in many short transactions rather than one long one.
+pub const REVOKE_BATCH: i64 = 500;
+
+/// What [`revoke_all`] took back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevokedAll {
+    pub links: u64,
+    pub codes: u64,
+}
+
+/// Revokes every active link of `owner` (only those of `task_id`, when given),
+/// each exactly as [`revoke`] revokes one, and with `include_codes` every live
+/// share code too, with the viewer sessions it issued. An unknown task, or
+/// another owner's, is [`Error::TaskNotFound`] and nothing is revoked.
+pub async fn revoke_all(
+    state: &AppState,
+    owner: &Owner,
+    task_id: Option<&TaskId>,
+    include_codes: bool,
+) -> Result<RevokedAll> {
+    if let Some(task_id) = task_id {
+        owned_task(state, owner, task_id).await?;
+    }
+    let mut links = 0;
+    loop {
+        let batch = state.db().revoke_share_links_batch(&owner.owner_id, task_id, REVOKE_BATCH).await?;
+        links += batch.len() as u64;
+        if !batch.is_empty() {
+            state.signals().webhooks_changed();
+        }
+        if (batch.len() as i64) < REVOKE_BATCH {
+            break;
+        }
+    }
+    let mut codes = 0;
+    if include_codes {
+        loop {
+            let revoked = state.db().revoke_task_shares_batch(&owner.owner_id, task_id, REVOKE_BATCH).await?;
+            codes += revoked;
+            if revoked > 0 {
+                state.signals().events_changed();
+            }
+            if (revoked as i64) < REVOKE_BATCH {
+                break;
+            }
+        }
+    }
+    tracing::info!(owner_id = %owner.owner_id, links, codes, "every share revoked");
+    Ok(RevokedAll { links, codes })
 }
 
 /// Views of one value of a dimension (a country, a referrer host, a browser…).

@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod ids;
 pub mod page;
+pub mod policy;
 pub mod redaction;
 pub mod secrets;
 pub mod share;

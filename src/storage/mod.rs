@@ -21,6 +21,7 @@ mod events;
 mod otlp;
 pub(crate) mod outbox;
 mod owners;
+mod policies;
 mod pull_requests;
 mod repositories;
 mod share_links;

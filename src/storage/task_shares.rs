@@ -210,6 +210,45 @@ impl Db {
         })
     }
 
+    /// Revokes up to `limit` live codes of `owner_id` (only the code of `task_id`,
+    /// when given) and every viewer session they issued, in one transaction, as
+    /// [`Db::revoke_task_share`] revokes one; answers how many codes it revoked.
+    pub async fn revoke_task_shares_batch(
+        &self,
+        owner_id: &OwnerId,
+        task_id: Option<&TaskId>,
+        limit: i64,
+    ) -> sqlx::Result<u64> {
+        let now = Timestamp::now();
+        dispatch!(self.write(), |pool| {
+            let mut tx = pool.begin().await?;
+            let revoked: Vec<TaskShareId> = sqlx::query_scalar(
+                "UPDATE task_shares SET revoked_at = $2 WHERE owner_id = $1 AND revoked_at IS NULL \
+                 AND task_share_id IN (SELECT task_share_id FROM task_shares WHERE owner_id = $1 \
+                   AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2) \
+                   AND ($3 IS NULL OR task_id = $3) ORDER BY task_share_id LIMIT $4) \
+                 RETURNING task_share_id",
+            )
+            .bind(owner_id)
+            .bind(now)
+            .bind(task_id)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+            for task_share_id in &revoked {
+                sqlx::query(
+                    "UPDATE viewer_sessions SET revoked_at = $2 WHERE task_share_id = $1 AND revoked_at IS NULL",
+                )
+                .bind(task_share_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(revoked.len() as u64)
+        })
+    }
+
     /// The share whose code hashes to `code_hash`, in any state.
     pub async fn task_share_by_code(&self, code_hash: &str) -> sqlx::Result<Option<TaskShareRecord>> {
         let sql = format!("SELECT {SHARE_COLUMNS} FROM task_shares WHERE code_hash = $1");

@@ -20,6 +20,7 @@ mod mail;
 mod markdown;
 mod openapi;
 mod otlp;
+mod policy;
 mod previews;
 mod properties;
 mod pull_requests;

@@ -24,6 +24,7 @@ backend_tests!(
     a_code_viewers_page_and_its_live_stream_mask_secrets,
     viewer_pages_offer_and_allow_only_what_the_code_permits,
     viewers_cannot_flood_a_task_page,
+    the_console_sets_the_sharing_policy_and_revokes_every_link,
 );
 
 /// A browser: keeps cookies (as the server scoped them), follows nothing by itself.
@@ -742,4 +743,96 @@ async fn pages_run_only_their_own_script() {
     let script = app.client.get(app.url("/assets/agentshare.js")).send().await.unwrap();
     assert_eq!(script.headers()[CONTENT_TYPE], "text/javascript; charset=utf-8");
     assert!(script.text().await.unwrap().contains("EventSource"));
+}
+
+async fn the_console_sets_the_sharing_policy_and_revokes_every_link(app: TestApp) {
+    let mut browser = Browser::new();
+    let tasks = browser.sign_in(&app, &app.key).await;
+    assert!(tasks.body.contains("/console/settings/sharing"), "the navigation links to it");
+    let form = browser.get(&app, "/console/settings/sharing").await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    for field in ["max_link_lifetime_days", "require_password", "require_audience", "allow_share_code_write"]
+    {
+        assert!(form.body.contains(&format!("name=\"{field}\"")), "{field}: {}", form.body);
+    }
+    let csrf = form.csrf();
+    let default = sharing_policy(&app).await;
+
+    // Refused: without the token, and with a bad lifetime (said beside the field).
+    let forged = browser
+        .post(&app, "/console/settings/sharing", &[("csrf", "forged"), ("require_password", "on")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    for bad in ["0", "3651", "two weeks"] {
+        let refused = browser
+            .post(
+                &app,
+                "/console/settings/sharing",
+                &[("csrf", &csrf), ("max_link_lifetime_days", bad), ("require_password", "on")],
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(refused.body.contains("id=\"p-lifetime-error\""), "{}", refused.body);
+        assert!(
+            refused.body.contains(&format!("value=\"{bad}\"")),
+            "what was typed is kept: {}",
+            refused.body
+        );
+    }
+    assert_eq!(sharing_policy(&app).await, default, "nothing was stored");
+
+    let saved = browser
+        .post(
+            &app,
+            "/console/settings/sharing",
+            &[("csrf", &csrf), ("max_link_lifetime_days", "14"), ("require_password", "on")],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(
+        sharing_policy(&app).await,
+        json!({"max_link_lifetime_days": 14, "require_password": true, "require_audience": false,
+               "allow_share_code_write": false}),
+        "an unticked box is false"
+    );
+    let shown = browser.get(&app, saved.location()).await;
+    assert!(shown.body.contains("value=\"14\""), "{}", shown.body);
+
+    // The Share dialog answers the policy beside the form.
+    let task = app.finished_task("t").await;
+    let refused = browser
+        .post(&app, &format!("/console/tasks/{task}/links"), &[("csrf", &csrf), ("expires_in", "7d")])
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("requires every link to have a password"), "{}", refused.body);
+
+    // Revoke all: a confirmation step, then every link goes.
+    let links = [
+        app.share(&task, json!({"password": "long enough"})).await,
+        app.share(&task, json!({"password": "long enough"})).await,
+    ];
+    let shares = browser.get(&app, "/console/shares").await;
+    assert!(shares.body.contains("/console/shares/revoke-all"), "{}", shares.body);
+    let confirm = browser.get(&app, "/console/shares/revoke-all").await;
+    assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
+    assert!(confirm.body.contains("2 links"), "{}", confirm.body);
+    let forged = browser.post(&app, "/console/shares/revoke-all", &[("csrf", "")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    for l in &links {
+        assert_eq!(link_data(&app, l["share_link_id"].as_str().unwrap()).await["status"], "active");
+    }
+    let revoked = browser.post(&app, "/console/shares/revoke-all", &[("csrf", &confirm.csrf())]).await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{}", revoked.body);
+    for l in &links {
+        assert_eq!(link_data(&app, l["share_link_id"].as_str().unwrap()).await["status"], "revoked");
+        assert_eq!(app.view(l["url"].as_str().unwrap(), None).await.0, StatusCode::NOT_FOUND);
+    }
+    let after = browser.get(&app, revoked.location()).await;
+    assert!(after.body.contains("Revoked 2 links"), "{}", after.body);
+}
+
+async fn sharing_policy(app: &TestApp) -> Value {
+    let (status, body) = app.get("/v1/settings/sharing").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["data"].clone()
 }

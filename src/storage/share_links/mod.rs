@@ -13,7 +13,7 @@ pub use analytics::{Analytics, DIMENSIONS};
 pub use attempts::{Attempt, AttemptLimits};
 pub use notices::PendingViewMail;
 
-use super::dialect::{dispatch, Tx};
+use super::dialect::{dispatch, dispatch_tx, Tx};
 use super::outbox::{self, OutboxEvent};
 use super::sql::{Statements, Value};
 use super::{next_page, Db};
@@ -486,22 +486,14 @@ impl Db {
         share_link_id: &ShareLinkId,
     ) -> sqlx::Result<LinkChange> {
         let now = Timestamp::now();
-        let sql = format!(
-            "UPDATE share_links SET revoked_at = $3, updated_at = $3, version = version + 1 \
-             WHERE share_link_id = $1 AND owner_id = $2 AND revoked_at IS NULL RETURNING {LINK_COLUMNS}"
-        );
         let already =
             format!("SELECT {LINK_COLUMNS} FROM share_links WHERE share_link_id = $1 AND owner_id = $2");
+        let which = Revocation { share_link_id: Some(share_link_id), task_id: None, limit: 1 };
         let revoked: Option<ShareLinkRecord> = dispatch!(self.write(), |pool| {
             let mut tx = pool.begin().await?;
-            let newly: Option<ShareLinkRecord> = sqlx::query_as(&sql)
-                .bind(share_link_id)
-                .bind(owner_id)
-                .bind(now)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let newly = revoke_links(&mut Tx::from(&mut tx), owner_id, &which, now).await?;
             // Revoked before (or no such link): nothing changes, not even `updated_at`.
-            let revoked = match newly {
+            let revoked = match newly.into_iter().next() {
                 Some(link) => Some(link),
                 None => {
                     sqlx::query_as(&already)
@@ -511,18 +503,29 @@ impl Db {
                         .await?
                 }
             };
-            if let Some(link) = revoked.as_ref().filter(|l| l.revoked_at == Some(now)) {
-                let event = WebhookEvent::ShareLinkRevoked(LinkFacts {
-                    share_link_id: share_link_id.clone(),
-                    task_id: link.task_id.clone(),
-                    timestamp: now,
-                });
-                outbox::write(&mut Tx::from(&mut tx), &OutboxEvent::new(owner_id, event), now).await?;
-            }
             tx.commit().await?;
             Ok::<_, sqlx::Error>(revoked)
         })?;
         Ok(revoked.map_or(LinkChange::NotFound, |link| LinkChange::Done(Box::new(link))))
+    }
+
+    /// Revokes up to `limit` unrevoked links of `owner_id` (only those of `task_id`,
+    /// when given) in one transaction, each exactly as [`Db::revoke_share_link`]
+    /// revokes one; answers the links revoked (none when there were none left).
+    pub async fn revoke_share_links_batch(
+        &self,
+        owner_id: &OwnerId,
+        task_id: Option<&TaskId>,
+        limit: i64,
+    ) -> sqlx::Result<Vec<ShareLinkRecord>> {
+        let now = Timestamp::now();
+        let which = Revocation { share_link_id: None, task_id, limit };
+        dispatch!(self.write(), |pool| {
+            let mut tx = pool.begin().await?;
+            let revoked = revoke_links(&mut Tx::from(&mut tx), owner_id, &which, now).await?;
+            tx.commit().await?;
+            Ok(revoked)
+        })
     }
 
     async fn why_unchanged(
@@ -535,4 +538,52 @@ impl Db {
             None => LinkChange::NotFound,
         })
     }
+}
+
+/// Which of an owner's unrevoked links a revocation takes.
+struct Revocation<'a> {
+    /// This link only.
+    share_link_id: Option<&'a ShareLinkId>,
+    /// Only links of this task.
+    task_id: Option<&'a TaskId>,
+    /// At most this many.
+    limit: i64,
+}
+
+/// The one way links are revoked: within `tx`, at `now`, the unrevoked links of
+/// `owner_id` that `which` picks stop working (their version moves, so cached
+/// copies are refused on the next view), each with a `share_link.revoked` event.
+async fn revoke_links(
+    tx: &mut Tx<'_, '_>,
+    owner_id: &OwnerId,
+    which: &Revocation<'_>,
+    now: Timestamp,
+) -> sqlx::Result<Vec<ShareLinkRecord>> {
+    let sql = format!(
+        "UPDATE share_links SET revoked_at = $2, updated_at = $2, version = version + 1 \
+         WHERE owner_id = $1 AND revoked_at IS NULL AND share_link_id IN (\
+           SELECT share_link_id FROM share_links WHERE owner_id = $1 AND revoked_at IS NULL \
+             AND ($3 IS NULL OR share_link_id = $3) AND ($4 IS NULL OR task_id = $4) \
+           ORDER BY share_link_id LIMIT $5) \
+         RETURNING {LINK_COLUMNS}"
+    );
+    let revoked: Vec<ShareLinkRecord> = dispatch_tx!(tx, |inner| {
+        sqlx::query_as(&sql)
+            .bind(owner_id)
+            .bind(now)
+            .bind(which.share_link_id)
+            .bind(which.task_id)
+            .bind(which.limit)
+            .fetch_all(&mut ***inner)
+            .await
+    })?;
+    for link in &revoked {
+        let event = WebhookEvent::ShareLinkRevoked(LinkFacts {
+            share_link_id: link.share_link_id.clone(),
+            task_id: link.task_id.clone(),
+            timestamp: now,
+        });
+        outbox::write(tx, &OutboxEvent::new(owner_id, event), now).await?;
+    }
+    Ok(revoked)
 }

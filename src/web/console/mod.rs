@@ -9,10 +9,12 @@
 //! - [`auth`]: signing in and out;
 //! - [`tasks`]: the task list, a task's page, creating share links and codes;
 //! - [`links`]: a link's page with its analytics and comments;
-//! - [`shares`]: every live share across tasks, to review and revoke.
+//! - [`shares`]: every live share across tasks, to review and revoke;
+//! - [`settings`]: the sharing policy, and revoking every share at once.
 
 mod auth;
 mod links;
+mod settings;
 mod shares;
 mod tasks;
 
@@ -42,6 +44,8 @@ pub fn routes() -> Router<AppState> {
         .route("/console/tasks/{task_id}/code/revoke", post(tasks::revoke_code))
         .route("/console/tasks/{task_id}/artifacts/{artifact_id}", get(tasks::download))
         .route("/console/shares", get(shares::share_list))
+        .route("/console/shares/revoke-all", get(settings::confirm_revoke_all).post(settings::revoke_all))
+        .route("/console/settings/sharing", get(settings::settings_page).post(settings::save_settings))
         .route("/console/links/{share_link_id}", get(links::link_page))
         .route("/console/links/{share_link_id}/revoke", post(links::revoke))
         .route("/console/links/{share_link_id}/comments/{comment_id}/delete", post(links::delete_comment))
@@ -108,7 +112,7 @@ pub struct Nav {
     pub base: String,
     pub owner: String,
     pub csrf: String,
-    /// `tasks` or `shares`.
+    /// `tasks`, `shares` or `settings`.
     pub current: &'static str,
 }
 

@@ -44,6 +44,8 @@ struct SharesPage {
     next: Option<String>,
     /// This is a later page of links (codes are on the first).
     later: bool,
+    /// Links and codes just revoked by "Revoke all links".
+    revoked: Option<(u64, u64)>,
 }
 
 /// The permissions of a code, in a few words each.
@@ -66,6 +68,8 @@ pub fn permission_words(p: CodePermissions) -> Vec<&'static str> {
 #[derive(Default, Deserialize)]
 pub struct SharesQuery {
     cursor: Option<String>,
+    revoked_links: Option<u64>,
+    revoked_codes: Option<u64>,
 }
 
 pub async fn share_list(
@@ -110,6 +114,7 @@ pub async fn share_list(
                 .collect(),
             next: page.next.map(|cursor| cursor.encode()),
             later,
+            revoked: query.revoked_links.map(|links| (links, query.revoked_codes.unwrap_or(0))),
         })
     }
     .await;

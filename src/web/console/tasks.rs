@@ -621,6 +621,7 @@ pub async fn create_code(
         Err(app::Error::NotCloudMode) => {
             code_refused(&state, &console, &task_id, "Share codes are for cloud-mode tasks only.").await
         }
+        Err(app::Error::Invalid(field)) => code_refused(&state, &console, &task_id, &field.issue).await,
         Err(err) => failure(not_yours_is_not_found(err, &task_id)),
     }
 }
