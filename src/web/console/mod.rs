@@ -15,6 +15,7 @@
 mod auth;
 mod links;
 mod settings;
+mod share_dialog;
 mod shares;
 mod tasks;
 
@@ -39,7 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/logout", post(auth::logout))
         .route("/console/tasks", get(tasks::task_list))
         .route("/console/tasks/{task_id}", get(tasks::task_page))
-        .route("/console/tasks/{task_id}/links", post(tasks::create_link))
+        .route("/console/tasks/{task_id}/links", post(share_dialog::create_link))
         .route("/console/tasks/{task_id}/code", post(tasks::create_code))
         .route("/console/tasks/{task_id}/code/revoke", post(tasks::revoke_code))
         .route("/console/tasks/{task_id}/artifacts/{artifact_id}", get(tasks::download))
