@@ -8,7 +8,7 @@
 //!
 //! - [`auth`]: signing in and out;
 //! - [`tasks`]: the task list, a task's page, creating share links and codes;
-//! - [`links`]: a link's page with its analytics and comments;
+//! - [`links`]: a link's page with its analytics, activity log and comments;
 //! - [`shares`]: every live share across tasks, to review and revoke.
 
 mod auth;
@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/tasks/{task_id}/artifacts/{artifact_id}", get(tasks::download))
         .route("/console/shares", get(shares::share_list))
         .route("/console/links/{share_link_id}", get(links::link_page))
+        .route("/console/links/{share_link_id}/activity.csv", get(links::activity_csv))
         .route("/console/links/{share_link_id}/revoke", post(links::revoke))
         .route("/console/links/{share_link_id}/comments/{comment_id}/delete", post(links::delete_comment))
 }
