@@ -6,8 +6,6 @@
 //! and a failure is logged. Spent views are not recorded here: the view counter
 //! stores each one already, and the log reads them from there as `revealed`.
 
-use std::net::IpAddr;
-
 use futures_util::stream::{self, StreamExt as _};
 
 use super::artifacts::{Chunks, Download};
@@ -76,17 +74,6 @@ pub fn record(
             );
         }
     });
-}
-
-/// [`record`] for a viewer of whom only the address is known.
-pub fn record_from(
-    state: &AppState,
-    share_link_id: &ShareLinkId,
-    kind: ActivityKind,
-    client: IpAddr,
-    details: Details,
-) {
-    record(state, share_link_id, kind, Visitor { client, user_agent: None, referer: None }, details);
 }
 
 /// An entry of the log as its owner sees it.

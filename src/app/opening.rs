@@ -8,6 +8,8 @@
 //! task's outputs only ([`SharedView`]): never prompts, messages, logs or private
 //! events; metadata only with `show_metadata`, files only with `allow_download`.
 //! A view hands out a grant, good for an hour, that downloads and comments need.
+//! What viewers do besides spending a view (pages shown before it, wrong passwords,
+//! downloads, refusals) goes into the link's activity log ([`activity`]).
 
 use std::net::IpAddr;
 use std::sync::Arc;
