@@ -345,11 +345,13 @@ pub async fn download(
     State(state): State<AppState>,
     ApiPath((token, artifact_id)): ApiPath<(String, ArtifactId)>,
     ClientIp(client): ClientIp,
+    headers: HeaderMap,
     closer: Closer,
     query: Result<ApiQuery<DownloadQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let grant = query.ok().and_then(|ApiQuery(q)| q.grant);
-    let file = opening::download(&state, &token, &artifact_id, grant.as_deref(), client).await?;
+    let file =
+        opening::download(&state, &token, &artifact_id, grant.as_deref(), visitor(client, &headers)).await?;
     Ok(file_response(file, closer, state.settings()))
 }
 
@@ -379,11 +381,12 @@ pub async fn download_all(
     State(state): State<AppState>,
     ApiPath(token): ApiPath<String>,
     ClientIp(client): ClientIp,
+    headers: HeaderMap,
     closer: Closer,
     query: Result<ApiQuery<DownloadQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let grant = query.ok().and_then(|ApiQuery(q)| q.grant);
-    let archive = opening::download_all(&state, &token, grant.as_deref(), client).await?;
+    let archive = opening::download_all(&state, &token, grant.as_deref(), visitor(client, &headers)).await?;
     Ok(file_response(archive, closer, state.settings()))
 }
 
@@ -432,9 +435,10 @@ pub async fn post_comment(
 ) -> Result<Response, ApiError> {
     let ApiPath(token) = path?;
     opening::refuse_guessers(&state, client)?;
+    let headers = request.headers().clone();
     let body = read_body(request, state.settings().max_body_bytes).await?;
     let input: PostCommentRequest = parse_json(&body)?;
-    let comment_id = comments::post(&state, &token, client, input.into()).await?;
+    let comment_id = comments::post(&state, &token, visitor(client, &headers), input.into()).await?;
     let body = Envelope {
         success: true,
         data: CommentPending { comment_id: comment_id.into_string(), status: "pending_verification" },

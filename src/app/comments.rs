@@ -6,14 +6,16 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::activity::{self, Details};
 use super::error::{Error, Result};
-use super::opening::{live_link, missed, refuse_guessers};
+use super::opening::{live_link, missed, refuse_guessers, Visitor};
 use super::AppState;
+use crate::domain::activity::ActivityKind;
 use crate::domain::ids::{self, CommentId};
 use crate::domain::text::{bounded, parse_email};
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::{CommentFacts, WebhookEvent};
-use crate::storage::{CommentBounds, CommentRefusal, NewComment, OutboxEvent};
+use crate::storage::{CommentBounds, CommentRefusal, NewComment, OutboxEvent, ShareLinkRecord};
 
 /// Longest comment, in characters.
 pub const MAX_COMMENT_CHARS: usize = 5000;
@@ -53,8 +55,15 @@ pub struct CommentInput {
 ///
 /// [`Error::TooManyComments`] when the client, or the link, took as many as it may
 /// lately (see [`COMMENTS_PER_CLIENT`], [`BOUNDS`]);
-/// [`Error::ConfirmationMailSent`] when the address was mailed moments ago.
-pub async fn post(state: &AppState, token: &str, client: IpAddr, input: CommentInput) -> Result<CommentId> {
+/// [`Error::ConfirmationMailSent`] when the address was mailed moments ago. A comment
+/// left, and a refusal of one, go into the link's activity log.
+pub async fn post(
+    state: &AppState,
+    token: &str,
+    visitor: Visitor<'_>,
+    input: CommentInput,
+) -> Result<CommentId> {
+    let client = visitor.client;
     refuse_guessers(state, client)?;
     // Without proof of a view, a link takes comments as if it did not exist: the
     // answer tells a real token from a guess no more than a miss does, and counts
@@ -75,6 +84,27 @@ pub async fn post(state: &AppState, token: &str, client: IpAddr, input: CommentI
     if !link.allow_comments {
         return Err(Error::CommentsNotAllowed);
     }
+    let left = leave(state, &link, token, client, input).await;
+    let (kind, comment_id) = match &left {
+        Ok(comment_id) => (ActivityKind::Commented, Some(comment_id.clone())),
+        Err(Error::TooManyComments { .. } | Error::ConfirmationMailSent { .. }) => {
+            (ActivityKind::Refused, None)
+        }
+        Err(_) => return left,
+    };
+    activity::record(state, &link.share_link_id, kind, visitor, Details { comment_id, ..Details::default() });
+    left
+}
+
+/// Stores a comment on `link` awaiting verification, and mails its author the link
+/// that verifies it.
+async fn leave(
+    state: &AppState,
+    link: &ShareLinkRecord,
+    token: &str,
+    client: IpAddr,
+    input: CommentInput,
+) -> Result<CommentId> {
     let code = ids::new_secret::<32>();
     let comment = NewComment {
         comment_id: CommentId::generate(),

@@ -14,6 +14,7 @@
 //!   a link would show and what its content holds, before it is made;
 //! - [`opening`]: a viewer opens a link (the hot path), downloads, the archive;
 //! - [`comments`]: viewers' comments on links;
+//! - [`activity`]: the activity log of a link (what viewers did with it);
 //! - [`share_codes`]: share codes and the viewer sessions they issue;
 //! - [`pull_requests`]: pull requests of a task's repository;
 //! - [`webhooks`]: owners' endpoints;
@@ -23,6 +24,7 @@
 //! [`AppState`] is what every action can reach.
 
 pub mod access;
+pub mod activity;
 pub mod archive;
 pub mod artifacts;
 pub mod comments;

@@ -8,13 +8,17 @@
 //! task's outputs only ([`SharedView`]): never prompts, messages, logs or private
 //! events; metadata only with `show_metadata`, files only with `allow_download`.
 //! A view hands out a grant, good for an hour, that downloads and comments need.
+//! What viewers do besides spending a view (pages shown before it, wrong passwords,
+//! downloads, refusals) goes into the link's activity log ([`activity`]).
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use super::activity::{self, Details};
 use super::artifacts::{self, Download};
 use super::error::{Error, Result};
 use super::AppState;
+use crate::domain::activity::{ActivityKind, ALL_FILES};
 use crate::domain::ids::{self, ArtifactId, CommentId, ShareLinkId, ViewId};
 use crate::domain::share::{verify_password, Permissions, ShareStatus, SHORT_CODE_LEN};
 use crate::domain::task::TaskStatus;
@@ -156,8 +160,27 @@ pub async fn live_link(state: &AppState, token: &str) -> Result<ShareLinkRecord>
 }
 
 /// Checks `password` for a protected link, counting failures per client and per
-/// link; a wrong password spends no view.
+/// link; a wrong password spends no view. A wrong password, and a client refused
+/// for too many, go into the link's activity log.
 pub async fn check_password(
+    state: &AppState,
+    link: &ShareLinkRecord,
+    password: Option<&str>,
+    visitor: Visitor<'_>,
+) -> Result<()> {
+    let checked = password_matches(state, link, password, visitor.client).await;
+    let kind = match &checked {
+        Err(Error::InvalidPassword) => Some(ActivityKind::PasswordFailed),
+        Err(Error::TooManyAttempts { .. }) => Some(ActivityKind::Refused),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        activity::record(state, &link.share_link_id, kind, visitor, Details::default());
+    }
+    checked
+}
+
+async fn password_matches(
     state: &AppState,
     link: &ShareLinkRecord,
     password: Option<&str>,
@@ -186,6 +209,28 @@ pub async fn check_password(
         tracing::info!(share_link_id = %link.share_link_id, "wrong share link password");
         Err(Error::InvalidPassword)
     }
+}
+
+/// What a browser is shown before a view is spent.
+pub enum Gate {
+    /// The password form.
+    Password,
+    /// The Reveal button of a link with a view limit (so that link previews and mail
+    /// scanners spend nothing), with the views left.
+    Reveal { remaining: i64 },
+}
+
+/// What a browser opening `link` is shown first, if anything comes before the view
+/// (which then spends nothing and is logged as `opened`); `None` when the view is
+/// spent at once.
+pub fn gate(state: &AppState, link: &ShareLinkRecord, visitor: Visitor<'_>) -> Option<Gate> {
+    let gate = if link.password_hash.is_some() {
+        Gate::Password
+    } else {
+        Gate::Reveal { remaining: (link.max_views? - link.view_count).max(0) }
+    };
+    activity::record(state, &link.share_link_id, ActivityKind::Opened, visitor, Details::default());
+    Some(gate)
 }
 
 /// What a viewer's request tells about them, for analytics and notifications.
@@ -489,7 +534,7 @@ pub async fn open(
             Ok(Presented::Gone) => return Some(Err(Error::ShareUnavailable)),
             Err(err) => return Some(Err(err)),
         };
-        if let Err(err) = check_password(state, &link, password, visitor.client).await {
+        if let Err(err) = check_password(state, &link, password, visitor).await {
             return Some(Err(err));
         }
         match reveal(state, &link, token, visitor).await {
@@ -667,15 +712,33 @@ pub async fn download(
     token: &str,
     artifact_id: &ArtifactId,
     grant: Option<&str>,
-    client: IpAddr,
+    visitor: Visitor<'_>,
 ) -> Result<Download> {
-    guarded(state, token, client, async {
+    guarded(state, token, visitor.client, async {
         let link = downloadable(state, token, grant).await?;
         let made_until = link.snapshot_seq.map(|_| link.created_at);
-        let download = artifacts::serve(state, &link.task_id, artifact_id, made_until, client).await?;
-        Ok(artifacts::redacted(download, link.redaction().redactor()))
+        let served = artifacts::serve(state, &link.task_id, artifact_id, made_until, visitor.client).await;
+        log_download(state, &link, visitor, served.as_ref().map(|file| file.name.as_str()));
+        Ok(artifacts::redacted(served?, link.redaction().redactor()))
     })
     .await
+}
+
+/// Logs a download of `link` that began (with the file's name) or was refused for
+/// the client's taking too many at once.
+fn log_download(
+    state: &AppState,
+    link: &ShareLinkRecord,
+    visitor: Visitor<'_>,
+    served: Result<&str, &Error>,
+) {
+    let (kind, file) = match served {
+        Ok(name) => (ActivityKind::Downloaded, name),
+        Err(Error::TooManyDownloads { .. }) => (ActivityKind::Refused, ""),
+        Err(_) => return,
+    };
+    let details = Details { file: (!file.is_empty()).then(|| file.to_owned()), ..Details::default() };
+    activity::record(state, &link.share_link_id, kind, visitor, details);
 }
 
 /// Every file of a shared task as one zip, for a viewer holding a grant, named
@@ -684,14 +747,16 @@ pub async fn download_all(
     state: &AppState,
     token: &str,
     grant: Option<&str>,
-    client: IpAddr,
+    visitor: Visitor<'_>,
 ) -> Result<Download> {
+    let client = visitor.client;
     guarded(state, token, client, async {
         let link = downloadable(state, token, grant).await?;
         let archives = &state.limits().archives;
-        let slot = archives
-            .acquire(client, false)
-            .ok_or(Error::TooManyDownloads { limit: archives.per_client() })?;
+        let slot =
+            archives.acquire(client, false).ok_or(Error::TooManyDownloads { limit: archives.per_client() });
+        log_download(state, &link, visitor, slot.as_ref().map(|_| ALL_FILES));
+        let slot = slot?;
         let mut artifacts = state.db().list_artifacts(&link.task_id).await?;
         if link.snapshot_seq.is_some() {
             artifacts.retain(|a| a.created_at <= link.created_at);

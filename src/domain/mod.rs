@@ -1,6 +1,7 @@
 //! Domain types: the values agentshare reasons about, each parsed once at the edge
 //! (an HTTP body, a CLI flag) and valid from then on.
 
+pub mod activity;
 pub mod api_key;
 pub mod ids;
 pub mod page;

@@ -6,6 +6,7 @@ use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::{Database, Decode, Encode, Type};
 
+use crate::domain::activity::ActivityKind;
 use crate::domain::ids::{
     ApiKeyId, ArtifactId, CommentId, ConsoleSessionId, EventId, OwnerId, PullRequestId, ShareLinkId, TaskId,
     TaskShareId, ViewId, ViewerSessionId, WebhookId,
@@ -87,6 +88,7 @@ macro_rules! names_stored_as_text {
 }
 
 names_stored_as_text!(
+    ActivityKind,
     TaskStatus,
     TaskSource,
     EventType,

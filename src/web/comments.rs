@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -14,6 +14,7 @@ use super::error::failure;
 use super::page::page;
 use super::share::token;
 use crate::app::comments::{self, CommentInput};
+use crate::app::opening::Visitor;
 use crate::app::{self, opening, AppState};
 use crate::http::ClientIp;
 
@@ -53,6 +54,7 @@ pub async fn post_comment(
         let message = "Please give a name, a valid email address and a comment.";
         page(StatusCode::BAD_REQUEST, &CommentPage { heading: "Your comment was not sent", message })
     };
+    let headers = request.headers().clone();
     let limit = state.settings().max_body_bytes;
     let body = match axum::body::to_bytes(request.into_body(), limit).await {
         Ok(body) => body,
@@ -69,7 +71,12 @@ pub async fn post_comment(
         return not_sent();
     };
     let input = CommentInput { name: form.name, email: form.email, content: form.content, grant: form.grant };
-    match comments::post(&state, &token, client, input).await {
+    let visitor = Visitor {
+        client,
+        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
+        referer: None,
+    };
+    match comments::post(&state, &token, visitor, input).await {
         Ok(_) => page(
             StatusCode::ACCEPTED,
             &CommentPage {

@@ -26,7 +26,7 @@ use super::render::FileLine;
 use super::session::cookie;
 use super::{format, markdown, qr};
 use crate::app::opening::{
-    self, following_changes, Presented, Preview, PreviewCard, SharedView, Visitor, GRANT_LIFETIME_MS,
+    self, following_changes, Gate, Presented, Preview, PreviewCard, SharedView, Visitor, GRANT_LIFETIME_MS,
 };
 use crate::app::{self, AppState};
 use crate::http::ClientIp;
@@ -126,13 +126,15 @@ async fn open_once(state: &AppState, token: &str, visitor: Visitor<'_>, jar: Coo
         Ok(Presented::Gone) => return Some(page(StatusCode::NOT_FOUND, &GonePage)),
         Err(err) => return Some(failure(err)),
     };
-    if link.password_hash.is_some() {
-        return Some(with_probe(state, token, jar, page(StatusCode::OK, &PasswordPage::of(&link, None))));
-    }
-    if let Some(max) = link.max_views {
-        let remaining = (max - link.view_count).max(0);
-        let interstitial = page(StatusCode::OK, &RevealPage { title: &link.title, remaining });
-        return Some(with_probe(state, token, jar, interstitial));
+    match opening::gate(state, &link, visitor) {
+        Some(Gate::Password) => {
+            return Some(with_probe(state, token, jar, page(StatusCode::OK, &PasswordPage::of(&link, None))));
+        }
+        Some(Gate::Reveal { remaining }) => {
+            let interstitial = page(StatusCode::OK, &RevealPage { title: &link.title, remaining });
+            return Some(with_probe(state, token, jar, interstitial));
+        }
+        None => {}
     }
     reveal_page(state, &link, token, visitor, jar, false).await
 }
@@ -192,7 +194,7 @@ async fn submit_once(
         Err(err) => return Some(failure(err)),
     };
     let asked_again = |error: String| PasswordPage::of(&link, Some(error));
-    match opening::check_password(state, &link, password, visitor.client).await {
+    match opening::check_password(state, &link, password, visitor).await {
         Ok(()) => {}
         Err(app::Error::PasswordRequired) => {
             return Some(page(StatusCode::UNAUTHORIZED, &asked_again("Enter the password.".into())))

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod activity;
 mod artifacts;
 mod auth;
 mod cli;

@@ -20,6 +20,7 @@ backend_tests!(
     owners_see_only_their_own_tasks_and_links_in_the_console,
     the_console_lists_live_shares_and_revokes_them,
     the_console_moderates_comments_and_shows_analytics,
+    the_console_shows_a_links_activity_a_page_at_a_time_and_as_csv,
     a_share_code_opens_the_task_page,
     a_code_viewers_page_and_its_live_stream_mask_secrets,
     viewer_pages_offer_and_allow_only_what_the_code_permits,
@@ -835,4 +836,87 @@ async fn sharing_policy(app: &TestApp) -> Value {
     let (status, body) = app.get("/v1/settings/sharing").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["data"].clone()
+}
+
+async fn the_console_shows_a_links_activity_a_page_at_a_time_and_as_csv(app: TestApp) {
+    let task = app.create_task("t").await;
+    let hostile = "<img src=x onerror=alert(1)>.txt";
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/tasks/{task}/artifacts")))
+        .query(&[("name", hostile)])
+        .bearer_auth(&app.key)
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let (status, body) = app.patch(&format!("/v1/tasks/{task}"), json!({"status": "completed"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let link = app.share(&task, json!({})).await;
+    let (id, url) = (link["share_link_id"].as_str().unwrap(), link["url"].as_str().unwrap());
+    let mut view = Value::Null;
+    for _ in 0..21 {
+        let (status, body) = app.view(url, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        view = body;
+    }
+    let download = view["data"]["artifacts"][0]["download_url"].as_str().unwrap();
+    let response = app.client.get(download).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    crate::common::read_text(response).await;
+    // The download is logged in the background: wait until the owner API shows it.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, body) = app.get(&format!("/v1/share-links/{id}/activity?limit=1")).await;
+        if body["data"]["activity"][0]["kind"] == "downloaded" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the download is never logged: {body}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let mut browser = Browser::new();
+    browser.sign_in(&app, &app.key).await;
+    let page = browser.get(&app, &format!("/console/links/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let activity = &page.body[page.body.find("id=\"activity\"").expect("an activity section")..];
+    let activity = &activity[..activity.find("</section>").unwrap()];
+    assert_eq!(activity.matches("data-kind=").count(), 20, "the newest twenty: {activity}");
+    assert_eq!(activity.matches("data-kind=\"revealed\"").count(), 19, "{activity}");
+    assert!(activity.contains("data-kind=\"downloaded\""), "{activity}");
+    assert!(activity.contains("127.0.0.0/24"), "the client prefix: {activity}");
+    assert!(activity.contains("&#60;img src=x onerror=alert(1)&#62;.txt"), "names are escaped: {activity}");
+    assert!(!page.body.contains("<img src=x"), "never as markup");
+    let csv_path = format!("/console/links/{id}/activity.csv");
+    assert!(activity.contains(&format!("href=\"{csv_path}\"")), "a Download CSV link: {activity}");
+    assert!(activity.contains("Download CSV"));
+    let more = activity.split("href=\"").find(|h| h.contains("?activity=")).expect("a Show more link");
+    let more = more.split('"').next().unwrap().replace("&#38;", "&");
+    assert!(activity.contains("Show more"));
+
+    let older = browser.get(&app, &more).await;
+    assert_eq!(older.status, StatusCode::OK, "{}", older.body);
+    let rest = &older.body[older.body.find("id=\"activity\"").unwrap()..];
+    let rest = &rest[..rest.find("</section>").unwrap()];
+    assert_eq!(rest.matches("data-kind=\"revealed\"").count(), 2, "the two oldest: {rest}");
+    assert!(!rest.contains("Show more"), "nothing older: {rest}");
+    let bad = browser.get(&app, &format!("/console/links/{id}?activity=nonsense")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+
+    let csv = browser.get(&app, &csv_path).await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.body);
+    assert_eq!(csv.headers[CONTENT_TYPE], "text/csv; charset=utf-8");
+    assert!(csv.body.starts_with("\"at\",\"kind\",\"client\""), "{}", csv.body);
+    assert_eq!(csv.body.lines().count(), 1 + 22, "{}", csv.body);
+    assert!(csv.body.contains("\"<img src=x onerror=alert(1)>.txt\""), "{}", csv.body);
+
+    let signed_out = Browser::new().get(&app, &csv_path).await;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER, "the console's own sign-in guards it");
+    let bob = app.new_owner("bob").await;
+    let mut other = Browser::new();
+    other.sign_in(&app, &bob).await;
+    assert_eq!(other.get(&app, &csv_path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(other.get(&app, &format!("/console/links/{id}")).await.status, StatusCode::NOT_FOUND);
 }

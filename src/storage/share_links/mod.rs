@@ -1,13 +1,16 @@
 //! Share links: creating, reading, changing and revoking them. Beside this:
-//! [`attempts`] (password guesses), [`analytics`] (who looked) and [`notices`]
-//! (view mail and expiry). Views themselves are counted in `storage::views`.
+//! [`attempts`] (password guesses), [`analytics`] (who looked), [`activity`] (what
+//! viewers did, entry by entry) and [`notices`] (view mail and expiry). Views
+//! themselves are counted in `storage::views`.
 
+mod activity;
 mod analytics;
 mod attempts;
 mod notices;
 
 use std::sync::LazyLock;
 
+pub use activity::{ActivityPage, ActivityRecord, NewActivity};
 pub(crate) use analytics::day_of;
 pub use analytics::{Analytics, DIMENSIONS};
 pub use attempts::{Attempt, AttemptLimits};

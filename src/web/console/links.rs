@@ -1,20 +1,26 @@
 //! A share link's page in the console: the link to copy or scan, its settings, who
-//! looked (views over time, countries, referrers, devices…), comments to moderate,
-//! and the Revoke button.
+//! looked (views over time, countries, referrers, devices…), what viewers did (the
+//! activity log, a page at a time, or whole as CSV), comments to moderate, and the
+//! Revoke button.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration as Days, NaiveDate, Utc};
+use serde::Deserialize;
 
 use super::tasks::CsrfForm;
 use super::{Console, Nav};
+use crate::app::activity::{self, Activity};
 use crate::app::share_links::{self, DailyViews, LinkAnalytics, LinkUrls, ValueViews};
 use crate::app::{self, AppState};
+use crate::domain::activity::ActivityKind;
 use crate::domain::ids::{CommentId, ShareLinkId};
+use crate::domain::page::Cursor;
 use crate::domain::share::ShareStatus;
 use crate::domain::time::Timestamp;
+use crate::http::{file_response, Closer};
 use crate::storage::{CommentRecord, CommentStatus, ShareLinkRecord};
 use crate::web::error::{failure, PageError};
 use crate::web::format;
@@ -22,6 +28,8 @@ use crate::web::page::{page_or_error, see_other};
 use crate::web::qr;
 use crate::web::session::PostedForm;
 
+/// Activity entries a link's page shows at a time.
+const ACTIVITY_SHOWN: u32 = 20;
 /// Days the views chart covers at least, and at most.
 const CHART_DAYS: (i64, i64) = (14, 90);
 /// Size of the chart's drawing area.
@@ -116,6 +124,50 @@ struct CommentLine {
     created: String,
 }
 
+/// An entry of the activity log, as the page words it.
+struct ActivityLine {
+    kind: &'static str,
+    what: &'static str,
+    at: String,
+    client: String,
+    agent: String,
+    browser: String,
+    /// The file downloaded, or the verified address.
+    detail: String,
+}
+
+impl From<Activity> for ActivityLine {
+    fn from(a: Activity) -> ActivityLine {
+        let what = match a.kind {
+            ActivityKind::Opened => "opened",
+            ActivityKind::Revealed => "viewed",
+            ActivityKind::PasswordFailed => "wrong password",
+            ActivityKind::VerificationSent => "verification sent",
+            ActivityKind::VerificationSucceeded => "verified",
+            ActivityKind::Downloaded => "downloaded",
+            ActivityKind::Commented => "commented",
+            ActivityKind::Refused => "refused (too many attempts)",
+        };
+        let detail = [a.file, a.email].into_iter().flatten().collect::<Vec<_>>().join(" · ");
+        ActivityLine {
+            kind: a.kind.as_str(),
+            what,
+            at: format::time(a.at),
+            client: a.client.unwrap_or_else(|| "unknown".into()),
+            agent: a.agent,
+            browser: a.browser,
+            detail,
+        }
+    }
+}
+
+/// Query of a link's page: where the activity shown starts.
+#[derive(Debug, Deserialize)]
+pub struct LinkQuery {
+    /// The cursor of the "Show more" link; the newest entries without.
+    activity: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "console/link.html")]
 struct LinkPage {
@@ -130,6 +182,11 @@ struct LinkPage {
     chart: Chart,
     breakdowns: Vec<(&'static str, Vec<Share>)>,
     comments: Vec<CommentLine>,
+    activity: Vec<ActivityLine>,
+    /// The cursor of the next entries, if there are more.
+    more_activity: Option<String>,
+    /// Whether the entries shown are not the newest.
+    older_activity: bool,
 }
 
 fn link_path(state: &AppState, share_link_id: &ShareLinkId) -> String {
@@ -140,10 +197,20 @@ pub async fn link_page(
     State(state): State<AppState>,
     console: Console,
     Path(share_link_id): Path<ShareLinkId>,
+    Query(query): Query<LinkQuery>,
 ) -> Response {
     let result = async {
+        let after =
+            match query.activity.as_deref() {
+                Some(text) => Some(Cursor::decode(text).ok_or_else(|| {
+                    app::Error::invalid("activity", "activity is not a cursor this page made")
+                })?),
+                None => None,
+            };
         let link = share_links::get(&state, &console.owner, &share_link_id).await?;
         let analytics = share_links::analytics(&state, &link).await?;
+        let older_activity = after.is_some();
+        let activity = activity::page(&state, &console.owner, &share_link_id, after, ACTIVITY_SHOWN).await?;
         let comments = share_links::comments(&state, &console.owner, &share_link_id).await?;
         let urls = share_links::urls(&state, &share_link_id);
         let total = analytics.total_views;
@@ -175,12 +242,28 @@ pub async fn link_page(
                     comment: c,
                 })
                 .collect(),
+            activity: activity.entries.into_iter().map(ActivityLine::from).collect(),
+            more_activity: activity.next.map(|cursor| cursor.encode()),
+            older_activity,
             analytics,
             link,
         })
     }
     .await;
     page_or_error(StatusCode::OK, result)
+}
+
+/// The whole activity log of a link as CSV.
+pub async fn activity_csv(
+    State(state): State<AppState>,
+    console: Console,
+    Path(share_link_id): Path<ShareLinkId>,
+    closer: Closer,
+) -> Response {
+    match activity::csv(&state, &console.owner, &share_link_id).await {
+        Ok(file) => file_response(file, closer, state.settings()),
+        Err(err) => failure(err),
+    }
 }
 
 pub async fn revoke(

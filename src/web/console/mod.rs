@@ -8,7 +8,7 @@
 //!
 //! - [`auth`]: signing in and out;
 //! - [`tasks`]: the task list, a task's page, creating share links and codes;
-//! - [`links`]: a link's page with its analytics and comments;
+//! - [`links`]: a link's page with its analytics, activity log and comments;
 //! - [`shares`]: every live share across tasks, to review and revoke;
 //! - [`settings`]: the sharing policy, and revoking every share at once.
 
@@ -48,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/shares/revoke-all", get(settings::confirm_revoke_all).post(settings::revoke_all))
         .route("/console/settings/sharing", get(settings::settings_page).post(settings::save_settings))
         .route("/console/links/{share_link_id}", get(links::link_page))
+        .route("/console/links/{share_link_id}/activity.csv", get(links::activity_csv))
         .route("/console/links/{share_link_id}/revoke", post(links::revoke))
         .route("/console/links/{share_link_id}/comments/{comment_id}/delete", post(links::delete_comment))
 }

@@ -20,6 +20,7 @@ use crate::web::error::failure;
 use crate::web::page::see_other;
 use crate::web::session::PostedForm;
 
+/// What the Share dialog was given (kept when it comes back with an error).
 #[derive(Debug, Default, Deserialize)]
 pub struct ShareForm {
     title: Option<String>,
@@ -166,8 +167,7 @@ impl ShareDialog {
     }
 }
 
-/// A link, as tables of links show it.
-
+/// The expiry the dialog asked for.
 fn expiry(form: &ShareForm, now: Timestamp) -> Result<Timestamp, String> {
     let hours = match form.expires_in.as_deref().unwrap_or("30d") {
         "1h" => 1,

@@ -91,7 +91,7 @@ pub async fn task_list(
     page_or_error(StatusCode::OK, result)
 }
 
-/// What the Share dialog was given (kept when it comes back with an error).
+/// A link, as tables of links show it.
 pub struct LinkLine {
     pub link: ShareLinkRecord,
     pub urls: LinkUrls,
@@ -292,7 +292,6 @@ pub(super) async fn render(
     page_or_error(status, result)
 }
 
-/// The expiry the dialog asked for.
 #[derive(Debug, Default, Deserialize)]
 pub struct CodeForm {
     can_send_message: Option<String>,

@@ -92,9 +92,26 @@ pub fn in_ci() -> bool {
 }
 
 /// Declares `async fn NAME(app: TestApp)` tests to run once per backend, as
-/// `NAME::sqlite` and `NAME::postgres`.
+/// `NAME::sqlite` and `NAME::postgres`; with `configure = f;` first, each service's
+/// settings are adjusted by `f` (e.g. [`behind_proxy`]).
 #[macro_export]
 macro_rules! backend_tests {
+    (configure = $configure:path; $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let backend = $crate::common::Backend::Sqlite;
+                super::$name($crate::common::TestApp::spawn_with(backend, $configure).await.unwrap()).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let backend = $crate::common::Backend::Postgres;
+                if let Some(app) = $crate::common::TestApp::spawn_with(backend, $configure).await {
+                    super::$name(app).await
+                }
+            }
+        }
+    )*};
     ($($name:ident),* $(,)?) => {$(
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
