@@ -72,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
             notify_on_view: false,
             mask_secrets: true,
             redaction: None,
+            audience: None,
         })
         .await?
         .expect("a fresh link");
@@ -98,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
                     browser: browser.into(),
                     os: os.into(),
                     device: device.into(),
+                    viewer_email: None,
                 };
                 let at = Timestamp(start + (i as i64 * year_ms) / views as i64);
                 db.record_view(&link, &view, at).await.expect("view recorded").expect("link active");

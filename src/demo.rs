@@ -76,6 +76,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Demo> {
         max_views: None,
         notify_on_view: true,
         redaction: crate::domain::redaction::Redaction::default(),
+        audience: crate::domain::audience::Audience::Anyone,
     };
     let open = share_links::create(state, &owner, open).await?;
     let protected = LinkRequest {
@@ -88,6 +89,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Demo> {
         max_views: Some(3),
         notify_on_view: false,
         redaction: crate::domain::redaction::Redaction::default(),
+        audience: crate::domain::audience::Audience::Anyone,
     };
     let protected = share_links::create(state, &owner, protected).await?;
 

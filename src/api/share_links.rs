@@ -15,6 +15,7 @@ use super::{created, ok, Envelope};
 use crate::app::share_links::{self, LinkAnalytics, LinkChanges, LinkRequest, RedactionChanges};
 use crate::app::AppState;
 use crate::domain::ids::{CommentId, ShareLinkId, TaskId};
+use crate::domain::audience::Audience;
 use crate::domain::redaction::Redaction;
 use crate::domain::share::{parse_expiry, Permissions, PermissionsPatch, ShareStatus};
 use crate::domain::time::Timestamp;
@@ -58,6 +59,9 @@ pub struct ShareLinkView {
     pub mask_secrets: bool,
     /// What viewers get hidden, in everything they receive.
     pub redact: Redact,
+    /// Who may open the link: anyone holding the URL, or only listed addresses or
+    /// domains, each proven by a code mailed to it.
+    pub audience: Audience,
     pub updated_at: Timestamp,
     /// When the link was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
@@ -67,7 +71,9 @@ impl ShareLinkView {
     pub fn new(state: &AppState, link: ShareLinkRecord) -> ShareLinkView {
         let urls = share_links::urls(state, &link.share_link_id);
         let redact = Redact::from(link.redaction());
+        let audience = link.audience();
         ShareLinkView {
+            audience,
             url: urls.url,
             short_url: urls.short_url,
             status: link.status(Timestamp::now()),
@@ -192,6 +198,9 @@ pub struct CreateShareLinkRequest {
     pub mask_secrets: Option<bool>,
     /// What viewers get hidden (default: secrets only).
     pub redact: Option<RedactRequest>,
+    /// Who may open the link (default `{"type": "anyone"}`): at most 100 addresses or
+    /// domains, stored in lower case.
+    pub audience: Option<Audience>,
 }
 
 impl CreateShareLinkRequest {
@@ -212,6 +221,7 @@ impl CreateShareLinkRequest {
             max_views: self.max_views.map(|m| m.0),
             notify_on_view: self.notify_on_view.unwrap_or(false),
             redaction: self.redact.unwrap_or_default().on_creation(self.mask_secrets)?,
+            audience: self.audience.unwrap_or_default(),
         })
     }
 }
@@ -249,6 +259,9 @@ pub struct UpdateShareLinkRequest {
     pub mask_secrets: Option<bool>,
     /// Only the parts given change.
     pub redact: Option<RedactRequest>,
+    /// Replaces who may open the link (`{"type": "anyone"}` opens it to anyone
+    /// holding the URL again).
+    pub audience: Option<Audience>,
 }
 
 /// Query of `GET /v1/share-links`.
@@ -309,6 +322,8 @@ pub struct ShareLinkAnalytics {
     pub operating_systems: Vec<ValueViews>,
     /// `desktop`, `mobile`, `bot` or `other`.
     pub devices: Vec<ValueViews>,
+    /// The addresses viewers proved, for a link with an audience (top 20).
+    pub viewers: Vec<ValueViews>,
 }
 
 impl From<LinkAnalytics> for ShareLinkAnalytics {
@@ -332,6 +347,7 @@ impl From<LinkAnalytics> for ShareLinkAnalytics {
             browsers: values(a.browsers),
             operating_systems: values(a.operating_systems),
             devices: values(a.devices),
+            viewers: values(a.viewers),
         }
     }
 }
@@ -445,6 +461,7 @@ async fn update_share_link(
         max_views: body.max_views.map(|m| m.map(|m| m.0)),
         notify_on_view: body.notify_on_view,
         redaction: body.redact.unwrap_or_default().changes(body.mask_secrets)?,
+        audience: body.audience,
     };
     let link = share_links::update(&state, &owner, &share_link_id, changes).await?;
     Ok(ok(ShareLinkView::new(&state, link)))

@@ -91,6 +91,7 @@ pub async fn preview(state: &AppState, owner: &Owner, request: LinkRequest) -> R
         notify_on_view: link.notify_on_view,
         mask_secrets: link.redaction.secrets,
         redaction: link.redaction.beyond_secrets(),
+        audience: link.audience.column(),
         revoked_at: None,
         created_at: now,
         updated_at: now,

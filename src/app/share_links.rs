@@ -5,6 +5,7 @@
 use super::access::owned_task;
 use super::error::{Error, Result};
 use super::AppState;
+use crate::domain::audience::Audience;
 use crate::domain::ids::{CommentId, ShareLinkId, TaskId};
 use crate::domain::page::Cursor;
 use crate::domain::redaction::Redaction;
@@ -16,7 +17,7 @@ use crate::domain::text::bounded;
 use crate::domain::time::Timestamp;
 use crate::storage::{
     Analytics, CommentRecord, LinkChange, LinkPage, NewShareLink, Owner, ShareLinkPatch, ShareLinkRecord,
-    TaskRecord, DIMENSIONS,
+    TaskRecord, DIMENSIONS, VIEWER_DIMENSION,
 };
 
 /// A link to create.
@@ -39,6 +40,8 @@ pub struct LinkRequest {
     pub notify_on_view: bool,
     /// What viewers get hidden; checked on creation.
     pub redaction: Redaction,
+    /// Who may open the link; checked on creation.
+    pub audience: Audience,
 }
 
 /// Changes to a link; `None` leaves a field as it is.
@@ -58,6 +61,8 @@ pub struct LinkChanges {
     pub notify_on_view: Option<bool>,
     /// Only the parts of the redaction given change.
     pub redaction: RedactionChanges,
+    /// A new audience, replacing the link's.
+    pub audience: Option<Audience>,
 }
 
 /// Changes to what a link hides; `None` leaves a part as it is.
@@ -89,6 +94,12 @@ impl RedactionChanges {
 /// `redaction` with its patterns checked; errors name `redact.patterns[i]`.
 pub fn checked_redaction(redaction: Redaction) -> Result<Redaction> {
     redaction.check("redact.patterns").map_err(|err| Error::invalid(&err.field, err.message))
+}
+
+/// `audience` with its entries checked and normalised; errors name
+/// `audience.emails[i]` or `audience.domains[i]`.
+pub fn checked_audience(audience: Audience) -> Result<Audience> {
+    audience.checked("audience").map_err(|err| Error::invalid(&err.field, err.message))
 }
 
 /// Where a link is reached.
@@ -145,6 +156,7 @@ pub struct CheckedLink {
     pub permissions: Permissions,
     pub notify_on_view: bool,
     pub redaction: Redaction,
+    pub audience: Audience,
 }
 
 /// Checks `request` as creating a link does at `now`, answering the same errors.
@@ -170,6 +182,7 @@ pub async fn checked(
     let password = request.password.as_deref().map(|p| SharePassword::parse("password", p)).transpose()?;
     let max_views = request.max_views.map(|m| check_max_views("max_views", m)).transpose()?;
     let redaction = checked_redaction(request.redaction)?;
+    let audience = checked_audience(request.audience)?;
 
     let task = owned_task(state, owner, &task_id).await?;
     if matches!(task.status, TaskStatus::Pending | TaskStatus::Running) {
@@ -185,6 +198,7 @@ pub async fn checked(
         permissions: request.permissions,
         notify_on_view: request.notify_on_view,
         redaction,
+        audience,
     })
 }
 
@@ -217,6 +231,7 @@ pub async fn create(state: &AppState, owner: &Owner, request: LinkRequest) -> Re
             notify_on_view: link.notify_on_view,
             mask_secrets: redaction.secrets,
             redaction: redaction.beyond_secrets(),
+            audience: link.audience.column(),
         };
         if let Some(record) = state.store().insert_share_link(link).await? {
             state.signals().webhooks_changed();
@@ -277,6 +292,7 @@ pub async fn update(
         Some(None) => Some(None),
         None => None,
     };
+    let audience = changes.audience.map(checked_audience).transpose()?;
     // Refuse early (and without hashing) when the link is not the owner's.
     let current = get(state, owner, share_link_id).await?;
     let redaction = if changes.redaction.is_empty() {
@@ -299,6 +315,7 @@ pub async fn update(
         notify_on_view: changes.notify_on_view,
         mask_secrets: redaction.as_ref().map(|r| r.secrets),
         redaction: redaction.map(|r| r.beyond_secrets()),
+        audience: audience.map(|a| a.column()),
     };
     match state.db().update_share_link(&owner.owner_id, share_link_id, &patch).await? {
         LinkChange::Done(link) => Ok(*link),
@@ -355,6 +372,8 @@ pub struct LinkAnalytics {
     pub operating_systems: Vec<ValueViews>,
     /// `desktop`, `mobile`, `bot` or `other`.
     pub devices: Vec<ValueViews>,
+    /// The addresses viewers proved, for a link with an audience.
+    pub viewers: Vec<ValueViews>,
 }
 
 /// Who looked at `link` (one of the asking owner's).
@@ -381,6 +400,7 @@ pub async fn analytics(state: &AppState, link: &ShareLinkRecord) -> Result<LinkA
         browsers: of(browser),
         operating_systems: of(os),
         devices: of(device),
+        viewers: of(VIEWER_DIMENSION),
     })
 }
 

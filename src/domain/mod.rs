@@ -2,6 +2,7 @@
 //! (an HTTP body, a CLI flag) and valid from then on.
 
 pub mod api_key;
+pub mod audience;
 pub mod ids;
 pub mod page;
 pub mod redaction;

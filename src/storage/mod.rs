@@ -44,8 +44,9 @@ pub use owners::{ApiKeyRecord, Owner};
 pub use pull_requests::{NewPullRequest, PullRequestRecord};
 pub use repositories::RepositoryGrant;
 pub use share_links::{
-    Analytics, Attempt, AttemptLimits, CountedView, LinkChange, LinkPage, NewShareLink, NewView,
-    PendingViewMail, ShareLinkPatch, ShareLinkRecord, TaskFacts, DIMENSIONS,
+    Analytics, Attempt, AttemptLimits, CountedView, LinkChange, LinkPage, MailBounds, NewShareLink,
+    NewVerification, NewView, PendingViewMail, ShareLinkPatch, ShareLinkRecord, TaskFacts, DIMENSIONS,
+    VIEWER_DIMENSION,
 };
 pub use task_shares::{NewTaskShare, NewViewerSession, TaskShareRecord, ViewerSession};
 pub use tasks::{NewTask, TaskFilter, TaskPage, TaskPatch, TaskRecord, UpdateOutcome};

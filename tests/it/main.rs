@@ -4,6 +4,7 @@
 mod common;
 
 mod artifacts;
+mod audiences;
 mod auth;
 mod cli;
 mod client;

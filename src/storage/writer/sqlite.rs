@@ -274,6 +274,7 @@ mod tests {
             notify_on_view: false,
             mask_secrets: true,
             redaction: None,
+            audience: None,
         }
     }
 

@@ -13,6 +13,7 @@ use crate::app::preview;
 use crate::app::share_codes::{self, LiveCode};
 use crate::app::share_links::{self, LinkRequest, LinkUrls};
 use crate::app::{self, artifacts, tasks, AppState};
+use crate::domain::audience::Audience;
 use crate::domain::ids::{ArtifactId, ShareLinkId, TaskId};
 use crate::domain::page::Cursor;
 use crate::domain::redaction::{FindingKind, Redaction};
@@ -504,6 +505,7 @@ fn share_request(task_id: &TaskId, form: &ShareForm) -> Result<LinkRequest, Stri
                 .map(str::to_owned)
                 .collect(),
         },
+        audience: Audience::Anyone,
     })
 }
 
