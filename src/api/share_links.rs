@@ -14,8 +14,8 @@ use super::extract::{
 use super::{created, ok, Envelope};
 use crate::app::share_links::{self, LinkAnalytics, LinkChanges, LinkRequest, RedactionChanges};
 use crate::app::AppState;
-use crate::domain::ids::{CommentId, ShareLinkId, TaskId};
 use crate::domain::audience::Audience;
+use crate::domain::ids::{CommentId, ShareLinkId, TaskId};
 use crate::domain::redaction::Redaction;
 use crate::domain::share::{parse_expiry, Permissions, PermissionsPatch, ShareStatus};
 use crate::domain::time::Timestamp;

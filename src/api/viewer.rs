@@ -462,7 +462,7 @@ pub struct VerificationConfirmation {
     #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// The 6 digits mailed to the address.
-    #[schema(pattern = r"^[0-9]{6}$")]
+    #[schema(min_length = 6, max_length = 6, pattern = "^[0-9]+$")]
     pub code: String,
 }
 

@@ -150,7 +150,13 @@ pub async fn request_code(state: &AppState, token: &str, client: IpAddr, email: 
 /// link `token` opens; [`Error::VerificationFailed`] for a wrong, expired, used or
 /// dead code (each try, right or wrong, spends one of the code's tries; wrong ones
 /// count against the client).
-pub async fn confirm(state: &AppState, token: &str, client: IpAddr, email: &str, code: &str) -> Result<String> {
+pub async fn confirm(
+    state: &AppState,
+    token: &str,
+    client: IpAddr,
+    email: &str,
+    code: &str,
+) -> Result<String> {
     let guesses = &state.limits().wrong_codes;
     if let Some(wait) = guesses.retry_after(client) {
         return Err(Error::RateLimited { retry_after_secs: wait.as_secs().max(1) });
@@ -176,6 +182,9 @@ pub async fn confirm(state: &AppState, token: &str, client: IpAddr, email: &str,
         tracing::info!(share_link_id = %link.share_link_id, "wrong verification code");
         return Err(Error::VerificationFailed);
     }
-    record(VerificationActivity::Succeeded { share_link_id: link.share_link_id.clone(), email: email.clone() });
+    record(VerificationActivity::Succeeded {
+        share_link_id: link.share_link_id.clone(),
+        email: email.clone(),
+    });
     Ok(keys.viewer_token(id, &email, Timestamp(now.millis() + VIEWER_TOKEN_LIFETIME_MS)))
 }

@@ -172,7 +172,8 @@ mod tests {
 
     #[test]
     fn addresses_are_normalised_and_deduplicated() {
-        let checked = emails(&[" Ana@Example.COM", "ana@example.com", "bo@x.org"]).checked("audience").unwrap();
+        let checked =
+            emails(&[" Ana@Example.COM", "ana@example.com", "bo@x.org"]).checked("audience").unwrap();
         assert_eq!(checked, emails(&["ana@example.com", "bo@x.org"]));
     }
 

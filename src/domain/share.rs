@@ -343,7 +343,11 @@ mod tests {
         assert_eq!(keys.verified_email("share_b", &token, now), None, "another link");
         assert_eq!(keys.verified_email("share_a", &token, Timestamp(2_000_000)), None, "expired");
         assert_eq!(LinkKeys::new([8; 32]).verified_email("share_a", &token, now), None, "another key");
-        let forged = token.replacen(&URL_SAFE_NO_PAD.encode("ana@example.com"), &URL_SAFE_NO_PAD.encode("bo@example.com"), 1);
+        let forged = token.replacen(
+            &URL_SAFE_NO_PAD.encode("ana@example.com"),
+            &URL_SAFE_NO_PAD.encode("bo@example.com"),
+            1,
+        );
         assert_eq!(keys.verified_email("share_a", &forged, now), None, "another address");
         let later = token.replacen("2000000", "9000000", 1);
         assert_eq!(keys.verified_email("share_a", &later, now), None, "another expiry");

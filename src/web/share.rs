@@ -393,7 +393,13 @@ pub struct VerificationForm {
 }
 
 /// The page asking for the viewer's address, for a link with an audience.
-fn email_page(state: &AppState, token: &str, jar: CookieJar, error: Option<&str>, status: StatusCode) -> Response {
+fn email_page(
+    state: &AppState,
+    token: &str,
+    jar: CookieJar,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let path = link_path(state, token);
     let (jar, csrf) = form_token(state, jar, &path);
     let action = format!("{path}/verification");

@@ -104,7 +104,8 @@ impl Setup {
     }
 
     async fn view(&self, link: &Value, viewer: Option<&str>, password: Option<&str>) -> (StatusCode, Value) {
-        let mut request = self.app.client.get(link["url"].as_str().unwrap()).header("accept", "application/json");
+        let mut request =
+            self.app.client.get(link["url"].as_str().unwrap()).header("accept", "application/json");
         if let Some(viewer) = viewer {
             request = request.header("x-share-viewer", viewer);
         }
@@ -117,7 +118,8 @@ impl Setup {
     }
 
     async fn view_count(&self, link: &Value) -> i64 {
-        let (_, body) = self.app.get(&format!("/v1/share-links/{}", link["share_link_id"].as_str().unwrap())).await;
+        let (_, body) =
+            self.app.get(&format!("/v1/share-links/{}", link["share_link_id"].as_str().unwrap())).await;
         body["data"]["view_count"].as_i64().unwrap()
     }
 }
@@ -140,13 +142,17 @@ async fn bad_audiences_change_nothing(s: Setup) {
     let task = app.finished_task("t").await;
     let many: Vec<String> = (0..101).map(|i| format!("p{i}@example.com")).collect();
     for (audience, field) in [
-        (json!({"type": "emails", "emails": ["a@b.co", "c@d.co", "not an address"]}), Some("audience.emails[2]")),
+        (
+            json!({"type": "emails", "emails": ["a@b.co", "c@d.co", "not an address"]}),
+            Some("audience.emails[2]"),
+        ),
         (json!({"type": "domains", "domains": ["example.com", "bad domain"]}), Some("audience.domains[1]")),
         (json!({"type": "emails", "emails": many}), Some("audience.emails")),
         (json!({"type": "emails", "emails": []}), Some("audience.emails")),
         (json!({"type": "everyone"}), None),
     ] {
-        let (status, body) = app.post("/v1/share-links", json!({"task_id": task, "audience": audience})).await;
+        let (status, body) =
+            app.post("/v1/share-links", json!({"task_id": task, "audience": audience})).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
         match field {
             Some(field) => assert_invalid(&body, field),
@@ -156,10 +162,20 @@ async fn bad_audiences_change_nothing(s: Setup) {
     let (_, list) = app.get("/v1/share-links").await;
     assert_eq!(list["data"]["share_links"].as_array().map(Vec::len), Some(0), "{list}");
 
-    let link = app.share(&task, json!({"audience": {"type": "emails", "emails": ["Ana@Example.COM", "ana@example.com"]}})).await;
+    let link = app
+        .share(
+            &task,
+            json!({"audience": {"type": "emails", "emails": ["Ana@Example.COM", "ana@example.com"]}}),
+        )
+        .await;
     assert_eq!(link["audience"], json!({"type": "emails", "emails": ["ana@example.com"]}));
     let path = format!("/v1/share-links/{}", link["share_link_id"].as_str().unwrap());
-    let (status, body) = app.patch(&path, json!({"title": "New", "audience": {"type": "domains", "domains": ["ok.com", "-no.com"]}})).await;
+    let (status, body) = app
+        .patch(
+            &path,
+            json!({"title": "New", "audience": {"type": "domains", "domains": ["ok.com", "-no.com"]}}),
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_invalid(&body, "audience.domains[1]");
     let (_, now) = app.get(&path).await;
@@ -174,8 +190,15 @@ async fn bad_audiences_change_nothing(s: Setup) {
 
 async fn unverified_views_count_nothing(s: Setup) {
     let mut receiver = Receiver::start().await;
-    s.app.post("/v1/webhooks", json!({"url": receiver.url, "events": ["share_link.viewed", "share_link.created"]})).await;
-    let link = s.link(json!({"type": "emails", "emails": ["ana@example.com"]}), json!({"notify_on_view": true})).await;
+    s.app
+        .post(
+            "/v1/webhooks",
+            json!({"url": receiver.url, "events": ["share_link.viewed", "share_link.created"]}),
+        )
+        .await;
+    let link = s
+        .link(json!({"type": "emails", "emails": ["ana@example.com"]}), json!({"notify_on_view": true}))
+        .await;
     let created: Value = serde_json::from_str(&receiver.next().await.body).unwrap();
     assert_eq!(created["event"], "share_link.created");
     for viewer in [None, Some("1.YW5hQGV4YW1wbGUuY29t.forged")] {
@@ -186,7 +209,8 @@ async fn unverified_views_count_nothing(s: Setup) {
     let markdown = s.app.client.get(format!("{}.md", link["url"].as_str().unwrap())).send().await.unwrap();
     assert_eq!(markdown.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(s.view_count(&link).await, 0, "nothing is counted");
-    let analytics = s.app.get(&format!("/v1/share-links/{}/analytics", link["share_link_id"].as_str().unwrap())).await.1;
+    let analytics =
+        s.app.get(&format!("/v1/share-links/{}/analytics", link["share_link_id"].as_str().unwrap())).await.1;
     assert_eq!(analytics["data"]["total_views"], 0, "{analytics}");
     // A viewer who verifies is counted, and theirs is the first notification.
     let mut s = s;
@@ -200,7 +224,10 @@ async fn members_verify_by_mail_and_their_address_is_carried(mut s: Setup) {
     let mut receiver = Receiver::start().await;
     s.app.post("/v1/webhooks", json!({"url": receiver.url, "events": ["share_link.viewed"]})).await;
     let link = s
-        .link(json!({"type": "emails", "emails": ["ana@example.com"]}), json!({"notify_on_view": true, "password": "letmein123"}))
+        .link(
+            json!({"type": "emails", "emails": ["ana@example.com"]}),
+            json!({"notify_on_view": true, "password": "letmein123"}),
+        )
         .await;
     // A stranger is answered like a member, and mailed nothing: the member's
     // mail, asked for after, is the first to arrive.
@@ -233,8 +260,13 @@ async fn members_verify_by_mail_and_their_address_is_carried(mut s: Setup) {
     let viewed: Value = serde_json::from_str(&receiver.next().await.body).unwrap();
     assert_eq!(viewed["event"], "share_link.viewed");
     assert_eq!(viewed["viewer_email"], "ana@example.com", "{viewed}");
-    let analytics = s.app.get(&format!("/v1/share-links/{}/analytics", link["share_link_id"].as_str().unwrap())).await.1;
-    assert_eq!(analytics["data"]["viewers"], json!([{"value": "ana@example.com", "views": 1}]), "{analytics}");
+    let analytics =
+        s.app.get(&format!("/v1/share-links/{}/analytics", link["share_link_id"].as_str().unwrap())).await.1;
+    assert_eq!(
+        analytics["data"]["viewers"],
+        json!([{"value": "ana@example.com", "views": 1}]),
+        "{analytics}"
+    );
     let stored = s
         .app
         .sql_i64(&format!(
@@ -299,7 +331,8 @@ async fn tokens_prove_an_address_for_one_link_only(mut s: Setup) {
     assert_eq!(s.view(&first, Some(&token), None).await.0, StatusCode::OK);
     // An address the owner takes out of the audience no longer opens the link.
     let path = format!("/v1/share-links/{}", first["share_link_id"].as_str().unwrap());
-    let (status, _) = s.app.patch(&path, json!({"audience": {"type": "emails", "emails": ["bo@example.com"]}})).await;
+    let (status, _) =
+        s.app.patch(&path, json!({"audience": {"type": "emails", "emails": ["bo@example.com"]}})).await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = s.view(&first, Some(&token), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
@@ -318,7 +351,8 @@ async fn domains_admit_their_addresses(mut s: Setup) {
 }
 
 async fn a_one_view_link_is_spent_only_by_a_verified_view(mut s: Setup) {
-    let link = s.link(json!({"type": "emails", "emails": ["ana@example.com"]}), json!({"max_views": 1})).await;
+    let link =
+        s.link(json!({"type": "emails", "emails": ["ana@example.com"]}), json!({"max_views": 1})).await;
     for _ in 0..3 {
         assert_eq!(s.view(&link, None, None).await.0, StatusCode::UNAUTHORIZED);
     }
@@ -332,7 +366,9 @@ async fn a_one_view_link_is_spent_only_by_a_verified_view(mut s: Setup) {
 }
 
 async fn browsers_verify_with_forms_and_a_session_cookie(mut s: Setup) {
-    let link = s.link(json!({"type": "emails", "emails": ["ana@example.com"]}), json!({"title": "<b>Audit</b>"})).await;
+    let link = s
+        .link(json!({"type": "emails", "emails": ["ana@example.com"]}), json!({"title": "<b>Audit</b>"}))
+        .await;
     let path = link["url"].as_str().unwrap().strip_prefix(&s.app.base).unwrap().to_owned();
     let mut browser = Browser::new();
     let form = browser.get(&s.app, &path).await;
@@ -344,29 +380,44 @@ async fn browsers_verify_with_forms_and_a_session_cookie(mut s: Setup) {
     assert_eq!(forged.status, StatusCode::FORBIDDEN, "the form needs its anti-forgery token");
     assert!(s.inbox.try_recv().is_err());
 
-    let refused = browser.post(&s.app, &format!("{path}/verification"), &[("email", "nobody"), ("csrf", &csrf)]).await;
+    let refused =
+        browser.post(&s.app, &format!("{path}/verification"), &[("email", "nobody"), ("csrf", &csrf)]).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.body.contains("valid e-mail address"), "{}", refused.body);
     // A stranger gets the code form too (and no mail); what they typed is escaped.
     let typed = "<i>eve@example.com</i>";
-    let stranger = browser.post(&s.app, &format!("{path}/verification"), &[("email", typed), ("csrf", &csrf)]).await;
+    let stranger =
+        browser.post(&s.app, &format!("{path}/verification"), &[("email", typed), ("csrf", &csrf)]).await;
     assert_eq!(stranger.status, StatusCode::OK);
     assert!(stranger.body.contains("Enter your code"), "{}", stranger.body);
-    assert!(stranger.body.contains("eve@example.com") && !stranger.body.contains("<i>eve"), "{}", stranger.body);
+    assert!(
+        stranger.body.contains("eve@example.com") && !stranger.body.contains("<i>eve"),
+        "{}",
+        stranger.body
+    );
 
-    let code_form =
-        browser.post(&s.app, &format!("{path}/verification"), &[("email", "ana@example.com"), ("csrf", &csrf)]).await;
+    let code_form = browser
+        .post(&s.app, &format!("{path}/verification"), &[("email", "ana@example.com"), ("csrf", &csrf)])
+        .await;
     assert_eq!(code_form.status, StatusCode::OK, "{}", code_form.body);
     assert!(code_form.body.contains("Enter your code"), "{}", code_form.body);
     let code = s.code_for("ana@example.com").await;
     let csrf = code_form.csrf();
     let wrong = browser
-        .post(&s.app, &format!("{path}/verification/confirm"), &[("email", "ana@example.com"), ("code", &other_than(&code)), ("csrf", &csrf)])
+        .post(
+            &s.app,
+            &format!("{path}/verification/confirm"),
+            &[("email", "ana@example.com"), ("code", &other_than(&code)), ("csrf", &csrf)],
+        )
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert!(wrong.body.contains("not correct"), "{}", wrong.body);
     let done = browser
-        .post(&s.app, &format!("{path}/verification/confirm"), &[("email", "ana@example.com"), ("code", &code), ("csrf", &csrf)])
+        .post(
+            &s.app,
+            &format!("{path}/verification/confirm"),
+            &[("email", "ana@example.com"), ("code", &code), ("csrf", &csrf)],
+        )
         .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert_eq!(done.location(), path);

@@ -195,7 +195,8 @@ pub(super) async fn count_batch<C: Counting>(
         }
         // Only views of a link with an audience carry a verified address.
         if let Some(email) = view.viewer_email.as_deref() {
-            *breakdown.entry((views[i].link.share_link_id.as_str(), VIEWER_DIMENSION, email)).or_default() += 1;
+            *breakdown.entry((views[i].link.share_link_id.as_str(), VIEWER_DIMENSION, email)).or_default() +=
+                1;
         }
     }
     let mut values = Vec::with_capacity(BREAKDOWN_COLUMNS.len() * breakdown.len());
