@@ -73,7 +73,7 @@ impl Audience {
         let email = email.trim().to_lowercase();
         match self {
             Audience::Anyone => true,
-            Audience::Emails { emails } => emails.iter().any(|e| *e == email),
+            Audience::Emails { emails } => emails.contains(&email),
             Audience::Domains { domains } => {
                 email.rsplit_once('@').is_some_and(|(_, domain)| domains.iter().any(|d| d == domain))
             }
