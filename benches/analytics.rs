@@ -73,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
             mask_secrets: true,
             redaction: None,
             snapshot_seq: None,
+            audience: None,
         })
         .await?
         .expect("a fresh link");
@@ -99,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
                     browser: browser.into(),
                     os: os.into(),
                     device: device.into(),
+                    viewer_email: None,
                 };
                 let at = Timestamp(start + (i as i64 * year_ms) / views as i64);
                 db.record_view(&link, &view, at).await.expect("view recorded").expect("link active");

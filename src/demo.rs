@@ -77,6 +77,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Demo> {
         notify_on_view: true,
         redaction: crate::domain::redaction::Redaction::default(),
         snapshot: false,
+        audience: crate::domain::audience::Audience::Anyone,
     };
     let open = share_links::create(state, &owner, open).await?;
     let protected = LinkRequest {
@@ -90,6 +91,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<Demo> {
         notify_on_view: false,
         redaction: crate::domain::redaction::Redaction::default(),
         snapshot: false,
+        audience: crate::domain::audience::Audience::Anyone,
     };
     let protected = share_links::create(state, &owner, protected).await?;
 

@@ -13,7 +13,10 @@ use utoipa::{Modify as _, OpenApi as _};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::api::error::ErrorEnvelope;
-use crate::api::viewer::{CommentPending, PostCommentRequest, SharedView};
+use crate::api::viewer::{
+    CommentPending, PostCommentRequest, SharedView, VerificationConfirmation, VerificationPending,
+    VerificationRequest, ViewerToken,
+};
 use crate::api::{self, Envelope};
 use crate::app::AppState;
 use crate::{http, web};
@@ -32,6 +35,7 @@ use crate::{http, web};
     params(
         ("token" = String, Path, description = "The link's token (or its short code, which redirects)"),
         ("X-Share-Password" = Option<String>, Header, description = "The link's password, if it has one"),
+        ("X-Share-Viewer" = Option<String>, Header, description = "A viewer token, for a link with an audience (see `POST /s/{token}/verification`)"),
     ),
     responses(
         (status = 200, description = "The shared view (JSON); for browsers the page, or first a password form or the Reveal button of a view-limited link", content(
@@ -42,7 +46,7 @@ use crate::{http, web};
         (status = 303, description = "A short code: redirects to the link's full URL", headers(
             ("Location" = String, description = "The link's full URL"),
         )),
-        (status = 401, description = "`PASSWORD_REQUIRED` or `INVALID_PASSWORD` (JSON and markdown)", body = ErrorEnvelope),
+        (status = 401, description = "`VERIFICATION_REQUIRED` (a link with an audience, without a valid `X-Share-Viewer`: nothing is counted), `PASSWORD_REQUIRED` or `INVALID_PASSWORD` (JSON and markdown)", body = ErrorEnvelope),
         (status = 403, description = "`PREVIEW_ONLY`: a link previewer or crawler asked for a view-limited link (JSON and markdown)", body = ErrorEnvelope),
         (status = 404, description = "`SHARE_LINK_NOT_FOUND`: unknown, expired or revoked", content(
             (ErrorEnvelope = "application/json"),
@@ -117,6 +121,73 @@ async fn post_comment(State(state): State<AppState>, request: Request) -> Respon
     }
 }
 
+/// Ask for a verification code
+///
+/// For a link with an audience: mails a 6-digit code to `email` if the audience
+/// admits it. The answer is the same whatever the address, so nobody learns who
+/// is in the audience. The code works for 10 minutes and 5 tries; a new request
+/// replaces it. A page's form gets the code form.
+#[utoipa::path(
+    post, path = "/s/{token}/verification", tag = "viewer",
+    params(("token" = String, Path, description = "The link's token")),
+    request_body(description = "JSON, or the page's form", content(
+        (VerificationRequest = "application/json"),
+        (VerificationRequest = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 202, description = "A code is on its way if the address may open the link", body = Envelope<VerificationPending>),
+        (status = 200, description = "The code form (a form post)", content_type = "text/html", body = String),
+        (status = 400, description = "`INVALID_REQUEST`: not an e-mail address", body = ErrorEnvelope),
+        (status = 403, description = "A form post without its anti-forgery token (a page)", content_type = "text/html", body = String),
+        (status = 404, description = "`SHARE_LINK_NOT_FOUND`: unknown, expired or revoked, or a link without an audience", body = ErrorEnvelope),
+        (status = 429, description = "`RATE_LIMITED`: the client asked for 20 codes in 10 minutes, or looked up too many links that do not exist", body = ErrorEnvelope, headers(
+            ("Retry-After" = u64, description = "Seconds until the client may try again"),
+        )),
+    )
+)]
+async fn request_verification(State(state): State<AppState>, request: Request) -> Response {
+    if http::is_form(request.headers()) {
+        web::share::request_verification.call(request, state).await
+    } else {
+        api::viewer::request_verification.call(request, state).await
+    }
+}
+
+/// Confirm a verification code
+///
+/// Exchanges the code mailed to an address for a viewer token, good for 12 hours,
+/// for this link only: send it as `X-Share-Viewer`. Every try spends one of the
+/// code's 5. A page's form gets the token in a session cookie and is sent back to
+/// the link's page.
+#[utoipa::path(
+    post, path = "/s/{token}/verification/confirm", tag = "viewer",
+    params(("token" = String, Path, description = "The link's token")),
+    request_body(description = "JSON, or the page's form", content(
+        (VerificationConfirmation = "application/json"),
+        (VerificationConfirmation = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "The viewer token", body = Envelope<ViewerToken>),
+        (status = 303, description = "A form post: the link's page, with the token in a cookie", headers(
+            ("Location" = String, description = "The link's page"),
+        )),
+        (status = 400, description = "`INVALID_REQUEST`: not an e-mail address, or not 6 digits", body = ErrorEnvelope),
+        (status = 401, description = "`VERIFICATION_FAILED`: the code is wrong, expired, used or out of tries", body = ErrorEnvelope),
+        (status = 403, description = "A form post without its anti-forgery token (a page)", content_type = "text/html", body = String),
+        (status = 404, description = "`SHARE_LINK_NOT_FOUND`: unknown, expired or revoked, or a link without an audience", body = ErrorEnvelope),
+        (status = 429, description = "`RATE_LIMITED`: the client sent 20 wrong codes in 10 minutes, or looked up too many links that do not exist", body = ErrorEnvelope, headers(
+            ("Retry-After" = u64, description = "Seconds until the client may try again"),
+        )),
+    )
+)]
+async fn confirm_verification(State(state): State<AppState>, request: Request) -> Response {
+    if http::is_form(request.headers()) {
+        web::share::confirm_verification.call(request, state).await
+    } else {
+        api::viewer::confirm_verification.call(request, state).await
+    }
+}
+
 /// Every route, and the OpenAPI document describing the API and the viewer's routes.
 pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     // What a share link's holder reaches, JSON and pages alike: every answer gets
@@ -127,6 +198,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::viewer::download_all))
         .routes(routes!(post_comment))
         .routes(routes!(web::comments::verify_comment))
+        .routes(routes!(request_verification))
+        .routes(routes!(confirm_verification))
         .merge(OpenApiRouter::from(web::pages()))
         .layer(axum::middleware::from_fn(web::page::page_headers))
         .route("/assets/{name}", get(web::assets::asset));

@@ -153,6 +153,16 @@ fn app_parts(err: &app::Error) -> (StatusCode, &'static str, String, Value) {
         CommentNotFound { comment_id } => {
             ("COMMENT_NOT_FOUND", "Comment not found".into(), json!({ "comment_id": comment_id }))
         }
+        VerificationRequired => (
+            "VERIFICATION_REQUIRED",
+            "Only the link's audience may open it: verify your e-mail address (POST /s/{token}/verification) and send the viewer token in X-Share-Viewer".into(),
+            json!({}),
+        ),
+        VerificationFailed => (
+            "VERIFICATION_FAILED",
+            "The code is not correct, has expired or has no tries left; ask for a new one".into(),
+            json!({}),
+        ),
         ViewRequired => (
             "VIEW_REQUIRED",
             "Open the share link first: downloads use the grant it hands out".into(),

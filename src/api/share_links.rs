@@ -16,6 +16,7 @@ use crate::app::activity::{self, Activity, DEFAULT_PAGE, MAX_PAGE};
 use crate::app::share_links::{self, LinkAnalytics, LinkChanges, LinkRequest, RedactionChanges};
 use crate::app::{self, AppState};
 use crate::domain::activity::ActivityKind;
+use crate::domain::audience::Audience;
 use crate::domain::ids::{CommentId, ShareLinkId, TaskId};
 use crate::domain::redaction::Redaction;
 use crate::domain::share::{parse_expiry, Permissions, PermissionsPatch, ShareStatus};
@@ -65,6 +66,9 @@ pub struct ShareLinkView {
     pub redact: Redact,
     /// `live` or `snapshot`.
     pub content: LinkContent,
+    /// Who may open the link: anyone holding the URL, or only listed addresses or
+    /// domains, each proven by a code mailed to it.
+    pub audience: Audience,
     pub updated_at: Timestamp,
     /// When the link was revoked, if it was.
     pub revoked_at: Option<Timestamp>,
@@ -75,7 +79,9 @@ impl ShareLinkView {
         let urls = share_links::urls(state, &link.share_link_id);
         let redact = Redact::from(link.redaction());
         let content = if link.snapshot_seq.is_some() { LinkContent::Snapshot } else { LinkContent::Live };
+        let audience = link.audience();
         ShareLinkView {
+            audience,
             url: urls.url,
             short_url: urls.short_url,
             status: link.status(Timestamp::now()),
@@ -205,6 +211,9 @@ pub struct CreateShareLinkRequest {
     /// `snapshot`: as it is now — its outputs, metadata and files — never what it
     /// gains later. Chosen when the link is made.
     pub content: Option<LinkContent>,
+    /// Who may open the link (default `{"type": "anyone"}`): at most 100 addresses or
+    /// domains, stored in lower case.
+    pub audience: Option<Audience>,
 }
 
 /// What a link shows of its task over time.
@@ -236,6 +245,7 @@ impl CreateShareLinkRequest {
             notify_on_view: self.notify_on_view.unwrap_or(false),
             redaction: self.redact.unwrap_or_default().on_creation(self.mask_secrets)?,
             snapshot: self.content == Some(LinkContent::Snapshot),
+            audience: self.audience.unwrap_or_default(),
         })
     }
 }
@@ -273,6 +283,9 @@ pub struct UpdateShareLinkRequest {
     pub mask_secrets: Option<bool>,
     /// Only the parts given change.
     pub redact: Option<RedactRequest>,
+    /// Replaces who may open the link (`{"type": "anyone"}` opens it to anyone
+    /// holding the URL again).
+    pub audience: Option<Audience>,
 }
 
 /// Query of `GET /v1/share-links`.
@@ -333,6 +346,8 @@ pub struct ShareLinkAnalytics {
     pub operating_systems: Vec<ValueViews>,
     /// `desktop`, `mobile`, `bot` or `other`.
     pub devices: Vec<ValueViews>,
+    /// The addresses viewers proved, for a link with an audience (top 20).
+    pub viewers: Vec<ValueViews>,
 }
 
 impl From<LinkAnalytics> for ShareLinkAnalytics {
@@ -356,6 +371,7 @@ impl From<LinkAnalytics> for ShareLinkAnalytics {
             browsers: values(a.browsers),
             operating_systems: values(a.operating_systems),
             devices: values(a.devices),
+            viewers: values(a.viewers),
         }
     }
 }
@@ -469,6 +485,7 @@ async fn update_share_link(
         max_views: body.max_views.map(|m| m.map(|m| m.0)),
         notify_on_view: body.notify_on_view,
         redaction: body.redact.unwrap_or_default().changes(body.mask_secrets)?,
+        audience: body.audience,
     };
     let link = share_links::update(&state, &owner, &share_link_id, changes).await?;
     Ok(ok(ShareLinkView::new(&state, link)))

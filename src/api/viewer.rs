@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{parse_json, read_body, ApiPath, ApiQuery};
 use super::Envelope;
+use crate::app::audiences;
 use crate::app::comments::{self, CommentInput};
 use crate::app::opening::{self, Opened, Visitor};
 use crate::app::AppState;
@@ -27,6 +28,8 @@ use crate::telemetry::ViewedLink;
 
 /// Header that carries a link's password for JSON clients.
 pub const PASSWORD_HEADER: &str = "x-share-password";
+/// Header that carries a viewer token (proof of an address of the link's audience).
+pub const VIEWER_HEADER: &str = "x-share-viewer";
 
 /// The shared view of a task, as a viewer sees it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -175,6 +178,7 @@ fn visitor(client: IpAddr, headers: &HeaderMap) -> Visitor<'_> {
         client,
         user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
         referer: headers.get(header::REFERER).and_then(|v| v.to_str().ok()),
+        viewer_token: headers.get(VIEWER_HEADER).and_then(|v| v.to_str().ok()),
     }
 }
 
@@ -444,4 +448,74 @@ pub async fn post_comment(
         data: CommentPending { comment_id: comment_id.into_string(), status: "pending_verification" },
     };
     Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
+/// Body of `POST /s/{token}/verification` (JSON, or the page's form).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationRequest {
+    /// The address to prove; a code is mailed to it if the link's audience admits it.
+    #[schema(format = Email, max_length = 254)]
+    pub email: String,
+}
+
+/// Body of `POST /s/{token}/verification/confirm` (JSON, or the page's form).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerificationConfirmation {
+    #[schema(format = Email, max_length = 254)]
+    pub email: String,
+    /// The 6 digits mailed to the address.
+    #[schema(min_length = 6, max_length = 6, pattern = "^[0-9]+$")]
+    pub code: String,
+}
+
+/// The answer to a code request: the same whoever asked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerificationPending {
+    /// `pending`: if the address may open the link, a code is on its way.
+    pub status: &'static str,
+}
+
+/// Proof of an address for one link.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ViewerToken {
+    /// Send it as `X-Share-Viewer` when opening the link.
+    pub viewer_token: String,
+    /// Good for 12 hours.
+    pub expires_in_seconds: i64,
+}
+
+/// Asks for a verification code as a JSON client (documented with the form post,
+/// in the service's router): 202 whatever the address.
+pub async fn request_verification(
+    State(state): State<AppState>,
+    path: Result<ApiPath<String>, ApiError>,
+    ClientIp(client): ClientIp,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let ApiPath(token) = path?;
+    opening::refuse_guessers(&state, client)?;
+    let body = read_body(request, state.settings().max_body_bytes).await?;
+    let input: VerificationRequest = parse_json(&body)?;
+    audiences::request_code(&state, &token, client, &input.email).await?;
+    let body = Envelope { success: true, data: VerificationPending { status: "pending" } };
+    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+}
+
+/// Confirms a verification code as a JSON client (documented with the form post,
+/// in the service's router): the viewer token.
+pub async fn confirm_verification(
+    State(state): State<AppState>,
+    path: Result<ApiPath<String>, ApiError>,
+    ClientIp(client): ClientIp,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let ApiPath(token) = path?;
+    opening::refuse_guessers(&state, client)?;
+    let body = read_body(request, state.settings().max_body_bytes).await?;
+    let input: VerificationConfirmation = parse_json(&body)?;
+    let viewer_token = audiences::confirm(&state, &token, client, &input.email, &input.code).await?;
+    let data = ViewerToken { viewer_token, expires_in_seconds: audiences::VIEWER_TOKEN_LIFETIME_MS / 1000 };
+    Ok(axum::Json(Envelope { success: true, data }).into_response())
 }

@@ -62,6 +62,12 @@ pub enum Error {
     CommentsNotAllowed,
     #[error("The comment was not found")]
     CommentNotFound { comment_id: CommentId },
+    /// The link has an audience, and no valid viewer token proves an address of it.
+    #[error("Verify your e-mail address to open this link")]
+    VerificationRequired,
+    /// The verification code is wrong, expired, used or has no tries left.
+    #[error("The code is not correct or no longer works")]
+    VerificationFailed,
     /// Downloads and comments need the grant that opening the link hands out.
     #[error("Open the share link first")]
     ViewRequired,
@@ -175,7 +181,7 @@ impl Error {
         match self {
             Invalid(_) => ErrorKind::Invalid,
             Unauthenticated | ViewerSessionEnded | PasswordRequired | InvalidPassword | ViewRequired
-            | InvalidShareCode => ErrorKind::Unauthenticated,
+            | VerificationRequired | VerificationFailed | InvalidShareCode => ErrorKind::Unauthenticated,
             TaskNotCompleted { .. }
             | PreviewOnly
             | DownloadNotAllowed

@@ -13,6 +13,8 @@
 //! - [`share_links`]: links as their owner makes and manages them; [`preview`]: what
 //!   a link would show and what its content holds, before it is made;
 //! - [`opening`]: a viewer opens a link (the hot path), downloads, the archive;
+//! - [`audiences`]: links only the people they name may open, who prove their
+//!   address by a mailed code;
 //! - [`comments`]: viewers' comments on links;
 //! - [`activity`]: the activity log of a link (what viewers did with it);
 //! - [`share_codes`]: share codes and the viewer sessions they issue;
@@ -27,6 +29,7 @@ pub mod access;
 pub mod activity;
 pub mod archive;
 pub mod artifacts;
+pub mod audiences;
 pub mod comments;
 pub mod error;
 pub mod events;

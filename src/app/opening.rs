@@ -240,6 +240,8 @@ pub struct Visitor<'a> {
     pub user_agent: Option<&'a str>,
     /// The `Referer`, if the browser sent one.
     pub referer: Option<&'a str>,
+    /// The viewer token proving the viewer's address, for a link with an audience.
+    pub viewer_token: Option<&'a str>,
 }
 
 impl Visitor<'_> {
@@ -263,6 +265,8 @@ pub async fn reveal(
     if visitor.is_link_previewer() {
         return Err(Error::PreviewOnly);
     }
+    // Only the audience's members spend a view of a link that has one.
+    let viewer_email = super::audiences::verified_email(state, link, visitor.viewer_token)?;
     let user_agent: String = visitor.user_agent.unwrap_or_default().chars().take(512).collect();
     let agent = viewer::classify_user_agent(&user_agent);
     let location = state.locate(visitor.client);
@@ -278,6 +282,7 @@ pub async fn reveal(
         browser: agent.browser,
         os: agent.os,
         device: agent.device,
+        viewer_email,
     };
     let outcome = state.store().count_view(link, view).await?;
     if link.notify_on_view || link.max_views.is_some() {
@@ -534,6 +539,10 @@ pub async fn open(
             Ok(Presented::Gone) => return Some(Err(Error::ShareUnavailable)),
             Err(err) => return Some(Err(err)),
         };
+        // The audience first (a link with one tells nothing else before), then the password.
+        if let Err(err) = super::audiences::verified_email(state, &link, visitor.viewer_token) {
+            return Some(Err(err));
+        }
         if let Err(err) = check_password(state, &link, password, visitor).await {
             return Some(Err(err));
         }
@@ -560,7 +569,13 @@ async fn open_for_previewer(state: &AppState, token: &str, client: IpAddr) -> Re
     };
     let now = Timestamp::now();
     if !may_show_details(&link, now) {
-        return Err(if link.password_hash.is_some() { Error::PasswordRequired } else { Error::PreviewOnly });
+        return Err(if link.has_audience() {
+            Error::VerificationRequired
+        } else if link.password_hash.is_some() {
+            Error::PasswordRequired
+        } else {
+            Error::PreviewOnly
+        });
     }
     let task = state.db().task_facts(&link.task_id).await?.ok_or(Error::ShareUnavailable)?;
     let view = CountedView {
@@ -597,10 +612,13 @@ impl PreviewCard {
 
 /// Whether previews of `link` may show what it holds (its title and a summary of
 /// its first output): only when anyone holding the URL may open it as often as
-/// they like — an active link with no password and no view limit. Every rule that
-/// narrows who may see a link narrows this too.
+/// they like — an active link with no password, no view limit and no audience.
+/// Every rule that narrows who may see a link narrows this too.
 pub fn may_show_details(link: &ShareLinkRecord, now: Timestamp) -> bool {
-    link.password_hash.is_none() && link.max_views.is_none() && link.status(now) == ShareStatus::Active
+    link.password_hash.is_none()
+        && link.max_views.is_none()
+        && !link.has_audience()
+        && link.status(now) == ShareStatus::Active
 }
 
 /// The preview card of `link`: its title and a plain-text summary of its first

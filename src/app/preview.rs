@@ -92,6 +92,7 @@ pub async fn preview(state: &AppState, owner: &Owner, request: LinkRequest) -> R
         mask_secrets: link.redaction.secrets,
         redaction: link.redaction.beyond_secrets(),
         snapshot_seq: link.snapshot_seq,
+        audience: link.audience.column(),
         revoked_at: None,
         created_at: now,
         updated_at: now,

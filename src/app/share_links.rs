@@ -6,6 +6,7 @@ use super::access::owned_task;
 use super::error::{Error, Result};
 use super::policy::{self, LinkTerms};
 use super::AppState;
+use crate::domain::audience::Audience;
 use crate::domain::ids::{CommentId, ShareLinkId, TaskId};
 use crate::domain::page::Cursor;
 use crate::domain::redaction::Redaction;
@@ -17,7 +18,7 @@ use crate::domain::text::bounded;
 use crate::domain::time::Timestamp;
 use crate::storage::{
     Analytics, CommentRecord, LinkChange, LinkPage, NewShareLink, Owner, ShareLinkPatch, ShareLinkRecord,
-    TaskRecord, DIMENSIONS,
+    TaskRecord, DIMENSIONS, VIEWER_DIMENSION,
 };
 
 /// A link to create.
@@ -42,14 +43,15 @@ pub struct LinkRequest {
     pub redaction: Redaction,
     /// Show the task as it is now, never what it gains later.
     pub snapshot: bool,
+    /// Who may open the link; checked on creation.
+    pub audience: Audience,
 }
 
 impl LinkRequest {
-    /// Whether the link restricts who may open it to an audience (email addresses
-    /// or domains). A link is open to anyone holding it, so this is false, and a
-    /// policy that requires an audience refuses it.
+    /// Whether the link restricts who may open it to an audience (e-mail addresses
+    /// or domains), as a policy with `require_audience` needs.
     pub fn restricted_audience(&self) -> bool {
-        false
+        self.audience.is_restricted()
     }
 }
 
@@ -70,6 +72,8 @@ pub struct LinkChanges {
     pub notify_on_view: Option<bool>,
     /// Only the parts of the redaction given change.
     pub redaction: RedactionChanges,
+    /// A new audience, replacing the link's.
+    pub audience: Option<Audience>,
 }
 
 /// Changes to what a link hides; `None` leaves a part as it is.
@@ -103,12 +107,10 @@ pub fn checked_redaction(redaction: Redaction) -> Result<Redaction> {
     redaction.check("redact.patterns").map_err(|err| Error::invalid(&err.field, err.message))
 }
 
-impl LinkChanges {
-    /// Whether the link, once changed, restricts who may open it to an audience;
-    /// links are open to anyone holding them, so this is false.
-    pub fn restricted_audience(&self) -> bool {
-        false
-    }
+/// `audience` with its entries checked and normalised; errors name
+/// `audience.emails[i]` or `audience.domains[i]`.
+pub fn checked_audience(audience: Audience) -> Result<Audience> {
+    audience.checked("audience").map_err(|err| Error::invalid(&err.field, err.message))
 }
 
 /// Where a link is reached.
@@ -167,6 +169,7 @@ pub struct CheckedLink {
     pub redaction: Redaction,
     /// For a snapshot link, the task's last event now.
     pub snapshot_seq: Option<i64>,
+    pub audience: Audience,
 }
 
 /// Checks `request` as creating a link does at `now`, answering the same errors.
@@ -189,6 +192,7 @@ pub async fn checked(
     let max_views = request.max_views.map(|m| check_max_views("max_views", m)).transpose()?;
     let restricted_audience = request.restricted_audience();
     let redaction = checked_redaction(request.redaction)?;
+    let audience = checked_audience(request.audience)?;
     let sharing_policy = policy::get(state, owner).await?;
     let expires_at = match request.expires_at {
         Some(at) => checked_expiry(at, now)?,
@@ -212,6 +216,7 @@ pub async fn checked(
         permissions: request.permissions,
         notify_on_view: request.notify_on_view,
         redaction,
+        audience,
     })
 }
 
@@ -245,6 +250,7 @@ pub async fn create(state: &AppState, owner: &Owner, request: LinkRequest) -> Re
             mask_secrets: redaction.secrets,
             redaction: redaction.beyond_secrets(),
             snapshot_seq: link.snapshot_seq,
+            audience: link.audience.column(),
         };
         if let Some(record) = state.store().insert_share_link(link).await? {
             state.signals().webhooks_changed();
@@ -292,7 +298,6 @@ pub async fn update(
     changes: LinkChanges,
 ) -> Result<ShareLinkRecord> {
     let now = Timestamp::now();
-    let restricted_audience = changes.restricted_audience();
     let title = checked_title(changes.title.as_deref())?;
     let description = changes.description.map(|d| checked_description(d.as_deref())).transpose()?;
     let expires_at = changes.expires_at.map(|at| checked_expiry(at, now)).transpose()?;
@@ -306,6 +311,7 @@ pub async fn update(
         Some(None) => Some(None),
         None => None,
     };
+    let audience = changes.audience.map(checked_audience).transpose()?;
     // Refuse early (and without hashing) when the link is not the owner's.
     let current = get(state, owner, share_link_id).await?;
     let redaction = if changes.redaction.is_empty() {
@@ -315,6 +321,8 @@ pub async fn update(
     };
     // The link as it will be must meet the owner's policy (a revoked link is
     // refused as such below).
+    let restricted_audience =
+        audience.as_ref().map_or_else(|| current.audience().is_restricted(), Audience::is_restricted);
     if current.revoked_at.is_none() {
         let terms = LinkTerms {
             expires_at: expires_at.unwrap_or(current.expires_at),
@@ -341,6 +349,7 @@ pub async fn update(
         notify_on_view: changes.notify_on_view,
         mask_secrets: redaction.as_ref().map(|r| r.secrets),
         redaction: redaction.map(|r| r.beyond_secrets()),
+        audience: audience.map(|a| a.column()),
     };
     match state.db().update_share_link(&owner.owner_id, share_link_id, &patch).await? {
         LinkChange::Done(link) => Ok(*link),
@@ -449,6 +458,8 @@ pub struct LinkAnalytics {
     pub operating_systems: Vec<ValueViews>,
     /// `desktop`, `mobile`, `bot` or `other`.
     pub devices: Vec<ValueViews>,
+    /// The addresses viewers proved, for a link with an audience.
+    pub viewers: Vec<ValueViews>,
 }
 
 /// Who looked at `link` (one of the asking owner's).
@@ -475,6 +486,7 @@ pub async fn analytics(state: &AppState, link: &ShareLinkRecord) -> Result<LinkA
         browsers: of(browser),
         operating_systems: of(os),
         devices: of(device),
+        viewers: of(VIEWER_DIMENSION),
     })
 }
 

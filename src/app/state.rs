@@ -80,6 +80,10 @@ pub struct Limits {
     pub misses: WindowLimiter,
     /// Clients' comments.
     pub comments: WindowLimiter,
+    /// Clients' requests for verification codes.
+    pub verification_requests: WindowLimiter,
+    /// Clients' wrong verification codes.
+    pub wrong_codes: WindowLimiter,
     /// Places for clients' open event streams.
     pub streams: Arc<StreamSlots>,
     /// Places for password hashing.
@@ -168,6 +172,14 @@ impl AppState {
             comments: WindowLimiter::new(
                 super::comments::COMMENTS_PER_CLIENT,
                 super::comments::CLIENT_WINDOW,
+            ),
+            verification_requests: WindowLimiter::new(
+                super::audiences::REQUESTS_PER_CLIENT,
+                super::audiences::CLIENT_WINDOW,
+            ),
+            wrong_codes: WindowLimiter::new(
+                super::audiences::WRONG_CODES_PER_CLIENT,
+                super::audiences::CLIENT_WINDOW,
             ),
             streams: StreamSlots::new(settings.max_streams_per_client),
             passwords: BlockingWork::passwords(),

@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod api_key;
+pub mod audience;
 pub mod ids;
 pub mod page;
 pub mod policy;

@@ -274,6 +274,39 @@ impl LinkKeys {
         valid.then(|| (view_id.to_owned(), Timestamp(expires_ms)))
     }
 
+    /// What is stored of a verification code mailed to `email` for a link: keyed by
+    /// the link key, so six digits can't be recovered from the database alone.
+    pub fn verification_code_hash(&self, share_link_id: &str, email: &str, code: &str) -> String {
+        hex::encode(self.mac(&[b"verification", share_link_id.as_bytes(), email.as_bytes(), code.as_bytes()]))
+    }
+
+    /// What identifies an address in a link's stored verifications (the address
+    /// itself is not stored there).
+    pub fn address_hash(&self, share_link_id: &str, email: &str) -> String {
+        hex::encode(&self.mac(&[b"address", share_link_id.as_bytes(), email.as_bytes()])[..16])
+    }
+
+    /// A viewer token: proof that its holder showed, by a mailed code, that they
+    /// read `email`, for this link only, until `expires_at`.
+    pub fn viewer_token(&self, share_link_id: &str, email: &str, expires_at: Timestamp) -> String {
+        let expiry = expires_at.millis().to_string();
+        let mac = self.mac(&[b"viewer", share_link_id.as_bytes(), email.as_bytes(), expiry.as_bytes()]);
+        format!("{expiry}.{}.{}", URL_SAFE_NO_PAD.encode(email), URL_SAFE_NO_PAD.encode(&mac[..16]))
+    }
+
+    /// The address a valid, unexpired viewer token of this link proves; `None`
+    /// for anything else (another link's token, an expired or altered one).
+    pub fn verified_email(&self, share_link_id: &str, token: &str, now: Timestamp) -> Option<String> {
+        let mut parts = token.splitn(3, '.');
+        let (expiry, email, sig) = (parts.next()?, parts.next()?, parts.next()?);
+        let expires_ms = expiry.parse::<i64>().ok()?;
+        let email = String::from_utf8(URL_SAFE_NO_PAD.decode(email).ok()?).ok()?;
+        let sig = URL_SAFE_NO_PAD.decode(sig).ok()?;
+        let mac = self.mac(&[b"viewer", share_link_id.as_bytes(), email.as_bytes(), expiry.as_bytes()]);
+        let valid = sig.len() == 16 && bool::from(mac[..16].ct_eq(&sig)) && now.millis() < expires_ms;
+        valid.then_some(email)
+    }
+
     /// The anti-forgery token of the browser session `session_id` (console or
     /// viewer): forms of that session carry it, and a post without it is refused.
     /// Another site can't read it, so it can't forge a form the session would accept.
@@ -300,6 +333,29 @@ impl LinkKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn viewer_tokens_prove_one_address_for_one_link_until_they_expire() {
+        let keys = LinkKeys::new([7; 32]);
+        let now = Timestamp(1_000_000);
+        let token = keys.viewer_token("share_a", "ana@example.com", Timestamp(2_000_000));
+        assert_eq!(keys.verified_email("share_a", &token, now).as_deref(), Some("ana@example.com"));
+        assert_eq!(keys.verified_email("share_b", &token, now), None, "another link");
+        assert_eq!(keys.verified_email("share_a", &token, Timestamp(2_000_000)), None, "expired");
+        assert_eq!(LinkKeys::new([8; 32]).verified_email("share_a", &token, now), None, "another key");
+        let forged = token.replacen(
+            &URL_SAFE_NO_PAD.encode("ana@example.com"),
+            &URL_SAFE_NO_PAD.encode("bo@example.com"),
+            1,
+        );
+        assert_eq!(keys.verified_email("share_a", &forged, now), None, "another address");
+        let later = token.replacen("2000000", "9000000", 1);
+        assert_eq!(keys.verified_email("share_a", &later, now), None, "another expiry");
+        assert_ne!(
+            keys.verification_code_hash("share_a", "ana@example.com", "123456"),
+            keys.verification_code_hash("share_b", "ana@example.com", "123456")
+        );
+    }
 
     #[test]
     fn passwords_are_8_to_32_characters() {

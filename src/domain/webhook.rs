@@ -223,6 +223,8 @@ pub enum WebhookEvent {
         task_id: TaskId,
         timestamp: Timestamp,
         viewer: LinkViewer,
+        /// The address the viewer proved, for a link with an audience; null otherwise.
+        viewer_email: Option<String>,
         /// The link's views, this one included.
         view_count: i64,
         max_views: Option<i64>,
@@ -412,6 +414,7 @@ mod tests {
                     country: None,
                     city: None,
                 },
+                viewer_email: None,
                 view_count: 1,
                 max_views: None,
             },
@@ -461,6 +464,7 @@ mod tests {
                 country: Some("DE".into()),
                 city: None,
             },
+            viewer_email: Some("ana@example.com".into()),
             view_count: 3,
             max_views: Some(10),
         };
@@ -471,6 +475,7 @@ mod tests {
                 "event": "share_link.viewed", "share_link_id": "share_1", "task_id": "task_1",
                 "timestamp": "1970-01-01T00:00:00.000Z", "view_count": 3, "max_views": 10,
                 "viewer": {"ip_address": "203.0.113.5", "user_agent": "Mozilla/5.0", "country": "DE", "city": null},
+                "viewer_email": "ana@example.com",
             })
         );
     }

@@ -46,8 +46,8 @@ pub use pull_requests::{NewPullRequest, PullRequestRecord};
 pub use repositories::RepositoryGrant;
 pub use share_links::{
     ActivityPage, ActivityRecord, Analytics, Attempt, AttemptLimits, CountedView, LinkChange, LinkPage,
-    NewActivity, NewShareLink, NewView, PendingViewMail, ShareLinkPatch, ShareLinkRecord, TaskFacts,
-    DIMENSIONS,
+    MailBounds, NewActivity, NewShareLink, NewVerification, NewView, PendingViewMail, ShareLinkPatch,
+    ShareLinkRecord, TaskFacts, DIMENSIONS, VIEWER_DIMENSION,
 };
 pub use task_shares::{NewTaskShare, NewViewerSession, TaskShareRecord, ViewerSession};
 pub use tasks::{NewTask, TaskFilter, TaskPage, TaskPatch, TaskRecord, UpdateOutcome};

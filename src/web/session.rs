@@ -65,6 +65,17 @@ pub fn cookie(
         .build()
 }
 
+/// A cookie for this service that lasts as long as the browser session: `HttpOnly`,
+/// `SameSite=Lax`, `Secure` over HTTPS, no expiry.
+pub fn session_cookie(state: &AppState, name: &'static str, value: String, path: String) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path(path)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.urls().is_https())
+        .build()
+}
+
 /// A cookie that removes `name` at `path`.
 pub fn removal(state: &AppState, name: &'static str, path: String) -> Cookie<'static> {
     let mut gone = cookie(state, name, String::new(), path, Duration::ZERO);

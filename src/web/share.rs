@@ -23,12 +23,12 @@ use utoipa::ToSchema;
 use super::error::{bad_path, failure, GonePage};
 use super::page::{page, see_other};
 use super::render::FileLine;
-use super::session::cookie;
+use super::session::{check_form_token, cookie, form_token, session_cookie, PostedForm};
 use super::{format, markdown, qr};
 use crate::app::opening::{
     self, following_changes, Gate, Presented, Preview, PreviewCard, SharedView, Visitor, GRANT_LIFETIME_MS,
 };
-use crate::app::{self, AppState};
+use crate::app::{self, audiences, AppState};
 use crate::http::ClientIp;
 use crate::storage::ShareLinkRecord;
 use crate::telemetry::ViewedLink;
@@ -41,6 +41,9 @@ const GRANT_COOKIE: &str = "agentshare_grant";
 /// the browser keeps cookies, so a reveal can answer with a redirect to the page
 /// (reloadable) instead of the page itself (which would post again on reload).
 const PROBE_COOKIE: &str = "agentshare_probe";
+/// Cookie holding the viewer token of a link with an audience: proof of the
+/// browser's verified address, for the link's path and the browser session.
+const AUDIENCE_COOKIE: &str = "agentshare_audience";
 
 /// Form fields a browser posts to `/s/{token}`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -70,11 +73,12 @@ pub(super) fn token(path: Result<Path<String>, PathRejection>) -> Result<String,
 }
 
 /// What a request tells about its viewer.
-fn visitor(client: IpAddr, headers: &HeaderMap) -> Visitor<'_> {
+fn visitor<'a>(client: IpAddr, headers: &'a HeaderMap, jar: &'a CookieJar) -> Visitor<'a> {
     Visitor {
         client,
         user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
         referer: headers.get(header::REFERER).and_then(|v| v.to_str().ok()),
+        viewer_token: jar.get(AUDIENCE_COOKIE).map(|c| c.value()),
     }
 }
 
@@ -91,7 +95,7 @@ pub async fn open_link(
         Ok(token) => token,
         Err(bad) => return bad.into_response(),
     };
-    let visitor = visitor(client, &headers);
+    let visitor = visitor(client, &headers, &jar);
     if visitor.is_link_previewer() {
         return preview(&state, &token, client).await;
     }
@@ -126,6 +130,9 @@ async fn open_once(state: &AppState, token: &str, visitor: Visitor<'_>, jar: Coo
         Ok(Presented::Gone) => return Some(page(StatusCode::NOT_FOUND, &GonePage)),
         Err(err) => return Some(failure(err)),
     };
+    if audiences::verified_email(state, &link, visitor.viewer_token).is_err() {
+        return Some(email_page(state, token, jar, None, StatusCode::OK));
+    }
     match opening::gate(state, &link, visitor) {
         Some(Gate::Password) => {
             return Some(with_probe(state, token, jar, page(StatusCode::OK, &PasswordPage::of(&link, None))));
@@ -173,7 +180,7 @@ pub async fn submit(
     let form = form.map_or(RevealForm { password: None }, |Form(form)| form);
     let redirect = jar.get(PROBE_COOKIE).is_some();
     let password = form.password.as_deref();
-    let visitor = visitor(client, &headers);
+    let visitor = visitor(client, &headers, &jar);
     let answer =
         following_changes(|| submit_once(&state, &token, visitor, password, jar.clone(), redirect)).await;
     answer.unwrap_or_else(|| failure(app::Error::ShareUnavailable))
@@ -193,6 +200,9 @@ async fn submit_once(
         Ok(_) => return Some(page(StatusCode::NOT_FOUND, &GonePage)),
         Err(err) => return Some(failure(err)),
     };
+    if audiences::verified_email(state, &link, visitor.viewer_token).is_err() {
+        return Some(email_page(state, token, jar, None, StatusCode::UNAUTHORIZED));
+    }
     let asked_again = |error: String| PasswordPage::of(&link, Some(error));
     match opening::check_password(state, &link, password, visitor).await {
         Ok(()) => {}
@@ -371,4 +381,128 @@ struct RevealPage<'a> {
 #[template(path = "preview.html")]
 struct PreviewPage<'a> {
     card: &'a PreviewCard,
+}
+
+/// Form fields the verification pages post.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct VerificationForm {
+    /// The address to prove.
+    email: Option<String>,
+    /// The code mailed to it (confirming only).
+    code: Option<String>,
+    /// The form's anti-forgery token.
+    csrf: Option<String>,
+}
+
+/// The page asking for the viewer's address, for a link with an audience.
+fn email_page(
+    state: &AppState,
+    token: &str,
+    jar: CookieJar,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let path = link_path(state, token);
+    let (jar, csrf) = form_token(state, jar, &path);
+    let action = format!("{path}/verification");
+    (jar, page(status, &VerifyEmailPage { action: &action, csrf: &csrf, error })).into_response()
+}
+
+/// The page asking for the code mailed to `email`.
+fn code_page(
+    state: &AppState,
+    token: &str,
+    jar: CookieJar,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    let path = link_path(state, token);
+    let (jar, csrf) = form_token(state, jar, &path);
+    let action = format!("{path}/verification/confirm");
+    (jar, page(status, &VerifyCodePage { action: &action, csrf: &csrf, email, error, restart: &path }))
+        .into_response()
+}
+
+/// Asks for a code from the address page (documented with the JSON post in the
+/// service's router): the code page, whether or not the address may open the link.
+pub async fn request_verification(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+    jar: CookieJar,
+    PostedForm(form): PostedForm<VerificationForm>,
+) -> Response {
+    let token = match token(path) {
+        Ok(token) => token,
+        Err(bad) => return bad.into_response(),
+    };
+    if let Err(forged) = check_form_token(&jar, &headers, form.csrf.as_deref()) {
+        return forged.into_response();
+    }
+    let email = form.email.unwrap_or_default().trim().to_lowercase();
+    match audiences::request_code(&state, &token, client, &email).await {
+        Ok(()) => code_page(&state, &token, jar, &email, None, StatusCode::OK),
+        Err(app::Error::Invalid(_)) => {
+            email_page(&state, &token, jar, Some("Enter a valid e-mail address."), StatusCode::BAD_REQUEST)
+        }
+        Err(app::Error::ShareUnavailable) => page(StatusCode::NOT_FOUND, &GonePage),
+        Err(err) => failure(err),
+    }
+}
+
+/// Confirms the code from the code page (documented with the JSON post in the
+/// service's router): a right code keeps the viewer token in a session cookie and
+/// goes back to the link's page.
+pub async fn confirm_verification(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    ClientIp(client): ClientIp,
+    headers: HeaderMap,
+    jar: CookieJar,
+    PostedForm(form): PostedForm<VerificationForm>,
+) -> Response {
+    let token = match token(path) {
+        Ok(token) => token,
+        Err(bad) => return bad.into_response(),
+    };
+    if let Err(forged) = check_form_token(&jar, &headers, form.csrf.as_deref()) {
+        return forged.into_response();
+    }
+    let email = form.email.unwrap_or_default().trim().to_lowercase();
+    let code = form.code.unwrap_or_default();
+    match audiences::confirm(&state, &token, client, &email, &code).await {
+        Ok(viewer_token) => {
+            let path = link_path(&state, &token);
+            let jar = jar.add(session_cookie(&state, AUDIENCE_COOKIE, viewer_token, path.clone()));
+            (jar, see_other(&path)).into_response()
+        }
+        Err(app::Error::VerificationFailed | app::Error::Invalid(_)) => {
+            let error = "That code is not correct or no longer works. Ask for a new code if you need one.";
+            code_page(&state, &token, jar, &email, Some(error), StatusCode::UNAUTHORIZED)
+        }
+        Err(app::Error::ShareUnavailable) => page(StatusCode::NOT_FOUND, &GonePage),
+        Err(err) => failure(err),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "verify_email.html")]
+struct VerifyEmailPage<'a> {
+    action: &'a str,
+    csrf: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "verify_code.html")]
+struct VerifyCodePage<'a> {
+    action: &'a str,
+    csrf: &'a str,
+    /// As the viewer typed it: escaped like everything else.
+    email: &'a str,
+    error: Option<&'a str>,
+    /// The link's page, to start over.
+    restart: &'a str,
 }

@@ -5,6 +5,7 @@ mod common;
 
 mod activity;
 mod artifacts;
+mod audiences;
 mod auth;
 mod cli;
 mod client;

@@ -241,7 +241,7 @@ async fn a_required_audience_refuses_links_open_to_anyone(app: TestApp) {
     let open_id = open["share_link_id"].as_str().unwrap();
     put_policy(&app, &app.key, json!({"require_audience": true})).await;
 
-    // Links are open to anyone holding them, so none can be made or changed.
+    // Links open to anyone can be neither made nor changed.
     let (status, body) = app
         .post(
             "/v1/share-links",
@@ -255,6 +255,20 @@ async fn a_required_audience_refuses_links_open_to_anyone(app: TestApp) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_invalid(&body, "audience");
     assert_eq!(link(&app, open_id).await, open);
+
+    // An audience meets it, on a new link and on a change that gives the old one an
+    // audience; opening a restricted link to anyone again is refused.
+    let team = json!({"type": "domains", "domains": ["example.com"]});
+    let restricted = app.share(&task, json!({"audience": team, "expires_at": in_days(1)})).await;
+    assert_eq!(restricted["audience"], team);
+    let (status, body) = app
+        .patch(&format!("/v1/share-links/{open_id}"), json!({"audience": team, "expires_at": in_days(1)}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) =
+        app.patch(&format!("/v1/share-links/{open_id}"), json!({"audience": {"type": "anyone"}})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_invalid(&body, "audience");
 
     put_policy(&app, &app.key, json!({"require_audience": false})).await;
     app.share(&task, json!({})).await;

@@ -505,6 +505,7 @@ async fn a_taken_short_code_is_refused_as_a_value_and_stores_nothing(app: TestAp
         mask_secrets: true,
         redaction: None,
         snapshot_seq: None,
+        audience: None,
     };
     assert!(app.store.insert_share_link(&link).await.expect("a duplicate is not an error").is_none());
     assert_eq!(

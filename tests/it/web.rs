@@ -29,26 +29,26 @@ backend_tests!(
 );
 
 /// A browser: keeps cookies (as the server scoped them), follows nothing by itself.
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::Client,
     /// Cookie name → (value, path, attributes as sent).
-    cookies: HashMap<String, (String, String, String)>,
+    pub(crate) cookies: HashMap<String, (String, String, String)>,
 }
 
 /// A page as the browser got it.
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers.get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or_default()
     }
 
     /// The value of the hidden `csrf` field of the page's forms.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         hidden(&self.body, "csrf").unwrap_or_else(|| panic!("no csrf field: {}", self.body))
     }
 }
@@ -61,7 +61,7 @@ fn hidden(html: &str, name: &str) -> Option<String> {
 }
 
 impl Browser {
-    fn new() -> Browser {
+    pub(crate) fn new() -> Browser {
         let client = crate::common::http().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Browser { client, cookies: HashMap::new() }
     }
@@ -103,12 +103,12 @@ impl Browser {
         Page { status, headers, body: crate::common::read_text(response).await }
     }
 
-    async fn get(&mut self, app: &TestApp, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, app: &TestApp, path: &str) -> Page {
         let request = self.client.get(app.url(path));
         self.send(request, path.split('?').next().unwrap()).await
     }
 
-    async fn post(&mut self, app: &TestApp, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, app: &TestApp, path: &str, form: &[(&str, &str)]) -> Page {
         let request = self.client.post(app.url(path)).form(form);
         self.send(request, path).await
     }

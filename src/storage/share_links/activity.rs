@@ -55,7 +55,7 @@ const INSERT: &str = "INSERT INTO share_link_activity \
 const PAGE: &str = "SELECT id, kind, at, client_prefix, user_agent, email, file, comment_id FROM ( \
        SELECT * FROM ( \
          SELECT view_id AS id, 'revealed' AS kind, viewed_at AS at, client_prefix, user_agent, \
-                CAST(NULL AS TEXT) AS email, CAST(NULL AS TEXT) AS file, CAST(NULL AS TEXT) AS comment_id \
+                viewer_email AS email, CAST(NULL AS TEXT) AS file, CAST(NULL AS TEXT) AS comment_id \
          FROM share_link_views \
          WHERE share_link_id = $1 AND (viewed_at < $2 OR (viewed_at = $2 AND view_id < $3)) \
          ORDER BY viewed_at DESC, view_id DESC LIMIT $4) AS views \

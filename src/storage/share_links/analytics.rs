@@ -22,6 +22,8 @@ pub struct Analytics {
 
 /// Dimensions of the analytics breakdown.
 pub const DIMENSIONS: [&str; 5] = ["country", "referrer", "browser", "os", "device"];
+/// The dimension of the addresses viewers proved (links with an audience only).
+pub const VIEWER_DIMENSION: &str = "viewer";
 /// Values kept per dimension in an analytics answer.
 pub const TOP_VALUES: i64 = 20;
 

@@ -7,19 +7,22 @@ mod activity;
 mod analytics;
 mod attempts;
 mod notices;
+mod verifications;
 
 use std::sync::LazyLock;
 
 pub use activity::{ActivityPage, ActivityRecord, NewActivity};
 pub(crate) use analytics::day_of;
-pub use analytics::{Analytics, DIMENSIONS};
+pub use analytics::{Analytics, DIMENSIONS, VIEWER_DIMENSION};
 pub use attempts::{Attempt, AttemptLimits};
 pub use notices::PendingViewMail;
+pub use verifications::{MailBounds, NewVerification};
 
 use super::dialect::{dispatch, dispatch_tx, Tx};
 use super::outbox::{self, OutboxEvent};
 use super::sql::{Statements, Value};
 use super::{next_page, Db};
+use crate::domain::audience::Audience;
 use crate::domain::ids::{OwnerId, ShareLinkId, TaskId, ViewId};
 use crate::domain::page::Cursor;
 use crate::domain::redaction::Redaction;
@@ -32,13 +35,13 @@ use crate::domain::webhook::{LinkFacts, WebhookEvent};
 const LINK_COLUMNS: &str = "share_link_id, task_id, owner_id, title, description, password_hash, \
      expires_at, max_views, view_count, unique_views, first_viewed_at, last_viewed_at, \
      allow_download, allow_comments, show_metadata, notify_on_view, mask_secrets, redaction, snapshot_seq, \
-     revoked_at, created_at, updated_at, version";
+     audience, revoked_at, created_at, updated_at, version";
 
 /// The columns a new link is stored with, in the order of [`NewShareLink::values`].
 const NEW_LINK_COLUMNS: &str = "share_link_id, task_id, owner_id, token_hash, short_code_hash, title, \
      description, password_hash, expires_at, max_views, allow_download, allow_comments, show_metadata, \
-     notify_on_view, mask_secrets, redaction, snapshot_seq, view_count, unique_views, version, created_at, \
-     updated_at";
+     notify_on_view, mask_secrets, redaction, snapshot_seq, audience, view_count, unique_views, version, \
+     created_at, updated_at";
 
 /// Stores a new link; stores nothing when its id, token or short code is taken.
 static INSERT_LINK: LazyLock<String> = LazyLock::new(|| {
@@ -76,6 +79,8 @@ pub struct ShareLinkRecord {
     /// For a snapshot link, the task's last event when the link was made: later
     /// events, and files added after `created_at`, never show through it.
     pub snapshot_seq: Option<i64>,
+    /// Who may open the link (see [`Audience::stored`]); `None` for anyone.
+    pub audience: Option<String>,
     pub revoked_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -100,6 +105,16 @@ impl ShareLinkRecord {
     /// What the link hides from viewers.
     pub fn redaction(&self) -> Redaction {
         Redaction::stored(self.mask_secrets, self.redaction.as_deref())
+    }
+
+    /// Who may open the link.
+    pub fn audience(&self) -> Audience {
+        Audience::stored(self.audience.as_deref())
+    }
+
+    /// Whether only the link's audience may open it (cheaper than reading it).
+    pub fn has_audience(&self) -> bool {
+        self.audience.is_some()
     }
 
     /// Not revoked and not past its time (its views may be used up).
@@ -129,11 +144,13 @@ pub struct NewShareLink {
     pub redaction: Option<String>,
     /// For a snapshot link, the task's last event now.
     pub snapshot_seq: Option<i64>,
+    /// Who may open the link ([`Audience::column`]).
+    pub audience: Option<String>,
 }
 
 impl NewShareLink {
     /// The values of [`NEW_LINK_COLUMNS`] for this link, stored at `now`.
-    fn values(&self, now: &Timestamp) -> [Value<'_>; 22] {
+    fn values(&self, now: &Timestamp) -> [Value<'_>; 23] {
         [
             Value::Text(self.share_link_id.as_str()),
             Value::Text(self.task_id.as_str()),
@@ -152,6 +169,7 @@ impl NewShareLink {
             Value::Bool(self.mask_secrets),
             self.redaction.as_deref().into(),
             self.snapshot_seq.into(),
+            self.audience.as_deref().into(),
             Value::Int(0),
             Value::Int(0),
             Value::Int(0),
@@ -182,6 +200,7 @@ impl NewShareLink {
             mask_secrets: self.mask_secrets,
             redaction: self.redaction.clone(),
             snapshot_seq: self.snapshot_seq,
+            audience: self.audience.clone(),
             revoked_at: None,
             created_at: now,
             updated_at: now,
@@ -225,6 +244,8 @@ pub struct ShareLinkPatch {
     pub mask_secrets: Option<bool>,
     /// `Some(None)` hides nothing beyond secrets.
     pub redaction: Option<Option<String>>,
+    /// `Some(None)` lets anyone holding the URL open the link.
+    pub audience: Option<Option<String>>,
 }
 
 /// What became of a change to a link.
@@ -257,6 +278,8 @@ pub struct NewView {
     pub browser: String,
     pub os: String,
     pub device: String,
+    /// The address the viewer proved, for a link with an audience.
+    pub viewer_email: Option<String>,
 }
 
 /// A view that was counted.
@@ -448,6 +471,7 @@ impl Db {
                  notify_on_view = COALESCE($14, notify_on_view), \
                  mask_secrets = COALESCE($16, mask_secrets), \
                  redaction = CASE WHEN $17 THEN $18 ELSE redaction END, \
+                 audience = CASE WHEN $19 THEN $20 ELSE audience END, \
                  expiry_notified_at = CASE WHEN $6 IS NOT NULL OR $12 THEN NULL ELSE expiry_notified_at END, \
                  updated_at = $15, version = version + 1 \
              WHERE share_link_id = $1 AND owner_id = $2 AND revoked_at IS NULL RETURNING {LINK_COLUMNS}"
@@ -472,6 +496,8 @@ impl Db {
                 .bind(patch.mask_secrets)
                 .bind(patch.redaction.is_some())
                 .bind(patch.redaction.clone().flatten())
+                .bind(patch.audience.is_some())
+                .bind(patch.audience.clone().flatten())
                 .fetch_optional(pool)
                 .await
         })?;

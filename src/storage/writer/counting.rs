@@ -17,15 +17,15 @@ use crate::domain::time::Timestamp;
 use crate::domain::webhook::{LinkFacts, LinkViewer, WebhookEvent};
 use crate::storage::dialect::{dispatch_tx, Tx};
 use crate::storage::outbox::{self, OutboxEvent};
-use crate::storage::share_links::{day_of, CountedView, TaskFacts, DIMENSIONS};
+use crate::storage::share_links::{day_of, CountedView, TaskFacts, DIMENSIONS, VIEWER_DIMENSION};
 use crate::storage::sql::{Column, Rows, Statements, Value};
 
 const VIEW_ROW: &str =
     "INSERT INTO share_link_views (view_id, share_link_id, viewed_at, client_prefix, country, \
-     city, user_agent, referrer_host)";
-const VIEW_COLUMNS: [Column; 8] = {
+     city, user_agent, referrer_host, viewer_email)";
+const VIEW_COLUMNS: [Column; 9] = {
     use Column::{Int, Text};
-    [Text, Text, Int, Text, Text, Text, Text, Text]
+    [Text, Text, Int, Text, Text, Text, Text, Text, Text]
 };
 const VISITOR_ROW: &str = "INSERT INTO share_link_visitors (share_link_id, visitor_hash, first_seen_at)";
 const VISITOR_COLUMNS: [Column; 3] = [Column::Text, Column::Text, Column::Int];
@@ -175,6 +175,7 @@ pub(super) async fn count_batch<C: Counting>(
             view.city.as_deref().into(),
             view.user_agent.as_deref().into(),
             view.referrer_host.as_deref().into(),
+            view.viewer_email.as_deref().into(),
         ]);
     }
     tx.insert(Rows { head: VIEW_ROW, columns: &VIEW_COLUMNS, values: &values, tail: "" }).await?;
@@ -191,6 +192,11 @@ pub(super) async fn count_batch<C: Counting>(
         ];
         for (dimension, value) in DIMENSIONS.iter().zip(values) {
             *breakdown.entry((views[i].link.share_link_id.as_str(), *dimension, value)).or_default() += 1;
+        }
+        // Only views of a link with an audience carry a verified address.
+        if let Some(email) = view.viewer_email.as_deref() {
+            *breakdown.entry((views[i].link.share_link_id.as_str(), VIEWER_DIMENSION, email)).or_default() +=
+                1;
         }
     }
     let mut values = Vec::with_capacity(BREAKDOWN_COLUMNS.len() * breakdown.len());
@@ -243,6 +249,7 @@ pub(super) async fn count_batch<C: Counting>(
                         country: view.country.clone(),
                         city: view.city.clone(),
                     },
+                    viewer_email: view.viewer_email.clone(),
                     view_count: batch.before + n as i64 + 1,
                     max_views: batch.max_views,
                 };

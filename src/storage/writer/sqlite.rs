@@ -275,6 +275,7 @@ mod tests {
             mask_secrets: true,
             redaction: None,
             snapshot_seq: None,
+            audience: None,
         }
     }
 

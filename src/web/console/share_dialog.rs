@@ -12,6 +12,7 @@ use super::Console;
 use crate::app::preview;
 use crate::app::share_links::{self, LinkRequest};
 use crate::app::{self, AppState};
+use crate::domain::audience::Audience;
 use crate::domain::ids::TaskId;
 use crate::domain::redaction::{FindingKind, Redaction};
 use crate::domain::share::{check_max_views, Permissions, SharePassword};
@@ -42,6 +43,9 @@ pub struct ShareForm {
     notify_on_view: Option<String>,
     /// `snapshot` to show the task as it is now, never what it gains later.
     content: Option<String>,
+    /// Who may open it: e-mail addresses, or domains, one per line; empty for
+    /// anyone holding the link.
+    audience: Option<String>,
     /// `preview` to see what viewers would get, instead of creating the link.
     intent: Option<String>,
     csrf: Option<String>,
@@ -66,6 +70,7 @@ pub(super) struct ShareDialog {
     pub(super) redact_patterns: String,
     pub(super) notify_on_view: bool,
     pub(super) snapshot: bool,
+    pub(super) audience: String,
     /// The password typed, kept only while previewing.
     pub(super) password: String,
     /// What viewers would get, after Preview.
@@ -138,6 +143,7 @@ impl ShareDialog {
             redact_patterns: String::new(),
             notify_on_view: false,
             snapshot: false,
+            audience: String::new(),
             password: String::new(),
             preview: None,
         }
@@ -161,6 +167,7 @@ impl ShareDialog {
             redact_patterns: form.redact_patterns.clone().unwrap_or_default(),
             notify_on_view: form.notify_on_view.is_some(),
             snapshot: form.content.as_deref() == Some("snapshot"),
+            audience: form.audience.clone().unwrap_or_default(),
             password: String::new(),
             preview: None,
         }
@@ -236,7 +243,25 @@ fn share_request(task_id: &TaskId, form: &ShareForm) -> Result<LinkRequest, Stri
                 .collect(),
         },
         snapshot: form.content.as_deref() == Some("snapshot"),
+        audience: audience(form.audience.as_deref().unwrap_or_default())?,
     })
+}
+
+/// The audience the dialog was given: e-mail addresses, or domains (`@example.com`
+/// or `example.com`), one per line; nothing for anyone holding the link.
+fn audience(lines: &str) -> Result<Audience, String> {
+    let entries: Vec<&str> = lines.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    if entries.is_empty() {
+        return Ok(Audience::Anyone);
+    }
+    let is_address = |e: &&str| e.contains('@') && !e.starts_with('@');
+    if entries.iter().all(is_address) {
+        return Ok(Audience::Emails { emails: entries.iter().map(|e| e.to_string()).collect() });
+    }
+    if entries.iter().any(is_address) {
+        return Err("List either e-mail addresses or domains, not both.".into());
+    }
+    Ok(Audience::Domains { domains: entries.iter().map(|e| e.trim_start_matches('@').to_owned()).collect() })
 }
 
 pub async fn create_link(
@@ -364,5 +389,19 @@ mod tests {
             refused(ShareForm { password: Some("short".into()), ..ShareForm::default() }).as_deref(),
             Some("The password must be 8 to 32 characters.")
         );
+    }
+
+    #[test]
+    fn the_audience_is_addresses_or_domains() {
+        assert_eq!(audience(" \n"), Ok(Audience::Anyone));
+        assert_eq!(
+            audience("ana@example.com\n bo@example.org "),
+            Ok(Audience::Emails { emails: vec!["ana@example.com".into(), "bo@example.org".into()] })
+        );
+        assert_eq!(
+            audience("@example.com\nexample.org"),
+            Ok(Audience::Domains { domains: vec!["example.com".into(), "example.org".into()] })
+        );
+        assert!(audience("ana@example.com\n@example.org").is_err());
     }
 }
