@@ -12,6 +12,8 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod link_activity;
+pub mod link_comments;
 pub mod otlp;
 pub mod preview;
 pub mod pull_requests;
@@ -155,6 +157,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(events::routes())
         .merge(artifacts::routes())
         .merge(share_links::routes())
+        .merge(link_activity::routes())
+        .merge(link_comments::routes())
         .merge(preview::routes())
         .merge(settings::routes())
         .merge(task_shares::routes())

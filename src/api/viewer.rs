@@ -17,6 +17,7 @@ use super::extract::{parse_json, read_body, ApiPath, ApiQuery};
 use super::Envelope;
 use crate::app::audiences;
 use crate::app::comments::{self, CommentInput};
+use crate::app::downloads;
 use crate::app::opening::{self, Opened, Visitor};
 use crate::app::AppState;
 use crate::domain::ids::ArtifactId;
@@ -354,8 +355,8 @@ pub async fn download(
     query: Result<ApiQuery<DownloadQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let grant = query.ok().and_then(|ApiQuery(q)| q.grant);
-    let file =
-        opening::download(&state, &token, &artifact_id, grant.as_deref(), visitor(client, &headers)).await?;
+    let file = downloads::download(&state, &token, &artifact_id, grant.as_deref(), visitor(client, &headers))
+        .await?;
     Ok(file_response(file, closer, state.settings()))
 }
 
@@ -390,7 +391,8 @@ pub async fn download_all(
     query: Result<ApiQuery<DownloadQuery>, ApiError>,
 ) -> Result<Response, ApiError> {
     let grant = query.ok().and_then(|ApiQuery(q)| q.grant);
-    let archive = opening::download_all(&state, &token, grant.as_deref(), visitor(client, &headers)).await?;
+    let archive =
+        downloads::download_all(&state, &token, grant.as_deref(), visitor(client, &headers)).await?;
     Ok(file_response(archive, closer, state.settings()))
 }
 

@@ -15,14 +15,13 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::activity::{self, Details};
-use super::artifacts::{self, Download};
+use super::cards::{may_show_details, preview_card, PreviewCard};
 use super::error::{Error, Result};
 use super::AppState;
-use crate::domain::activity::{ActivityKind, ALL_FILES};
-use crate::domain::ids::{self, ArtifactId, CommentId, ShareLinkId, ViewId};
+use crate::domain::activity::ActivityKind;
+use crate::domain::ids::{self, CommentId, ShareLinkId, ViewId};
 use crate::domain::share::{verify_password, Permissions, ShareStatus, SHORT_CODE_LEN};
 use crate::domain::task::TaskStatus;
-use crate::domain::text::plain_summary;
 use crate::domain::time::Timestamp;
 use crate::domain::viewer;
 use crate::storage::{
@@ -588,93 +587,6 @@ async fn open_for_previewer(state: &AppState, token: &str, client: IpAddr) -> Re
     Ok(Opened::View(Box::new(shared_view(state, &link, token, &view).await?)))
 }
 
-/// Title of a preview that names nothing.
-pub const GENERIC_PREVIEW_TITLE: &str = "A shared agent run — agentshare";
-/// Description of a preview that names nothing.
-pub const GENERIC_PREVIEW_DESCRIPTION: &str = "Open the link to see it.";
-/// Longest description of a preview, in characters.
-const PREVIEW_DESCRIPTION_CHARS: usize = 200;
-
-/// What a link preview (the card a chat or a social network unfurls from a URL)
-/// shows: plain text, to be escaped wherever it is written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreviewCard {
-    pub title: String,
-    pub description: String,
-}
-
-impl PreviewCard {
-    /// The card of a link whose preview may show nothing of it.
-    pub fn generic() -> PreviewCard {
-        PreviewCard { title: GENERIC_PREVIEW_TITLE.into(), description: GENERIC_PREVIEW_DESCRIPTION.into() }
-    }
-}
-
-/// Whether previews of `link` may show what it holds (its title and a summary of
-/// its first output): only when anyone holding the URL may open it as often as
-/// they like — an active link with no password, no view limit and no audience.
-/// Every rule that narrows who may see a link narrows this too.
-pub fn may_show_details(link: &ShareLinkRecord, now: Timestamp) -> bool {
-    link.password_hash.is_none()
-        && link.max_views.is_none()
-        && !link.has_audience()
-        && link.status(now) == ShareStatus::Active
-}
-
-/// The preview card of `link`: its title and a plain-text summary of its first
-/// output (redacted as the link redacts what viewers get) when [`may_show_details`],
-/// otherwise the card that names nothing.
-pub fn preview_card(link: &ShareLinkRecord, content: Option<&TaskContent>, now: Timestamp) -> PreviewCard {
-    if !may_show_details(link, now) {
-        return PreviewCard::generic();
-    }
-    let redactor = link.redaction().redactor();
-    // The whole output is redacted before it is cut: a cut could split what the
-    // redaction would have recognised.
-    let first = content
-        .and_then(|c| c.outputs.first())
-        .map(|o| plain_summary(&redactor.redact(o.content(link.mask_secrets)), PREVIEW_DESCRIPTION_CHARS))
-        .filter(|s| !s.is_empty());
-    let described = || {
-        link.description
-            .as_deref()
-            .map(|d| plain_summary(&redactor.redact(d), PREVIEW_DESCRIPTION_CHARS))
-            .filter(|s| !s.is_empty())
-    };
-    PreviewCard {
-        title: redactor.redact(&link.title).into_owned(),
-        description: first.or_else(described).unwrap_or_else(|| GENERIC_PREVIEW_DESCRIPTION.into()),
-    }
-}
-
-/// What a link previewer is shown of a link.
-pub enum Preview {
-    /// The link's card (the generic one unless its details may be shown).
-    Card(PreviewCard),
-    /// A short code: the link's full URL, to go to.
-    Short(String),
-    Gone,
-}
-
-/// The preview of the link `token` opens, for a link previewer or crawler: no view
-/// is spent, nothing is counted and nobody is notified.
-pub async fn preview(state: &AppState, token: &str, client: IpAddr) -> Result<Preview> {
-    let link = match lookup(state, token, client).await? {
-        Presented::Link(link) => link,
-        Presented::Short(url) => return Ok(Preview::Short(url)),
-        Presented::Gone => return Ok(Preview::Gone),
-    };
-    let now = Timestamp::now();
-    if !may_show_details(&link, now) {
-        return Ok(Preview::Card(PreviewCard::generic()));
-    }
-    let content = match state.db().task_facts(&link.task_id).await? {
-        Some(task) => Some(content_of(state, &link, &task).await?),
-        None => None,
-    };
-    Ok(Preview::Card(preview_card(&link, content.as_deref(), now)))
-}
-
 /// The view again for a browser holding `grant`, from an earlier reveal of this
 /// link: no view is spent. `None` when the grant is not one (or ran out, or the link
 /// was revoked or is past its time), and the link opens as usual.
@@ -691,120 +603,4 @@ pub async fn revisit(state: &AppState, token: &str, grant: &str) -> Option<Resul
         task,
     };
     Some(shared_view(state, &link, token, &view).await)
-}
-
-/// The link `token` opens, when `grant` proves a recent view of it and the link
-/// allows downloads. A link that reached its view limit still serves the viewers who
-/// revealed it (for the grant's hour); revocation and expiry by time stop everything.
-async fn downloadable(state: &AppState, token: &str, grant: Option<&str>) -> Result<ShareLinkRecord> {
-    let link = live_link(state, token).await?;
-    if !grant.is_some_and(|g| state.link_keys().check_grant(link.share_link_id.as_str(), g, Timestamp::now()))
-    {
-        return Err(Error::ViewRequired);
-    }
-    if !link.allow_download {
-        return Err(Error::DownloadNotAllowed);
-    }
-    Ok(link)
-}
-
-/// Runs a viewer's `work` on the link `token` opens unless `client` keeps guessing
-/// links; a token that names no link counts as a miss.
-async fn guarded<T>(
-    state: &AppState,
-    token: &str,
-    client: IpAddr,
-    work: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
-    refuse_guessers(state, client)?;
-    let result = work.await;
-    if matches!(result, Err(Error::ShareUnavailable)) {
-        missed(state, token, client).await;
-    }
-    result
-}
-
-/// A file of a shared task, for a viewer holding a grant; spends no view.
-pub async fn download(
-    state: &AppState,
-    token: &str,
-    artifact_id: &ArtifactId,
-    grant: Option<&str>,
-    visitor: Visitor<'_>,
-) -> Result<Download> {
-    guarded(state, token, visitor.client, async {
-        let link = downloadable(state, token, grant).await?;
-        let made_until = link.snapshot_seq.map(|_| link.created_at);
-        let served = artifacts::serve(state, &link.task_id, artifact_id, made_until, visitor.client).await;
-        log_download(state, &link, visitor, served.as_ref().map(|file| file.name.as_str()));
-        Ok(artifacts::redacted(served?, link.redaction().redactor()))
-    })
-    .await
-}
-
-/// Logs a download of `link` that began (with the file's name) or was refused for
-/// the client's taking too many at once.
-fn log_download(
-    state: &AppState,
-    link: &ShareLinkRecord,
-    visitor: Visitor<'_>,
-    served: Result<&str, &Error>,
-) {
-    let (kind, file) = match served {
-        Ok(name) => (ActivityKind::Downloaded, name),
-        Err(Error::TooManyDownloads { .. }) => (ActivityKind::Refused, ""),
-        Err(_) => return,
-    };
-    let details = Details { file: (!file.is_empty()).then(|| file.to_owned()), ..Details::default() };
-    activity::record(state, &link.share_link_id, kind, visitor, details);
-}
-
-/// Every file of a shared task as one zip, for a viewer holding a grant, named
-/// after the link's title and written as it is sent. Spends no view.
-pub async fn download_all(
-    state: &AppState,
-    token: &str,
-    grant: Option<&str>,
-    visitor: Visitor<'_>,
-) -> Result<Download> {
-    let client = visitor.client;
-    guarded(state, token, client, async {
-        let link = downloadable(state, token, grant).await?;
-        let archives = &state.limits().archives;
-        let slot =
-            archives.acquire(client, false).ok_or(Error::TooManyDownloads { limit: archives.per_client() });
-        log_download(state, &link, visitor, slot.as_ref().map(|_| ALL_FILES));
-        let slot = slot?;
-        let mut artifacts = state.db().list_artifacts(&link.task_id).await?;
-        if link.snapshot_seq.is_some() {
-            artifacts.retain(|a| a.created_at <= link.created_at);
-        }
-        let expected = artifacts.iter().map(|a| a.size_bytes.max(0) as u64).sum();
-        let redactor = link.redaction().redactor();
-        let name = format!("{}.zip", file_stem(&redactor.redact(&link.title)));
-        let bytes = super::archive::zip(state.db().clone(), link.task_id, artifacts, slot, redactor);
-        Ok(Download { name, content_type: "application/zip".into(), length: None, expected, bytes })
-    })
-    .await
-}
-
-/// A file name made of a title: letters, digits, `-` and `_`, at most 80 characters.
-fn file_stem(title: &str) -> String {
-    let mut stem = String::new();
-    for c in title.chars() {
-        if c.is_alphanumeric() || c == '_' {
-            stem.push(c);
-        } else if !stem.ends_with('-') && !stem.is_empty() {
-            stem.push('-');
-        }
-        if stem.chars().count() >= 80 {
-            break;
-        }
-    }
-    let stem = stem.trim_end_matches('-');
-    if stem.is_empty() {
-        "artifacts".to_owned()
-    } else {
-        stem.to_owned()
-    }
 }

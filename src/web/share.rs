@@ -25,9 +25,8 @@ use super::page::{page, see_other};
 use super::render::FileLine;
 use super::session::{check_form_token, cookie, form_token, session_cookie, PostedForm};
 use super::{format, markdown, qr};
-use crate::app::opening::{
-    self, following_changes, Gate, Presented, Preview, PreviewCard, SharedView, Visitor, GRANT_LIFETIME_MS,
-};
+use crate::app::cards::{self, Preview, PreviewCard};
+use crate::app::opening::{self, following_changes, Gate, Presented, SharedView, Visitor, GRANT_LIFETIME_MS};
 use crate::app::{self, audiences, AppState};
 use crate::http::ClientIp;
 use crate::storage::ShareLinkRecord;
@@ -114,7 +113,7 @@ pub async fn open_link(
 /// What a link previewer or crawler gets: the link's preview card on a page of its
 /// own, which shows nothing else of the link; no view is spent.
 async fn preview(state: &AppState, token: &str, client: IpAddr) -> Response {
-    match opening::preview(state, token, client).await {
+    match cards::preview(state, token, client).await {
         Ok(Preview::Card(card)) => page(StatusCode::OK, &PreviewPage { card: &card }),
         Ok(Preview::Short(url)) => Redirect::to(&url).into_response(),
         Ok(Preview::Gone) => page(StatusCode::NOT_FOUND, &GonePage),
