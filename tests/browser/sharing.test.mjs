@@ -100,6 +100,32 @@ test("the Share dialog previews what viewers will get before the link is made", 
   assert.match(shown, /Sent to \[email hidden\] from \/home\/\[user\]\/mail\./);
 });
 
+test("an owner limits a link to their team; a teammate opens it with the code mailed to them", async () => {
+  await finishedTask(env.server, { title: "Team only" });
+  const desk = await signIn(await freshContext(env.browser));
+  await desk.click("text=Team only");
+  await desk.click("[data-open='#share-dialog']");
+  await desk.fill("#s-audience", "@example.com");
+  await desk.click("#share-dialog button:has-text('Create link')");
+  await desk.waitForSelector("#created-dialog[open]");
+  const url = await desk.inputValue("#created-url");
+
+  const viewer = await (await freshContext(env.browser)).newPage();
+  await viewer.goto(url);
+  assert.equal(await viewer.textContent("h1"), "Enter your e-mail address");
+  assert.ok(!(await viewer.content()).includes("The session cookie was not renewed"), "nothing shows before the proof");
+  await viewer.fill("#email", "ana@example.com");
+  await viewer.click("button:has-text('Send me a code')");
+  await viewer.waitForSelector("#code");
+  const mail = await mailTo(env.server, "ana@example.com");
+  const code = mail.match(/is:\s+(\d{6})/)[1];
+  await viewer.fill("#code", code);
+  await viewer.click("button:has-text('Open')");
+  await viewer.waitForSelector("text=The session cookie was not renewed.");
+  await viewer.reload();
+  assert.match(await viewer.textContent(".markdown"), /The session cookie was not renewed/, "the proof lasts the session");
+});
+
 test("a one-time link is revealed once, by a deliberate click, and is gone for the next visitor", async () => {
   const task = await finishedTask(env.server, { title: "One look only" });
   const link = await shareLink(env.server, task, { max_views: 1 });
