@@ -142,11 +142,13 @@ pub async fn request_code(state: &AppState, token: &str, client: IpAddr, email: 
         return Ok(());
     }
     // The title is the owner's; nothing in the mail is the requester's but the code.
-    let subject = format!("Your code to open “{}”", link.title);
+    // As viewers see it: with the link's redaction applied.
+    let title = link.redaction().redactor().redact(&link.title).into_owned();
+    let subject = format!("Your code to open “{}”", title);
     let text = format!(
         "Your code to open “{title}” is:\n\n{code}\n\nIt works for {minutes} minutes. If you did not ask \
          for it, ignore this email: nothing is opened without the code.\n",
-        title = link.title,
+        title = title,
         minutes = CODE_LIFETIME_MS / 60_000,
     );
     let (mailer, to) = (state.mailer().clone(), email.clone());

@@ -133,12 +133,14 @@ async fn leave(
     let verify_url = format!("{}/s/{token}/comments/verify?code={code}", state.urls().public());
     // The title is the owner's; the name and comment are the commenter's and stay
     // out of the mail.
-    let subject = format!("Confirm your comment on “{}”", link.title);
+    // As viewers see it: with the link's redaction applied.
+    let title = link.redaction().redactor().redact(&link.title).into_owned();
+    let subject = format!("Confirm your comment on “{}”", title);
     let text = format!(
         "Someone left a comment on “{title}” and gave this address. If it was you, confirm the comment by \
          opening this link within {hours} hours:\n\n{verify_url}\n\n\
          Until then it is not shown. If it was not you, ignore this email: nothing is published.\n",
-        title = link.title,
+        title = title,
         hours = BOUNDS.verify_within.as_secs() / 3600,
     );
     // The viewer does not wait for the mail server; a failure is logged.

@@ -137,7 +137,8 @@ async fn open_once(state: &AppState, token: &str, visitor: Visitor<'_>, jar: Coo
             return Some(with_probe(state, token, jar, page(StatusCode::OK, &PasswordPage::of(&link, None))));
         }
         Some(Gate::Reveal { remaining }) => {
-            let interstitial = page(StatusCode::OK, &RevealPage { title: &link.title, remaining });
+            let title = shown_title(&link);
+            let interstitial = page(StatusCode::OK, &RevealPage { title: &title, remaining });
             return Some(with_probe(state, token, jar, interstitial));
         }
         None => {}
@@ -354,19 +355,24 @@ impl<'a> SharePage<'a> {
 
 #[derive(Template)]
 #[template(path = "password.html")]
-struct PasswordPage<'a> {
+struct PasswordPage {
     /// The link's title: what is being opened.
-    title: &'a str,
+    title: String,
     /// Views left, for a view-limited link (opening it spends one).
     remaining: Option<i64>,
     error: Option<String>,
 }
 
-impl<'a> PasswordPage<'a> {
-    fn of(link: &'a ShareLinkRecord, error: Option<String>) -> PasswordPage<'a> {
+impl PasswordPage {
+    fn of(link: &ShareLinkRecord, error: Option<String>) -> PasswordPage {
         let remaining = link.max_views.map(|max| (max - link.view_count).max(0));
-        PasswordPage { title: &link.title, remaining, error }
+        PasswordPage { title: shown_title(link), remaining, error }
     }
+}
+
+/// The link's title as its viewers may see it: with its redaction applied.
+fn shown_title(link: &ShareLinkRecord) -> String {
+    link.redaction().redactor().redact(&link.title).into_owned()
 }
 
 #[derive(Template)]

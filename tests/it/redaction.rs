@@ -210,6 +210,16 @@ async fn a_link_hides_what_it_says_everywhere_a_viewer_looks(app: TestApp) {
     let content = again["data"]["outputs"][0]["content"].as_str().unwrap();
     assert!(content.contains("ops@example.com") && content.contains(TOKEN), "{content}");
     assert!(content.contains("/home/[user]/agent"), "paths stay hidden: {content}");
+
+    // The card that asks for the password shows the title as viewers may see it.
+    let locked = app
+        .share(&task, json!({"title": "Report for ops@example.com", "password": "long enough", "redact": {"emails": true}}))
+        .await;
+    let card = read_text(
+        app.client.get(locked["url"].as_str().unwrap()).header("accept", "text/html").send().await.unwrap(),
+    )
+    .await;
+    assert!(card.contains("Report for [email hidden]") && !card.contains("ops@example.com"), "{card}");
 }
 
 async fn a_snapshot_link_never_shows_what_the_task_gains_later(app: TestApp) {
