@@ -120,6 +120,20 @@ pub async fn request_code(state: &AppState, token: &str, client: IpAddr, email: 
     if !audience.admits(&email) {
         return Ok(());
     }
+    // A member's code is stored and mailed after the answer, so that members and
+    // strangers are answered alike and in the same time.
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(err) = send_code(&state, &link, client, email).await {
+            tracing::warn!(share_link_id = %link.share_link_id, error = %err, "verification code not sent");
+        }
+    });
+    Ok(())
+}
+
+/// Stores a new code for `email` (a member of `link`'s audience), replacing any
+/// earlier one, and mails it, unless the address was mailed too often.
+async fn send_code(state: &AppState, link: &ShareLinkRecord, client: IpAddr, email: String) -> Result<()> {
     let keys = state.link_keys();
     let id = link.share_link_id.as_str();
     let code = verification_code();
@@ -151,12 +165,10 @@ pub async fn request_code(state: &AppState, token: &str, client: IpAddr, email: 
         title = title,
         minutes = CODE_LIFETIME_MS / 60_000,
     );
-    let (mailer, to) = (state.mailer().clone(), email.clone());
-    tokio::spawn(async move {
-        if let Err(err) = mailer.send(&to, &subject, text).await {
-            tracing::warn!(error = format!("{err:#}"), "verification mail not sent");
-        }
-    });
+    if let Err(err) = state.mailer().send(&email, &subject, text).await {
+        tracing::warn!(error = format!("{err:#}"), "verification mail not sent");
+        return Ok(());
+    }
     record(state, client, VerificationActivity::Sent { share_link_id: link.share_link_id.clone(), email });
     Ok(())
 }
