@@ -109,6 +109,8 @@ test("an owner limits a link to their team; a teammate opens it with the code ma
   await desk.click("#share-dialog button:has-text('Create link')");
   await desk.waitForSelector("#created-dialog[open]");
   const url = await desk.inputValue("#created-url");
+  await desk.click("#created-dialog a:has-text('Details')");
+  assert.match(await desk.textContent("dl.settings"), /Who may open it\s*@example\.com/, "the link's page says who may open it");
 
   const viewer = await (await freshContext(env.browser)).newPage();
   await viewer.goto(url);

@@ -16,6 +16,7 @@ use crate::app::activity::{self, Activity};
 use crate::app::share_links::{self, DailyViews, LinkAnalytics, LinkUrls, ValueViews};
 use crate::app::{self, AppState};
 use crate::domain::activity::ActivityKind;
+use crate::domain::audience::Audience;
 use crate::domain::ids::{CommentId, ShareLinkId};
 use crate::domain::page::Cursor;
 use crate::domain::share::ShareStatus;
@@ -187,6 +188,40 @@ struct LinkPage {
     more_activity: Option<String>,
     /// Whether the entries shown are not the newest.
     older_activity: bool,
+}
+
+impl LinkPage {
+    /// Who may open the link, in words.
+    fn audience(&self) -> String {
+        match self.link.audience() {
+            Audience::Anyone => "anyone holding the link".to_owned(),
+            Audience::Emails { emails } => emails.join(", "),
+            Audience::Domains { domains } => {
+                domains.iter().map(|d| format!("@{d}")).collect::<Vec<_>>().join(", ")
+            }
+        }
+    }
+
+    /// What viewers get hidden, in words.
+    fn hidden(&self) -> String {
+        let redaction = self.link.redaction();
+        let mut parts: Vec<String> = Vec::new();
+        if redaction.secrets {
+            parts.push("secrets".into());
+        }
+        if redaction.emails {
+            parts.push("e-mail addresses".into());
+        }
+        if redaction.paths {
+            parts.push("user names in paths".into());
+        }
+        parts.extend(redaction.patterns.iter().map(|p| format!("/{p}/")));
+        if parts.is_empty() {
+            "nothing: shown as written".into()
+        } else {
+            parts.join(", ")
+        }
+    }
 }
 
 fn link_path(state: &AppState, share_link_id: &ShareLinkId) -> String {
