@@ -47,8 +47,9 @@ pub struct PreviewFinding {
     pub samples: Vec<String>,
     /// Whether viewers get them hidden.
     pub redacted: bool,
-    /// For `not_scanned`: `binary` (served as it is) or `too_large` (over 8 MiB:
-    /// redacted when served, but not read for the preview).
+    /// For `not_scanned`: `binary` (served as it is) or `too_large` (over 8 MiB, or
+    /// past the 32 MiB of files one preview reads: redacted when served, but not read
+    /// for the preview).
     pub reason: Option<String>,
 }
 

@@ -17,6 +17,9 @@ use crate::storage::{ArtifactRecord, CountedView, Owner, ShareLinkRecord, TaskFa
 /// Largest text file whose content a preview reads; larger ones are reported as
 /// not scanned (they are still redacted when served).
 pub const LARGEST_SCANNED_FILE: i64 = 8 << 20;
+/// Most bytes of files one preview reads in all; files past it are reported as not
+/// scanned, so a task of many large files can't fill the memory.
+pub const SCANNED_FILES_BUDGET: i64 = 32 << 20;
 /// Most samples shown of one finding.
 const SAMPLES: usize = 3;
 
@@ -137,9 +140,10 @@ async fn findings(
     }
     let mut not_scanned = Vec::new();
     if link.allow_download {
+        let mut budget = SCANNED_FILES_BUDGET;
         for artifact in &content.artifacts {
             texts.push((Place::ArtifactName(artifact.name.clone()), artifact.name.clone()));
-            match scannable(state, artifact).await? {
+            match scannable(state, artifact, &mut budget).await? {
                 Ok(text) => texts.push((Place::Artifact(artifact.name.clone()), text)),
                 Err(reason) => not_scanned.push(Finding {
                     found: Found::NotScanned(reason),
@@ -162,17 +166,20 @@ async fn findings(
     Ok(findings)
 }
 
-/// The content of a text file, or why it is not read.
+/// The content of a text file, or why it is not read; what it reads comes out of
+/// `budget`.
 async fn scannable(
     state: &AppState,
     artifact: &ArtifactRecord,
+    budget: &mut i64,
 ) -> Result<std::result::Result<String, &'static str>> {
     if !redaction::is_text(&artifact.content_type) {
         return Ok(Err("binary"));
     }
-    if artifact.size_bytes > LARGEST_SCANNED_FILE {
+    if artifact.size_bytes > LARGEST_SCANNED_FILE || artifact.size_bytes > *budget {
         return Ok(Err("too_large"));
     }
+    *budget -= artifact.size_bytes;
     let mut bytes = Vec::with_capacity(artifact.size_bytes.max(0) as usize);
     let chunks = (artifact.size_bytes.max(0) as usize).div_ceil(ARTIFACT_CHUNK_BYTES);
     for n in 0..chunks {
