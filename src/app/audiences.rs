@@ -98,12 +98,12 @@ pub fn verified_email(
 /// The active link with an audience `token` opens, or [`Error::ShareUnavailable`]
 /// (a link anyone may open takes no codes, and answers like one that is gone).
 async fn audience_link(state: &AppState, token: &str, client: IpAddr) -> Result<(ShareLinkRecord, Audience)> {
-    match lookup(state, token, client).await? {
-        Presented::Link(link) if link.audience().is_restricted() => {
-            let audience = link.audience();
-            Ok(((*link).clone(), audience))
-        }
-        _ => Err(Error::ShareUnavailable),
+    let Presented::Link(link) = lookup(state, token, client).await? else {
+        return Err(Error::ShareUnavailable);
+    };
+    match link.audience() {
+        Audience::Anyone => Err(Error::ShareUnavailable),
+        audience => Ok(((*link).clone(), audience)),
     }
 }
 

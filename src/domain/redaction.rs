@@ -143,8 +143,16 @@ impl Redaction {
         Ok(self)
     }
 
-    /// The redactor for this redaction, compiled once and then shared.
+    /// The redactor for this redaction, compiled once and then shared. The two that
+    /// most links have (secrets only, or nothing) are taken without a lock.
     pub fn redactor(&self) -> Arc<Redactor> {
+        static SECRETS: LazyLock<Arc<Redactor>> =
+            LazyLock::new(|| Arc::new(Redactor::new(&Redaction::default())));
+        static NOTHING: LazyLock<Arc<Redactor>> =
+            LazyLock::new(|| Arc::new(Redactor::new(&Redaction::none())));
+        if !self.hides_more_than_secrets() {
+            return if self.secrets { SECRETS.clone() } else { NOTHING.clone() };
+        }
         static COMPILED: LazyLock<Mutex<HashMap<Redaction, Arc<Redactor>>>> = LazyLock::new(Default::default);
         /// Redactions whose compiled form is kept, at most.
         const KEPT: usize = 256;
