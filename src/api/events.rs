@@ -94,8 +94,8 @@ pub struct AppendEventRequest {
         pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
     )]
     pub key: Option<String>,
-    /// When it happened (RFC 3339), if not now: for imports and replays; not in the
-    /// future.
+    /// When it happened (ISO 8601; UTC when no zone is given), if not now: for imports
+    /// and replays; not in the future.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub created_at: Option<String>,
 }
@@ -156,7 +156,7 @@ async fn append_event(
         .created_at
         .as_deref()
         .map(|text| {
-            Timestamp::parse(text).ok_or(ApiError::invalid("created_at", "not an RFC 3339 timestamp"))
+            Timestamp::parse(text).ok_or(ApiError::invalid("created_at", "not an ISO 8601 timestamp"))
         })
         .transpose()?;
     let input = EventInput {

@@ -185,7 +185,8 @@ pub struct CreateShareLinkRequest {
     /// Up to 2,000 characters.
     #[schema(max_length = 2000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub description: Option<String>,
-    /// ISO 8601 with a time zone, in the future. Default: 30 days from now.
+    /// ISO 8601, in the future; a time without a zone (`2027-01-04T01:29:46.339431`) is
+    /// UTC. Default: 30 days from now.
     #[schema(format = DateTime, example = "2030-12-31T23:59:59Z")]
     pub expires_at: Option<String>,
     /// 8–32 characters. Stored only as an Argon2id hash.
@@ -259,7 +260,8 @@ pub struct UpdateShareLinkRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(max_length = 2000, pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$")]
     pub description: Option<Option<String>>,
-    /// A new expiry, in the future (this also revives a link that expired by time).
+    /// A new expiry, in the future (this also revives a link that expired by time);
+    /// UTC when no zone is given.
     #[schema(format = DateTime, example = "2030-12-31T23:59:59Z")]
     pub expires_at: Option<String>,
     /// A string (8–32 characters) sets a new password; null removes it.

@@ -212,7 +212,8 @@ impl IntoResponse for CodeError {
 pub struct CreateShareCodeRequest {
     /// Omitted permissions take their defaults (view-only).
     pub permissions: Option<CodePermissionsRequest>,
-    /// When the code stops working (ISO 8601, in the future). Default: never.
+    /// When the code stops working (ISO 8601, in the future; UTC when no zone is given).
+    /// Default: never.
     #[schema(format = DateTime, example = "2030-12-31T23:59:59Z")]
     pub expires_at: Option<String>,
 }

@@ -148,12 +148,10 @@ impl ShareStatus {
 /// 9999-12-31T23:59:59.999Z (the last instant RFC 3339 can write in UTC).
 pub fn parse_expiry(field: &str, text: &str, now: Timestamp) -> Result<Timestamp, FieldError> {
     let Some(at) = Timestamp::parse(text) else {
-        let issue = match chrono::DateTime::parse_from_rfc3339(text.trim()) {
-            Ok(t) if t.timestamp_millis() > Timestamp::LAST.millis() => {
-                "expires_at must be no later than 9999-12-31T23:59:59Z"
-            }
-            Ok(_) => "expires_at must be in the future",
-            Err(_) => "expires_at must be an ISO 8601 timestamp with a time zone, e.g. 2024-12-31T23:59:59Z",
+        let issue = match super::time::instant_millis(text) {
+            Some(ms) if ms > Timestamp::LAST.millis() => "expires_at must be no later than 9999-12-31T23:59:59Z",
+            Some(_) => "expires_at must be in the future",
+            None => "expires_at must be an ISO 8601 timestamp, e.g. 2024-12-31T23:59:59Z (UTC when no time zone is given)",
         };
         return Err(FieldError::new(field, issue));
     };

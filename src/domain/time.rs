@@ -1,6 +1,6 @@
 //! Timestamps: integer milliseconds since the Unix epoch inside, RFC 3339 outside.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, Utc};
 use serde::{Serialize, Serializer};
 
 /// A point in time, UTC, millisecond precision.
@@ -22,14 +22,14 @@ impl Timestamp {
         self.0
     }
 
-    /// Parses an ISO 8601 / RFC 3339 timestamp with an offset (`2024-12-31T23:59:59Z`).
-    /// Instants an offset carries outside years 0000–9999 in UTC are refused, since
-    /// they could not be written back (`9999-12-31T23:30:00-01:00` is in year 10000).
+    /// Parses an ISO 8601 / RFC 3339 timestamp (`2024-12-31T23:59:59Z`,
+    /// `2024-12-31T23:59:59.5+08:00`). A time without a zone
+    /// (`2027-01-04T01:29:46.339431`, as Python's `datetime.isoformat()` writes it)
+    /// is read as UTC; any number of fractional digits is accepted and kept to the
+    /// millisecond. Instants outside years 0000–9999 in UTC are refused, since they
+    /// could not be written back (`9999-12-31T23:30:00-01:00` is in year 10000).
     pub fn parse(text: &str) -> Option<Timestamp> {
-        DateTime::parse_from_rfc3339(text.trim())
-            .ok()
-            .map(|t| Timestamp(t.with_timezone(&Utc).timestamp_millis()))
-            .filter(|t| (Timestamp::FIRST..=Timestamp::LAST).contains(t))
+        instant_millis(text).map(Timestamp).filter(|t| (Timestamp::FIRST..=Timestamp::LAST).contains(t))
     }
 
     pub fn plus_days(self, days: i64) -> Timestamp {
@@ -43,6 +43,41 @@ impl Timestamp {
             .unwrap_or_default()
             .to_rfc3339_opts(SecondsFormat::Millis, true)
     }
+}
+
+/// The instant a timestamp names, in milliseconds since the epoch, whatever its year.
+pub fn instant_millis(text: &str) -> Option<i64> {
+    let text = text.trim();
+    match DateTime::parse_from_rfc3339(text) {
+        Ok(t) => Some(t.timestamp_millis()),
+        Err(_) => without_zone(text).map(|t| t.and_utc().timestamp_millis()),
+    }
+}
+
+/// A date and a time of day with no zone: `YYYY-MM-DD`, then `T`, `t` or a space (as
+/// RFC 3339 allows), then `HH:MM:SS` and an optional fraction of any length.
+fn without_zone(text: &str) -> Option<NaiveDateTime> {
+    let bytes = text.as_bytes();
+    // Fixed-width digits as in RFC 3339 (chrono alone would also take `2024-1-2`).
+    let shape = b"dddd-dd-ddTdd:dd:dd";
+    let shaped = bytes.len() >= shape.len()
+        && shape.iter().zip(bytes).all(|(want, got)| match want {
+            b'd' => got.is_ascii_digit(),
+            b'T' => matches!(got, b'T' | b't' | b' '),
+            _ => want == got,
+        });
+    let fraction = &bytes[shape.len().min(bytes.len())..];
+    let fraction_ok = fraction.is_empty()
+        || (fraction.len() > 1 && fraction[0] == b'.' && fraction[1..].iter().all(u8::is_ascii_digit));
+    if !shaped || !fraction_ok {
+        return None;
+    }
+    // Every byte checked is ASCII, so these are character boundaries.
+    let date = NaiveDate::parse_from_str(&text[..10], "%Y-%m-%d").ok()?;
+    let time = NaiveTime::parse_from_str(&text[11..19], "%H:%M:%S").ok()?;
+    // Digits past the millisecond change nothing that is stored.
+    let millis = fraction.iter().skip(1).chain(b"000").take(3).fold(0, |n, &d| n * 10 + i64::from(d - b'0'));
+    Some(date.and_time(time) + chrono::TimeDelta::milliseconds(millis))
 }
 
 impl Serialize for Timestamp {
@@ -81,9 +116,44 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_a_timestamp() {
-        for bad in ["", "tomorrow", "2024-13-01T00:00:00Z", "2024-01-01", "2024-01-01T00:00:00"] {
+        for bad in [
+            "",
+            "tomorrow",
+            "2024-13-01T00:00:00Z",
+            "2024-01-01",
+            "2024-01-01T00:00",
+            "2024-1-01T00:00:00",
+            "2024-01-01T00:00:00.",
+            "2024-01-01T00:00:00.5x",
+            "2024-01-01T00:00:00 UTC",
+            "2024-01-01X00:00:00",
+            "2024-01-01T25:00:00",
+            "2024-02-30T00:00:00",
+            "２０２４-01-01T00:00:00",
+        ] {
             assert_eq!(Timestamp::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_time_without_a_zone_is_utc_with_any_fraction() {
+        // What Python's `(datetime.now() + timedelta(days=30)).isoformat()` writes.
+        let t = Timestamp::parse("2027-01-04T01:29:46.339431").unwrap();
+        assert_eq!(t.to_rfc3339(), "2027-01-04T01:29:46.339Z");
+        assert_eq!(Timestamp::parse("2027-01-04 01:29:46").unwrap().to_rfc3339(), "2027-01-04T01:29:46.000Z");
+        assert_eq!(
+            Timestamp::parse("2027-01-04t01:29:46.5").unwrap().to_rfc3339(),
+            "2027-01-04T01:29:46.500Z"
+        );
+        assert_eq!(
+            Timestamp::parse("2027-01-04T01:29:46.123456789012").unwrap().to_rfc3339(),
+            "2027-01-04T01:29:46.123Z",
+            "digits past nanoseconds are read and dropped"
+        );
+        assert_eq!(
+            Timestamp::parse("2027-01-04T01:29:46.123456789012Z"),
+            Timestamp::parse("2027-01-04T01:29:46.123Z")
+        );
     }
 }
 
@@ -133,6 +203,8 @@ mod properties {
         fraction: String,
         /// `None` for `Z`, else the offset in minutes east of UTC.
         offset_minutes: Option<i64>,
+        /// Written with no zone at all (read as UTC): `offset_minutes` is not written.
+        naive: bool,
     }
 
     impl Parts {
@@ -140,6 +212,7 @@ mod properties {
             let fraction =
                 if self.fraction.is_empty() { String::new() } else { format!(".{}", self.fraction) };
             let offset = match self.offset_minutes {
+                _ if self.naive => String::new(),
                 None => "Z".to_owned(),
                 Some(m) => {
                     format!("{}{:02}:{:02}", if m < 0 { '-' } else { '+' }, m.abs() / 60, m.abs() % 60)
@@ -156,7 +229,7 @@ mod properties {
         fn millis(&self) -> i64 {
             let days = days_from_civil(self.year, self.month, self.day);
             let seconds = days * 86_400 + self.hour * 3600 + self.minute * 60 + self.second
-                - self.offset_minutes.unwrap_or(0) * 60;
+                - if self.naive { 0 } else { self.offset_minutes.unwrap_or(0) * 60 };
             let mut digits = self.fraction.clone();
             digits.truncate(3);
             while digits.len() < 3 {
@@ -181,11 +254,12 @@ mod properties {
                     prop_oneof![2 => 0i64..24, 1 => Just(0), 1 => Just(23)],
                     0i64..60,
                     0i64..60,
-                    "[0-9]{0,9}",
+                    "[0-9]{0,12}",
                     prop_oneof![Just(None), (-(23 * 60 + 59)..=(23 * 60 + 59i64)).prop_map(Some)],
+                    prop::bool::weighted(0.2),
                 )
             })
-            .prop_map(|(year, month, day, hour, minute, second, fraction, offset_minutes)| Parts {
+            .prop_map(|(year, month, day, hour, minute, second, fraction, offset_minutes, naive)| Parts {
                 year,
                 month,
                 day,
@@ -194,6 +268,7 @@ mod properties {
                 second,
                 fraction,
                 offset_minutes,
+                naive,
             })
     }
 
@@ -262,15 +337,15 @@ mod properties {
         }
 
         #[test]
-        fn timestamps_without_a_time_zone_or_with_impossible_fields_are_refused(
+        fn timestamps_without_seconds_or_with_impossible_fields_are_refused(
             parts in parts(),
             defect in 0usize..7,
             bad in 0i64..100,
         ) {
             let good = parts.text();
             let text = match defect {
-                // No offset at all.
-                0 => good[..19].to_owned(),
+                // No seconds.
+                0 => good[..16].to_owned(),
                 // A date alone.
                 1 => good[..10].to_owned(),
                 // A month, day, hour or minute out of range.
@@ -282,7 +357,7 @@ mod properties {
                 4 => Parts { hour: 24 + bad % 76, ..parts.clone() }.text(),
                 5 => Parts { minute: 60 + bad % 40, ..parts.clone() }.text(),
                 // An offset of a day or more.
-                _ => Parts { offset_minutes: Some(24 * 60 + bad), ..parts.clone() }.text(),
+                _ => Parts { offset_minutes: Some(24 * 60 + bad), naive: false, ..parts.clone() }.text(),
             };
             prop_assert_eq!(Timestamp::parse(&text), None, "{:?}", text);
         }

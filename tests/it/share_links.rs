@@ -21,7 +21,35 @@ backend_tests!(
     a_taken_short_code_is_refused_as_a_value_and_stores_nothing,
     links_asked_for_at_once_are_each_stored_once_and_announced,
     a_new_link_reads_back_exactly_as_it_was_answered,
+    a_time_without_a_zone_is_utc,
 );
+
+/// Seed 001's Python example writes its expiry with `datetime.isoformat()`: no zone,
+/// microseconds. That is UTC, on creation and on update; a date alone is still refused.
+async fn a_time_without_a_zone_is_utc(app: TestApp) {
+    let task = app.finished_task("Naive").await;
+    let in_30_days = chrono::Utc::now().naive_utc() + chrono::Duration::days(30);
+    let python = in_30_days.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
+    let link = app.share(&task, json!({"expires_at": python})).await;
+    assert_eq!(link["expires_at"], format!("{}Z", &python[..23]), "read as UTC, kept to the millisecond");
+
+    let later = (in_30_days + chrono::Duration::days(1)).format("%Y-%m-%d %H:%M:%S").to_string();
+    let path = format!("/v1/share-links/{}", link["share_link_id"].as_str().unwrap());
+    let (status, body) = app.patch(&path, json!({"expires_at": later})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["expires_at"], format!("{}T{}.000Z", &later[..10], &later[11..]));
+
+    let (status, body) =
+        app.post("/v1/share-links", json!({"task_id": task, "expires_at": &python[..10]})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_invalid(&body, "expires_at");
+    let past =
+        (chrono::Utc::now().naive_utc() - chrono::Duration::minutes(1)).format("%Y-%m-%dT%H:%M:%S%.6f");
+    let (status, body) =
+        app.post("/v1/share-links", json!({"task_id": task, "expires_at": past.to_string()})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["details"]["issue"], "expires_at must be in the future", "{body}");
+}
 
 /// What creating a link answers is made from what was stored without reading it
 /// back (on SQLite, by the writer thread; on PostgreSQL, one at a time): a read of
