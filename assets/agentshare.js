@@ -24,6 +24,22 @@
     });
   }
 
+  // Says `text` to screen readers, politely, through one status region per page.
+  function announce(text) {
+    var region = document.getElementById("announcer");
+    if (!region) {
+      region = document.createElement("div");
+      region.id = "announcer";
+      region.className = "offscreen";
+      region.setAttribute("role", "status");
+      region.setAttribute("aria-live", "polite");
+      document.body.appendChild(region);
+    }
+    region.textContent = "";
+    // A new text node after clearing: read again even when the words repeat.
+    setTimeout(function () { region.textContent = text; }, 50);
+  }
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy]");
     if (!button) { return; }
@@ -36,6 +52,7 @@
     copyText(text).then(function () {
       button.textContent = "Copied";
       button.classList.add("copied");
+      announce("Copied to the clipboard");
     }, function () {
       if (source.select) { source.select(); }
       button.textContent = "Press Ctrl+C";

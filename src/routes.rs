@@ -202,7 +202,9 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(confirm_verification))
         .merge(OpenApiRouter::from(web::pages()))
         .layer(axum::middleware::from_fn(web::page::page_headers))
-        .route("/assets/{name}", get(web::assets::asset));
+        .route("/assets/{name}", get(web::assets::asset))
+        .route("/favicon.ico", get(web::assets::favicon))
+        .layer(web::assets::compression());
     let (router, mut openapi) = OpenApiRouter::with_openapi(api::ApiDoc::openapi())
         .merge(api::routes())
         .merge(viewer)

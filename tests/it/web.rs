@@ -920,3 +920,76 @@ async fn the_console_shows_a_links_activity_a_page_at_a_time_and_as_csv(app: Tes
     assert_eq!(other.get(&app, &csv_path).await.status, StatusCode::NOT_FOUND);
     assert_eq!(other.get(&app, &format!("/console/links/{id}")).await.status, StatusCode::NOT_FOUND);
 }
+
+/// Pages and assets reach a browser gzipped, assets are kept for good when asked for
+/// by their versioned URL, and the icon every browser asks for exists.
+#[tokio::test]
+async fn pages_and_assets_are_compressed_and_versioned_assets_are_immutable() {
+    use std::io::Read as _;
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let task = app.finished_task("t").await;
+    let link = app.share(&task, json!({})).await;
+    let page = path_of(link["url"].as_str().unwrap(), &app);
+
+    let plain = app.client.get(app.url(&page)).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none(), "only for clients that accept it");
+    let plain = plain.text().await.unwrap();
+    let version = plain
+        .split("/assets/agentshare.css?v=")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a versioned stylesheet")
+        .to_owned();
+    assert!(plain.contains(&format!(
+        "<link rel=\"icon\" type=\"image/svg+xml\" href=\"/assets/favicon.svg?v={version}\">"
+    )));
+
+    let gunzip = |bytes: &[u8]| {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(bytes).read_to_string(&mut text).expect("gzip");
+        text
+    };
+    for path in [
+        page.clone(),
+        format!("/assets/agentshare.css?v={version}"),
+        format!("/assets/agentshare.js?v={version}"),
+    ] {
+        let response = app.client.get(app.url(&path)).header("accept-encoding", "gzip").send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["content-encoding"], "gzip", "{path}");
+        assert!(
+            response.headers()["vary"].to_str().unwrap().to_lowercase().contains("accept-encoding"),
+            "{path}"
+        );
+        let compressed = response.bytes().await.unwrap();
+        let text = gunzip(&compressed);
+        // A page carries a QR code as base64, which gzip barely shrinks.
+        assert!(
+            compressed.len() * 10 < text.len() * 6,
+            "{path}: {} of {} bytes",
+            compressed.len(),
+            text.len()
+        );
+        if path == page {
+            assert!(text.contains("</html>") && text.contains(link["title"].as_str().unwrap()), "{text}");
+        }
+    }
+
+    let current =
+        app.client.get(app.url(&format!("/assets/agentshare.js?v={version}"))).send().await.unwrap();
+    assert_eq!(current.headers()["cache-control"], "public, max-age=31536000, immutable");
+    for stale in ["/assets/agentshare.js", "/assets/agentshare.js?v=0123456789ab"] {
+        let response = app.client.get(app.url(stale)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()["cache-control"],
+            "no-cache",
+            "{stale}: another build's URL must not keep this content"
+        );
+    }
+
+    let icon = app.client.get(app.url("/favicon.ico")).send().await.unwrap();
+    assert_eq!(icon.status(), StatusCode::OK);
+    assert_eq!(icon.headers()[CONTENT_TYPE], "image/svg+xml");
+    assert!(icon.text().await.unwrap().starts_with("<svg"));
+}
