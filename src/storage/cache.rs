@@ -5,7 +5,8 @@
 //! every change:
 //!
 //! - [`LinkCache`]: links by token hash, only those a view opens without a
-//!   question (no password, no view limit). A cached link is counted only if its
+//!   question (no password, no view limit, no audience: a viewer turned away by one
+//!   of those counts nothing, so nothing would check the cached copy). A cached link is counted only if its
 //!   `version` is still the stored one (the writer checks it in the
 //!   transaction that counts the view), so an owner's change or revocation holds on
 //!   the very next view, on every instance; a view prepared from an older version
@@ -85,7 +86,11 @@ impl LinkCache {
     /// Keeps `link` as just read from the database, if a view opens it without a
     /// question; forgets it otherwise.
     pub fn remember(&self, token_hash: &str, link: &ShareLinkRecord) {
-        if link.password_hash.is_none() && link.max_views.is_none() && link.revoked_at.is_none() {
+        if link.password_hash.is_none()
+            && link.max_views.is_none()
+            && link.revoked_at.is_none()
+            && !link.has_audience()
+        {
             self.0.put(token_hash, Arc::new(link.clone()));
         } else {
             self.0.forget(token_hash);

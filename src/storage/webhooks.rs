@@ -89,6 +89,8 @@ macro_rules! claim {
             "UPDATE webhook_deliveries SET locked_until = $2 WHERE delivery_id IN (\
              SELECT d.delivery_id FROM webhook_deliveries d WHERE d.status = 'pending' \
              AND d.next_attempt_at <= $1 AND (d.locked_until IS NULL OR d.locked_until < $1) \
+             AND NOT EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.webhook_id = d.webhook_id \
+             AND w.status = 'disabled') \
              ORDER BY d.next_attempt_at LIMIT $3",
             $lock,
             ") AND status = 'pending' AND (locked_until IS NULL OR locked_until < $1) RETURNING delivery_id"
@@ -319,12 +321,17 @@ impl Db {
         })
     }
 
-    /// When the next pending delivery is due, if any.
+    /// When the next pending delivery is due, if any. Deliveries to a disabled
+    /// endpoint wait, unattempted, until it is enabled again.
     pub async fn next_delivery_due(&self) -> sqlx::Result<Option<Timestamp>> {
         dispatch!(self.read(), |pool| {
-            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'")
-                .fetch_one(pool)
-                .await
+            sqlx::query_scalar(
+                "SELECT MIN(d.next_attempt_at) FROM webhook_deliveries d WHERE d.status = 'pending' \
+                 AND NOT EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.webhook_id = d.webhook_id \
+                 AND w.status = 'disabled')",
+            )
+            .fetch_one(pool)
+            .await
         })
     }
 

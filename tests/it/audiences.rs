@@ -45,7 +45,25 @@ audience_tests!(
     domains_admit_their_addresses,
     a_one_view_link_is_spent_only_by_a_verified_view,
     browsers_verify_with_forms_and_a_session_cookie,
+    opening_a_link_to_anyone_holds_on_the_next_view,
 );
+
+/// An owner who opens a link to anyone is obeyed on the very next view, also after
+/// viewers were turned away on this instance.
+async fn opening_a_link_to_anyone_holds_on_the_next_view(s: Setup) {
+    let link = s.link(json!({"type": "emails", "emails": ["zed@example.com"]}), json!({})).await;
+    for _ in 0..2 {
+        let (status, body) = s.view(&link, None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_error(&body, "VERIFICATION_REQUIRED");
+    }
+    let path = format!("/v1/share-links/{}", link["share_link_id"].as_str().unwrap());
+    let (status, body) = s.app.patch(&path, json!({"audience": {"type": "anyone"}})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = s.view(&link, None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(s.view_count(&link).await, 1);
+}
 
 struct Setup {
     app: TestApp,

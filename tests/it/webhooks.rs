@@ -123,7 +123,56 @@ webhook_tests!(
     failing_receivers_get_the_event_on_a_later_try,
     the_link_lifecycle_and_share_codes_are_notified,
     endpoints_are_managed_by_their_owner,
+    a_disabled_endpoint_gets_no_retry_until_enabled_again,
 );
+
+/// A delivery that was waiting for its next try when its endpoint was disabled is
+/// not tried while the endpoint stays disabled, and goes out once it is enabled.
+async fn a_disabled_endpoint_gets_no_retry_until_enabled_again(app: TestApp) {
+    let mut paused = Receiver::start().await;
+    // The first try fails and asks for an hour's rest.
+    paused.plan.lock().unwrap().push_back((503, Some(3600)));
+    let (paused_id, _) = register(&app, &paused.url, &["share_link.created"]).await;
+    let task = app.finished_task("t").await;
+    app.share(&task, json!({})).await;
+    let first = paused.next().await;
+    deliveries_until(&app, &paused_id, |d| d.len() == 1).await;
+    let path = format!("/v1/webhooks/{paused_id}");
+    let (status, _) = app.patch(&path, json!({"status": "disabled"})).await;
+    assert_eq!(status, StatusCode::OK);
+    // Due now: only the endpoint's being disabled keeps it back.
+    app.sql("UPDATE webhook_deliveries SET next_attempt_at = 0 WHERE status = 'pending'").await;
+
+    // The worker delivers another endpoint's event (and takes every due delivery
+    // when it does), twice over.
+    let mut other = Receiver::start().await;
+    let (other_id, _) = register(&app, &other.url, &["share_link.created"]).await;
+    for round in 1..=2 {
+        app.share(&task, json!({})).await;
+        other.next().await;
+        deliveries_until(&app, &other_id, |d| {
+            d.len() == round && d.iter().all(|a| a["delivery_status"] == "delivered")
+        })
+        .await;
+    }
+    assert!(paused.got.try_recv().is_err(), "nothing reached the disabled endpoint");
+    let (_, attempts) = app.get(&format!("{path}/deliveries")).await;
+    assert_eq!(attempts["data"]["deliveries"].as_array().unwrap().len(), 1, "{attempts}");
+
+    let (_, enabled) = app.patch(&path, json!({"status": "active"})).await;
+    let enabled_at =
+        chrono::DateTime::parse_from_rfc3339(enabled["data"]["updated_at"].as_str().unwrap()).unwrap();
+    let retried = paused.next().await;
+    assert_eq!(retried.headers["webhook-id"], first.headers["webhook-id"], "the same event");
+    let attempts = deliveries_until(&app, &paused_id, |d| {
+        d.first().is_some_and(|a| a["delivery_status"] == "delivered")
+    })
+    .await;
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    let delivered_at =
+        chrono::DateTime::parse_from_rfc3339(attempts[0]["attempted_at"].as_str().unwrap()).unwrap();
+    assert!(delivered_at >= enabled_at, "tried again only once enabled: {delivered_at} < {enabled_at}");
+}
 
 async fn a_view_sends_one_signed_notification_in_the_documented_shape(app: TestApp) {
     let mut receiver = Receiver::start().await;
