@@ -1,0 +1,3 @@
+module github.com/agentshare/agentshare/clients/go
+
+go 1.19
