@@ -85,12 +85,30 @@
     }
   });
 
-  // Dialogs the server rendered open (a new link, a form with an error) become modal.
+  // Links that act as buttons ([role=button]) answer the Space key as buttons do.
+  document.addEventListener("keydown", function (event) {
+    if (event.key === " " && event.target.matches && event.target.matches("a[role=button]")) {
+      event.preventDefault();
+      event.target.click();
+    }
+  });
+
+  // Dialogs the server rendered open (a new link, a form with an error) become
+  // modal; closed, they hand the focus to what opens them (or the page's heading)
+  // rather than leave it at the top of the page.
   var shown = document.querySelectorAll("dialog[open]");
   for (var d = 0; d < shown.length; d++) {
     if (shown[d].showModal) {
       shown[d].close();
       shown[d].showModal();
+      shown[d].addEventListener("close", function (event) {
+        var dialog = event.target;
+        var opener = dialog.id && document.querySelector('[data-open="#' + dialog.id + '"]');
+        var target = opener || document.querySelector("main h1");
+        if (!target) { return; }
+        if (!opener) { target.setAttribute("tabindex", "-1"); }
+        target.focus();
+      });
     }
   }
 
@@ -103,18 +121,49 @@
     }
   });
 
-  // Times in the reader's own time zone: <time datetime="…">.
+  // Times: the server writes them in their final form, in UTC ("5 Dec 2026, 08:53
+  // UTC"), so nothing on the page moves once script runs; the reader's own time is
+  // added as the element's title.
+  var timeFormat = null;
+  try {
+    timeFormat = new Intl.DateTimeFormat(undefined, {
+      day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+    });
+  } catch (e) { timeFormat = null; }
   function localTimes(root) {
     var times = root.querySelectorAll("time[datetime]");
     for (var i = 0; i < times.length; i++) {
       var when = new Date(times[i].getAttribute("datetime"));
-      if (!isNaN(when.getTime())) {
-        times[i].textContent = when.toLocaleString();
-        times[i].title = times[i].getAttribute("datetime");
+      if (timeFormat && !isNaN(when.getTime())) {
+        times[i].title = "Your time: " + timeFormat.format(when);
       }
     }
   }
   localTimes(document);
+
+  // The parts of the page marked [data-refresh] (with an id), as the server shows
+  // them now: the final status, files and pull requests once a task finishes. Only
+  // those are replaced, so what a reader is typing elsewhere, and where the focus
+  // is, stay as they are.
+  function refresh() {
+    if (!window.fetch || !window.DOMParser) { return; }
+    fetch(window.location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        var parts = document.querySelectorAll("[data-refresh][id]");
+        for (var i = 0; i < parts.length; i++) {
+          var next = fresh.getElementById(parts[i].id);
+          if (next) {
+            var adopted = document.importNode(next, true);
+            parts[i].replaceWith(adopted);
+            localTimes(adopted);
+          }
+        }
+      })
+      .catch(function () { /* the page stays as it was; reloading shows the rest */ });
+  }
 
   // Live progress: <section data-stream="/t/…/stream" data-after="N">. The server
   // sends each new event as sanitized HTML, then `end` when the task has finished
@@ -147,14 +196,19 @@
     source.addEventListener("end", function () {
       source.close();
       say("Finished", "ended");
-      // Show the final status, results and files.
-      window.location.reload();
+      refresh();
     });
     source.addEventListener("revoked", function () {
       source.close();
       say("Access ended: the owner turned this share off", "revoked");
-      var forms = document.querySelectorAll("form");
-      for (var i = 0; i < forms.length; i++) { forms[i].remove(); }
+      // Say where each form went, in its place.
+      var forms = document.querySelectorAll("main form");
+      for (var i = 0; i < forms.length; i++) {
+        var gone = document.createElement("p");
+        gone.className = "hint";
+        gone.textContent = "Access ended, so this can no longer be done here.";
+        forms[i].replaceWith(gone);
+      }
     });
     source.addEventListener("error", function () {
       if (source.readyState === EventSource.CLOSED) {

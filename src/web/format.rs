@@ -21,9 +21,20 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
-/// A time as RFC 3339 (pages show it in the reader's time zone where script runs).
+/// A time as RFC 3339, for a `<time datetime>` attribute.
 pub fn time(at: Timestamp) -> String {
     at.to_rfc3339()
+}
+
+/// What a `<time>` says: `5 Dec 2026, 08:53 UTC`, its final form (the page's script
+/// adds the reader's own time as a title, and changes no text, so nothing on the page
+/// moves once it runs). Text that is not a timestamp is shown as it is.
+pub fn when(iso: impl AsRef<str>) -> String {
+    let iso = iso.as_ref();
+    match Timestamp::parse(iso).and_then(|t| chrono::DateTime::from_timestamp_millis(t.millis())) {
+        Some(at) => at.format("%-d %b %Y, %H:%M UTC").to_string(),
+        None => iso.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -39,5 +50,12 @@ mod tests {
         assert_eq!(duration(185.0), "3 min 5 s");
         assert_eq!(duration(7800.0), "2 h 10 min");
         assert_eq!(duration(-1.0), "0 s");
+    }
+
+    #[test]
+    fn times_read_as_a_day_and_an_hour_in_utc() {
+        assert_eq!(when("2026-12-05T08:53:54.120Z"), "5 Dec 2026, 08:53 UTC");
+        assert_eq!(when(String::from("2030-01-15T23:05:00.000Z")), "15 Jan 2030, 23:05 UTC");
+        assert_eq!(when("soon"), "soon");
     }
 }

@@ -6,25 +6,56 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, LazyLock, Mutex};
 
-use pulldown_cmark::{Options, Parser};
+use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 /// Renders `markdown` and sanitizes the result with an allow-list (ammonia):
 /// no scripts, event handlers, styles, frames or forms; links only to http(s) and
 /// mailto, opened with `noopener noreferrer nofollow`; images removed (they would
 /// load remote content and tell a third party that the page was opened).
+///
+/// Headings move two levels down (`# Title` is an `h3`): an output sits under the
+/// page's `h1` and the output's own `h2`. Code blocks and tables scroll sideways
+/// rather than break words, and take the keyboard focus so they can be scrolled
+/// without a pointer.
 pub fn render(markdown: &str) -> String {
     let options = Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS
         | Options::ENABLE_FOOTNOTES;
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut html, Parser::new_ext(markdown, options));
-    ammonia::Builder::default()
+    let events = Parser::new_ext(markdown, options).map(|event| match event {
+        Event::Start(Tag::Heading { level, id, classes, attrs }) => {
+            Event::Start(Tag::Heading { level: below_the_page(level), id, classes, attrs })
+        }
+        Event::End(TagEnd::Heading(level)) => Event::End(TagEnd::Heading(below_the_page(level))),
+        other => other,
+    });
+    pulldown_cmark::html::push_html(&mut html, events);
+    let clean = ammonia::Builder::default()
         .rm_tags(&["img"])
         .url_schemes(["http", "https", "mailto"].into_iter().collect())
         .link_rel(Some("noopener noreferrer nofollow"))
         .clean(&html)
-        .to_string()
+        .to_string();
+    // After sanitizing, these tags are exactly as written here: any `<pre>` or
+    // `<table>` the markdown held as text is escaped by now.
+    clean
+        .replace("<pre>", r#"<pre tabindex="0" role="region" aria-label="Code">"#)
+        .replace(
+            "<table>",
+            r#"<div class="table-scroll" tabindex="0" role="region" aria-label="Table"><table>"#,
+        )
+        .replace("</table>", "</table></div>")
+}
+
+/// Two levels down, at most to `h6`.
+fn below_the_page(level: HeadingLevel) -> HeadingLevel {
+    match level {
+        HeadingLevel::H1 => HeadingLevel::H3,
+        HeadingLevel::H2 => HeadingLevel::H4,
+        HeadingLevel::H3 => HeadingLevel::H5,
+        _ => HeadingLevel::H6,
+    }
 }
 
 /// Rendered markdown kept by [`render_cached`]: what it was rendered from, and the HTML.
@@ -84,10 +115,15 @@ mod tests {
     #[test]
     fn renders_ordinary_markdown() {
         let html = render("# Title\n\nSome **bold** text.\n\n```rust\nfn main() {}\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n");
-        assert!(html.contains("<h1>Title</h1>"), "{html}");
+        assert!(html.contains("<h3>Title</h3>"), "below the page's own headings: {html}");
         assert!(html.contains("<strong>bold</strong>"));
-        assert!(html.contains("<pre><code>fn main() {}"), "{html}");
-        assert!(html.contains("<table>"));
+        assert!(
+            html.contains(r#"<pre tabindex="0" role="region" aria-label="Code"><code>fn main() {}"#),
+            "{html}"
+        );
+        assert!(html
+            .contains(r#"<div class="table-scroll" tabindex="0" role="region" aria-label="Table"><table>"#));
+        assert_eq!(html.matches("<div").count(), html.matches("</div>").count(), "{html}");
     }
 
     #[test]

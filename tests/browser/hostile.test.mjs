@@ -43,7 +43,7 @@ async function inspect(page) {
       found.push(`element: <${element.localName}>`);
     }
     for (const link of document.querySelectorAll("link")) {
-      if (!/\/assets\/agentshare\.css\?v=/.test(link.href)) found.push(`link: ${link.href}`);
+      if (!/\/assets\/(agentshare\.css|favicon\.svg)\?v=/.test(link.href)) found.push(`link: ${link.href}`);
     }
     for (const image of document.querySelectorAll("img")) {
       if (!image.src.startsWith("data:image/svg+xml;base64,") || image.className !== "qr") found.push(`img: ${image.src.slice(0, 60)}`);

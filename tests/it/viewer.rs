@@ -358,7 +358,7 @@ async fn browsers_get_a_safe_page(app: TestApp) {
     assert!(escaped("<i>Title</i>") && !html.contains("<i>Title"), "titles are escaped");
     assert!(escaped("<b>Name</b>") && !html.contains("<b>Name"), "output names are escaped");
     assert!(html.contains("Line &amp; more") || html.contains("Line &#38; more"));
-    assert!(html.contains("<h1>Report</h1>"), "markdown is rendered");
+    assert!(html.contains("<h3>Report</h3>"), "markdown is rendered, below the page's headings");
     assert!(html.contains("rm -rf /"));
     assert!(!html.contains("onerror") && !html.contains("alert("), "{html}");
     assert_eq!(html.matches("<script").count(), 1, "only the page's own script: {html}");
