@@ -13,26 +13,27 @@ use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 /// mailto, opened with `noopener noreferrer nofollow`; images removed (they would
 /// load remote content and tell a third party that the page was opened).
 ///
-/// Headings move two levels down (`# Title` is an `h3`): an output sits under the
-/// page's `h1` and the output's own `h2`. Code blocks and tables scroll sideways
-/// rather than break words, and take the keyboard focus so they can be scrolled
-/// without a pointer.
+/// Headings go below the page's own ([`Outline`]; `# Title` is an `h3`, and an `h1`
+/// or `h2` written as HTML is kept as text only). Code blocks and tables scroll
+/// sideways rather than break words, and take the keyboard focus so they can be
+/// scrolled without a pointer.
 pub fn render(markdown: &str) -> String {
     let options = Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS
         | Options::ENABLE_FOOTNOTES;
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
+    let mut outline = Outline::default();
     let events = Parser::new_ext(markdown, options).map(|event| match event {
         Event::Start(Tag::Heading { level, id, classes, attrs }) => {
-            Event::Start(Tag::Heading { level: below_the_page(level), id, classes, attrs })
+            Event::Start(Tag::Heading { level: outline.open(level), id, classes, attrs })
         }
-        Event::End(TagEnd::Heading(level)) => Event::End(TagEnd::Heading(below_the_page(level))),
+        Event::End(TagEnd::Heading(_)) => Event::End(TagEnd::Heading(outline.close())),
         other => other,
     });
     pulldown_cmark::html::push_html(&mut html, events);
     let clean = ammonia::Builder::default()
-        .rm_tags(&["img"])
+        .rm_tags(&["img", "h1", "h2"])
         .url_schemes(["http", "https", "mailto"].into_iter().collect())
         .link_rel(Some("noopener noreferrer nofollow"))
         .clean(&html)
@@ -40,21 +41,44 @@ pub fn render(markdown: &str) -> String {
     // After sanitizing, these tags are exactly as written here: any `<pre>` or
     // `<table>` the markdown held as text is escaped by now.
     clean
-        .replace("<pre>", r#"<pre tabindex="0" role="region" aria-label="Code">"#)
+        .replace("<pre>", r#"<pre tabindex="0" role="group" aria-label="Code">"#)
         .replace(
             "<table>",
-            r#"<div class="table-scroll" tabindex="0" role="region" aria-label="Table"><table>"#,
+            r#"<div class="table-scroll" tabindex="0" role="group" aria-label="Table"><table>"#,
         )
         .replace("</table>", "</table></div>")
 }
 
-/// Two levels down, at most to `h6`.
-fn below_the_page(level: HeadingLevel) -> HeadingLevel {
-    match level {
-        HeadingLevel::H1 => HeadingLevel::H3,
-        HeadingLevel::H2 => HeadingLevel::H4,
-        HeadingLevel::H3 => HeadingLevel::H5,
-        _ => HeadingLevel::H6,
+/// The headings of one output, placed under the page's own: an output's first
+/// heading is an `h3` (below the page's `h1` and the output's `h2`), and each is at
+/// most one level deeper than the one it sits under, so the page's outline has no
+/// gaps whatever levels the markdown skips (`#` then `###` is `h3` then `h4`).
+#[derive(Default)]
+struct Outline {
+    /// The open sections: the level written in the markdown, and the one shown.
+    sections: Vec<(HeadingLevel, HeadingLevel)>,
+    /// The level of the heading being written.
+    current: Option<HeadingLevel>,
+}
+
+impl Outline {
+    fn open(&mut self, written: HeadingLevel) -> HeadingLevel {
+        while self.sections.last().is_some_and(|(w, _)| *w >= written) {
+            self.sections.pop();
+        }
+        let shown = match self.sections.last().map(|(_, shown)| *shown) {
+            None => HeadingLevel::H3,
+            Some(HeadingLevel::H3) => HeadingLevel::H4,
+            Some(HeadingLevel::H4) => HeadingLevel::H5,
+            Some(_) => HeadingLevel::H6,
+        };
+        self.sections.push((written, shown));
+        self.current = Some(shown);
+        shown
+    }
+
+    fn close(&mut self) -> HeadingLevel {
+        self.current.take().unwrap_or(HeadingLevel::H3)
     }
 }
 
@@ -116,13 +140,18 @@ mod tests {
     fn renders_ordinary_markdown() {
         let html = render("# Title\n\nSome **bold** text.\n\n```rust\nfn main() {}\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n");
         assert!(html.contains("<h3>Title</h3>"), "below the page's own headings: {html}");
+        let outline = render("## A\n\n#### B\n\n###### C\n\n### D\n\n# E\n\n## F\n");
+        let levels: Vec<&str> = outline.match_indices("<h").map(|(i, _)| &outline[i + 1..i + 3]).collect();
+        assert_eq!(levels, ["h3", "h4", "h5", "h4", "h3", "h4"], "no level skipped: {outline}");
+        let written = render("<h1>Raw</h1>\n\n<h2>Also raw</h2>\n");
+        assert!(!written.contains("<h1") && !written.contains("<h2") && written.contains("Raw"), "{written}");
         assert!(html.contains("<strong>bold</strong>"));
         assert!(
-            html.contains(r#"<pre tabindex="0" role="region" aria-label="Code"><code>fn main() {}"#),
+            html.contains(r#"<pre tabindex="0" role="group" aria-label="Code"><code>fn main() {}"#),
             "{html}"
         );
         assert!(html
-            .contains(r#"<div class="table-scroll" tabindex="0" role="region" aria-label="Table"><table>"#));
+            .contains(r#"<div class="table-scroll" tabindex="0" role="group" aria-label="Table"><table>"#));
         assert_eq!(html.matches("<div").count(), html.matches("</div>").count(), "{html}");
     }
 
