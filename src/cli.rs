@@ -15,7 +15,7 @@ use crate::config::{self, Settings};
 use crate::domain::api_key::NewApiKey;
 use crate::domain::text::bounded;
 use crate::startup::{shutdown_signal, Application};
-use crate::storage::{Db, DbOptions};
+use crate::storage::{backup, Db, DbOptions};
 
 /// Share what an AI agent did: expiring, password-protected, view-limited links and
 /// scoped share codes.
@@ -42,6 +42,27 @@ pub enum Command {
     Repositories(RepositoriesCommand),
     /// Bring the database schema up to date and exit (`serve` also does this).
     Migrate(DatabaseArgs),
+    /// Copy the SQLite database to a new file, consistently, while the service runs
+    /// (for PostgreSQL, use pg_dump: see docs/operations.md).
+    Backup {
+        /// The file to write; it must not exist yet.
+        #[arg(long)]
+        to: std::path::PathBuf,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Put a backup made by `backup` in place of the SQLite database (stop the
+    /// service first).
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Replace the database if one exists already.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Check an API key against a server and store both for the commands below
     /// (in the user's configuration directory, readable by the user alone).
     Login(ServerArgs),
@@ -370,6 +391,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db.close().await;
             println!("database is up to date");
         }
+        Command::Backup { to, database } => {
+            let path = sqlite_file(&database)?;
+            let copied =
+                tokio::task::spawn_blocking(move || backup::backup(&path, &to).map(|c| (c, to))).await??;
+            println!(
+                "backed up {} pages ({} bytes) to {}",
+                copied.0.pages,
+                copied.0.bytes,
+                copied.1.display()
+            );
+        }
+        Command::Restore { from, force, database } => {
+            let path = sqlite_file(&database)?;
+            let copied =
+                tokio::task::spawn_blocking(move || backup::restore(&from, &path, force).map(|c| (c, path)))
+                    .await??;
+            println!(
+                "restored {} pages ({} bytes) into {}",
+                copied.0.pages,
+                copied.0.bytes,
+                copied.1.display()
+            );
+        }
         Command::Login(args) => client::login(&args.target()).await?,
         Command::Run(args) => {
             let options = client::run::RunOptions {
@@ -413,6 +457,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The SQLite file `backup` and `restore` work on.
+fn sqlite_file(args: &DatabaseArgs) -> anyhow::Result<std::path::PathBuf> {
+    backup::sqlite_path(&args.database_url).ok_or_else(|| {
+        anyhow::anyhow!(
+            "backup and restore copy SQLite databases; for PostgreSQL use pg_dump and pg_restore (docs/operations.md)"
+        )
+    })
 }
 
 async fn open(args: &DatabaseArgs) -> anyhow::Result<Db> {

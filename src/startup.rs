@@ -110,8 +110,17 @@ impl Application {
     /// `--max-connections-per-client` connections, and all of them together fewer
     /// than the process can open files; more are closed as they come.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let worker = tokio::spawn(crate::workers::webhooks::run(Deliverer::of(&self.state)));
-        let mail_worker = tokio::spawn(crate::workers::mail::run(ViewMailer::of(&self.state)));
+        let (deliverer, running) =
+            (Deliverer::of(&self.state), self.state.workers().started("webhook deliveries"));
+        let worker = tokio::spawn(async move {
+            let _running = running;
+            crate::workers::webhooks::run(deliverer).await;
+        });
+        let (mailer, running) = (ViewMailer::of(&self.state), self.state.workers().started("view mails"));
+        let mail_worker = tokio::spawn(async move {
+            let _running = running;
+            crate::workers::mail::run(mailer).await;
+        });
         let settings = self.state.settings();
         let first_request = settings.request_timeout;
         let mut builder = auto::Builder::new(TokioExecutor::new());

@@ -34,6 +34,14 @@ func TestHealth(t *testing.T) {
 	}
 }
 
+func TestReady(t *testing.T) {
+	r := must(alice(t).Ready())(t)
+	want := agentshare.ReadyChecks{Database: true, Migrations: true, ViewWriter: true, Workers: true}
+	if r.Status != "ready" || r.Database != "sqlite" || r.Checks != want || len(r.Reasons) != 0 {
+		t.Fatalf("readiness: %+v", r)
+	}
+}
+
 func TestWithHTTPClientIsUsed(t *testing.T) {
 	// A client whose every request times out at once fails every call, which
 	// shows requests go through the *http.Client given.

@@ -6,6 +6,7 @@ package agentshare
 // unless it takes a context itself.
 var Operations = map[string]string{
 	"healthz":       "Client.Health",
+	"readyz":        "Client.Ready",
 	"export_traces": "OTLPService.ExportTraces",
 
 	"create_task":  "TasksService.Create",

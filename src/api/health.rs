@@ -1,4 +1,5 @@
-//! `GET /healthz`: for load balancers and orchestrators.
+//! `GET /healthz` (liveness) and `GET /readyz` (readiness): for load balancers and
+//! orchestrators.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,10 +8,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::app::AppState;
+use crate::app::{readiness, AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(healthz))
+    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
 }
 
 /// Whether the service can serve.
@@ -41,4 +42,62 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable", database }))
     }
+}
+
+/// Whether this instance should be sent traffic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    /// `ready`, or `not_ready`.
+    #[schema(example = "ready")]
+    pub status: &'static str,
+    /// `sqlite` or `postgres`.
+    #[schema(example = "sqlite")]
+    pub database: &'static str,
+    pub checks: ReadyChecks,
+    /// Why the instance is not ready, in words; empty when it is.
+    #[schema(example = json!([]))]
+    pub reasons: Vec<String>,
+}
+
+/// Each check `/readyz` makes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadyChecks {
+    /// The database answers a query.
+    pub database: bool,
+    /// Every migration of this build is applied, none failed, and the database has
+    /// none this build does not know.
+    pub migrations: bool,
+    /// The writer that commits views is running.
+    pub view_writer: bool,
+    /// The background workers (webhook deliveries, view mails) are running.
+    pub workers: bool,
+}
+
+/// Readiness check
+///
+/// 200 when this instance can serve: its database answers, the schema is the one
+/// this build expects, and its view writer and background workers run. 503 with
+/// the reasons otherwise. `/healthz` stays the liveness check.
+#[utoipa::path(
+    get, path = "/readyz", tag = "service",
+    responses(
+        (status = 200, description = "Ready", body = Ready),
+        (status = 503, description = "Not ready, with the reasons", body = Ready),
+    )
+)]
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Ready>) {
+    let found = readiness::check(&state).await;
+    let status = if found.is_ready() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let ready = Ready {
+        status: if found.is_ready() { "ready" } else { "not_ready" },
+        database: state.db().backend().name(),
+        checks: ReadyChecks {
+            database: found.database,
+            migrations: found.migrations,
+            view_writer: found.view_writer,
+            workers: found.workers,
+        },
+        reasons: found.reasons,
+    };
+    (status, Json(ready))
 }

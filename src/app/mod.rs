@@ -40,6 +40,7 @@ pub mod opening;
 pub mod policy;
 pub mod preview;
 pub mod pull_requests;
+pub mod readiness;
 pub mod share_codes;
 pub mod share_links;
 pub mod state;

@@ -34,6 +34,45 @@ struct Inner {
     geo: Option<GeoIp>,
     mailer: Mailer,
     settings: Settings,
+    workers: Workers,
+}
+
+/// The background workers this instance started, each running until its guard is
+/// dropped: when it ends, panics or is cancelled.
+#[derive(Default)]
+pub struct Workers {
+    started: std::sync::Mutex<Vec<(&'static str, Arc<AtomicBool>)>>,
+}
+
+/// Held by a running worker; the worker counts as stopped once it is dropped.
+#[must_use = "the worker counts as stopped once this is dropped"]
+pub struct WorkerRunning(Arc<AtomicBool>);
+
+impl Drop for WorkerRunning {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl Workers {
+    /// Records that the worker `name` started; move what this returns into it.
+    pub fn started(&self, name: &'static str) -> WorkerRunning {
+        let running = Arc::new(AtomicBool::new(true));
+        self.lock().push((name, running.clone()));
+        WorkerRunning(running)
+    }
+
+    /// How many workers started, and the names of those no longer running.
+    pub fn stopped(&self) -> (usize, Vec<&'static str>) {
+        let started = self.lock();
+        let stopped =
+            started.iter().filter(|(_, running)| !running.load(Ordering::Acquire)).map(|(name, _)| *name);
+        (started.len(), stopped.collect())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(&'static str, Arc<AtomicBool>)>> {
+        self.started.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Where the service is reached: the bases of the URLs it hands out.
@@ -203,6 +242,7 @@ impl AppState {
                 geo,
                 mailer,
                 settings,
+                workers: Workers::default(),
             }),
         }
     }
@@ -232,6 +272,11 @@ impl AppState {
 
     pub fn signals(&self) -> &Signals {
         &self.inner.signals
+    }
+
+    /// The background workers of this instance.
+    pub fn workers(&self) -> &Workers {
+        &self.inner.workers
     }
 
     /// The repositories and forge for pull requests, when configured.

@@ -22,6 +22,10 @@ use sqlx::{Postgres, Sqlite, Transaction};
 use super::sql::{insert_in_chunks, unnest_sql, Column, Rows, Statements, Value};
 use crate::domain::time::Timestamp;
 
+/// The migrations of each engine, built into the binary.
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
 /// Which database engine a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -134,10 +138,38 @@ impl Db {
     /// PostgreSQL migrations take an advisory lock.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Db::Sqlite { write, .. } => sqlx::migrate!("migrations/sqlite").run(write).await?,
-            Db::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+            Db::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
         Ok(())
+    }
+
+    /// What keeps the schema from being exactly the one this build migrates to, if
+    /// anything: a migration not applied, one that failed, or one this build does
+    /// not know (a newer build migrated the database).
+    pub async fn schema_problem(&self) -> sqlx::Result<Option<String>> {
+        let migrator = match self {
+            Db::Sqlite { .. } => &SQLITE_MIGRATIONS,
+            Db::Postgres(_) => &POSTGRES_MIGRATIONS,
+        };
+        let applied: Vec<(i64, bool)> = dispatch!(self.read(), |pool| {
+            sqlx::query_as("SELECT version, success FROM _sqlx_migrations ORDER BY version")
+                .fetch_all(pool)
+                .await
+        })?;
+        if let Some((version, _)) = applied.iter().find(|(_, success)| !success) {
+            return Ok(Some(format!("migration {version} failed")));
+        }
+        let known: std::collections::BTreeSet<i64> =
+            migrator.iter().filter(|m| !m.migration_type.is_down_migration()).map(|m| m.version).collect();
+        let done: std::collections::BTreeSet<i64> = applied.iter().map(|(version, _)| *version).collect();
+        Ok(if let Some(version) = known.difference(&done).next() {
+            Some(format!("migration {version} is not applied"))
+        } else {
+            done.difference(&known).next().map(|version| {
+                format!("the database has migration {version}, which this build does not know (a newer build migrated it)")
+            })
+        })
     }
 
     /// The service-wide secret called `name`, created from `fresh` on first use. All

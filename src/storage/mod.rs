@@ -13,6 +13,7 @@
 //! that queue by holding the writer's connection while each batch writes.
 
 mod artifacts;
+pub mod backup;
 pub mod cache;
 mod comments;
 mod console;
@@ -78,6 +79,11 @@ impl Store {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Whether this instance's writer of views is running.
+    pub fn writer_is_running(&self) -> bool {
+        self.writer.is_running()
     }
 
     /// Links viewers opened lately.

@@ -21,6 +21,7 @@ mod logs;
 mod mail;
 mod markdown;
 mod openapi;
+mod operations;
 mod otlp;
 mod policy;
 mod previews;

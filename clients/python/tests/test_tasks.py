@@ -24,6 +24,17 @@ def test_health(client):
     assert health.database in ("sqlite", "postgres")
 
 
+def test_readiness(client):
+    ready = client.ready()
+    assert ready.ready and ready.status == "ready" and ready.reasons == []
+    assert (ready.checks.database, ready.checks.migrations, ready.checks.view_writer, ready.checks.workers) == (
+        True,
+        True,
+        True,
+        True,
+    )
+
+
 def test_server_and_key_come_from_the_environment(monkeypatch, server, api_key):
     monkeypatch.setenv("AGENTSHARE_SERVER", server)
     monkeypatch.setenv("AGENTSHARE_API_KEY", api_key)

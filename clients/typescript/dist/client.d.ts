@@ -1,6 +1,6 @@
 import { type FetchFunction } from "./http.js";
 import { ArtifactsApi, EventsApi, LinkViewerApi, OtlpApi, PullRequestsApi, SettingsApi, ShareCodesApi, ShareLinksApi, TasksApi, WebhooksApi } from "./resources.js";
-import type { Health, RequestOptions } from "./types.js";
+import type { Health, Readiness, RequestOptions } from "./types.js";
 export interface AgentshareClientOptions {
     /** An API key from `agentshare keys create` (`ask_…`). Without one, only the routes open to anyone work (links, code exchange, health). */
     apiKey?: string;
@@ -28,6 +28,12 @@ export declare class AgentshareClient {
     constructor(options?: AgentshareClientOptions);
     /** `GET /healthz`: `{status: "ok", database}`; throws with status 503 when the service can't serve. */
     health(options?: RequestOptions): Promise<Health>;
+    /**
+     * `GET /readyz`: whether this instance should be sent traffic (database, schema,
+     * view writer, workers). A not-ready instance (503) is an answer too: `status` is
+     * then `not_ready` and `reasons` says why.
+     */
+    ready(options?: RequestOptions): Promise<Readiness>;
 }
 /** The name seed 001's examples use. */
 export declare const AgentrixClient: typeof AgentshareClient;

@@ -1,3 +1,4 @@
+import { AgentshareError } from "./errors.js";
 import { DEFAULT_SERVER, serverFromEnvironment, Transport } from "./http.js";
 import { ArtifactsApi, EventsApi, LinkViewerApi, OtlpApi, PullRequestsApi, SettingsApi, ShareCodesApi, ShareLinksApi, TasksApi, WebhooksApi, } from "./resources.js";
 /** A client of an agentshare server. */
@@ -35,6 +36,24 @@ export class AgentshareClient {
     health(options = {}) {
         return this.#http.json("GET", "/healthz", { auth: false, signal: options.signal });
     }
+    /**
+     * `GET /readyz`: whether this instance should be sent traffic (database, schema,
+     * view writer, workers). A not-ready instance (503) is an answer too: `status` is
+     * then `not_ready` and `reasons` says why.
+     */
+    async ready(options = {}) {
+        try {
+            return await this.#http.json("GET", "/readyz", { auth: false, signal: options.signal });
+        }
+        catch (error) {
+            if (error instanceof AgentshareError && error.status === 503 && isReadiness(error.body))
+                return error.body;
+            throw error;
+        }
+    }
+}
+function isReadiness(body) {
+    return typeof body === "object" && body !== null && "checks" in body && "status" in body;
 }
 /** The name seed 001's examples use. */
 export const AgentrixClient = AgentshareClient;

@@ -6,6 +6,7 @@
  */
 export const OPERATIONS = Object.freeze({
     healthz: "health",
+    readyz: "ready",
     export_traces: "otlp.exportTraces",
     create_task: "tasks.create",
     get_task: "tasks.get",

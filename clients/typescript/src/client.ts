@@ -1,3 +1,4 @@
+import { AgentshareError } from "./errors.js";
 import { DEFAULT_SERVER, serverFromEnvironment, Transport, type FetchFunction } from "./http.js";
 import {
   ArtifactsApi,
@@ -11,7 +12,7 @@ import {
   TasksApi,
   WebhooksApi,
 } from "./resources.js";
-import type { Health, RequestOptions } from "./types.js";
+import type { Health, Readiness, RequestOptions } from "./types.js";
 
 export interface AgentshareClientOptions {
   /** An API key from `agentshare keys create` (`ask_…`). Without one, only the routes open to anyone work (links, code exchange, health). */
@@ -59,6 +60,24 @@ export class AgentshareClient {
   health(options: RequestOptions = {}): Promise<Health> {
     return this.#http.json("GET", "/healthz", { auth: false, signal: options.signal });
   }
+
+  /**
+   * `GET /readyz`: whether this instance should be sent traffic (database, schema,
+   * view writer, workers). A not-ready instance (503) is an answer too: `status` is
+   * then `not_ready` and `reasons` says why.
+   */
+  async ready(options: RequestOptions = {}): Promise<Readiness> {
+    try {
+      return await this.#http.json<Readiness>("GET", "/readyz", { auth: false, signal: options.signal });
+    } catch (error) {
+      if (error instanceof AgentshareError && error.status === 503 && isReadiness(error.body)) return error.body;
+      throw error;
+    }
+  }
+}
+
+function isReadiness(body: unknown): body is Readiness {
+  return typeof body === "object" && body !== null && "checks" in body && "status" in body;
 }
 
 /** The name seed 001's examples use. */

@@ -6,6 +6,7 @@
  */
 export const OPERATIONS: Readonly<Record<string, string>> = Object.freeze({
   healthz: "health",
+  readyz: "ready",
   export_traces: "otlp.exportTraces",
 
   create_task: "tasks.create",

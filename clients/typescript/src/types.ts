@@ -691,6 +691,24 @@ export interface Health {
   database: string;
 }
 
+/** What `GET /readyz` answers. */
+export interface Readiness {
+  status: "ready" | "not_ready";
+  /** `sqlite` or `postgres`. */
+  database: string;
+  checks: ReadyChecks;
+  /** Why the instance is not ready, in words; empty when it is. */
+  reasons: string[];
+}
+
+/** The checks of `GET /readyz`. */
+export interface ReadyChecks {
+  database: boolean;
+  migrations: boolean;
+  view_writer: boolean;
+  workers: boolean;
+}
+
 /** Per-call options every method takes as its last argument. */
 export interface RequestOptions {
   signal?: AbortSignal;

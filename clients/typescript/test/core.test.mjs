@@ -11,6 +11,10 @@ const c = client();
 test("the server comes from AGENTSHARE_SERVER, and health reports the database", async () => {
   assert.equal(c.server, SERVER.replace(/\/+$/, ""));
   assert.deepEqual(await c.health(), { status: "ok", database: "sqlite" });
+  assert.deepEqual(await c.ready(), {
+    status: "ready", database: "sqlite", reasons: [],
+    checks: { database: true, migrations: true, view_writer: true, workers: true },
+  });
   const explicit = new AgentshareClient({ apiKey: "unused", server: `${SERVER}/` });
   assert.equal(explicit.server, SERVER.replace(/\/+$/, ""));
   assert.equal((await explicit.health()).status, "ok");

@@ -155,6 +155,14 @@ impl Writer {
         Writer { queue }
     }
 
+    /// Whether the writer still takes work (its thread or task has not ended).
+    pub fn is_running(&self) -> bool {
+        match &self.queue {
+            Queue::Postgres(queue) => !queue.is_closed(),
+            Queue::Sqlite(queue) => !queue.is_closed(),
+        }
+    }
+
     /// Counts one view of `link`, if the link is still active and still the
     /// version `link` is, and answers once the view is committed.
     pub async fn count_view(&self, link: &ShareLinkRecord, view: NewView) -> Result<ViewOutcome, WriteError> {

@@ -148,6 +148,11 @@ impl TestDb {
         TestDb { url: other.url.clone(), backend: other.backend, _dir: None }
     }
 
+    /// A database at `url` made some other way (a restored backup).
+    pub fn at(url: String, backend: Backend) -> TestDb {
+        TestDb { url, backend, _dir: None }
+    }
+
     pub async fn new(backend: Backend) -> Option<TestDb> {
         match backend {
             Backend::Sqlite => {

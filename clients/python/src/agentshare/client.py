@@ -10,7 +10,7 @@ import urllib.parse
 from typing import IO, Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union, overload
 
 from ._http import UNSET, Response, Transport, body_of, quote, to_json
-from .errors import AgentshareConnectionError, AgentshareTimeoutError
+from .errors import AgentshareConnectionError, AgentshareError, AgentshareTimeoutError
 from .models import (
     ActivityPage,
     Artifact,
@@ -21,6 +21,7 @@ from .models import (
     Health,
     LinkPreview,
     PullRequest,
+    Readiness,
     RevokedAll,
     ShareCode,
     ShareCodeCreated,
@@ -1045,6 +1046,18 @@ class AgentshareClient:
         """``GET /healthz``: the service and its database can serve (else an error, 503)."""
         return Health.from_dict(self._t.request("GET", "/healthz", auth=False).data())
 
+    def ready(self) -> Readiness:
+        """``GET /readyz``: whether this instance should be sent traffic (database,
+        schema, view writer, workers). A not-ready instance (503) is an answer too:
+        ``ready`` is then False and ``reasons`` says why."""
+        try:
+            return Readiness.from_dict(self._t.request("GET", "/readyz", auth=False).data())
+        except AgentshareError as error:
+            answer = _json_object(error.body) if error.status == 503 else None
+            if answer is None or "checks" not in answer:
+                raise
+            return Readiness.from_dict(answer)
+
     def link(self, url_or_token: str) -> LinkViewer:
         """The share link at ``url_or_token`` (its ``url``, ``short_url`` or token), as a
         viewer opens it."""
@@ -1053,6 +1066,14 @@ class AgentshareClient:
     def viewer_session(self, token: str, task_id: str) -> ViewerSession:
         """A viewer session from a token kept from ``share_codes.exchange``."""
         return ViewerSession(self._t.with_token(None), ViewerSessionInfo(token=token, task_id=task_id))
+
+
+def _json_object(text: str) -> Optional[Dict[str, Any]]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 AgentrixClient = AgentshareClient

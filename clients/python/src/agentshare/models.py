@@ -17,6 +17,8 @@ from typing import Any, Dict, List, Mapping, Optional, Type, TypeVar, Union
 __all__ = [
     "Model",
     "Health",
+    "ReadyChecks",
+    "Readiness",
     "Task",
     "TaskPage",
     "Event",
@@ -153,6 +155,29 @@ def _camel(name: str) -> Dict[str, str]:
 class Health(Model):
     status: Optional[str] = None
     database: Optional[str] = None
+
+
+@dataclass
+class ReadyChecks(Model):
+    database: bool = False
+    migrations: bool = False
+    view_writer: bool = False
+    workers: bool = False
+
+
+@dataclass
+class Readiness(Model):
+    """What ``/readyz`` answered: ``status`` is ``ready`` or ``not_ready``, with the
+    ``reasons`` in words."""
+
+    status: str = ""
+    database: Optional[str] = None
+    checks: ReadyChecks = field(default_factory=ReadyChecks)
+    reasons: List[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready"
 
 
 @dataclass

@@ -14,6 +14,7 @@ __all__ = ["OPERATIONS"]
 OPERATIONS: Dict[str, str] = {
     # Operations
     "healthz": "AgentshareClient.health",
+    "readyz": "AgentshareClient.ready",
     # Tasks, events, messages, artifacts
     "create_task": "Tasks.create",
     "list_tasks": "Tasks.list",
