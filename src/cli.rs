@@ -284,9 +284,14 @@ pub struct ServeArgs {
     /// Sender of outgoing mail.
     #[arg(long, env = "AGENTSHARE_MAIL_FROM", default_value = "agentshare <agentshare@localhost>")]
     pub mail_from: String,
-    /// Where mail is written when no SMTP server is configured.
+    /// Where mail is written when no SMTP server is configured (files older than 7
+    /// days are removed).
     #[arg(long, env = "AGENTSHARE_MAIL_DIR", default_value = "agentshare-data/mail")]
     pub mail_dir: std::path::PathBuf,
+    /// Days each view's own row (time, place, browser) is kept for the activity log;
+    /// analytics totals stay whole. Default: kept for good.
+    #[arg(long, env = "AGENTSHARE_VIEW_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub view_retention_days: Option<u32>,
     /// Event streams (`/events/stream`) one client address may hold open at once.
     #[arg(long, env = "AGENTSHARE_MAX_STREAMS_PER_CLIENT", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -503,6 +508,7 @@ async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     settings.max_connections = args.max_connections.map(|n| n as usize);
     settings.request_timeout = std::time::Duration::from_secs(args.request_timeout_secs);
     settings.min_download_bytes_per_sec = args.min_download_bytes_per_sec;
+    settings.view_retention_days = args.view_retention_days;
     let database = redact_url(&settings.database.url);
     let app = Application::build(settings).await?;
     let base = app.public_url().to_owned();

@@ -64,6 +64,11 @@ pub struct Settings {
     /// takes longer than the request timeout plus its size at this rate has its
     /// connection closed.
     pub min_download_bytes_per_sec: u64,
+    /// Days raw view rows are kept (analytics come from rollups and stay whole);
+    /// `None` keeps them for good.
+    pub view_retention_days: Option<u32>,
+    /// How often the retention worker prunes what has run out.
+    pub retention_interval: std::time::Duration,
 }
 
 impl Settings {
@@ -93,6 +98,8 @@ impl Settings {
             max_connections: None,
             request_timeout: std::time::Duration::from_secs(30),
             min_download_bytes_per_sec: crate::limits::MIN_BYTES_PER_SEC,
+            view_retention_days: None,
+            retention_interval: std::time::Duration::from_secs(3600),
         }
     }
 }

@@ -37,6 +37,7 @@ use crate::limits::{self, ClientSlots};
 use crate::storage::Db;
 use crate::telemetry::ViewedLink;
 use crate::workers::mail::ViewMailer;
+use crate::workers::retention::Pruner;
 use crate::workers::webhooks::Deliverer;
 use crate::{api, routes};
 
@@ -120,6 +121,11 @@ impl Application {
         let mail_worker = tokio::spawn(async move {
             let _running = running;
             crate::workers::mail::run(mailer).await;
+        });
+        let (pruner, running) = (Pruner::of(&self.state), self.state.workers().started("retention"));
+        let retention_worker = tokio::spawn(async move {
+            let _running = running;
+            crate::workers::retention::run(pruner).await;
         });
         let settings = self.state.settings();
         let first_request = settings.request_timeout;
@@ -221,6 +227,7 @@ impl Application {
         // Deliveries in flight are recorded or, if cut short, come back when their lease ends.
         worker.abort();
         mail_worker.abort();
+        retention_worker.abort();
         self.state.db().close().await;
         Ok(())
     }

@@ -69,7 +69,7 @@ pub struct ReadyChecks {
     pub migrations: bool,
     /// The writer that commits views is running.
     pub view_writer: bool,
-    /// The background workers (webhook deliveries, view mails) are running.
+    /// The background workers (webhook deliveries, view mails, retention) are running.
     pub workers: bool,
 }
 

@@ -13,7 +13,7 @@ pub struct Readiness {
     pub migrations: bool,
     /// The writer that commits views is running.
     pub view_writer: bool,
-    /// The background workers (webhook deliveries, view mails) started and run.
+    /// The background workers (webhook deliveries, view mails, retention) started and run.
     pub workers: bool,
     /// Why the instance is not ready; empty when it is.
     pub reasons: Vec<String>,

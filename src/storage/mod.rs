@@ -25,6 +25,7 @@ mod owners;
 mod policies;
 mod pull_requests;
 mod repositories;
+pub mod retention;
 mod share_links;
 pub(crate) mod sql;
 mod task_shares;

@@ -225,3 +225,109 @@ async fn a_postgres_dump_restores_into_a_working_service() {
     served.key = app.key.clone();
     check_restored(&served, &made).await;
 }
+
+/// Polls `query` (one integer) until it answers `want`, for at most ten seconds.
+async fn until_count(app: &TestApp, query: &str, want: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = app.sql_i64(query).await;
+        if found == want {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{query}: {found}, never {want}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// With `--view-retention-days 3`, the raw rows of views fill three days and stay
+/// there under a steady load (each round, a day passes for what was stored: the
+/// simulated clock), while analytics keep every view.
+async fn views_past_the_window_go_and_analytics_keep_their_totals(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |s| {
+        s.view_retention_days = Some(3);
+        s.retention_interval = Duration::from_millis(50);
+    })
+    .await
+    else {
+        return;
+    };
+    let task = app.finished_task("Kept for three days").await;
+    let link = app.share(&task, json!({})).await;
+    let (url, id) = (link["url"].as_str().unwrap(), link["share_link_id"].as_str().unwrap());
+    let rows = format!("SELECT COUNT(*) FROM share_link_views WHERE share_link_id = '{id}'");
+    let mut kept = Vec::new();
+    let mut before_pruning = Value::Null;
+    for day in 0..6 {
+        for _ in 0..5 {
+            assert_eq!(app.view(url, None).await.0, StatusCode::OK);
+        }
+        before_pruning = app.get(&format!("/v1/share-links/{id}/analytics")).await.1;
+        app.sql("UPDATE share_link_views SET viewed_at = viewed_at - 86400000").await;
+        let cutoff = chrono::Utc::now().timestamp_millis() - 3 * 86_400_000;
+        until_count(&app, &format!("SELECT COUNT(*) FROM share_link_views WHERE viewed_at < {cutoff}"), 0)
+            .await;
+        kept.push(app.sql_i64(&rows).await);
+        assert_eq!(app.get(&format!("/v1/share-links/{id}")).await.1["data"]["view_count"], 5 * (day + 1));
+    }
+    // Two days of views younger than three days, then no more growth.
+    assert_eq!(kept, [5, 10, 10, 10, 10, 10]);
+    let after_pruning = app.get(&format!("/v1/share-links/{id}/analytics")).await.1;
+    assert_eq!(after_pruning, before_pruning, "analytics keep their totals");
+    assert_eq!(after_pruning["data"]["total_views"], 30, "{after_pruning}");
+    let daily: i64 = after_pruning["data"]["views_by_day"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["views"].as_i64().unwrap())
+        .sum();
+    assert_eq!(daily, 30, "{after_pruning}");
+
+    // Wrong passwords a day past their window go; so do webhook events settled a
+    // month ago, but not one still waiting to be delivered.
+    let locked = app.share(&task, json!({"password": "the right one"})).await;
+    assert_eq!(
+        app.view(locked["url"].as_str().unwrap(), Some("a wrong one")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    app.sql("UPDATE share_link_password_attempts SET attempted_at = attempted_at - 2 * 86400000").await;
+    until_count(&app, "SELECT COUNT(*) FROM share_link_password_attempts", 0).await;
+    let (_, hook) = app
+        .post("/v1/webhooks", json!({"url": "https://hooks.example.com/x", "events": ["share_link.viewed"]}))
+        .await;
+    let hook = hook["data"]["webhook_id"].as_str().unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    for (event, status) in [("evt_settled", "delivered"), ("evt_waiting", "pending")] {
+        // Made now, then moved a month back once whole: the worker never sees half.
+        app.sql(&format!(
+            "INSERT INTO webhook_events (event_id, owner_id, event_type, payload, created_at) \
+             VALUES ('{event}', 'nobody', 'share_link.viewed', '{{}}', {now})"
+        ))
+        .await;
+        app.sql(&format!(
+            "INSERT INTO webhook_deliveries (delivery_id, event_id, webhook_id, status, next_attempt_at, created_at) \
+             VALUES ('dlv_{event}', '{event}', '{hook}', '{status}', {now}, {now})"
+        ))
+        .await;
+    }
+    app.sql(&format!(
+        "UPDATE webhook_events SET created_at = {} WHERE owner_id = 'nobody'",
+        now - 31 * 86_400_000
+    ))
+    .await;
+    until_count(&app, "SELECT COUNT(*) FROM webhook_events WHERE event_id = 'evt_settled'", 0).await;
+    assert_eq!(
+        app.sql_i64("SELECT COUNT(*) FROM webhook_deliveries WHERE delivery_id = 'dlv_evt_settled'").await,
+        0
+    );
+    assert_eq!(app.sql_i64("SELECT COUNT(*) FROM webhook_events WHERE event_id = 'evt_waiting'").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_past_the_window_go_and_analytics_keep_their_totals_on_sqlite() {
+    views_past_the_window_go_and_analytics_keep_their_totals(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_past_the_window_go_and_analytics_keep_their_totals_on_postgres() {
+    views_past_the_window_go_and_analytics_keep_their_totals(Backend::Postgres).await;
+}
