@@ -102,6 +102,16 @@ export async function finishedTask(server, { title = "Fix the login bug", output
   return id;
 }
 
+/** Signs `server`'s owner (alice) in to the console in a new page of `context`. */
+export async function signInToConsole(server, context) {
+  const page = await context.newPage();
+  await page.goto(`${server.base}/console/login`);
+  await page.fill("#api-key", server.key);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/console\/tasks$/);
+  return page;
+}
+
 /** Creates a share link of `taskId` through the API; answers its data. */
 export async function shareLink(server, taskId, options = {}) {
   const { status, body } = await server.api("/v1/share-links", { method: "POST", json: { task_id: taskId, ...options } });

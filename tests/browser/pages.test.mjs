@@ -4,18 +4,12 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { serverAndBrowser, freshContext, finishedTask, shareLink } from "./harness.mjs";
+import { serverAndBrowser, freshContext, finishedTask, shareLink, signInToConsole } from "./harness.mjs";
 
 const env = serverAndBrowser();
 
-async function signIn(context) {
-  const page = await context.newPage();
-  await page.goto(`${env.server.base}/console/login`);
-  await page.fill("#api-key", env.server.key);
-  await page.click("button[type=submit]");
-  await page.waitForURL(/\/console\/tasks$/);
-  return page;
-}
+/** A page of a fresh context, signed in to the console as alice. */
+const signIn = (context) => signInToConsole(env.server, context);
 
 /** WCAG contrast of an element's text against its own background (both opaque). */
 function contrastOf(page, selector) {

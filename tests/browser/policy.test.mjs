@@ -2,18 +2,12 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { serverAndBrowser, freshContext, finishedTask } from "./harness.mjs";
+import { serverAndBrowser, freshContext, finishedTask, signInToConsole } from "./harness.mjs";
 
 const env = serverAndBrowser();
 
-async function signIn(context) {
-  const page = await context.newPage();
-  await page.goto(`${env.server.base}/console/login`);
-  await page.fill("#api-key", env.server.key);
-  await page.click("button[type=submit]");
-  await page.waitForURL(/\/console\/tasks$/);
-  return page;
-}
+/** A page of a fresh context, signed in to the console as alice. */
+const signIn = (context) => signInToConsole(env.server, context);
 
 test("a policy set in the console holds in the Share dialog; the link's page shows its activity", async () => {
   await finishedTask(env.server, { title: "Board numbers" });

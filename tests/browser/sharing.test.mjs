@@ -3,18 +3,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { serverAndBrowser, freshContext, finishedTask, shareLink, mailTo } from "./harness.mjs";
+import { serverAndBrowser, freshContext, finishedTask, shareLink, mailTo, signInToConsole } from "./harness.mjs";
 
 const env = serverAndBrowser();
 
-async function signIn(context) {
-  const page = await context.newPage();
-  await page.goto(`${env.server.base}/console/login`);
-  await page.fill("#api-key", env.server.key);
-  await page.click("button[type=submit]");
-  await page.waitForURL(/\/console\/tasks$/);
-  return page;
-}
+/** A page of a fresh context, signed in to the console as alice. */
+const signIn = (context) => signInToConsole(env.server, context);
 
 async function viewCount(id) {
   const { body } = await env.server.api(`/v1/share-links/${id}`);
