@@ -110,8 +110,8 @@ pub struct VerifyQuery {
     get, path = "/s/{token}/comments/verify", tag = "viewer",
     params(("token" = String, Path, description = "The link's token"), VerifyQuery),
     responses(
-        (status = 200, description = "Published (a page)", content_type = "text/html", body = String),
-        (status = 404, description = "Unknown or used-up verification link (a page)", content_type = "text/html", body = String),
+        (status = 200, description = "Published (a page); following the link again answers the same", content_type = "text/html", body = String),
+        (status = 404, description = "Unknown verification link, one not followed in time, or a deleted comment (a page)", content_type = "text/html", body = String),
         (status = 429, description = "Too many lookups of links that do not exist (a page)", content_type = "text/html", body = String, headers(
             ("Retry-After" = u64, description = "Seconds until the client may try again"),
         )),

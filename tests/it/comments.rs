@@ -67,6 +67,10 @@ async fn comments_are_verified_before_they_appear(backend: Backend) {
     let response = app.client.get(&verify).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.text().await.unwrap().contains("Your comment is published"));
+    // Following the mailed link again (a second click, a mail scanner) says the same.
+    let again = app.client.get(&verify).send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::OK);
+    assert!(again.text().await.unwrap().contains("Your comment is published"));
 
     let (_, view) = app.view(url, None).await;
     let shown = &view["data"]["comments"];
@@ -96,6 +100,8 @@ async fn comments_are_verified_before_they_appear(backend: Backend) {
     assert_eq!(app.request(Method::DELETE, &format!("{path}/{id}"), None).await.0, StatusCode::NO_CONTENT);
     let (_, view) = app.view(url, None).await;
     assert_eq!(view["data"]["comments"], json!([]), "deleted comments disappear");
+    let gone = app.client.get(&verify).send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND, "a deleted comment's link publishes nothing");
     let (status, body) = app.request(Method::DELETE, &format!("{path}/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_error(&body, "COMMENT_NOT_FOUND");
