@@ -40,7 +40,9 @@ pub async fn check(state: &AppState) -> Readiness {
                 false
             }
             Err(err) => {
-                reasons.push(format!("the migrations could not be read: {err}"));
+                // The cause goes to the log: this answer is public.
+                tracing::warn!(error = %err, "readiness: the migrations could not be read");
+                reasons.push("the migrations could not be read".to_owned());
                 false
             }
         }
