@@ -261,7 +261,11 @@ async fn a_snapshot_link_never_shows_what_the_task_gains_later(app: TestApp) {
     assert_eq!(names(&now, "artifacts", "name").len(), 3);
     let (_, then) = app.view(frozen["url"].as_str().unwrap(), None).await;
     assert_eq!(names(&then, "outputs", "name"), ["Result"], "{then}");
-    assert_eq!(names(&then, "artifacts", "name"), ["notes.txt", "chart.png"]);
+    // Files are listed by upload time, then name: two uploaded in the same
+    // millisecond come in either order.
+    let mut files = names(&then, "artifacts", "name");
+    files.sort();
+    assert_eq!(files, ["chart.png", "notes.txt"]);
 
     // The newer file is not served through the snapshot, nor put in its zip.
     let url = frozen["url"].as_str().unwrap();
