@@ -170,7 +170,15 @@ func TestViewingAProtectedLinkWithDownloads(t *testing.T) {
 		t.Fatalf("analytics after three views: %+v", stats)
 	}
 
-	activity := must(c.ShareLinks.Activity(link.ShareLinkID, &agentshare.ActivityOptions{Limit: 200}))(t)
+	// Entries are written beside the answer, not before it: wait (at most 10 s) for
+	// the download's.
+	var activity *agentshare.ActivityList
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		activity = must(c.ShareLinks.Activity(link.ShareLinkID, &agentshare.ActivityOptions{Limit: 200}))(t)
+		if hasKind(activity, "downloaded") || time.Now().After(deadline) {
+			break
+		}
+	}
 	kinds := map[string]bool{}
 	for _, a := range activity.Activity {
 		kinds[a.Kind] = true
@@ -372,4 +380,13 @@ func TestSharingPolicy(t *testing.T) {
 	if *back != *defaults {
 		t.Fatalf("restored %+v, want %+v", back, defaults)
 	}
+}
+
+func hasKind(page *agentshare.ActivityList, kind string) bool {
+	for _, a := range page.Activity {
+		if a.Kind == kind {
+			return true
+		}
+	}
+	return false
 }

@@ -169,7 +169,14 @@ test("a viewer opens a protected link as JSON and markdown, downloads files and 
   assert.equal(analytics.total_views, 4);
   assert.equal(analytics.views_by_day.reduce((sum, day) => sum + day.views, 0), 4);
 
-  const activity = await c.shareLinks.activity(link.share_link_id, { limit: 200 });
+  // Entries are written beside the answer, not before it: wait (at most 10 s) for
+  // the download's.
+  let activity;
+  for (const deadline = Date.now() + 10_000; ;) {
+    activity = await c.shareLinks.activity(link.share_link_id, { limit: 200 });
+    if (activity.activity.some((a) => a.kind === "downloaded") || Date.now() > deadline) break;
+    await new Promise((tick) => setTimeout(tick, 20));
+  }
   const kinds = activity.activity.map((a) => a.kind);
   for (const kind of ["password_failed", "revealed", "downloaded"]) assert.ok(kinds.includes(kind), `${kind} in ${kinds}`);
   assert.ok(activity.activity.some((a) => a.kind === "downloaded" && a.file === "report.txt"));
