@@ -15,7 +15,7 @@ use crate::config::{self, Settings};
 use crate::domain::api_key::NewApiKey;
 use crate::domain::text::bounded;
 use crate::startup::{shutdown_signal, Application};
-use crate::storage::{backup, Db, DbOptions};
+use crate::storage::{self, backup, Db, DbOptions};
 
 /// Share what an AI agent did: expiring, password-protected, view-limited links and
 /// scoped share codes.
@@ -466,7 +466,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// The SQLite file `backup` and `restore` work on.
 fn sqlite_file(args: &DatabaseArgs) -> anyhow::Result<std::path::PathBuf> {
-    backup::sqlite_path(&args.database_url).ok_or_else(|| {
+    storage::sqlite_file(&args.database_url).ok_or_else(|| {
         anyhow::anyhow!(
             "backup and restore copy SQLite databases; for PostgreSQL use pg_dump and pg_restore (docs/operations.md)"
         )

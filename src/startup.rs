@@ -111,22 +111,12 @@ impl Application {
     /// `--max-connections-per-client` connections, and all of them together fewer
     /// than the process can open files; more are closed as they come.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let (deliverer, running) =
-            (Deliverer::of(&self.state), self.state.workers().started("webhook deliveries"));
-        let worker = tokio::spawn(async move {
-            let _running = running;
-            crate::workers::webhooks::run(deliverer).await;
-        });
-        let (mailer, running) = (ViewMailer::of(&self.state), self.state.workers().started("view mails"));
-        let mail_worker = tokio::spawn(async move {
-            let _running = running;
-            crate::workers::mail::run(mailer).await;
-        });
-        let (pruner, running) = (Pruner::of(&self.state), self.state.workers().started("retention"));
-        let retention_worker = tokio::spawn(async move {
-            let _running = running;
-            crate::workers::retention::run(pruner).await;
-        });
+        let workers = self.state.workers();
+        let worker =
+            workers.spawn("webhook deliveries", crate::workers::webhooks::run(Deliverer::of(&self.state)));
+        let mail_worker = workers.spawn("view mails", crate::workers::mail::run(ViewMailer::of(&self.state)));
+        let retention_worker =
+            workers.spawn("retention", crate::workers::retention::run(Pruner::of(&self.state)));
         let settings = self.state.settings();
         let first_request = settings.request_timeout;
         let mut builder = auto::Builder::new(TokioExecutor::new());

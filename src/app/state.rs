@@ -45,8 +45,7 @@ pub struct Workers {
 }
 
 /// Held by a running worker; the worker counts as stopped once it is dropped.
-#[must_use = "the worker counts as stopped once this is dropped"]
-pub struct WorkerRunning(Arc<AtomicBool>);
+struct WorkerRunning(Arc<AtomicBool>);
 
 impl Drop for WorkerRunning {
     fn drop(&mut self) {
@@ -55,11 +54,20 @@ impl Drop for WorkerRunning {
 }
 
 impl Workers {
-    /// Records that the worker `name` started; move what this returns into it.
-    pub fn started(&self, name: &'static str) -> WorkerRunning {
+    /// Runs `work` as the background worker `name` on the current runtime; it counts
+    /// as stopped once `work` ends, panics or is aborted.
+    pub fn spawn(
+        &self,
+        name: &'static str,
+        work: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
         let running = Arc::new(AtomicBool::new(true));
         self.lock().push((name, running.clone()));
-        WorkerRunning(running)
+        let running = WorkerRunning(running);
+        tokio::spawn(async move {
+            let _running = running;
+            work.await;
+        })
     }
 
     /// How many workers started, and the names of those no longer running.

@@ -19,13 +19,6 @@ const BUSY_PAUSE: Duration = Duration::from_millis(50);
 /// How many times a step is tried before giving up (about a minute in all).
 const BUSY_TRIES: u32 = 1200;
 
-/// The file of a `sqlite://PATH` (or `sqlite:PATH`) URL; `None` for any other URL.
-pub fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let path = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:"))?;
-    let path = path.split('?').next().unwrap_or_default();
-    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
-}
-
 /// What a backup or a restore copied.
 #[derive(Debug)]
 pub struct Copied {
@@ -130,17 +123,4 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::sqlite_path;
-
-    #[test]
-    fn only_sqlite_files_have_a_path() {
-        assert_eq!(sqlite_path("sqlite://./data/a.db?mode=rwc").unwrap().to_str(), Some("./data/a.db"));
-        assert_eq!(sqlite_path("sqlite:/tmp/a.db").unwrap().to_str(), Some("/tmp/a.db"));
-        assert_eq!(sqlite_path("sqlite::memory:"), None);
-        assert_eq!(sqlite_path("postgres://postgres@localhost/db"), None);
-    }
 }

@@ -22,6 +22,14 @@ use sqlx::{Postgres, Sqlite, Transaction};
 use super::sql::{insert_in_chunks, unnest_sql, Column, Rows, Statements, Value};
 use crate::domain::time::Timestamp;
 
+/// The file of a `sqlite://PATH` (or `sqlite:PATH`) URL; `None` for any other URL,
+/// and for an in-memory or empty one.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| std::path::PathBuf::from(path))
+}
+
 /// The migrations of each engine, built into the binary.
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -92,14 +100,13 @@ impl Db {
                 .await
                 .context("cannot connect to PostgreSQL")?;
             Ok(Db::Postgres(pool))
-        } else if let Some(path) = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")) {
-            let path = path.split('?').next().unwrap_or_default();
-            if path.is_empty() || path.contains(":memory:") {
+        } else if url.starts_with("sqlite:") {
+            let Some(path) = sqlite_file(url) else {
                 anyhow::bail!(
                     "the SQLite database must be a file path, e.g. sqlite://./agentshare-data/agentshare.db"
                 );
-            }
-            if let Some(dir) = std::path::Path::new(path).parent() {
+            };
+            if let Some(dir) = path.parent() {
                 if !dir.as_os_str().is_empty() {
                     std::fs::create_dir_all(dir)
                         .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -121,13 +128,13 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(connect.clone())
                 .await
-                .with_context(|| format!("cannot open SQLite database {path}"))?;
+                .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
             let read = SqlitePoolOptions::new()
                 .max_connections(options.max_connections.max(2))
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(connect.read_only(true))
                 .await
-                .with_context(|| format!("cannot open SQLite database {path}"))?;
+                .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
             Ok(Db::Sqlite { read, write })
         } else {
             anyhow::bail!("unsupported database URL (expected sqlite://PATH or postgres://...)")
@@ -333,5 +340,19 @@ impl Statements for Tx<'_, '_> {
                 Ok(query.execute(&mut ***tx).await?.rows_affected())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_file;
+
+    #[test]
+    fn only_sqlite_files_have_a_path() {
+        assert_eq!(sqlite_file("sqlite://./data/a.db?mode=rwc").unwrap().to_str(), Some("./data/a.db"));
+        assert_eq!(sqlite_file("sqlite:/tmp/a.db").unwrap().to_str(), Some("/tmp/a.db"));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("sqlite://"), None);
+        assert_eq!(sqlite_file("postgres://postgres@localhost/db"), None);
     }
 }

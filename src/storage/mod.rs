@@ -39,7 +39,7 @@ pub use cache::{ContentCache, LinkCache, ShownOutput, TaskContent};
 pub use comments::{CommentBounds, CommentRecord, CommentRefusal, CommentStatus, NewComment};
 pub use console::ConsoleSession;
 pub(crate) use dialect::SQLITE_BUSY_TIMEOUT;
-pub use dialect::{Backend, Db, DbOptions};
+pub use dialect::{sqlite_file, Backend, Db, DbOptions};
 pub use events::{Appended, EventPage, EventRecord, NewEvent};
 pub use otlp::{RootSpan, RunOutcome, RunUpdate, SpanUpdate, ANSWER_NAME, ASSISTANT};
 pub use outbox::OutboxEvent;
