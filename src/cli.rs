@@ -292,6 +292,10 @@ pub struct ServeArgs {
     /// analytics totals stay whole. Default: kept for good.
     #[arg(long, env = "AGENTSHARE_VIEW_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub view_retention_days: Option<u32>,
+    /// Address of a second listener that serves Prometheus metrics at `/metrics`
+    /// (e.g. `127.0.0.1:9464`). Default: no metrics; keep it off the public network.
+    #[arg(long, env = "AGENTSHARE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Event streams (`/events/stream`) one client address may hold open at once.
     #[arg(long, env = "AGENTSHARE_MAX_STREAMS_PER_CLIENT", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -509,10 +513,14 @@ async fn serve(args: ServeArgs, demo: bool) -> anyhow::Result<()> {
     settings.request_timeout = std::time::Duration::from_secs(args.request_timeout_secs);
     settings.min_download_bytes_per_sec = args.min_download_bytes_per_sec;
     settings.view_retention_days = args.view_retention_days;
+    settings.metrics_listen = args.metrics_listen;
     let database = redact_url(&settings.database.url);
     let app = Application::build(settings).await?;
     let base = app.public_url().to_owned();
     tracing::info!(address = %app.local_addr(), database = %database, "agentshare is listening");
+    if let Some(metrics) = app.metrics_addr() {
+        tracing::info!(address = %metrics, "metrics are served at /metrics");
+    }
     if demo {
         let demo = crate::demo::seed(app.state()).await.context("could not add the demo")?;
         println!(

@@ -69,6 +69,9 @@ pub struct Settings {
     pub view_retention_days: Option<u32>,
     /// How often the retention worker prunes what has run out.
     pub retention_interval: std::time::Duration,
+    /// Where Prometheus scrapes `/metrics`, on a listener of its own; `None`
+    /// serves no metrics.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -100,6 +103,7 @@ impl Settings {
             min_download_bytes_per_sec: crate::limits::MIN_BYTES_PER_SEC,
             view_retention_days: None,
             retention_interval: std::time::Duration::from_secs(3600),
+            metrics_listen: None,
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod geo;
 pub mod http;
 pub mod limits;
 pub mod mail;
+pub mod metrics;
 pub mod routes;
 pub mod startup;
 pub mod storage;

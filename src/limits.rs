@@ -246,6 +246,9 @@ impl WindowLimiter {
 /// place per core).
 pub struct BlockingWork {
     places: tokio::sync::Semaphore,
+    /// Work waiting for a place, or running (for metrics).
+    waiting: std::sync::atomic::AtomicUsize,
+    running: std::sync::atomic::AtomicUsize,
 }
 
 impl BlockingWork {
@@ -260,13 +263,45 @@ impl BlockingWork {
     }
 
     fn new(places: usize) -> BlockingWork {
-        BlockingWork { places: tokio::sync::Semaphore::new(places.max(1)) }
+        BlockingWork {
+            places: tokio::sync::Semaphore::new(places.max(1)),
+            waiting: Default::default(),
+            running: Default::default(),
+        }
     }
 
     /// Runs `work` on a blocking thread, in its turn; `None` if the work panicked.
     pub async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-        let _place = self.places.acquire().await.ok()?;
-        tokio::task::spawn_blocking(work).await.ok()
+        let place = {
+            let _waiting = Tally::of(&self.waiting);
+            self.places.acquire().await.ok()?
+        };
+        let _running = Tally::of(&self.running);
+        let done = tokio::task::spawn_blocking(work).await.ok();
+        drop(place);
+        done
+    }
+
+    /// Work waiting for a place now, and work running.
+    pub fn load(&self) -> (usize, usize) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.waiting.load(Relaxed), self.running.load(Relaxed))
+    }
+}
+
+/// One in a tally for as long as it lives (also when its future is dropped).
+struct Tally<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Tally<'a> {
+    fn of(count: &'a std::sync::atomic::AtomicUsize) -> Tally<'a> {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Tally(count)
+    }
+}
+
+impl Drop for Tally<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -399,6 +434,12 @@ impl StreamSlots {
         }
         *count += 1;
         Some(StreamSlot { slots: self.clone(), client })
+    }
+
+    /// Streams open now, of every client.
+    pub fn open(&self) -> usize {
+        let open = self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        open.values().sum()
     }
 
     /// Streams `ip` holds open now.

@@ -7,11 +7,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, MatchedPath};
+use axum::extract::{ConnectInfo, MatchedPath, State};
 use axum::http::{header, HeaderName, HeaderValue, Request, Response, StatusCode};
 use axum::response::IntoResponse as _;
 use axum::Router;
@@ -34,6 +34,7 @@ use crate::domain::ids;
 use crate::domain::share::LinkKeys;
 use crate::http::ConnectionCloser;
 use crate::limits::{self, ClientSlots};
+use crate::metrics::Metrics;
 use crate::storage::Db;
 use crate::telemetry::ViewedLink;
 use crate::workers::mail::ViewMailer;
@@ -59,6 +60,8 @@ Content-Length: 46\r\nConnection: close\r\n\r\nThe service holds all the connect
 /// A bound, migrated, ready-to-run service.
 pub struct Application {
     listener: TcpListener,
+    /// Where Prometheus scrapes, when `--metrics-listen` asks for it.
+    metrics: Option<TcpListener>,
     router: Router,
     state: AppState,
 }
@@ -71,6 +74,14 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let metrics = match settings.metrics_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {addr}"))?,
+            ),
+            None => None,
+        };
         let bound = listener.local_addr()?;
         let public_url = settings.public_url.clone().unwrap_or_else(|| format!("http://{bound}"));
         let link_keys = link_keys(&db, settings.link_key.as_deref()).await?;
@@ -82,7 +93,12 @@ impl Application {
         )?;
         let state = AppState::new(Parts { db, settings, public_url, link_keys, geo, mailer });
         let router = app(state.clone());
-        Ok(Application { listener, router, state })
+        Ok(Application { listener, metrics, router, state })
+    }
+
+    /// The address metrics are served on, when they are.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|listener| listener.local_addr().ok())
     }
 
     /// The address actually bound (the real port when port 0 was asked for).
@@ -117,6 +133,14 @@ impl Application {
         let mail_worker = workers.spawn("view mails", crate::workers::mail::run(ViewMailer::of(&self.state)));
         let retention_worker =
             workers.spawn("retention", crate::workers::retention::run(Pruner::of(&self.state)));
+        let metrics = self.metrics.map(|listener| {
+            let routes = api::health::metrics_routes(self.state.clone());
+            tokio::spawn(async move {
+                if let Err(err) = axum::serve(listener, routes).await {
+                    tracing::error!(error = %err, "the metrics listener stopped");
+                }
+            })
+        });
         let settings = self.state.settings();
         let first_request = settings.request_timeout;
         let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -218,6 +242,9 @@ impl Application {
         worker.abort();
         mail_worker.abort();
         retention_worker.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         self.state.db().close().await;
         Ok(())
     }
@@ -237,10 +264,12 @@ async fn link_keys(db: &Db, configured: Option<&str>) -> anyhow::Result<LinkKeys
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let timeout = state.settings().request_timeout;
+    let metrics = state.metrics().clone();
     routes::router(state)
         .layer(axum::middleware::map_response(close_when_refused))
         .layer(axum::middleware::from_fn(move |request, next| within(timeout, request, next)))
         .layer(CatchPanicLayer::custom(|_| panic_response()))
+        .layer(axum::middleware::from_fn_with_state(metrics, measured))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<Body>| {
@@ -268,6 +297,23 @@ pub fn app(state: AppState) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
+}
+
+/// Counts each request by its route's pattern, method and status, with the time
+/// until its response's head (an event stream's or a download's body goes on
+/// after that).
+async fn measured(
+    State(metrics): State<Metrics>,
+    request: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response<Body> {
+    let started = Instant::now();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    metrics.request(route, &method, response.status().as_u16(), started.elapsed());
+    response
 }
 
 /// A client told to slow down (429) or to come back later (503) gets its

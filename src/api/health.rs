@@ -1,5 +1,6 @@
 //! `GET /healthz` (liveness) and `GET /readyz` (readiness): for load balancers and
-//! orchestrators.
+//! orchestrators; and `GET /metrics` for Prometheus, served only on the metrics
+//! listener (`--metrics-listen`), never beside the API.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,10 +9,21 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::app::{readiness, AppState};
+use crate::app::{levels, readiness, AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
+}
+
+/// The metrics listener's routes: `GET /metrics` alone.
+pub fn metrics_routes(state: AppState) -> axum::Router {
+    axum::Router::new().route("/metrics", axum::routing::get(metrics)).with_state(state)
+}
+
+/// This instance's metrics, in the OpenMetrics text format Prometheus scrapes.
+async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
+    let (content_type, text) = levels::render(&state).await;
+    ([(axum::http::header::CONTENT_TYPE, content_type)], text)
 }
 
 /// Whether the service can serve.

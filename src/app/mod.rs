@@ -36,6 +36,7 @@ pub mod downloads;
 pub mod error;
 pub mod events;
 pub mod ingest;
+pub mod levels;
 pub mod opening;
 pub mod policy;
 pub mod preview;

@@ -24,6 +24,7 @@ use crate::domain::share::{verify_password, Permissions, ShareStatus, SHORT_CODE
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 use crate::domain::viewer;
+use crate::metrics::PasswordCheck;
 use crate::storage::{
     Attempt, AttemptLimits, CountedView, NewView, ShareLinkRecord, TaskContent, TaskFacts, ViewOutcome,
 };
@@ -54,7 +55,10 @@ pub enum Presented {
 /// [`Error::RateLimited`] for a client that missed too often lately.
 pub fn refuse_guessers(state: &AppState, client: IpAddr) -> Result<()> {
     match state.limits().misses.retry_after(client) {
-        Some(wait) => Err(Error::RateLimited { retry_after_secs: wait.as_secs().max(1) }),
+        Some(wait) => {
+            state.metrics().miss_refused();
+            Err(Error::RateLimited { retry_after_secs: wait.as_secs().max(1) })
+        }
         None => Ok(()),
     }
 }
@@ -197,14 +201,17 @@ async fn password_matches(
         match state.db().reserve_password_attempt(&link.share_link_id, &client_key, ATTEMPT_LIMITS).await? {
             Attempt::Reserved(id) => id,
             Attempt::Locked { retry_after_ms } => {
+                state.metrics().password_check(PasswordCheck::LockedOut);
                 let retry_after_secs = (retry_after_ms.max(1000) as u64).div_ceil(1000);
                 return Err(Error::TooManyAttempts { retry_after_secs });
             }
         };
     if state.password_work(move || verify_password(&stored, &password)).await? {
+        state.metrics().password_check(PasswordCheck::Correct);
         state.db().clear_password_attempt(&attempt).await?;
         Ok(())
     } else {
+        state.metrics().password_check(PasswordCheck::Wrong);
         tracing::info!(share_link_id = %link.share_link_id, "wrong share link password");
         Err(Error::InvalidPassword)
     }

@@ -254,6 +254,7 @@ pub async fn create(state: &AppState, owner: &Owner, request: LinkRequest) -> Re
         };
         if let Some(record) = state.store().insert_share_link(link).await? {
             state.signals().webhooks_changed();
+            state.metrics().link_created();
             tracing::info!(share_link_id = %record.share_link_id, task_id = %record.task_id, "share link created");
             return Ok(record);
         }
@@ -365,6 +366,7 @@ pub async fn revoke(state: &AppState, owner: &Owner, share_link_id: &ShareLinkId
     state.signals().webhooks_changed();
     match revoked {
         LinkChange::Done(link) => {
+            state.metrics().links_revoked(1);
             tracing::info!(share_link_id = %link.share_link_id, "share link revoked");
             Ok(*link)
         }
@@ -401,6 +403,7 @@ pub async fn revoke_all(
         let batch = state.db().revoke_share_links_batch(&owner.owner_id, task_id, REVOKE_BATCH).await?;
         links += batch.len() as u64;
         if !batch.is_empty() {
+            state.metrics().links_revoked(batch.len() as u64);
             state.signals().webhooks_changed();
         }
         if (batch.len() as i64) < REVOKE_BATCH {

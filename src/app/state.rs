@@ -16,6 +16,7 @@ use crate::forge::Forges;
 use crate::geo::{GeoIp, Location};
 use crate::limits::{self, BlockingWork, ClientSlots, StreamSlots, WindowLimiter};
 use crate::mail::Mailer;
+use crate::metrics::Metrics;
 use crate::storage::{Db, Store};
 
 /// Shared, cheaply cloned application state.
@@ -35,6 +36,7 @@ struct Inner {
     mailer: Mailer,
     settings: Settings,
     workers: Workers,
+    metrics: Metrics,
 }
 
 /// The background workers this instance started, each running until its guard is
@@ -239,9 +241,10 @@ impl AppState {
             archives: ClientSlots::new(limits::ARCHIVES_PER_CLIENT, limits::ARCHIVES),
             ingests: tokio::sync::Semaphore::new(limits::INGESTS),
         };
+        let metrics = Metrics::new();
         AppState {
             inner: Arc::new(Inner {
-                store: Store::new(db),
+                store: Store::new(db, metrics.clone()),
                 urls: Urls::new(public_url, settings.short_url_base.clone()),
                 link_keys,
                 limits,
@@ -251,6 +254,7 @@ impl AppState {
                 mailer,
                 settings,
                 workers: Workers::default(),
+                metrics,
             }),
         }
     }
@@ -285,6 +289,11 @@ impl AppState {
     /// The background workers of this instance.
     pub fn workers(&self) -> &Workers {
         &self.inner.workers
+    }
+
+    /// What this instance counts, for Prometheus.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The repositories and forge for pull requests, when configured.

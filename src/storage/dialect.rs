@@ -21,6 +21,7 @@ use sqlx::{Postgres, Sqlite, Transaction};
 
 use super::sql::{insert_in_chunks, unnest_sql, Column, Rows, Statements, Value};
 use crate::domain::time::Timestamp;
+use crate::metrics::PoolUse;
 
 /// The file of a `sqlite://PATH` (or `sqlite:PATH`) URL; `None` for any other URL,
 /// and for an in-memory or empty one.
@@ -209,6 +210,19 @@ impl Db {
     /// Answers whether the database can serve a query right now.
     pub async fn ping(&self) -> bool {
         dispatch!(self.read(), |pool| sqlx::query("SELECT 1").execute(pool).await.is_ok())
+    }
+
+    /// Each pool's connections, by role: `read` and `write` on SQLite, `all` on
+    /// PostgreSQL (one pool serves both).
+    pub fn pool_use(&self) -> Vec<(&'static str, PoolUse)> {
+        fn of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> PoolUse {
+            let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+            PoolUse { open: pool.size(), idle, max: pool.options().get_max_connections() }
+        }
+        match self {
+            Db::Sqlite { read, write } => vec![("read", of(read)), ("write", of(write))],
+            Db::Postgres(pool) => vec![("all", of(pool))],
+        }
     }
 
     /// Waits for in-flight queries and closes every connection.

@@ -53,10 +53,11 @@ pub use share_links::{
 };
 pub use task_shares::{NewTaskShare, NewViewerSession, TaskShareRecord, ViewerSession};
 pub use tasks::{NewTask, TaskFilter, TaskPage, TaskPatch, TaskRecord, UpdateOutcome};
-pub use webhooks::{AttemptRecord, AttemptResult, DueDelivery, WebhookPatch, WebhookRecord};
+pub use webhooks::{AttemptRecord, AttemptResult, DueDelivery, OutboxLevel, WebhookPatch, WebhookRecord};
 pub use writer::{PendingView, ViewOutcome, ViewedLink, WriteError, Writer, MAX_BATCH};
 
 use crate::domain::page::Cursor;
+use crate::metrics::Metrics;
 
 /// The database, with what this instance keeps beside it: the [`Writer`] of views
 /// (and, on SQLite, of new links), and caches of what viewers are shown.
@@ -68,10 +69,11 @@ pub struct Store {
 }
 
 impl Store {
-    /// The store of `db`, starting its writer (on the current runtime).
-    pub fn new(db: Db) -> Store {
+    /// The store of `db`, starting its writer (on the current runtime), which
+    /// records its batches in `metrics`.
+    pub fn new(db: Db, metrics: Metrics) -> Store {
         Store {
-            writer: Writer::start(db.clone()),
+            writer: Writer::start(db.clone(), metrics),
             links: LinkCache::new(cache::LINKS_CACHED),
             content: ContentCache::new(cache::TASKS_CACHED, cache::LARGEST_CONTENT_CACHED),
             db,

@@ -335,6 +335,18 @@ impl Db {
         })
     }
 
+    /// The outbox's level, for metrics: deliveries waiting (to endpoints that are
+    /// not disabled), when the oldest of them was made, and endpoints failing.
+    pub async fn outbox_level(&self) -> sqlx::Result<OutboxLevel> {
+        dispatch!(self.read(), |pool| {
+            sqlx::query_as(
+                "SELECT COUNT(*) AS pending, MIN(d.created_at) AS oldest,                  (SELECT COUNT(*) FROM webhook_endpoints WHERE status = 'failing') AS failing_endpoints                  FROM webhook_deliveries d WHERE d.status = 'pending'                  AND NOT EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.webhook_id = d.webhook_id                  AND w.status = 'disabled')",
+            )
+            .fetch_one(pool)
+            .await
+        })
+    }
+
     /// The id of the owner's newest event in the outbox.
     pub async fn latest_event_id(&self, owner_id: &OwnerId) -> sqlx::Result<Option<EventId>> {
         dispatch!(self.read(), |pool| {
@@ -366,4 +378,12 @@ impl Db {
             .await
         })
     }
+}
+
+/// How full the outbox is ([`Db::outbox_level`]).
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct OutboxLevel {
+    pub pending: i64,
+    pub oldest: Option<Timestamp>,
+    pub failing_endpoints: i64,
 }

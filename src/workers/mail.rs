@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::app::AppState;
 use crate::domain::time::Timestamp;
 use crate::mail::Mailer;
+use crate::metrics::Metrics;
 use crate::storage::{Db, PendingViewMail};
 
 /// How often the queue is looked at.
@@ -21,6 +22,7 @@ pub struct ViewMailer {
     public_url: String,
     /// Shortest time between two mails about one link.
     interval: Duration,
+    metrics: Metrics,
 }
 
 impl ViewMailer {
@@ -31,6 +33,7 @@ impl ViewMailer {
             mailer: state.mailer().clone(),
             public_url: state.urls().public().to_owned(),
             interval: state.settings().view_mail_interval,
+            metrics: state.metrics().clone(),
         }
     }
 }
@@ -87,7 +90,9 @@ async fn send(worker: &ViewMailer, item: &PendingViewMail) {
         id = item.share_link_id,
         count = item.view_count,
     );
-    if let Err(err) = worker.mailer.send(&item.email, &subject, body).await {
+    let sent = worker.mailer.send(&item.email, &subject, body).await;
+    worker.metrics.view_mail(sent.is_ok());
+    if let Err(err) = sent {
         tracing::warn!(error = format!("{err:#}"), share_link_id = %item.share_link_id, "view mail not sent; will retry");
         if let Err(err) = worker.db.return_view_mail(item).await {
             tracing::warn!(error = %err, "cannot requeue views to mail");

@@ -23,6 +23,7 @@ use crate::app::AppState;
 use crate::domain::share::LinkKeys;
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::{self, ATTEMPT_TIMEOUT};
+use crate::metrics::{DeliveryOutcome, Metrics};
 use crate::storage::{AttemptResult, Db, DueDelivery};
 
 /// How long a claimed delivery stays leased to one worker: longer than an attempt
@@ -49,6 +50,7 @@ pub struct Deliverer {
     retry_base: Duration,
     /// Wakes the worker when this instance puts deliveries in the outbox.
     signals: Signals,
+    metrics: Metrics,
 }
 
 impl Deliverer {
@@ -60,6 +62,7 @@ impl Deliverer {
             allowed: state.settings().webhook_allow_cidrs.clone(),
             retry_base: state.settings().webhook_retry_base,
             signals: state.signals().clone(),
+            metrics: state.metrics().clone(),
         }
     }
 }
@@ -126,6 +129,11 @@ async fn deliver(worker: &Deliverer, delivery: &DueDelivery) {
             retry_at: after(backoff),
         },
     };
+    worker.metrics.delivery(match (result.succeeded, result.status_code) {
+        (true, _) => DeliveryOutcome::Delivered,
+        (false, Some(_)) => DeliveryOutcome::Refused,
+        (false, None) => DeliveryOutcome::Failed,
+    });
     tracing::info!(
         webhook_id = %delivery.webhook_id,
         event_id = %delivery.event_id,

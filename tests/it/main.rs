@@ -20,6 +20,7 @@ mod limits;
 mod logs;
 mod mail;
 mod markdown;
+mod metrics;
 mod openapi;
 mod operations;
 mod otlp;

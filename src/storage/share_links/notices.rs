@@ -81,6 +81,13 @@ impl Db {
         })
     }
 
+    /// Links whose views wait to be mailed to their owner, for metrics.
+    pub async fn view_mail_waiting(&self) -> sqlx::Result<i64> {
+        dispatch!(self.read(), |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM view_mail WHERE pending_views > 0").fetch_one(pool).await
+        })
+    }
+
     /// Takes `pending.pending_views` views off the link's queue for one mail, if no
     /// other worker took them first: a compare-and-swap on the row.
     pub async fn take_view_mail(&self, pending: &PendingViewMail, now: Timestamp) -> sqlx::Result<bool> {

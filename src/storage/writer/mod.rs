@@ -25,6 +25,7 @@ mod sqlite;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures_util::FutureExt as _;
 use tokio::sync::{mpsc, oneshot};
@@ -34,6 +35,7 @@ use super::share_links::{CountedView, NewShareLink, NewView, ShareLinkRecord};
 use super::Db;
 use crate::domain::ids::{OwnerId, ShareLinkId, TaskId};
 use crate::domain::time::Timestamp;
+use crate::metrics::{Metrics, ViewCount};
 
 /// Most views one transaction commits; more wait for the next batch.
 pub const MAX_BATCH: usize = 1024;
@@ -138,17 +140,18 @@ fn stopped<T>(_: T) -> WriteError {
 
 impl Writer {
     /// Starts the writer of `db` (a thread for SQLite, a task on the current
-    /// runtime for PostgreSQL). It ends when every handle is dropped.
-    pub fn start(db: Db) -> Writer {
+    /// runtime for PostgreSQL), which records each batch in `metrics`. It ends
+    /// when every handle is dropped.
+    pub fn start(db: Db, metrics: Metrics) -> Writer {
         let queue = match db {
             Db::Sqlite { write, .. } => {
                 let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
-                sqlite::start(write, jobs);
+                sqlite::start(write, jobs, metrics);
                 Queue::Sqlite(queue)
             }
             Db::Postgres(_) => {
                 let (queue, waiting) = mpsc::channel(QUEUE_DEPTH);
-                drop(tokio::spawn(write_batches(db, waiting)));
+                drop(tokio::spawn(write_batches(db, waiting, metrics)));
                 Queue::Postgres(queue)
             }
         };
@@ -195,19 +198,20 @@ impl Writer {
 
 /// The PostgreSQL writer task: takes what has queued up (at least one view), commits it as
 /// one batch, answers, and starts over.
-async fn write_batches(db: Db, mut waiting: mpsc::Receiver<Waiting>) {
+async fn write_batches(db: Db, mut waiting: mpsc::Receiver<Waiting>, metrics: Metrics) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let Some((views, answers)) = split(&mut batch) else {
             continue;
         };
+        let started = Instant::now();
         // A panic in a batch fails that batch (its transaction is dropped, so rolled
         // back) and leaves the writer serving the next one.
         let written = AssertUnwindSafe(db.record_views(&views, Timestamp::now()))
             .catch_unwind()
             .await
             .unwrap_or(Err(WriteError::Panicked));
-        answer(answers, written, views.len());
+        answer(answers, written, &metrics, started);
     }
 }
 
@@ -222,15 +226,31 @@ fn split(batch: &mut Vec<Waiting>) -> Option<(Vec<PendingView>, Vec<Answer<ViewO
     Some(batch.drain(..).map(|w| (w.view, w.answer)).unzip())
 }
 
-/// Sends each request of a batch what became of its view, or the batch's error.
-fn answer(answers: Vec<Answer<ViewOutcome>>, written: Result<Vec<ViewOutcome>, WriteError>, views: usize) {
+/// Sends each request of a batch what became of its view, or the batch's error,
+/// and records the batch, `started` when its transaction began.
+fn answer(
+    answers: Vec<Answer<ViewOutcome>>,
+    written: Result<Vec<ViewOutcome>, WriteError>,
+    metrics: &Metrics,
+    started: Instant,
+) {
     match written {
         Ok(counted) => {
+            metrics.view_batch(
+                counted.iter().map(|outcome| match outcome {
+                    ViewOutcome::Counted(_) => ViewCount::Counted,
+                    ViewOutcome::Refused => ViewCount::Refused,
+                    ViewOutcome::Changed => ViewCount::Changed,
+                }),
+                started.elapsed(),
+            );
             for (answer, counted) in answers.into_iter().zip(counted) {
                 let _ = answer.send(Ok(counted));
             }
         }
         Err(err) => {
+            metrics.view_batch_failed();
+            let views = answers.len();
             tracing::error!(error = %err, views, "a batch of views could not be committed");
             for answer in answers {
                 let _ = answer.send(Err(err.clone()));

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
+use std::time::Instant;
 
 use futures_util::FutureExt as _;
 use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
@@ -17,6 +18,7 @@ use super::counting::{count_batch, Counting, LinkNow, LINK_NOW};
 use super::{answer, split, Answer, PendingView, ViewOutcome, Waiting, WriteError, MAX_BATCH};
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
+use crate::metrics::Metrics;
 use crate::storage::dialect::Backend;
 use crate::storage::share_links::{insert_link, NewShareLink, ShareLinkRecord, TaskFacts};
 use crate::storage::sql::{insert_in_chunks, Rows, Statements, Value};
@@ -134,12 +136,12 @@ fn open(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
 
 /// Starts the writer thread for the SQLite database behind `gate`, the pool of
 /// its one writing connection.
-pub(super) fn start(gate: SqlitePool, jobs: mpsc::Receiver<Job>) {
+pub(super) fn start(gate: SqlitePool, jobs: mpsc::Receiver<Job>, metrics: Metrics) {
     let path = gate.connect_options().get_filename().to_owned();
     let runtime = Handle::current();
     std::thread::Builder::new()
         .name("view-writer".into())
-        .spawn(move || Thread { path, gate, runtime, connection: None }.run(jobs))
+        .spawn(move || Thread { path, gate, runtime, connection: None, metrics }.run(jobs))
         .expect("the view writer's thread starts");
 }
 
@@ -149,6 +151,7 @@ struct Thread {
     gate: SqlitePool,
     runtime: Handle,
     connection: Option<rusqlite::Connection>,
+    metrics: Metrics,
 }
 
 impl Thread {
@@ -168,8 +171,9 @@ impl Thread {
                 next = (views.len() + links.len() < MAX_BATCH).then(|| jobs.try_recv().ok()).flatten();
             }
             if let Some((pending, answers)) = split(&mut views) {
+                let started = Instant::now();
                 let written = self.in_turn(|connection| commit(connection, &pending, Timestamp::now()));
-                answer(answers, written, pending.len());
+                answer(answers, written, &self.metrics, started);
             }
             // A request given up on (its client left, or it timed out) creates nothing.
             links.retain(|l| !l.answer.is_closed());
@@ -203,7 +207,7 @@ impl Thread {
         &mut self,
         write: impl FnOnce(&mut rusqlite::Connection) -> Result<T, WriteError>,
     ) -> Result<T, WriteError> {
-        let Thread { path, gate, runtime, connection } = self;
+        let Thread { path, gate, runtime, connection, .. } = self;
         std::panic::catch_unwind(AssertUnwindSafe(|| {
             runtime.block_on(async {
                 let _turn = gate.acquire().await.map_err(WriteError::database)?;

@@ -79,6 +79,7 @@ pub async fn login(
     // Keys are unguessable; still, a client that keeps presenting wrong ones is
     // slowed down like one guessing links.
     if let Some(wait) = state.limits().misses.retry_after(client) {
+        state.metrics().miss_refused();
         let minutes = wait.as_secs().div_ceil(60).max(1);
         let message = format!(
             "Too many attempts from here. Try again in {minutes} minute{}.",

@@ -295,6 +295,8 @@ pub fn behind_proxy(settings: &mut Settings) {
 pub struct TestApp {
     pub base: String,
     pub addr: SocketAddr,
+    /// Where Prometheus metrics are served, when the settings asked for them.
+    pub metrics: Option<SocketAddr>,
     pub client: reqwest::Client,
     /// Alice's API key; sent by [`TestApp::request`] unless another is given.
     pub key: String,
@@ -325,6 +327,7 @@ impl TestApp {
         configure(&mut settings);
         let app = Application::build(settings).await.expect("service starts");
         let addr = app.local_addr();
+        let metrics = app.metrics_addr();
         let base = app.public_url().to_owned();
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
@@ -335,6 +338,7 @@ impl TestApp {
         let mut test_app = TestApp {
             base,
             addr,
+            metrics,
             client: http().build().expect("an HTTP client"),
             key: String::new(),
             db,
