@@ -72,6 +72,9 @@ pub struct Settings {
     /// Where Prometheus scrapes `/metrics`, on a listener of its own; `None`
     /// serves no metrics.
     pub metrics_listen: Option<SocketAddr>,
+    /// How often a live feed looks at its task when nothing told it of a
+    /// change (changes on other instances are announced on PostgreSQL).
+    pub live_poll: std::time::Duration,
 }
 
 impl Settings {
@@ -104,6 +107,7 @@ impl Settings {
             view_retention_days: None,
             retention_interval: std::time::Duration::from_secs(3600),
             metrics_listen: None,
+            live_poll: std::time::Duration::from_secs(1),
         }
     }
 }

@@ -110,6 +110,8 @@ pub struct Levels {
     pub hashing_running: i64,
     /// Event streams open on this instance.
     pub streams_open: i64,
+    /// Tasks with a live feed on this instance.
+    pub feeds: i64,
     /// Each database pool's connections, by role.
     pub pools: Vec<(&'static str, PoolUse)>,
 }
@@ -147,6 +149,8 @@ struct Inner {
     hashing: Family<Outcome, Gauge>,
     streams_open: Gauge,
     connections: Family<PoolLabels, Gauge>,
+    feeds: Gauge,
+    feed_looks: Counter,
 }
 
 fn request_histogram() -> Histogram {
@@ -278,6 +282,13 @@ impl Metrics {
                  max)",
                 None,
             ),
+            feeds: add(r, "live_feeds", "Tasks whose live feed runs on this instance (followed by its streams)", None),
+            feed_looks: add(
+                r,
+                "live_feed_looks",
+                "Looks of live feeds at their task (one per change or poll, however many streams follow it)",
+                None,
+            ),
             registry,
         };
         Metrics { inner: Arc::new(inner) }
@@ -347,6 +358,10 @@ impl Metrics {
         self.inner.deliveries.get_or_create(&Outcome { outcome }).inc();
     }
 
+    pub fn feed_looked(&self) {
+        self.inner.feed_looks.inc();
+    }
+
     pub fn view_mail(&self, sent: bool) {
         let outcome = if sent { "sent" } else { "failed" };
         self.inner.mails.get_or_create(&Outcome { outcome }).inc();
@@ -371,6 +386,7 @@ impl Metrics {
         inner.hashing.get_or_create(&Outcome { outcome: "waiting" }).set(levels.hashing_waiting);
         inner.hashing.get_or_create(&Outcome { outcome: "running" }).set(levels.hashing_running);
         inner.streams_open.set(levels.streams_open);
+        inner.feeds.set(levels.feeds);
         for &(pool, used) in &levels.pools {
             let busy = i64::from(used.open.saturating_sub(used.idle));
             for (state, n) in [("busy", busy), ("idle", i64::from(used.idle)), ("max", i64::from(used.max))] {

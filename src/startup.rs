@@ -133,6 +133,10 @@ impl Application {
         let mail_worker = workers.spawn("view mails", crate::workers::mail::run(ViewMailer::of(&self.state)));
         let retention_worker =
             workers.spawn("retention", crate::workers::retention::run(Pruner::of(&self.state)));
+        // Other instances' task changes reach this one's live streams at once.
+        let announcements = (self.state.db().backend() == crate::storage::Backend::Postgres).then(|| {
+            workers.spawn("task announcements", crate::app::live::listen(self.state.live().clone()))
+        });
         let metrics = self.metrics.map(|listener| {
             let routes = api::health::metrics_routes(self.state.clone());
             tokio::spawn(async move {
@@ -242,6 +246,9 @@ impl Application {
         worker.abort();
         mail_worker.abort();
         retention_worker.abort();
+        if let Some(announcements) = announcements {
+            announcements.abort();
+        }
         if let Some(metrics) = metrics {
             metrics.abort();
         }

@@ -4,12 +4,14 @@
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::Stream;
 
 use super::access::{owned_task, Caller};
 use super::error::{Error, Result};
+use super::live::{Shown, Subscription};
 use super::AppState;
 use crate::domain::ids::{TaskId, ViewerSessionId};
 use crate::domain::secrets;
@@ -28,10 +30,6 @@ pub const MAX_VIEWER_MESSAGE_CHARS: usize = 4_000;
 /// [`VIEWER_MESSAGE_WINDOW`], to all tasks together.
 pub const VIEWER_MESSAGES: u32 = 20;
 pub const VIEWER_MESSAGE_WINDOW: Duration = Duration::from_secs(10 * 60);
-/// How often a live stream looks for news when nothing woke it (other instances'
-/// events and revocations reach it this way).
-const STREAM_POLL: Duration = Duration::from_millis(1000);
-
 /// An event to append.
 #[derive(Debug, Clone)]
 pub struct EventInput {
@@ -94,7 +92,7 @@ pub async fn append(
     let appended =
         state.db().append_event(task_id, &event).await?.ok_or_else(|| Error::task_not_found(task_id))?;
     if matches!(appended, Appended::New(_)) {
-        state.signals().events_changed();
+        state.live().changed(Some(task_id)).await;
     }
     Ok(appended)
 }
@@ -160,7 +158,7 @@ pub async fn post_message(
     }
     let record =
         state.db().append_event(task_id, &event).await?.ok_or_else(|| Error::task_not_found(task_id))?;
-    state.signals().events_changed();
+    state.live().changed(Some(task_id)).await;
     tracing::info!(task_id = %task_id, author = caller.author().as_str(), "message sent");
     Ok(shown_to(caller.is_owner(), record.record()))
 }
@@ -182,6 +180,9 @@ pub enum Live {
 /// everything was sent, or [`Live::Revoked`] as soon as a viewer's access ends.
 /// When the service begins to stop, the stream just ends (its client resumes).
 /// Counts against `client`'s open streams while it lives.
+///
+/// Streams of one task on this instance share its feed ([`super::live`]): the
+/// database is read once per change, not once per stream.
 pub async fn follow(
     state: &AppState,
     caller: &Caller,
@@ -194,9 +195,9 @@ pub async fn follow(
     let slot = streams.acquire(client).ok_or(Error::TooManyStreams { limit: streams.limit() })?;
     let start = Following {
         state: state.clone(),
-        task_id: task_id.clone(),
+        feed: state.live().subscribe(task_id),
         after,
-        include_private: caller.is_owner(),
+        owner: caller.is_owner(),
         session_id: match caller {
             Caller::Viewer(session) => Some(session.session_id.clone()),
             Caller::Owner(_) => None,
@@ -211,13 +212,13 @@ pub async fn follow(
 /// Where a live stream is.
 struct Following {
     state: AppState,
-    task_id: TaskId,
+    feed: Subscription,
     after: i64,
     /// The owner's stream: private events included, nothing masked.
-    include_private: bool,
-    /// The viewer session to re-check before every batch; `None` for the owner.
+    owner: bool,
+    /// The viewer session that must stay live; `None` for the owner.
     session_id: Option<ViewerSessionId>,
-    pending: VecDeque<EventRecord>,
+    pending: VecDeque<Arc<Shown>>,
     done: bool,
     /// This stream's place among its client's open streams; given back as soon as
     /// the stream has nothing more to send, before its last item goes out.
@@ -233,47 +234,75 @@ impl Following {
     /// The next item, waiting for news when there is none.
     async fn next(mut self) -> Option<(Live, Following)> {
         loop {
-            if let Some(event) = self.pending.pop_front() {
-                self.after = event.seq;
-                let event = shown_to(self.include_private, event);
-                return Some((Live::Event(event), self));
+            if let Some(shown) = self.pending.pop_front() {
+                self.after = shown.seq();
+                let event = if self.owner { Some(&shown.owner) } else { shown.viewer.as_ref() };
+                match event {
+                    Some(event) => return Some((Live::Event(event.clone()), self)),
+                    None => continue,
+                }
             }
             if self.done {
                 return None;
             }
-            // Arm the wake-up before looking, so news between the look and the wait is not missed.
+            // Arm the wake-up before looking, so a stop between the look and the wait is not missed.
             let state = self.state.clone();
             let signals = state.signals();
-            let notified = signals.events_notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
+            let stopping = signals.stopping();
+            tokio::pin!(stopping);
+            stopping.as_mut().enable();
             if signals.is_stopping() {
                 // No end: the task goes on; the client reconnects and resumes.
                 return None;
             }
+            let news = self.feed.news.borrow_and_update().clone();
+            if !news.looked {
+                tokio::select! {
+                    changed = self.feed.news.changed() => if changed.is_err() { return None },
+                    () = stopping => {}
+                }
+                continue;
+            }
+            if news.failed {
+                // The client reconnects and resumes where it was.
+                self.finish();
+                continue;
+            }
             if let Some(session_id) = &self.session_id {
-                if !state.db().viewer_session_is_live(session_id).await.unwrap_or(false) {
+                if news.gone || self.feed.revoked(&news, session_id) {
                     self.finish();
                     return Some((Live::Revoked, self));
                 }
             }
-            let Ok(page) =
-                state.db().list_events(&self.task_id, self.after, None, self.include_private, 100).await
-            else {
-                self.finish();
-                continue;
-            };
-            if !page.events.is_empty() {
-                self.pending.extend(page.events);
-                continue;
-            }
-            let finished =
-                state.db().get_task(&self.task_id).await.ok().flatten().is_none_or(|t| t.status.is_final());
-            if finished {
+            if news.gone {
                 self.finish();
                 return Some((Live::End, self));
             }
-            let _ = tokio::time::timeout(STREAM_POLL, notified).await;
+            if self.after < news.last_seq {
+                match self.feed.feed.since(self.after, news.last_seq) {
+                    Some(events) => self.pending.extend(events),
+                    // Behind the feed's memory: what was missed, from the database.
+                    None => match state
+                        .db()
+                        .list_events(self.feed.feed.task_id(), self.after, None, true, 100)
+                        .await
+                    {
+                        Ok(page) => {
+                            self.pending.extend(page.events.into_iter().map(|e| Arc::new(Shown::of(e))))
+                        }
+                        Err(_) => self.finish(),
+                    },
+                }
+                continue;
+            }
+            if news.finished {
+                self.finish();
+                return Some((Live::End, self));
+            }
+            tokio::select! {
+                changed = self.feed.news.changed() => if changed.is_err() { return None },
+                () = stopping => {}
+            }
         }
     }
 }

@@ -89,8 +89,8 @@ pub async fn traces(state: &AppState, owner: &Owner, spans: Vec<Span>) -> Result
     let (runs, mut report) = runs_of(spans, Timestamp::now());
     if !runs.is_empty() {
         let outcomes = state.db().ingest_runs(&owner.owner_id, &runs).await?;
-        if outcomes.iter().any(|o| o.appended) {
-            state.signals().events_changed();
+        for outcome in outcomes.iter().filter(|o| o.appended) {
+            state.live().changed(Some(&outcome.task_id)).await;
         }
         let new: usize = outcomes.iter().map(|o| o.new_spans).sum();
         tracing::info!(owner_id = %owner.owner_id, runs = outcomes.len(), new_spans = new, "spans ingested");

@@ -16,6 +16,7 @@ pub async fn render(state: &AppState) -> (&'static str, String) {
         hashing_waiting: hashing_waiting as i64,
         hashing_running: hashing_running as i64,
         streams_open: state.limits().streams.open() as i64,
+        feeds: state.live().followed() as i64,
         pools: db.pool_use(),
         ..Levels::default()
     };

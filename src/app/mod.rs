@@ -37,6 +37,7 @@ pub mod error;
 pub mod events;
 pub mod ingest;
 pub mod levels;
+pub mod live;
 pub mod opening;
 pub mod policy;
 pub mod preview;

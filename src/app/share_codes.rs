@@ -65,7 +65,7 @@ pub async fn create(
         expires_at,
     };
     state.db().replace_task_share(&share).await?;
-    state.signals().events_changed();
+    state.live().changed(Some(&share.task_id)).await;
     tracing::info!(task_id = %share.task_id, task_share_id = %share.task_share_id, "share code created");
     Ok(code)
 }
@@ -87,7 +87,7 @@ pub async fn live_codes(state: &AppState, owner_id: &OwnerId) -> Result<Vec<Task
 pub async fn revoke(state: &AppState, owner_id: &OwnerId, task_id: &TaskId) -> Result<()> {
     owners_task(state, owner_id, task_id).await?;
     state.db().revoke_task_share(task_id).await?.ok_or(Error::ShareCodeNotFound)?;
-    state.signals().events_changed();
+    state.live().changed(Some(task_id)).await;
     tracing::info!(task_id = %task_id, "share code revoked");
     Ok(())
 }

@@ -416,7 +416,7 @@ pub async fn revoke_all(
             let revoked = state.db().revoke_task_shares_batch(&owner.owner_id, task_id, REVOKE_BATCH).await?;
             codes += revoked;
             if revoked > 0 {
-                state.signals().events_changed();
+                state.live().changed(task_id).await;
             }
             if (revoked as i64) < REVOKE_BATCH {
                 break;

@@ -10,6 +10,7 @@ use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
 use super::error::{Error, Result};
+use super::live::Live;
 use crate::config::Settings;
 use crate::domain::share::LinkKeys;
 use crate::forge::Forges;
@@ -37,6 +38,7 @@ struct Inner {
     settings: Settings,
     workers: Workers,
     metrics: Metrics,
+    live: Arc<Live>,
 }
 
 /// The background workers this instance started, each running until its guard is
@@ -157,9 +159,8 @@ pub struct Signals {
 
 #[derive(Default)]
 struct SignalsInner {
-    /// Woken whenever this instance appends an event or revokes access, so live
-    /// streams look again at once (they also look on a timer, for other instances).
-    events: Notify,
+    /// Woken when the service begins to stop.
+    stop: Notify,
     /// Woken when this instance puts webhook deliveries in the outbox.
     webhooks: Notify,
     /// Set when the service begins to stop: live streams end so their clients
@@ -168,14 +169,10 @@ struct SignalsInner {
 }
 
 impl Signals {
-    /// Wakes every live event stream of this instance.
-    pub fn events_changed(&self) {
-        self.inner.events.notify_waiters();
-    }
-
-    /// Completes at the next [`Signals::events_changed`].
-    pub fn events_notified(&self) -> Notified<'_> {
-        self.inner.events.notified()
+    /// Completes when the service begins to stop (after [`Signals::begin_stopping`];
+    /// enable it before checking [`Signals::is_stopping`]).
+    pub fn stopping(&self) -> Notified<'_> {
+        self.inner.stop.notified()
     }
 
     /// Wakes the webhook worker: there may be deliveries due now.
@@ -191,7 +188,7 @@ impl Signals {
     /// Tells live streams the service is stopping.
     pub fn begin_stopping(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
-        self.events_changed();
+        self.inner.stop.notify_waiters();
     }
 
     /// True once [`Signals::begin_stopping`] was called.
@@ -242,6 +239,7 @@ impl AppState {
             ingests: tokio::sync::Semaphore::new(limits::INGESTS),
         };
         let metrics = Metrics::new();
+        let live = Arc::new(Live::new(db.clone(), settings.live_poll, metrics.clone()));
         AppState {
             inner: Arc::new(Inner {
                 store: Store::new(db, metrics.clone()),
@@ -255,6 +253,7 @@ impl AppState {
                 settings,
                 workers: Workers::default(),
                 metrics,
+                live,
             }),
         }
     }
@@ -289,6 +288,11 @@ impl AppState {
     /// The background workers of this instance.
     pub fn workers(&self) -> &Workers {
         &self.inner.workers
+    }
+
+    /// The live feeds of tasks that streams on this instance follow.
+    pub fn live(&self) -> &Arc<Live> {
+        &self.inner.live
     }
 
     /// What this instance counts, for Prometheus.

@@ -173,7 +173,7 @@ pub async fn update(
     };
     match state.db().update_task(&owner.owner_id, task_id, &patch).await? {
         UpdateOutcome::Updated(task) => {
-            state.signals().events_changed();
+            state.live().changed(Some(&task.task_id)).await;
             tracing::info!(task_id = %task.task_id, status = task.status.as_str(), "task updated");
             Ok(*task)
         }

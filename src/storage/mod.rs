@@ -19,6 +19,7 @@ mod comments;
 mod console;
 pub(crate) mod dialect;
 mod events;
+pub mod live;
 mod otlp;
 pub(crate) mod outbox;
 mod owners;

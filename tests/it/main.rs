@@ -17,6 +17,7 @@ mod events;
 mod instances;
 mod layers;
 mod limits;
+mod live;
 mod logs;
 mod mail;
 mod markdown;

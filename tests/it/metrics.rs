@@ -19,16 +19,16 @@ fn settings(s: &mut agentshare::config::Settings) {
 
 /// One scrape: each sample line's name and labels, and its value.
 #[derive(Debug)]
-struct Scrape(BTreeMap<String, f64>);
+pub(crate) struct Scrape(BTreeMap<String, f64>);
 
 impl Scrape {
     /// The sample `series` (`name{labels}` as written), 0 when absent.
-    fn get(&self, series: &str) -> f64 {
+    pub(crate) fn get(&self, series: &str) -> f64 {
         self.0.get(series).copied().unwrap_or(0.0)
     }
 }
 
-async fn scrape(app: &TestApp) -> Scrape {
+pub(crate) async fn scrape(app: &TestApp) -> Scrape {
     let addr = app.metrics.expect("the metrics listener is on");
     let response = app.client.get(format!("http://{addr}/metrics")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
@@ -48,7 +48,7 @@ async fn scrape(app: &TestApp) -> Scrape {
 }
 
 /// Scrapes until `done` holds for the scrape (bounded), and returns it.
-async fn scrape_until(app: &TestApp, what: &str, done: impl Fn(&Scrape) -> bool) -> Scrape {
+pub(crate) async fn scrape_until(app: &TestApp, what: &str, done: impl Fn(&Scrape) -> bool) -> Scrape {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let now = scrape(app).await;

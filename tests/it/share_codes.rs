@@ -33,7 +33,7 @@ fn assert_code_error(body: &Value, code: &str, error: &str) {
     assert_eq!(body.as_object().unwrap().len(), 3, "only code, error and message: {body}");
 }
 
-async fn create_code(app: &TestApp, task: &str, body: Value) -> String {
+pub(crate) async fn create_code(app: &TestApp, task: &str, body: Value) -> String {
     let (status, answer) = app.post(&format!("/v1/agentrix/tasks/{task}/share"), body).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     assert_eq!(answer.as_object().unwrap().len(), 1, "only shareCode: {answer}");
@@ -44,7 +44,7 @@ async fn exchange(app: &TestApp, code: &str) -> (StatusCode, Value) {
     app.request_as(None, Method::GET, &format!("/v1/auth/share?code={code}"), None).await
 }
 
-async fn session(app: &TestApp, code: &str) -> String {
+pub(crate) async fn session(app: &TestApp, code: &str) -> String {
     let (status, body) = exchange(app, code).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["token"].as_str().unwrap().to_owned()
