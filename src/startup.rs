@@ -42,6 +42,11 @@ use crate::workers::retention::Pruner;
 use crate::workers::webhooks::Deliverer;
 use crate::{api, routes};
 
+/// The target of each request's span and of its "response" line: the access
+/// log, which `RUST_LOG=info,agentshare::access=off` turns off (and with it the
+/// request ids on other lines).
+pub const ACCESS: &str = "agentshare::access";
+
 /// How long a stopping service waits for open connections to finish.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Files the process keeps for other things than connections (beside twice its
@@ -288,13 +293,14 @@ pub fn app(state: AppState) -> Router {
                         .get("x-request-id")
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or_default();
-                    tracing::info_span!("request", method = %request.method(), route, request_id = id)
+                    tracing::info_span!(target: ACCESS, "request", method = %request.method(), route, request_id = id)
                 })
                 .on_request(())
                 .on_response(|response: &Response<Body>, latency: Duration, _: &Span| {
                     // A view logs this one line, which names the link it showed.
                     let viewed = response.extensions().get::<ViewedLink>();
                     tracing::info!(
+                        target: ACCESS,
                         status = response.status().as_u16(),
                         latency_ms = latency.as_millis() as u64,
                         share_link_id = viewed.map(|v| v.0.as_str()),

@@ -205,3 +205,32 @@ async fn a_view_logs_one_line_naming_its_link() {
     }
     assert!(server.terminate(), "serve stops cleanly");
 }
+
+/// The access log (each request's "response" line) turns off by its target,
+/// and the service's other lines stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_access_log_turns_off_by_its_target() {
+    let Logged { key, log_path, server, _db, _dir } = Logged::start("info,agentshare::access=off").await;
+    let client = crate::common::http().build().unwrap();
+    let task = server.finished_task(&client, &key).await;
+    let link = client
+        .post(format!("{}/v1/share-links", server.base))
+        .bearer_auth(&key)
+        .json(&json!({"task_id": task}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(link.status(), StatusCode::CREATED);
+    let link: Value = link.json().await.unwrap();
+    let view = client.get(link["data"]["url"].as_str().unwrap()).header("accept", "application/json");
+    assert_eq!(view.send().await.unwrap().status(), StatusCode::OK);
+    assert!(server.terminate(), "serve stops cleanly, its log flushed");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let messages: Vec<String> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|l| l["fields"]["message"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(messages.iter().any(|m| m == "share link created"), "{log}");
+    assert!(!messages.iter().any(|m| m == "response"), "no access lines:\n{log}");
+}
