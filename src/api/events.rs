@@ -13,6 +13,7 @@ use super::error::{ApiError, ErrorEnvelope};
 use super::extract::{page_limit, ApiJson, ApiPath, ApiQuery, AuthOwner};
 use super::{created, ok, Envelope};
 use crate::app::events::{self, EventInput, Live};
+use crate::app::live::{Form, Sent};
 use crate::app::AppState;
 use crate::domain::ids::TaskId;
 use crate::domain::task::EventType;
@@ -335,9 +336,9 @@ async fn stream_events(
     }
     let after = last_event_id.or(query.after).unwrap_or(0);
     let live = events::follow(&state, &caller, client, &task_id, after).await?;
-    let messages = live.map(|item| {
+    let messages = live.then(|item| async move {
         Ok::<_, std::convert::Infallible>(match item {
-            Live::Event(event) => json_message(event),
+            Live::Event(sent) => json_message(&sent).await,
             Live::End => SseEvent::default().event("end").data("{}"),
             Live::Revoked => SseEvent::default().event("revoked").data("{}"),
         })
@@ -345,11 +346,14 @@ async fn stream_events(
     Ok(Sse::new(messages).keep_alive(KeepAlive::default()).into_response())
 }
 
-/// An event as the API's stream sends it: `id: <seq>`, `event: <type>`, `data: <EventView JSON>`.
-fn json_message(event: EventRecord) -> SseEvent {
-    SseEvent::default()
-        .id(event.seq.to_string())
-        .event(event.event_type.as_str())
-        .json_data(EventView::from(event))
-        .unwrap_or_default()
+/// An event as the API's stream sends it: `id: <seq>`, `event: <type>`, `data: <EventView JSON>`
+/// (the JSON made once per event for all streams of an instance).
+async fn json_message(sent: &Sent) -> SseEvent {
+    let event = sent.event();
+    let data = sent
+        .sent_as(Form::Json, |event| async move {
+            serde_json::to_string(&EventView::from(event)).unwrap_or_default()
+        })
+        .await;
+    SseEvent::default().id(event.seq.to_string()).event(event.event_type.as_str()).data(&*data)
 }

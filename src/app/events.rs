@@ -11,7 +11,7 @@ use futures_util::Stream;
 
 use super::access::{owned_task, Caller};
 use super::error::{Error, Result};
-use super::live::{Shown, Subscription};
+use super::live::{Sent, Shown, Subscription};
 use super::AppState;
 use crate::domain::ids::{TaskId, ViewerSessionId};
 use crate::domain::secrets;
@@ -167,7 +167,7 @@ pub async fn post_message(
 #[derive(Debug)]
 pub enum Live {
     /// The next event.
-    Event(EventRecord),
+    Event(Sent),
     /// The task has finished and every event was sent; nothing follows.
     End,
     /// The viewer's access ended (the code was revoked, rotated or expired);
@@ -236,9 +236,8 @@ impl Following {
         loop {
             if let Some(shown) = self.pending.pop_front() {
                 self.after = shown.seq();
-                let event = if self.owner { Some(&shown.owner) } else { shown.viewer.as_ref() };
-                match event {
-                    Some(event) => return Some((Live::Event(event.clone()), self)),
+                match Sent::of(shown, self.owner) {
+                    Some(sent) => return Some((Live::Event(sent), self)),
                     None => continue,
                 }
             }

@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use tokio::sync::{watch, Notify};
+use tokio::sync::{watch, Notify, OnceCell};
 
 use crate::domain::ids::{TaskId, ViewerSessionId};
 use crate::domain::secrets;
@@ -38,6 +38,57 @@ const PAGE: u32 = 100;
 pub struct Shown {
     pub owner: EventRecord,
     pub viewer: Option<EventRecord>,
+    /// Each form as front ends send it ([`Form`], for the owner and for
+    /// viewers), made by the first stream that sends it, shared by the rest.
+    sent: [OnceCell<Arc<str>>; 4],
+}
+
+/// How a front end sends an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// The API's stream: the event's JSON.
+    Json,
+    /// The live page's stream: the event's HTML.
+    Page,
+}
+
+/// One event for one stream: the owner's form, or the viewers'.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    shown: Arc<Shown>,
+    owner: bool,
+}
+
+impl Sent {
+    /// `shown` for the owner, or for a viewer when viewers see it.
+    pub(crate) fn of(shown: Arc<Shown>, owner: bool) -> Option<Sent> {
+        (owner || shown.viewer.is_some()).then_some(Sent { shown, owner })
+    }
+
+    /// The event, in the form this stream's reader may see.
+    pub fn event(&self) -> &EventRecord {
+        match (&self.shown.viewer, self.owner) {
+            (Some(viewer), false) => viewer,
+            _ => &self.shown.owner,
+        }
+    }
+
+    /// The event as `form`, made by `make` from [`Sent::event`] for the first
+    /// stream that sends it (the others wait for it, then share it).
+    pub async fn sent_as<F, Fut>(&self, form: Form, make: F) -> Arc<str>
+    where
+        F: FnOnce(EventRecord) -> Fut,
+        Fut: std::future::Future<Output = String>,
+    {
+        let slot = match (form, self.owner) {
+            (Form::Json, true) => 0,
+            (Form::Json, false) => 1,
+            (Form::Page, true) => 2,
+            (Form::Page, false) => 3,
+        };
+        let event = self.event().clone();
+        self.shown.sent[slot].get_or_init(|| async move { Arc::from(make(event).await) }).await.clone()
+    }
 }
 
 impl Shown {
@@ -49,7 +100,7 @@ impl Shown {
             }
             masked
         });
-        Shown { owner: event, viewer }
+        Shown { owner: event, viewer, sent: Default::default() }
     }
 
     pub fn seq(&self) -> i64 {
@@ -327,5 +378,71 @@ pub async fn listen(live: Arc<Live>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::domain::task::{Author, EventType};
+    use crate::domain::time::Timestamp;
+
+    fn event(seq: i64, content: &str, private: bool) -> EventRecord {
+        EventRecord {
+            task_id: TaskId::from("task_1"),
+            seq,
+            event_type: EventType::Log,
+            name: None,
+            content: content.to_owned(),
+            private,
+            author: Author::Owner,
+            created_at: Timestamp(0),
+            event_key: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn each_form_is_made_once_for_every_stream() {
+        let secret = "token ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+        let shown = Arc::new(Shown::of(event(1, secret, false)));
+        let made = AtomicUsize::new(0);
+        let make = |event: EventRecord| {
+            made.fetch_add(1, Ordering::SeqCst);
+            async move {
+                tokio::task::yield_now().await;
+                event.content
+            }
+        };
+        let viewers: Vec<Sent> = (0..50).map(|_| Sent::of(shown.clone(), false).unwrap()).collect();
+        let sent = futures_util::future::join_all(viewers.iter().map(|v| v.sent_as(Form::Json, make))).await;
+        assert_eq!(made.load(Ordering::SeqCst), 1, "made once for 50 streams");
+        assert!(sent.iter().all(|s| !s.contains("ghp_0123") && s.starts_with("token ")), "{:?}", sent[0]);
+        let owner = Sent::of(shown.clone(), true).unwrap().sent_as(Form::Json, make).await;
+        assert_eq!(&*owner, secret, "the owner's form is the event as it is");
+        Sent::of(shown, false).unwrap().sent_as(Form::Page, make).await;
+        assert_eq!(made.load(Ordering::SeqCst), 3, "one more per form");
+        let private = Arc::new(Shown::of(event(2, "mine", true)));
+        assert!(Sent::of(private.clone(), false).is_none(), "no viewer sees a private event");
+        assert!(Sent::of(private, true).is_some());
+    }
+
+    #[test]
+    fn a_feed_answers_only_what_it_holds_whole() {
+        let feed = Feed {
+            task_id: TaskId::from("task_1"),
+            wake: Notify::new(),
+            looks: Default::default(),
+            news: watch::channel(News::default()).0,
+            recent: RwLock::default(),
+        };
+        assert!(feed.since(4, 4).unwrap().is_empty(), "nothing newer");
+        assert!(feed.since(3, 4).is_none(), "event 4 is not held");
+        feed.remember((5..=5 + RECENT_EVENTS as i64).map(|seq| event(seq, "x", false)).collect());
+        let seqs = |after, upto| feed.since(after, upto).map(|e| e.iter().map(|e| e.seq()).collect::<Vec<_>>());
+        assert_eq!(seqs(4, 6), None, "event 5 was let go: the feed keeps {RECENT_EVENTS}");
+        assert_eq!(seqs(5, 8), Some(vec![6, 7, 8]));
+        assert_eq!(seqs(7, 8), Some(vec![8]), "up to what the news said");
     }
 }

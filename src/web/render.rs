@@ -2,7 +2,6 @@
 //! diff. Content written by agents or viewers is rendered as sanitized markdown.
 
 use askama::Template;
-use axum::response::sse::Event as SseEvent;
 
 use super::markdown;
 use crate::app::access::Caller;
@@ -107,12 +106,11 @@ struct EventItem<'a> {
     event: &'a RenderedEvent,
 }
 
-/// A live-stream message carrying `event` as a rendered, sanitized fragment:
-/// `id: <seq>`, `event: event`, `data: <html>`. Secrets are masked.
-pub fn live_message(event: EventRecord) -> SseEvent {
+/// `event` as the live page's stream carries it (`event: event`, `data: <html>`):
+/// a rendered, sanitized fragment, secrets masked.
+pub fn live_html(event: EventRecord) -> String {
     let rendered = RenderedEvent::new(event, true);
-    let html = EventItem { event: &rendered }.render().unwrap_or_default();
-    SseEvent::default().id(rendered.seq.to_string()).event("event").data(html)
+    EventItem { event: &rendered }.render().unwrap_or_default()
 }
 
 /// A file of a task, as the pages list it with its Download button.

@@ -23,12 +23,13 @@ use serde::Deserialize;
 
 use super::error::{failure, PageError};
 use super::page::{page, page_or_error, see_other};
-use super::render::{diff_lines, live_message, timeline, DiffLine, FileLine, RenderedEvent};
+use super::render::{diff_lines, live_html, timeline, DiffLine, FileLine, RenderedEvent};
 use super::session::{
     check_form_token, check_session_token, cookie, form_token, removal, PostedForm, VIEWER_COOKIE,
 };
 use crate::app::access::{self, Caller};
 use crate::app::events::{self, Live};
+use crate::app::live::Form;
 use crate::app::pull_requests::{self, Changes, PullRequestInput};
 use crate::app::{self, artifacts, share_codes, AppState};
 use crate::domain::ids::{ArtifactId, TaskId};
@@ -347,12 +348,20 @@ async fn stream(
         let state = state.clone();
         async move {
             Ok::<_, std::convert::Infallible>(match item {
-                Live::Event(event) => {
-                    let seq = event.seq;
-                    state.limits().rendering.run(move || live_message(event)).await.unwrap_or_else(|| {
+                Live::Event(sent) => {
+                    // Rendered once per event for every live page of this instance.
+                    let html = sent
+                        .sent_as(Form::Page, |event| async move {
+                            state.limits().rendering.run(move || live_html(event)).await.unwrap_or_default()
+                        })
+                        .await;
+                    let seq = sent.event().seq.to_string();
+                    if html.is_empty() {
                         // Skipped; the next page load shows it.
-                        SseEvent::default().id(seq.to_string()).comment("not rendered")
-                    })
+                        SseEvent::default().id(seq).comment("not rendered")
+                    } else {
+                        SseEvent::default().id(seq).event("event").data(&*html)
+                    }
                 }
                 Live::End => SseEvent::default().event("end").data("{}"),
                 Live::Revoked => SseEvent::default().event("revoked").data("{}"),
