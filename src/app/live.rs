@@ -440,7 +440,8 @@ mod tests {
         assert!(feed.since(4, 4).unwrap().is_empty(), "nothing newer");
         assert!(feed.since(3, 4).is_none(), "event 4 is not held");
         feed.remember((5..=5 + RECENT_EVENTS as i64).map(|seq| event(seq, "x", false)).collect());
-        let seqs = |after, upto| feed.since(after, upto).map(|e| e.iter().map(|e| e.seq()).collect::<Vec<_>>());
+        let seqs =
+            |after, upto| feed.since(after, upto).map(|e| e.iter().map(|e| e.seq()).collect::<Vec<_>>());
         assert_eq!(seqs(4, 6), None, "event 5 was let go: the feed keeps {RECENT_EVENTS}");
         assert_eq!(seqs(5, 8), Some(vec![6, 7, 8]));
         assert_eq!(seqs(7, 8), Some(vec![8]), "up to what the news said");
