@@ -8,8 +8,8 @@
 //!
 //! A feed looks when this instance changes the task ([`Live::changed`]), when
 //! another instance announces a change (`NOTIFY` on PostgreSQL, heard by
-//! [`listen`]), and every [`POLL`] in any case (so a missed announcement, or an
-//! expired session, costs at most that long).
+//! [`listen`]), and every `live_poll` of the settings in any case (a second: a
+//! missed announcement, or an expired session, costs at most that long).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
@@ -86,8 +86,10 @@ impl Sent {
             (Form::Page, true) => 2,
             (Form::Page, false) => 3,
         };
-        let event = self.event().clone();
-        self.shown.sent[slot].get_or_init(|| async move { Arc::from(make(event).await) }).await.clone()
+        self.shown.sent[slot]
+            .get_or_init(|| async { Arc::from(make(self.event().clone()).await) })
+            .await
+            .clone()
     }
 }
 
