@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use common::{arg, write_between};
+use common::{arg, thousands, write_between};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, COOKIE, SET_COOKIE};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -881,18 +881,6 @@ fn ms(value: f64) -> String {
 
 fn mb(value: f64) -> String {
     format!("{} MB", thousands(value.round() as u64))
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Clock ticks per second of `/proc/PID/stat`: `getconf CLK_TCK`, else 100.

@@ -37,7 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use common::{arg, write_between, Scratch};
+use common::{arg, thousands, write_between, Scratch};
 use serde_json::{json, Value};
 use sqlx::Connection as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -1016,18 +1016,6 @@ fn ms(v: f64) -> String {
     }
 }
 
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn row_text(row: &InstanceRow) -> String {
     let lat = if row.latencies.is_empty() {
         "—".to_owned()
@@ -1041,9 +1029,9 @@ fn row_text(row: &InstanceRow) -> String {
     };
     let (same, other) = if row.same_instance { (lat, "—".to_owned()) } else { ("—".to_owned(), lat) };
     let open = if row.opened == row.assigned {
-        thousands(row.opened)
+        thousands(row.opened as u64)
     } else {
-        format!("{} of {}", thousands(row.opened), thousands(row.assigned))
+        format!("{} of {}", thousands(row.opened as u64), thousands(row.assigned as u64))
     };
     let per_stream = if row.opened > 0 {
         format!("{:.1} KB", (row.rss_with_kb - row.rss_before_kb) / row.opened as f64)
@@ -1053,9 +1041,9 @@ fn row_text(row: &InstanceRow) -> String {
     let missing = if row.pairs == 0 {
         "—".to_owned()
     } else if row.missing == 0 {
-        format!("0 of {}", thousands(row.pairs))
+        format!("0 of {}", thousands(row.pairs as u64))
     } else {
-        format!("**{} of {}**", thousands(row.missing), thousands(row.pairs))
+        format!("**{} of {}**", thousands(row.missing as u64), thousands(row.pairs as u64))
     };
     let (xacts, rows_read) = match row.db_per_event {
         Some((x, r, _)) => (format!("{x:.1}"), format!("{r:.0}")),
@@ -1194,7 +1182,7 @@ async fn run_all() -> anyhow::Result<()> {
          {} `log` events appended by the owner on the first instance, one every {} ms; {machine}; took {:.0} s)\n\n\
          | backend | streams open | open, all | RSS before → with streams | per stream | latency, same instance: p50 / p99 / max | other instance: p50 / p99 / max | missing deliveries | server CPU per event | DB transactions per event | DB rows read per event |\n\
          | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n{table}\n",
-        thousands(run.streams),
+        thousands(run.streams as u64),
         run.events,
         EVENT_EVERY.as_millis(),
         started.elapsed().as_secs_f64(),

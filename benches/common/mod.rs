@@ -63,3 +63,16 @@ pub fn write_between(file: &std::path::Path, begin: &str, end: &str, section: &s
     std::fs::write(file, updated)?;
     Ok(())
 }
+
+/// `n` with a comma between thousands: `1,000,000`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
