@@ -326,22 +326,6 @@ impl Db {
         })
     }
 
-    /// True while `session_id` is live (for long-lived streams to re-check).
-    pub async fn viewer_session_is_live(&self, session_id: &ViewerSessionId) -> sqlx::Result<bool> {
-        let count: i64 = dispatch!(self.read(), |pool| {
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM viewer_sessions v JOIN task_shares s ON s.task_share_id = v.task_share_id \
-                 WHERE v.session_id = $1 AND v.revoked_at IS NULL AND v.expires_at > $2 \
-                   AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > $2)",
-            )
-            .bind(session_id)
-            .bind(Timestamp::now())
-            .fetch_one(pool)
-            .await
-        })?;
-        Ok(count == 1)
-    }
-
     /// Records a code exchange by `client_key` and answers how many it made in the
     /// last `window_ms` (this one included). The attempt is committed before it is
     /// counted, so concurrent exchanges see each other.
