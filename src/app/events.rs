@@ -11,7 +11,7 @@ use futures_util::Stream;
 
 use super::access::{owned_task, Caller};
 use super::error::{Error, Result};
-use super::live::{Sent, Shown, Subscription};
+use super::live::{self, Sent, Shown, Subscription};
 use super::AppState;
 use crate::domain::ids::{TaskId, ViewerSessionId};
 use crate::domain::secrets;
@@ -99,7 +99,7 @@ pub async fn append(
 
 /// An event as `caller` is shown it: viewers see secrets masked (API keys, tokens,
 /// private keys, passwords in URLs), on every route; owners see what was written.
-fn shown_to(caller_is_owner: bool, mut event: EventRecord) -> EventRecord {
+pub(super) fn shown_to(caller_is_owner: bool, mut event: EventRecord) -> EventRecord {
     if !caller_is_owner {
         if let std::borrow::Cow::Owned(masked) = secrets::mask(&event.content) {
             event.content = masked;
@@ -283,7 +283,7 @@ impl Following {
                     // Behind the feed's memory: what was missed, from the database.
                     None => match state
                         .db()
-                        .list_events(self.feed.feed.task_id(), self.after, None, true, 100)
+                        .list_events(self.feed.feed.task_id(), self.after, None, true, live::PAGE)
                         .await
                     {
                         Ok(page) => {

@@ -18,7 +18,6 @@ use std::time::Duration;
 use tokio::sync::{watch, Notify, OnceCell};
 
 use crate::domain::ids::{TaskId, ViewerSessionId};
-use crate::domain::secrets;
 use crate::metrics::Metrics;
 use crate::storage::live::Announcement;
 use crate::storage::{Db, EventRecord};
@@ -30,7 +29,7 @@ const RETRY: Duration = Duration::from_millis(1000);
 const RECENT_EVENTS: usize = 512;
 const RECENT_BYTES: usize = 8 * 1024 * 1024;
 /// Events read per query.
-const PAGE: u32 = 100;
+pub(super) const PAGE: u32 = 100;
 
 /// An event as streams send it: its owner's form, and its viewers' (secrets
 /// masked), made once for all streams; `None` for viewers when it is private.
@@ -95,13 +94,7 @@ impl Sent {
 
 impl Shown {
     pub fn of(event: EventRecord) -> Shown {
-        let viewer = (!event.private).then(|| {
-            let mut masked = event.clone();
-            if let std::borrow::Cow::Owned(content) = secrets::mask(&event.content) {
-                masked.content = content;
-            }
-            masked
-        });
+        let viewer = (!event.private).then(|| super::events::shown_to(false, event.clone()));
         Shown { owner: event, viewer, sent: Default::default() }
     }
 
