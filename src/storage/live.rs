@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use sqlx::postgres::PgListener;
 
 use super::dialect::dispatch;
+use super::task_shares::LIVE_SESSION;
 use super::Db;
 use crate::domain::ids::{TaskId, ViewerSessionId};
 use crate::domain::time::Timestamp;
@@ -32,11 +33,10 @@ impl Db {
     /// nor their share code revoked or expired.
     pub async fn live_sessions(&self, task_id: &TaskId) -> sqlx::Result<HashSet<ViewerSessionId>> {
         let ids: Vec<ViewerSessionId> = dispatch!(self.read(), |pool| {
-            sqlx::query_scalar(
+            sqlx::query_scalar(&format!(
                 "SELECT v.session_id FROM viewer_sessions v JOIN task_shares s ON s.task_share_id = v.task_share_id \
-                 WHERE v.task_id = $1 AND v.revoked_at IS NULL AND v.expires_at > $2 \
-                   AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > $2)",
-            )
+                 WHERE v.task_id = $1 AND {LIVE_SESSION}"
+            ))
             .bind(task_id)
             .bind(Timestamp::now())
             .fetch_all(pool)

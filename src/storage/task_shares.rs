@@ -91,6 +91,11 @@ pub struct NewViewerSession {
     pub expires_at: Timestamp,
 }
 
+/// A viewer session `v` that may still see its task, issued by a code `s` that is
+/// live too, at `$2`.
+pub(super) const LIVE_SESSION: &str = "v.revoked_at IS NULL AND v.expires_at > $2 \
+     AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > $2)";
+
 impl Db {
     /// Makes `share` the task's live code. Any previous code of the task is revoked
     /// in the same transaction, with every viewer session it issued: rotation cuts
@@ -298,13 +303,12 @@ impl Db {
     /// expired, and issued by a code that is itself still live.
     pub async fn viewer_session(&self, token_hash: &str) -> sqlx::Result<Option<ViewerSession>> {
         dispatch!(self.read(), |pool| {
-            sqlx::query_as(
+            sqlx::query_as(&format!(
                 "SELECT v.session_id, v.task_share_id, v.task_id, v.expires_at, s.can_send_message, s.can_create_pr, \
                         s.can_approve_pr, s.can_view_pr, s.can_merge_pr \
                  FROM viewer_sessions v JOIN task_shares s ON s.task_share_id = v.task_share_id \
-                 WHERE v.token_hash = $1 AND v.revoked_at IS NULL AND v.expires_at > $2 \
-                   AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > $2)",
-            )
+                 WHERE v.token_hash = $1 AND {LIVE_SESSION}",
+            ))
             .bind(token_hash)
             .bind(Timestamp::now())
             .fetch_optional(pool)
