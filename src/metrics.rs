@@ -8,10 +8,11 @@
 //! in use, open streams) is read when Prometheus scrapes, and handed to
 //! [`Metrics::render`] as a [`Levels`].
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -26,17 +27,28 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 const LATENCY_BUCKETS: [f64; 13] =
     [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
+/// A route's pattern as a label: made once per request, shared by its two label
+/// sets.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+struct Route(Arc<str>);
+
+impl EncodeLabelValue for Route {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(&self.0)
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     /// The route's pattern (`/s/{token}`), never the path: tokens live in paths.
-    route: String,
+    route: Route,
     method: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
+    route: Route,
     method: &'static str,
 }
 
@@ -297,7 +309,7 @@ impl Metrics {
     /// A request answered with `status`, `elapsed` after it came in.
     pub fn request(&self, route: &str, method: &axum::http::Method, status: u16, elapsed: Duration) {
         let method = method_label(method);
-        let route = route.to_owned();
+        let route = Route(Arc::from(route));
         self.inner
             .request_seconds
             .get_or_create(&RouteLabels { route: route.clone(), method })
