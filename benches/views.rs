@@ -3,15 +3,17 @@
 //! Starts the release `agentshare` binary on SQLite, on PostgreSQL, and as two
 //! instances on one PostgreSQL, and beside it the bare axum server of
 //! `examples/bench_baseline.rs` serving the very bytes agentshare answered. Drives
-//! each with `wrk` at the same settings and reports throughput, p50/p99, the ratio
-//! to the baseline and resident memory, with a million share links stored. Checks
+//! each with `wrk` at the same settings, at each connection count (64 and 256), the
+//! bare server right before agentshare, and reports throughput, p99, the ratios of
+//! both to the bare server's, the CPU each spent per answer and resident memory,
+//! with a million share links stored. Checks
 //! that every answer was a 200 and that the link's `view_count` grew by exactly the
 //! number of 200s. Then: 1,000 concurrent reveals of a `max_views` link, the rate
 //! of creating links (with and without a password, and what password hashing does
 //! to concurrent views), the database's growth per view, and analytics of a link
 //! with ten million recorded views (loaded in bulk, not through HTTP).
 //!
-//! `cargo bench --bench views -- [--seconds 10] [--connections 256] [--links 1000000]
+//! `cargo bench --bench views -- [--seconds 10] [--connections 64,256] [--links 1000000]
 //! [--growth-views 10000000] [--backends sqlite,postgres] [--write BENCHMARKS.md]`
 //!
 //! With `--compare OTHER_BINARY [--rounds 3]` it measures instead the views of this
@@ -34,6 +36,8 @@ use sqlx::Connection as _;
 #[derive(Clone)]
 struct Run {
     seconds: u64,
+    /// Connection counts the views are measured at (the other loads use the largest).
+    connection_counts: Vec<usize>,
     connections: usize,
     links: i64,
     growth_views: i64,
@@ -149,7 +153,8 @@ impl Run {
         env: &[(&str, &str)],
         json: bool,
     ) -> anyhow::Result<Load> {
-        let threads = (2 / urls.len()).max(1);
+        // One wrk thread per server, as `wrk -t1`: the rest of the machine is the servers'.
+        let threads = 1;
         let each = (connections / urls.len()).max(threads);
         let children = urls
             .iter()
@@ -191,6 +196,64 @@ impl Run {
             total.p99_ms = total.p99_ms.max(field("p99_us") / 1000.0);
         }
         Ok(total)
+    }
+}
+
+/// A load and what it cost: the servers' CPU (user + system) per answer, and on
+/// PostgreSQL its processes' CPU per answer besides.
+struct Costed {
+    load: Load,
+    cpu_us: f64,
+    database_us: f64,
+}
+
+/// CPU time (user + system) a process has used so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) in parentheses.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let field = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    field(11) + field(12)
+}
+
+/// CPU ticks used so far by every process named `postgres` on this machine (the
+/// server and its backends), or 0 when it runs elsewhere.
+fn postgres_ticks() -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(cpu_ticks)
+        .sum()
+}
+
+/// Clock ticks per second of `/proc`'s CPU times.
+fn ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+impl Run {
+    /// [`Run::wrk`] on `urls`, served by `servers`, with the CPU it cost them.
+    fn measured(
+        &self,
+        servers: &[&Server],
+        urls: &[String],
+        connections: usize,
+        json: bool,
+    ) -> anyhow::Result<Costed> {
+        let own = |servers: &[&Server]| servers.iter().map(|s| cpu_ticks(s.child.id())).sum::<u64>();
+        let (before, database_before) = (own(servers), postgres_ticks());
+        let load = self.wrk(urls, connections, self.seconds, &[], json)?;
+        let (used, database) = (own(servers) - before, postgres_ticks() - database_before);
+        let per_answer = |ticks: u64| ticks as f64 / ticks_per_second() * 1e6 / load.requests.max(1) as f64;
+        Ok(Costed { load, cpu_us: per_answer(used), database_us: per_answer(database) })
     }
 }
 
@@ -458,12 +521,7 @@ struct Measured {
 }
 
 #[allow(clippy::too_many_lines)]
-async fn measure(
-    run: &Run,
-    backend: &str,
-    instances: usize,
-    baseline: &mut Option<(Load, Load)>,
-) -> anyhow::Result<Measured> {
+async fn measure(run: &Run, backend: &str, instances: usize) -> anyhow::Result<Measured> {
     let scratch = Scratch::new(backend, &run.dir).await?;
     let name = if instances == 1 { backend.to_owned() } else { format!("{backend} ×{instances}") };
     let mut servers = Vec::new();
@@ -487,43 +545,62 @@ async fn measure(
         json_body.len(),
         html_body.len()
     )];
-    if baseline.is_none() {
-        let bare = run.baseline(&json_body, &html_body).await?;
-        let url = format!("{}{path}", bare.base);
-        let json = run.wrk(std::slice::from_ref(&url), run.connections, run.seconds, &[], true)?;
-        let html = run.wrk(std::slice::from_ref(&url), run.connections, run.seconds, &[], false)?;
-        *baseline = Some((json, html));
-    }
-    let (bare_json, bare_html) = baseline.expect("measured above");
     let mut rows = Vec::new();
     let size_before = db.size().await?;
     let count_before = fx.view_count(&bases[0], &fx.share_link_id).await?;
     let mut views = 0;
-    for (kind, json, bare) in [("JSON view", true, bare_json), ("HTML page", false, bare_html)] {
-        let load = run.wrk(&urls, run.connections, run.seconds, &[], json)?;
-        views += load.requests - load.non_2xx;
-        let rss: Vec<String> =
-            servers.iter().map(|s| format!("{:.0}/{:.0}", s.rss_mb().0, s.rss_mb().1)).collect();
-        let ok = if load.non_2xx == 0 && load.socket_errors == 0 {
-            "all 200".to_owned()
-        } else {
-            format!("{} non-2xx, {} socket errors", load.non_2xx, load.socket_errors)
-        };
-        rows.push(format!(
-            "| {name} | {kind} | {:.0}/s | {:.2} ms | {:.2} ms | {:.0}% | {} MB | {ok} |",
-            load.rate,
-            load.p50_ms,
-            load.p99_ms,
-            100.0 * load.rate / bare.rate,
-            rss.join(" + "),
-        ));
+    let mut in_flight = 0;
+    for &connections in &run.connection_counts {
+        // The bare server serves this configuration's very bytes, measured right
+        // before agentshare, so each ratio comes from one run.
+        let bare = run.baseline(&json_body, &html_body).await?;
+        let bare_url = format!("{}{path}", bare.base);
+        let mut bare_loads = Vec::new();
+        for json in [true, false] {
+            bare_loads.push(run.measured(&[&bare], std::slice::from_ref(&bare_url), connections, json)?);
+        }
+        drop(bare);
+        for ((kind, json), bare) in [("JSON view", true), ("HTML page", false)].into_iter().zip(bare_loads) {
+            let own: Vec<&Server> = servers.iter().collect();
+            let load = run.measured(&own, &urls, connections, json)?;
+            views += load.load.requests - load.load.non_2xx;
+            // Each connection may have had one request under way when wrk stopped:
+            // counted, but its answer not read.
+            in_flight += connections as i64;
+            let rss: Vec<String> =
+                servers.iter().map(|s| format!("{:.0}/{:.0}", s.rss_mb().0, s.rss_mb().1)).collect();
+            let ok = if load.load.non_2xx == 0 && load.load.socket_errors == 0 {
+                "all 200".to_owned()
+            } else {
+                format!("{} non-2xx, {} socket errors", load.load.non_2xx, load.load.socket_errors)
+            };
+            let goal = if backend == "sqlite" { 0.50 } else { 0.30 };
+            let ratio = load.load.rate / bare.load.rate;
+            let p99_ratio = load.load.p99_ms / bare.load.p99_ms;
+            let database = if load.database_us > 0.0 {
+                format!(" + {:.0} µs", load.database_us)
+            } else {
+                String::new()
+            };
+            rows.push(format!(
+                "| {name} | {kind} | {connections} | {:.0}/s | {:.0}/s | **{:.2}** (≥ {goal:.2}: {}) | {:.1} ms | {:.1} ms | \
+                 {p99_ratio:.1}× ({}) | {:.0} µs | {:.0} µs{database} | {} MB | {ok} |",
+                bare.load.rate,
+                load.load.rate,
+                ratio,
+                if ratio >= goal { "met" } else { "missed" },
+                bare.load.p99_ms,
+                load.load.p99_ms,
+                if p99_ratio <= 2.0 { "met" } else { "missed" },
+                bare.cpu_us,
+                load.cpu_us,
+                rss.join(" + "),
+            ));
+        }
     }
     let count_after = fx.view_count(&bases[0], &fx.share_link_id).await?;
     let size_after = db.size().await?;
     let counted = count_after - count_before;
-    // Each connection may have had one request under way when wrk stopped: counted,
-    // but its answer not read.
-    let in_flight = 2 * run.connections as i64;
     notes.push(format!(
         "{name}: {views} views answered 200 and view_count grew by {counted}: {}; the database grew by {:.0} \
          bytes per view.",
@@ -732,9 +809,12 @@ async fn main() -> anyhow::Result<()> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let target = std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
     let dir = tempfile::tempdir()?;
+    let connection_counts =
+        arg("--connections", "64,256").split(',').map(str::parse).collect::<Result<Vec<usize>, _>>()?;
     let run = Run {
         seconds: arg("--seconds", "10").parse()?,
-        connections: arg("--connections", "256").parse()?,
+        connection_counts: connection_counts.clone(),
+        connections: connection_counts.iter().copied().max().unwrap_or(256),
         links: arg("--links", "1000000").parse()?,
         growth_views: arg("--growth-views", "10000000").parse()?,
         dir: dir.path().to_owned(),
@@ -761,32 +841,26 @@ async fn main() -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let mut baseline = None;
     let mut rows = Vec::new();
     let mut notes = Vec::new();
     for (backend, instances) in configs {
         eprintln!("measuring {backend} with {instances} instance(s)…");
-        let measured = measure(&run, backend, instances, &mut baseline).await?;
+        let measured = measure(&run, backend, instances).await?;
         rows.extend(measured.rows);
         notes.extend(measured.notes);
     }
-    let (bare_json, bare_html) = baseline.context("nothing was measured")?;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mut section = format!(
         "## Opening a share link, against the machine's limit\n\n\
-         `scripts/bench` ({} s per load, {} connections, wrk on the same {cores}-core machine)\n\n\
-         | server | what | throughput | p50 | p99 | of baseline | RSS now/peak | answers |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- |\n\
-         | bare axum (baseline) | same JSON bytes | {:.0}/s | {:.2} ms | {:.2} ms | 100% | | |\n\
-         | bare axum (baseline) | same HTML bytes | {:.0}/s | {:.2} ms | {:.2} ms | 100% | | |\n",
+         `scripts/bench` ({} s per load, `wrk -t1` per server on the same {cores}-core machine, \
+         an unlimited link, every view committed before its answer; the bare axum server serves \
+         the same bytes, measured right before agentshare in the same run; CPU per answer is the \
+         server's user and system time over the load divided by its answers, and on PostgreSQL \
+         the database's processes' besides)\n\n\
+         | server | what | connections | bare axum | agentshare | of bare (goal) | bare p99 | p99 | \
+         p99 of bare's (goal ≤ 2×) | bare CPU/answer | CPU/answer | RSS now/peak | answers |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
         run.seconds,
-        run.connections,
-        bare_json.rate,
-        bare_json.p50_ms,
-        bare_json.p99_ms,
-        bare_html.rate,
-        bare_html.p50_ms,
-        bare_html.p99_ms,
     );
     for row in rows {
         section.push_str(&row);
