@@ -211,7 +211,7 @@ async fn write_batches(db: Db, mut waiting: mpsc::Receiver<Waiting>, metrics: Me
             .catch_unwind()
             .await
             .unwrap_or(Err(WriteError::Panicked));
-        answer(answers, written, &metrics, started);
+        answer(answers, written, &metrics, started.elapsed());
     }
 }
 
@@ -227,12 +227,12 @@ fn split(batch: &mut Vec<Waiting>) -> Option<(Vec<PendingView>, Vec<Answer<ViewO
 }
 
 /// Sends each request of a batch what became of its view, or the batch's error,
-/// and records the batch, `started` when its transaction began.
+/// and records the batch, whose transaction `took` that long.
 fn answer(
     answers: Vec<Answer<ViewOutcome>>,
     written: Result<Vec<ViewOutcome>, WriteError>,
     metrics: &Metrics,
-    started: Instant,
+    took: std::time::Duration,
 ) {
     match written {
         Ok(counted) => {
@@ -242,7 +242,7 @@ fn answer(
                     ViewOutcome::Refused => ViewCount::Refused,
                     ViewOutcome::Changed => ViewCount::Changed,
                 }),
-                started.elapsed(),
+                took,
             );
             for (answer, counted) in answers.into_iter().zip(counted) {
                 let _ = answer.send(Ok(counted));

@@ -170,27 +170,36 @@ impl Thread {
                 }
                 next = (views.len() + links.len() < MAX_BATCH).then(|| jobs.try_recv().ok()).flatten();
             }
+            // Requests are answered from the runtime, by one task per batch: waking
+            // each request's task from this thread would cost a cross-thread wake
+            // (and often a worker's futex) per request; from a worker of the
+            // runtime it is a push onto that worker's own queue.
             if let Some((pending, answers)) = split(&mut views) {
                 let started = Instant::now();
                 let written = self.in_turn(|connection| commit(connection, &pending, Timestamp::now()));
-                answer(answers, written, &self.metrics, started);
+                let (metrics, took) = (self.metrics.clone(), started.elapsed());
+                drop(self.runtime.spawn(async move { answer(answers, written, &metrics, took) }));
             }
             // A request given up on (its client left, or it timed out) creates nothing.
             links.retain(|l| !l.answer.is_closed());
             if !links.is_empty() {
                 let new: Vec<&NewShareLink> = links.iter().map(|l| &l.link).collect();
-                match self.in_turn(|connection| create(connection, &new)) {
-                    Ok(made) => {
-                        for (link, made) in links.drain(..).zip(made) {
-                            let _ = link.answer.send(made);
+                let made = self.in_turn(|connection| create(connection, &new));
+                let links = std::mem::take(&mut links);
+                drop(self.runtime.spawn(async move {
+                    match made {
+                        Ok(made) => {
+                            for (link, made) in links.into_iter().zip(made) {
+                                let _ = link.answer.send(made);
+                            }
+                        }
+                        Err(err) => {
+                            for link in links {
+                                let _ = link.answer.send(Err(err.clone()));
+                            }
                         }
                     }
-                    Err(err) => {
-                        for link in links.drain(..) {
-                            let _ = link.answer.send(Err(err.clone()));
-                        }
-                    }
-                }
+                }));
             }
         }
     }
