@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::activity::{self, Details};
-use super::cards::{may_show_details, preview_card, PreviewCard};
+use super::cards::may_show_details;
 use super::error::{Error, Result};
 use super::AppState;
 use crate::domain::activity::ActivityKind;
@@ -340,8 +340,6 @@ pub struct SharedView {
     pub grant: String,
     /// Verified comments, oldest first; only with `allow_comments`.
     pub comments: Option<Vec<SharedComment>>,
-    /// What a link preview of this link shows.
-    pub preview: PreviewCard,
 }
 
 /// The outputs a view shows: the task's content as cached, with secrets masked or
@@ -428,6 +426,16 @@ pub(crate) async fn content_of(
     Ok(state.store().content().shown(state.db(), &link.task_id, task, MAX_OUTPUTS, as_of).await?)
 }
 
+/// The grant of `view`: proof of it, good for an hour, that downloads and
+/// comments need.
+pub fn grant_of(state: &AppState, link: &ShareLinkRecord, view: &CountedView) -> String {
+    state.link_keys().grant(
+        link.share_link_id.as_str(),
+        view.view_id.as_str(),
+        Timestamp(view.viewed_at.millis() + GRANT_LIFETIME_MS),
+    )
+}
+
 /// Everything the viewer may see, after a counted view: the link's redaction
 /// applied to all of it (outputs, title and description, metadata, comments and
 /// file names).
@@ -465,11 +473,7 @@ pub async fn shared_view(
             .finished_at
             .map(|end| (end.millis() - task.started_at.unwrap_or(task.created_at).millis()) as f64 / 1000.0),
     });
-    let grant = state.link_keys().grant(
-        link.share_link_id.as_str(),
-        view.view_id.as_str(),
-        Timestamp(view.viewed_at.millis() + GRANT_LIFETIME_MS),
-    );
+    let grant = grant_of(state, link, view);
     let comments = if link.allow_comments {
         let list = db.list_comments(&link.share_link_id, false).await?;
         Some(
@@ -499,7 +503,6 @@ pub async fn shared_view(
             })
             .collect()
     });
-    let preview = preview_card(link, Some(&shown), Timestamp::now());
     Ok(SharedView {
         share_link_id: link.share_link_id.clone(),
         title: hidden(&link.title),
@@ -512,7 +515,6 @@ pub async fn shared_view(
         view_count: view.view_count,
         max_views: view.max_views,
         views_remaining: view.max_views.map(|max| (max - view.view_count).max(0)),
-        preview,
         grant,
         comments,
     })
@@ -597,7 +599,11 @@ async fn open_for_previewer(state: &AppState, token: &str, client: IpAddr) -> Re
 /// The view again for a browser holding `grant`, from an earlier reveal of this
 /// link: no view is spent. `None` when the grant is not one (or ran out, or the link
 /// was revoked or is past its time), and the link opens as usual.
-pub async fn revisit(state: &AppState, token: &str, grant: &str) -> Option<Result<SharedView>> {
+pub async fn revisit(
+    state: &AppState,
+    token: &str,
+    grant: &str,
+) -> Option<Result<(ShareLinkRecord, SharedView)>> {
     let link = live_link(state, token).await.ok()?;
     let now = Timestamp::now();
     let (view_id, grant_expires) = state.link_keys().granted_view(link.share_link_id.as_str(), grant, now)?;
@@ -609,5 +615,5 @@ pub async fn revisit(state: &AppState, token: &str, grant: &str) -> Option<Resul
         viewed_at: Timestamp(grant_expires.millis() - GRANT_LIFETIME_MS),
         task,
     };
-    Some(shared_view(state, &link, token, &view).await)
+    Some(shared_view(state, &link, token, &view).await.map(|shared| (link, shared)))
 }

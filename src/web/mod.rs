@@ -15,6 +15,7 @@ pub mod error;
 pub mod format;
 pub mod markdown;
 pub mod page;
+pub mod prepared;
 pub mod qr;
 pub mod render;
 pub mod session;

@@ -14,22 +14,23 @@ use askama::Template;
 use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::error::{bad_path, failure, GonePage};
-use super::page::{page, see_other};
+use super::page::{nonce, page, see_other};
 use super::render::FileLine;
 use super::session::{check_form_token, cookie, form_token, session_cookie, PostedForm};
-use super::{format, markdown, qr};
+use super::{format, markdown, prepared, qr};
 use crate::app::cards::{self, Preview, PreviewCard};
 use crate::app::opening::{self, following_changes, Gate, Presented, SharedView, Visitor, GRANT_LIFETIME_MS};
 use crate::app::{self, audiences, AppState};
+use crate::domain::time::Timestamp;
 use crate::http::ClientIp;
-use crate::storage::ShareLinkRecord;
+use crate::storage::{CountedView, ShareLinkRecord};
 use crate::telemetry::ViewedLink;
 
 /// Cookie holding the grant of the browser's last reveal of a link (scoped to the
@@ -101,7 +102,7 @@ pub async fn open_link(
     if let Some(grant) = jar.get(GRANT_COOKIE).map(|c| c.value().to_owned()) {
         if let Some(again) = opening::revisit(&state, &token, &grant).await {
             return match again {
-                Ok(view) => page(StatusCode::OK, &SharePage::new(&state, &view, &token)),
+                Ok((link, view)) => page(StatusCode::OK, &SharePage::new(&state, &link, &view, &token)),
                 Err(err) => failure(err),
             };
         }
@@ -246,21 +247,45 @@ async fn reveal_page(
         Ok(None) => return None,
         Err(err) => return Some(failure(err)),
     };
-    let shared = match opening::shared_view(state, link, token, &view).await {
-        Ok(shared) => shared,
-        Err(err) => return Some(failure(err)),
-    };
+    let grant = opening::grant_of(state, link, &view);
     let lifetime = std::time::Duration::from_millis(GRANT_LIFETIME_MS as u64);
-    let grant = cookie(state, GRANT_COOKIE, shared.grant.clone(), link_path(state, token), lifetime);
-    let jar = jar.add(grant);
+    let jar = jar.add(cookie(state, GRANT_COOKIE, grant.clone(), link_path(state, token), lifetime));
     let mut response = if redirect {
         (jar, see_other(&link_path(state, token))).into_response()
     } else {
-        (jar, page(StatusCode::OK, &SharePage::new(state, &shared, token))).into_response()
+        match shown_page(state, link, token, &view, &grant).await {
+            Ok(html) => (jar, Html(html)).into_response(),
+            Err(err) => return Some(failure(err)),
+        }
     };
     // The request's log line names the link it showed.
     response.extensions_mut().insert(ViewedLink(link.share_link_id.to_string()));
     Some(response)
+}
+
+/// The page of a counted view whose grant is `grant`: the link's prepared page
+/// with the view's own strings, when it has one for this version of the link and
+/// its task ([`prepared`]); otherwise rendered (and prepared, when it applies).
+async fn shown_page(
+    state: &AppState,
+    link: &ShareLinkRecord,
+    token: &str,
+    view: &CountedView,
+    grant: &str,
+) -> Result<String, app::Error> {
+    let link_url = format!("{}/s/{token}", state.urls().public());
+    let preparable = prepared::applies_to(link);
+    if preparable {
+        if let Some(kept) = prepared::kept(link, &link_url, &view.task) {
+            return Ok(kept.with(grant, &nonce()));
+        }
+    }
+    let shared = opening::shared_view(state, link, token, view).await?;
+    let html = SharePage::new(state, link, &shared, token).render().map_err(app::Error::internal)?;
+    if preparable {
+        prepared::keep(link, &link_url, &view.task, html.clone(), grant, &nonce());
+    }
+    Ok(html)
 }
 
 /// The path of a link's page under the public URL (cookies are scoped to it).
@@ -290,6 +315,8 @@ struct RenderedOutput {
 #[template(path = "share.html")]
 struct SharePage<'a> {
     view: &'a SharedView,
+    /// What a link preview of this link shows (the page's own preview tags).
+    preview: PreviewCard,
     outputs: Vec<RenderedOutput>,
     /// `(label, value, is a time)`; empty without `show_metadata`.
     metadata: Vec<(&'static str, String, bool)>,
@@ -304,7 +331,7 @@ struct SharePage<'a> {
 }
 
 impl<'a> SharePage<'a> {
-    fn new(state: &AppState, view: &'a SharedView, token: &str) -> SharePage<'a> {
+    fn new(state: &AppState, link: &ShareLinkRecord, view: &'a SharedView, token: &str) -> SharePage<'a> {
         let outputs = view
             .outputs
             .iter()
@@ -342,6 +369,7 @@ impl<'a> SharePage<'a> {
         let link_url = format!("{}/s/{token}", state.urls().public());
         SharePage {
             view,
+            preview: cards::preview_card(link, Some(&view.outputs.content), Timestamp::now()),
             outputs,
             metadata,
             artifacts,

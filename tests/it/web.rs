@@ -13,6 +13,7 @@ use crate::common::{Backend, TestApp};
 
 backend_tests!(
     a_revealed_link_reloads_without_spending_a_view,
+    every_view_of_a_page_has_its_own_grant_and_nonce_and_sees_every_change,
     download_all_is_a_zip_of_every_artifact,
     the_console_signs_in_with_an_api_key_and_out_again,
     the_console_shares_a_task_with_every_option,
@@ -179,6 +180,96 @@ async fn a_revealed_link_reloads_without_spending_a_view(app: TestApp) {
     app.request(reqwest::Method::DELETE, &format!("/v1/share-links/{id}"), None).await;
     let revoked = viewer.get(&app, &path).await;
     assert_eq!(revoked.status, StatusCode::NOT_FOUND, "revocation ends reloads at once");
+}
+
+/// The value after `marker` in `text`, up to the next `end`.
+fn after<'a>(text: &'a str, marker: &str, end: char) -> &'a str {
+    let start = text.find(marker).unwrap_or_else(|| panic!("no {marker} in {text}")) + marker.len();
+    text[start..].split(end).next().unwrap()
+}
+
+/// The script nonce of a page, checked against its Content-Security-Policy.
+fn page_nonce(page: &Page) -> String {
+    let nonce = after(&page.body, "nonce=\"", '"').to_owned();
+    let policy = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains(&format!("'nonce-{nonce}'")), "{policy} allows the page's script");
+    nonce
+}
+
+async fn upload(app: &TestApp, task: &str, name: &str, content: &'static str) {
+    let response = app
+        .client
+        .post(app.url(&format!("/v1/tasks/{task}/artifacts?name={name}")))
+        .bearer_auth(&app.key)
+        .header(CONTENT_TYPE, "text/plain")
+        .body(content)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+}
+
+/// Pages of an unlimited link are the same for every view but for the view's
+/// grant and the response's nonce, and show every change of the link and task.
+async fn every_view_of_a_page_has_its_own_grant_and_nonce_and_sees_every_change(app: TestApp) {
+    let task = app.create_task("Kept pages").await;
+    let events = format!("/v1/tasks/{task}/events");
+    let (status, body) =
+        app.post(&events, json!({"type": "output", "name": "First", "content": "First result"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    upload(&app, &task, "first.txt", "first file").await;
+    let (status, body) = app.patch(&format!("/v1/tasks/{task}"), json!({"status": "completed"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let permissions = json!({"show_metadata": true, "allow_download": true});
+    let link = app.share(&task, json!({"title": "Pages kept", "permissions": permissions})).await;
+    let id = link["share_link_id"].as_str().unwrap();
+    let path = path_of(link["url"].as_str().unwrap(), &app);
+    let open = || async {
+        let mut browser = Browser::new();
+        let page = browser.get(&app, &path).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let grant = browser.cookies["agentshare_grant"].0.clone();
+        (page, grant)
+    };
+
+    let (first, first_grant) = open().await;
+    let (second, second_grant) = open().await;
+    let (first_nonce, second_nonce) = (page_nonce(&first), page_nonce(&second));
+    assert_ne!(first_nonce, second_nonce);
+    assert_ne!(first_grant, second_grant);
+    for (page, grant) in [(&first, &first_grant), (&second, &second_grant)] {
+        assert_eq!(after(&page.body, "?grant=", '"'), grant, "the page's links carry its own view's grant");
+        let download = format!("{path}/artifacts/{}", after(&page.body, &format!("{path}/artifacts/"), '"'));
+        let response = app.client.get(app.url(&download)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{download}");
+        assert_eq!(response.text().await.unwrap(), "first file");
+    }
+    let as_first = second.body.replace(&second_grant, &first_grant).replace(&second_nonce, &first_nonce);
+    assert_eq!(as_first, first.body, "nothing else differs between two views");
+
+    let (status, body) =
+        app.post(&events, json!({"type": "output", "name": "Second", "content": "Second result"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (page, _) = open().await;
+    assert!(page.body.contains("Second result"), "a new output shows: {}", page.body);
+    assert!(page.body.contains(">completed<"), "{}", page.body);
+
+    let (status, body) =
+        app.patch(&format!("/v1/share-links/{id}"), json!({"permissions": {"show_metadata": false}})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (page, _) = open().await;
+    assert!(!page.body.contains(">completed<"), "the link's new setting shows: {}", page.body);
+
+    let (status, body) = app.patch(&format!("/v1/share-links/{id}"), json!({"title": "Renamed pages"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (page, _) = open().await;
+    assert!(page.body.contains("Renamed pages") && !page.body.contains("Pages kept"), "{}", page.body);
+
+    upload(&app, &task, "second.txt", "second file").await;
+    let (page, grant) = open().await;
+    assert!(page.body.contains("second.txt"), "a new file shows: {}", page.body);
+    assert_eq!(after(&page.body, "?grant=", '"'), grant);
+    assert_eq!(link_data(&app, id).await["view_count"], 6, "every page was a counted view");
 }
 
 async fn download_all_is_a_zip_of_every_artifact(app: TestApp) {

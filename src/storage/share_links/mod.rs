@@ -295,7 +295,7 @@ pub struct CountedView {
 }
 
 /// What a view shows of a link's task, read in the transaction that counted it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct TaskFacts {
     pub status: TaskStatus,
     pub agent: Option<String>,
