@@ -58,6 +58,11 @@ struct Outcome {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     pool: &'static str,
     state: &'static str,
@@ -126,6 +131,17 @@ pub struct Levels {
     pub feeds: i64,
     /// Each database pool's connections, by role.
     pub pools: Vec<(&'static str, PoolUse)>,
+    /// What each of the service's memory caches holds now.
+    pub caches: Vec<CacheUse>,
+}
+
+/// What one cache holds: its entries and, where it counts them, the bytes of
+/// what it keeps (its own bookkeeping aside).
+#[derive(Clone, Copy, Debug)]
+pub struct CacheUse {
+    pub cache: &'static str,
+    pub entries: usize,
+    pub bytes: Option<usize>,
 }
 
 /// This instance's metrics; cheap to clone (every clone records into the same).
@@ -163,6 +179,8 @@ struct Inner {
     connections: Family<PoolLabels, Gauge>,
     feeds: Gauge,
     feed_looks: Counter,
+    cache_entries: Family<CacheLabels, Gauge>,
+    cache_bytes: Family<CacheLabels, Gauge>,
 }
 
 fn request_histogram() -> Histogram {
@@ -301,6 +319,19 @@ impl Metrics {
                 "Looks of live feeds at their task (one per change or poll, however many streams follow it)",
                 None,
             ),
+            cache_entries: add(
+                r,
+                "cache_entries",
+                "Entries of each memory cache, each bounded: links and tasks (this instance's); pages, markdown, \
+                 qr_codes and user_agents (the process's)",
+                None,
+            ),
+            cache_bytes: add(
+                r,
+                "cache",
+                "Bytes each memory cache keeps (pages, markdown, qr_codes), each bounded",
+                Some(Unit::Bytes),
+            ),
             registry,
         };
         Metrics { inner: Arc::new(inner) }
@@ -405,6 +436,13 @@ impl Metrics {
                 inner.connections.get_or_create(&PoolLabels { pool, state }).set(n);
             }
         }
+        for use_ in &levels.caches {
+            let labels = CacheLabels { cache: use_.cache };
+            inner.cache_entries.get_or_create(&labels).set(use_.entries as i64);
+            if let Some(bytes) = use_.bytes {
+                inner.cache_bytes.get_or_create(&labels).set(bytes as i64);
+            }
+        }
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &inner.registry)
             .expect("writing to a String never fails");
@@ -469,6 +507,15 @@ mod tests {
         assert!(text.contains(r#"agentshare_db_connections{pool="write",state="busy"} 1"#), "{text}");
         assert!(text.ends_with("# EOF\n"));
         // A level the database could not tell keeps the value it had.
+        let caches = vec![
+            CacheUse { cache: "links", entries: 3, bytes: None },
+            CacheUse { cache: "pages", entries: 2, bytes: Some(20_480) },
+        ];
+        let with_caches = metrics.render(&Levels { caches, ..levels.clone() });
+        assert!(with_caches.contains("agentshare_cache_entries{cache=\"links\"} 3\n"), "{with_caches}");
+        assert!(with_caches.contains("agentshare_cache_entries{cache=\"pages\"} 2\n"), "{with_caches}");
+        assert!(with_caches.contains("agentshare_cache_bytes{cache=\"pages\"} 20480\n"), "{with_caches}");
+        assert!(!with_caches.contains("agentshare_cache_bytes{cache=\"links\"}"), "{with_caches}");
         let text = metrics.render(&Levels { outbox_pending: None, ..levels });
         assert!(text.contains("agentshare_webhook_outbox_pending 7\n"), "{text}");
     }

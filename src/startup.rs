@@ -40,7 +40,7 @@ use crate::telemetry::ViewedLink;
 use crate::workers::mail::ViewMailer;
 use crate::workers::retention::Pruner;
 use crate::workers::webhooks::Deliverer;
-use crate::{api, routes};
+use crate::{api, routes, web};
 
 /// The target of each request's span and of its "response" line: the access
 /// log, which `RUST_LOG=info,agentshare::access=off` turns off (and with it the
@@ -143,7 +143,7 @@ impl Application {
             workers.spawn("task announcements", crate::app::live::listen(self.state.live().clone()))
         });
         let metrics = self.metrics.map(|listener| {
-            let routes = api::health::metrics_routes(self.state.clone());
+            let routes = api::health::metrics_routes(self.state.clone(), web::caches);
             tokio::spawn(async move {
                 if let Err(err) = axum::serve(listener, routes).await {
                     tracing::error!(error = %err, "the metrics listener stopped");

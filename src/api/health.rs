@@ -10,20 +10,20 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::app::{levels, readiness, AppState};
+use crate::metrics::CacheUse;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
 }
 
-/// The metrics listener's routes: `GET /metrics` alone.
-pub fn metrics_routes(state: AppState) -> axum::Router {
+/// The metrics listener's routes: `GET /metrics` alone, with the caches `pages`
+/// tells of besides the service's own (the web pages' caches).
+pub fn metrics_routes(state: AppState, pages: fn() -> Vec<CacheUse>) -> axum::Router {
+    let metrics = move |State(state): State<AppState>| async move {
+        let (content_type, text) = levels::render(&state, pages()).await;
+        ([(axum::http::header::CONTENT_TYPE, content_type)], text)
+    };
     axum::Router::new().route("/metrics", axum::routing::get(metrics)).with_state(state)
-}
-
-/// This instance's metrics, in the OpenMetrics text format Prometheus scrapes.
-async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
-    let (content_type, text) = levels::render(&state).await;
-    ([(axum::http::header::CONTENT_TYPE, content_type)], text)
 }
 
 /// Whether the service can serve.

@@ -4,12 +4,14 @@
 
 use super::AppState;
 use crate::domain::time::Timestamp;
-use crate::metrics::{Levels, CONTENT_TYPE};
+use crate::domain::viewer;
+use crate::metrics::{CacheUse, Levels, CONTENT_TYPE};
 
-/// This instance's metrics in the OpenMetrics text format, with its content type.
-/// A level the database cannot tell right now keeps its last value (the
-/// failure is logged): a scrape always answers.
-pub async fn render(state: &AppState) -> (&'static str, String) {
+/// This instance's metrics in the OpenMetrics text format, with its content type,
+/// with `more` caches besides the service's own (the pages' caches, which the
+/// front end keeps). A level the database cannot tell right now keeps its last
+/// value (the failure is logged): a scrape always answers.
+pub async fn render(state: &AppState, more: Vec<CacheUse>) -> (&'static str, String) {
     let db = state.db();
     let (hashing_waiting, hashing_running) = state.limits().passwords.load();
     let mut levels = Levels {
@@ -18,6 +20,7 @@ pub async fn render(state: &AppState) -> (&'static str, String) {
         streams_open: state.limits().streams.open() as i64,
         feeds: state.live().followed() as i64,
         pools: db.pool_use(),
+        caches: caches(state).into_iter().chain(more).collect(),
         ..Levels::default()
     };
     let (outbox, mail) = tokio::join!(db.outbox_level(), db.view_mail_waiting());
@@ -37,4 +40,14 @@ pub async fn render(state: &AppState) -> (&'static str, String) {
         Err(err) => tracing::warn!(error = %err, "metrics: cannot read the view-mail queue"),
     }
     (CONTENT_TYPE, state.metrics().render(&levels))
+}
+
+/// What the service's own memory caches hold: the links and tasks of this
+/// instance, and the process's user agents.
+fn caches(state: &AppState) -> Vec<CacheUse> {
+    vec![
+        CacheUse { cache: "links", entries: state.store().links().kept(), bytes: None },
+        CacheUse { cache: "tasks", entries: state.store().content().kept(), bytes: None },
+        CacheUse { cache: "user_agents", entries: viewer::agents_kept(), bytes: None },
+    ]
 }

@@ -69,6 +69,11 @@ const LONGEST_KEPT: usize = 512;
 static AGENTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<Box<str>, Agent>>> =
     std::sync::LazyLock::new(Default::default);
 
+/// User agents whose classification is kept now.
+pub fn agents_kept() -> usize {
+    AGENTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+}
+
 /// Classifies `user_agent`, from memory when it was seen before.
 pub fn classify_user_agent(user_agent: &str) -> Agent {
     let kept = || AGENTS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -65,6 +65,10 @@ impl<V: Clone> Bounded<V> {
     fn forget(&self, key: &str) {
         self.lock().remove(key);
     }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
 }
 
 /// Links most recently opened on this instance, by token hash.
@@ -95,6 +99,11 @@ impl LinkCache {
         } else {
             self.0.forget(token_hash);
         }
+    }
+
+    /// Links kept now.
+    pub fn kept(&self) -> usize {
+        self.0.len()
     }
 
     pub fn forget(&self, token_hash: &str) {
@@ -166,6 +175,11 @@ pub const LARGEST_CONTENT_CACHED: usize = 256 * 1024;
 impl ContentCache {
     pub fn new(capacity: usize, largest: usize) -> ContentCache {
         ContentCache { tasks: Bounded::new(capacity), largest }
+    }
+
+    /// Tasks whose content is kept now.
+    pub fn kept(&self) -> usize {
+        self.tasks.len()
     }
 
     /// What the task `task_id` shows (at most `max_outputs` outputs) at the version

@@ -96,6 +96,12 @@ const RENDERED_BYTES: usize = 16 * 1024 * 1024;
 static RENDERED: LazyLock<(RandomState, Mutex<Rendered>)> =
     LazyLock::new(|| (RandomState::new(), Mutex::new(Rendered { entries: HashMap::new(), bytes: 0 })));
 
+/// Entries and bytes (markdown and HTML) [`render_cached`] keeps now.
+pub fn kept() -> (usize, usize) {
+    let kept = RENDERED.1.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    (kept.entries.len(), kept.bytes)
+}
+
 /// [`render`], remembering what it rendered lately: the same markdown gives the
 /// same HTML, so a page viewed again is not rendered again. Bounded: when full, it
 /// starts over.

@@ -25,6 +25,18 @@ pub mod task_view;
 use axum::Router;
 
 use crate::app::AppState;
+use crate::metrics::CacheUse;
+
+/// What the pages' memory caches hold (the process's): prepared pages, rendered
+/// markdown and QR codes, for the metrics.
+pub fn caches() -> Vec<CacheUse> {
+    let sized = |cache, (entries, bytes): (usize, usize)| CacheUse { cache, entries, bytes: Some(bytes) };
+    vec![
+        sized("pages", prepared::kept_pages()),
+        sized("markdown", markdown::kept()),
+        sized("qr_codes", qr::kept()),
+    ]
+}
 
 /// The pages of share-code viewers and of the owner console. (The share link's
 /// pages share their URLs with the API and are routed by the service's router.)

@@ -105,6 +105,12 @@ fn lock() -> MutexGuard<'static, Pages> {
     PAGES.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Pages kept now, and their bytes.
+pub fn kept_pages() -> (usize, usize) {
+    let pages = lock();
+    (pages.by_link.len(), pages.bytes)
+}
+
 /// Whether views of `link` all see the same page but for their grant and nonce:
 /// no views left to tell, no comments to list.
 pub fn applies_to(link: &ShareLinkRecord) -> bool {

@@ -19,6 +19,12 @@ const QUIET_ZONE: usize = 4;
 
 static CACHE: LazyLock<Mutex<HashMap<Box<str>, Arc<str>>>> = LazyLock::new(Mutex::default);
 
+/// Codes kept now, and the bytes of their texts and URLs.
+pub fn kept() -> (usize, usize) {
+    let cache = CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    (cache.len(), cache.iter().map(|(text, url)| text.len() + url.len()).sum())
+}
+
 /// A QR code of `text` as a `data:` URL of an SVG image (pages allow images only
 /// from themselves and `data:`), or `None` when `text` is too long to encode.
 pub fn data_url(text: &str) -> Option<Arc<str>> {

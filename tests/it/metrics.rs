@@ -106,6 +106,18 @@ async fn the_counts_follow_what_the_service_does(app: TestApp) {
     for _ in 0..2 {
         assert_eq!(app.view(&url(&open), None).await.0, StatusCode::OK);
     }
+    // The instance's link cache keeps the one link that opens without a
+    // question, its content cache the task those views showed; the pages'
+    // caches are the process's (other tests fill them too).
+    let cached = scrape(&app).await;
+    assert_eq!(cached.get(r#"agentshare_cache_entries{cache="links"}"#), 1.0, "{cached:?}");
+    assert_eq!(cached.get(r#"agentshare_cache_entries{cache="tasks"}"#), 1.0, "{cached:?}");
+    for cache in ["pages", "markdown", "qr_codes"] {
+        assert!(
+            cached.0.contains_key(&format!(r#"agentshare_cache_bytes{{cache="{cache}"}}"#)),
+            "{cached:?}"
+        );
+    }
     assert_eq!(app.view(&url(&protected), Some("wrong")).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.view(&url(&protected), Some("correct horse")).await.0, StatusCode::OK);
     assert_ne!(app.view(&url(&protected), Some("correct horse")).await.0, StatusCode::OK, "used up");
