@@ -27,7 +27,9 @@ trust X-Forwarded-For from 127.0.0.1).
 
 Every 10 s, per server process: RSS (the median of that window's 1-s readings,
 their highest, and the floor: the lowest reading of the last 60 s), open
-descriptors, threads, CPU, database size (SQLite: the file, -wal and -shm;
+descriptors, threads, CPU, what its memory caches hold (the bytes of its pages,
+markdown and QR-code caches and the links it keeps, read from its /metrics),
+database size (SQLite: the file, -wal and -shm;
 PostgreSQL: pg_database_size), and the client-side latency (p50, p99), requests
 and errors of the requests that completed in the window. Output in --out
 (default target/soak/<UTC time>): samples-<backend>.csv, soak-<backend>.svg
@@ -514,6 +516,8 @@ class Server:
         self.addr: Optional[Tuple[str, int]] = None
         self.cpu_prev: Optional[Tuple[float, float]] = None
         self.fd_limit: Optional[int] = None
+        # Where the server serves /metrics (read for its caches' sizes).
+        self.metrics_port = free_port()
         # The SQLite file (its -wal and -shm too): descriptors on it are the
         # connection pool's, bounded by its size.
         self.database_file = database_url[len("sqlite://"):] if database_url.startswith("sqlite://") else ""
@@ -524,7 +528,8 @@ class Server:
         args = [self.binary, "serve", "--listen", "127.0.0.1:0", "--database-url", self.database_url,
                 "--mail-dir", self.mail_dir, "--webhook-allow-cidr", "127.0.0.0/8",
                 "--webhook-retry-base-ms", "1000", "--trusted-proxy", "127.0.0.1/32",
-                "--db-max-connections", str(DB_MAX_CONNECTIONS)]
+                "--db-max-connections", str(DB_MAX_CONNECTIONS),
+                "--metrics-listen", "127.0.0.1:%d" % self.metrics_port]
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "info")
         env["NO_COLOR"] = "1"
@@ -559,6 +564,25 @@ class Server:
                 pass
             time.sleep(0.2)
         raise RuntimeError("%s was not ready within %.0f s" % (self.name, timeout))
+
+    def caches(self) -> Tuple[Optional[float], Optional[int]]:
+        """What the server's memory caches hold, from its /metrics: the bytes the
+        sized ones keep (pages, markdown, QR codes), in MB, and the links kept;
+        None where the server does not tell."""
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.metrics_port, timeout=5)
+            conn.request("GET", "/metrics")
+            text = conn.getresponse().read().decode()
+            conn.close()
+        except (OSError, http.client.HTTPException):
+            return None, None
+        cache_bytes, links = None, None
+        for line in text.splitlines():
+            if line.startswith("agentshare_cache_bytes{"):
+                cache_bytes = (cache_bytes or 0.0) + float(line.rsplit(" ", 1)[1])
+            elif line.startswith('agentshare_cache_entries{cache="links"}'):
+                links = int(float(line.rsplit(" ", 1)[1]))
+        return (None if cache_bytes is None else cache_bytes / (1024.0 * 1024.0)), links
 
     @property
     def base(self) -> str:
@@ -628,6 +652,12 @@ class Server:
                 self.proc.wait(timeout=10)
             except OSError:
                 pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def psql(url: str, sql: str, timeout: float = 30.0) -> str:
@@ -1732,7 +1762,7 @@ class Backend:
         briefly), descriptors and threads as read at the end of the window."""
         path = os.path.join(self.out, "samples-%s.csv" % self.kind)
         columns = ["utc", "t_min", "phase", "instance", "pid", "rss_mb", "rss_max_mb", "rss_floor_mb", "fds", "fds_max", "db_fds", "threads",
-                   "cpu_pct", "db_mb", "requests", "p50_ms", "p99_ms", "errors"] + list(ERROR_KINDS)
+                   "cpu_pct", "cache_mb", "links_cached", "db_mb", "requests", "p50_ms", "p99_ms", "errors"] + list(ERROR_KINDS)
         readings: Dict[str, List[Tuple[float, int, int, int]]] = {s.name: [] for s in self.servers}
         recent: Dict[str, collections.deque] = {s.name: collections.deque() for s in self.servers}
         warm_end = self.t0 + WARMUP_FRACTION * self.args.minutes * 60.0
@@ -1772,6 +1802,7 @@ class Backend:
                     readings[server.name] = []
                     w = window[server.name]
                     lat = [x * 1000.0 for x in w["lat"]]
+                    cache_mb, links_cached = server.caches()
                     row = {"utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                            "t_min": round(t_min, 3), "phase": phase, "instance": server.name,
                            "pid": server.proc.pid if server.proc else None,  # type: ignore[union-attr]
@@ -1782,7 +1813,8 @@ class Backend:
                            "fds_max": max(g[1] for g in got) if got else None,
                            "db_fds": got[-1][2] if got else None,
                            "threads": got[-1][3] if got else None,
-                           "cpu_pct": server.cpu_pct(), "db_mb": db, "requests": len(lat),
+                           "cpu_pct": server.cpu_pct(), "cache_mb": cache_mb, "links_cached": links_cached,
+                           "db_mb": db, "requests": len(lat),
                            "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
                            "errors": sum(w["errors"].values())}
                     for kind in ERROR_KINDS:
@@ -2097,6 +2129,8 @@ def esc(text: str) -> str:
 def write_svg(path: str, title: str, subtitle: str, rows: List[dict], instances: List[str],
               load_minutes: float) -> None:
     panels = [("rss_mb", "RSS (MB): median of each 10 s; dashed: highest 1-s reading; dotted: floor (lowest of 60 s)"),
+              ("cache_mb", "bytes the pages, markdown and QR-code caches keep (MB); each is bounded"),
+              ("links_cached", "links in the link cache (at most 10,000)"),
               ("fds", "open file descriptors"), ("db_mb", "database size (MB)"),
               ("p99_ms", "p99 latency of the requests of each 10 s (ms)"), ("errors", "errors per 10 s")]
     extra = {"rss_mb": "rss_max_mb"}
@@ -2135,7 +2169,7 @@ def write_svg(path: str, title: str, subtitle: str, rows: List[dict], instances:
         v_max = max(values) if values else 0
         if key == "errors":
             v_max = max(v_max, 1)
-        integral = key in ("fds", "errors")
+        integral = key in ("fds", "errors", "links_cached")
         step = nice_step(v_max * 1.05 if v_max else 1, 4)
         if integral:
             step = max(1.0, round(step))
