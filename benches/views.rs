@@ -240,19 +240,23 @@ fn ticks_per_second() -> f64 {
 }
 
 impl Run {
-    /// [`Run::wrk`] on `urls`, served by `servers`, with the CPU it cost them.
+    /// [`Run::wrk`] on `urls`, served by `servers`, with the CPU it cost them
+    /// (and, with `postgres`, the CPU of PostgreSQL's processes).
     fn measured(
         &self,
         servers: &[&Server],
         urls: &[String],
         connections: usize,
         json: bool,
+        postgres: bool,
     ) -> anyhow::Result<Costed> {
         let own = |servers: &[&Server]| servers.iter().map(|s| cpu_ticks(s.child.id())).sum::<u64>();
-        let (before, database_before) = (own(servers), postgres_ticks());
+        let database_ticks = || if postgres { postgres_ticks() } else { 0 };
+        let (before, database_before) = (own(servers), database_ticks());
         let load = self.wrk(urls, connections, self.seconds, &[], json)?;
-        let (used, database) = (own(servers) - before, postgres_ticks() - database_before);
-        let per_answer = |ticks: u64| ticks as f64 / ticks_per_second() * 1e6 / load.requests.max(1) as f64;
+        let (used, database) = (own(servers) - before, database_ticks() - database_before);
+        let tick = ticks_per_second();
+        let per_answer = |ticks: u64| ticks as f64 / tick * 1e6 / load.requests.max(1) as f64;
         Ok(Costed { load, cpu_us: per_answer(used), database_us: per_answer(database) })
     }
 }
@@ -557,12 +561,18 @@ async fn measure(run: &Run, backend: &str, instances: usize) -> anyhow::Result<M
         let bare_url = format!("{}{path}", bare.base);
         let mut bare_loads = Vec::new();
         for json in [true, false] {
-            bare_loads.push(run.measured(&[&bare], std::slice::from_ref(&bare_url), connections, json)?);
+            bare_loads.push(run.measured(
+                &[&bare],
+                std::slice::from_ref(&bare_url),
+                connections,
+                json,
+                false,
+            )?);
         }
         drop(bare);
         for ((kind, json), bare) in [("JSON view", true), ("HTML page", false)].into_iter().zip(bare_loads) {
             let own: Vec<&Server> = servers.iter().collect();
-            let load = run.measured(&own, &urls, connections, json)?;
+            let load = run.measured(&own, &urls, connections, json, backend == "postgres")?;
             views += load.load.requests - load.load.non_2xx;
             // Each connection may have had one request under way when wrk stopped:
             // counted, but its answer not read.
