@@ -343,18 +343,27 @@ impl Statements for Tx<'_, '_> {
                     return Ok(0);
                 }
                 let sql = unnest_sql(rows.head, rows.columns, rows.tail);
-                let mut query = sqlx::query(&sql);
-                for (n, column) in rows.columns.iter().enumerate() {
-                    let cells = rows.values.iter().skip(n).step_by(rows.columns.len());
-                    query = match column {
-                        Column::Text => query.bind(cells.map(Value::text).collect::<Vec<_>>()),
-                        Column::Int => query.bind(cells.map(Value::int).collect::<Vec<_>>()),
-                    };
-                }
+                let query = bind_arrays(sqlx::query(&sql), &rows);
                 Ok(query.execute(&mut ***tx).await?.rows_affected())
             }
         }
     }
+}
+
+/// Binds each of `rows`' columns as one array, in order, after what `query` has
+/// bound: the parameters of its [`unnest_sql`].
+pub(crate) fn bind_arrays<'q>(
+    mut query: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    rows: &Rows<'q>,
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    for (n, column) in rows.columns.iter().enumerate() {
+        let cells = rows.values.iter().skip(n).step_by(rows.columns.len());
+        query = match column {
+            Column::Text => query.bind(cells.map(Value::text).collect::<Vec<_>>()),
+            Column::Int => query.bind(cells.map(Value::int).collect::<Vec<_>>()),
+        };
+    }
+    query
 }
 
 #[cfg(test)]

@@ -113,6 +113,12 @@ pub(crate) fn insert_sql(head: &str, columns: usize, rows: usize, tail: &str) ->
 /// `INSERT … SELECT * FROM UNNEST($1::text[], …)`, then `tail`: on PostgreSQL, any
 /// number of rows in one statement, each column bound as one array.
 pub(crate) fn unnest_sql(head: &str, columns: &[Column], tail: &str) -> String {
+    unnest_sql_from(head, columns, tail, 1)
+}
+
+/// [`unnest_sql`] with its arrays numbered from `$first`: for a statement that
+/// inserts into several tables (each insert's arrays after the one before's).
+pub(crate) fn unnest_sql_from(head: &str, columns: &[Column], tail: &str, first: usize) -> String {
     use std::fmt::Write as _;
     let mut sql = format!("{head} SELECT * FROM UNNEST(");
     for (n, column) in columns.iter().enumerate() {
@@ -120,7 +126,7 @@ pub(crate) fn unnest_sql(head: &str, columns: &[Column], tail: &str) -> String {
             Column::Text => "text",
             Column::Int => "bigint",
         };
-        let _ = write!(sql, "{}${}::{kind}[]", if n == 0 { "" } else { ", " }, n + 1);
+        let _ = write!(sql, "{}${}::{kind}[]", if n == 0 { "" } else { ", " }, first + n);
     }
     sql.push(')');
     sql.push_str(tail);
@@ -180,6 +186,10 @@ mod tests {
         assert_eq!(
             unnest_sql("INSERT INTO t (a, b)", &[Column::Text, Column::Int], " X"),
             "INSERT INTO t (a, b) SELECT * FROM UNNEST($1::text[], $2::bigint[]) X"
+        );
+        assert_eq!(
+            unnest_sql_from("INSERT INTO u (c)", &[Column::Int], "", 3),
+            "INSERT INTO u (c) SELECT * FROM UNNEST($3::bigint[])"
         );
     }
 }

@@ -6,19 +6,21 @@
 //! another instance counted views in between. So limits hold exactly, on one
 //! instance or several, without check-then-act. View rows and rollups go in with
 //! multi-row inserts and upserts, in key order (so two instances' batches lock
-//! shared rows in the same order); notifications and expiry events go to the outbox
-//! in the same transaction.
+//! shared rows in the same order); on PostgreSQL all of them as one statement, as
+//! each statement is a round trip the batch waits for. Notifications and expiry
+//! events go to the outbox in the same transaction.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::LazyLock;
 
 use super::{PendingView, ViewOutcome, ViewedLink};
 use crate::domain::ids::ViewId;
 use crate::domain::time::Timestamp;
 use crate::domain::webhook::{LinkFacts, LinkViewer, WebhookEvent};
-use crate::storage::dialect::{dispatch_tx, Tx};
+use crate::storage::dialect::{bind_arrays, dispatch_tx, Tx};
 use crate::storage::outbox::{self, OutboxEvent};
 use crate::storage::share_links::{day_of, CountedView, TaskFacts, DIMENSIONS, VIEWER_DIMENSION};
-use crate::storage::sql::{Column, Rows, Statements, Value};
+use crate::storage::sql::{unnest_sql_from, Column, Rows, Statements, Value};
 
 const VIEW_ROW: &str =
     "INSERT INTO share_link_views (view_id, share_link_id, viewed_at, client_prefix, country, \
@@ -46,9 +48,36 @@ const SWAP_COUNT: &str = "UPDATE share_links SET view_count = view_count + $3, \
          first_viewed_at = COALESCE(first_viewed_at, $2), last_viewed_at = $2 \
      WHERE share_link_id = $1 AND view_count = $4 AND version = $5 \
        AND revoked_at IS NULL AND expires_at > $2";
-const ADD_DAILY: &str = "INSERT INTO share_link_daily_views (share_link_id, day, views) VALUES ($1, $2, $3) \
-     ON CONFLICT (share_link_id, day) DO UPDATE SET views = share_link_daily_views.views + $3";
+const DAILY_ROW: &str = "INSERT INTO share_link_daily_views (share_link_id, day, views)";
+const DAILY_COLUMNS: [Column; 3] = [Column::Text, Column::Text, Column::Int];
+const DAILY_TAIL: &str = " ON CONFLICT (share_link_id, day) \
+     DO UPDATE SET views = share_link_daily_views.views + excluded.views";
 const ADD_UNIQUE: &str = "UPDATE share_links SET unique_views = unique_views + $2 WHERE share_link_id = $1";
+/// A batch's [`Records`] as one PostgreSQL statement, so one round trip where a
+/// statement each cost one each: the inserts as data-modifying `WITH`s (each
+/// column one array, in the order of [`Records`]' fields), then each link's count
+/// of unique viewers raised by the viewers new to it. Every row it touches
+/// belongs to a link whose row the batch has already locked with its count.
+static RECORD_ALL: LazyLock<String> = LazyLock::new(|| {
+    let mut first = 1;
+    let mut insert = |head, columns: &[Column], tail| {
+        let sql = unnest_sql_from(head, columns, tail, first);
+        first += columns.len();
+        sql
+    };
+    let views = insert(VIEW_ROW, &VIEW_COLUMNS, "");
+    let breakdown = insert(BREAKDOWN_ROW, &BREAKDOWN_COLUMNS, BREAKDOWN_TAIL);
+    let daily = insert(DAILY_ROW, &DAILY_COLUMNS, DAILY_TAIL);
+    let visitors = insert(VISITOR_ROW, &VISITOR_COLUMNS, NEW_VISITOR_RETURNING);
+    format!(
+        "WITH views AS ({views}), breakdown AS ({breakdown}), daily AS ({daily}), visitors AS ({visitors}) \
+         UPDATE share_links l SET unique_views = l.unique_views + new.viewers \
+         FROM (SELECT share_link_id, count(*) AS viewers FROM visitors GROUP BY share_link_id) new \
+         WHERE l.share_link_id = new.share_link_id"
+    )
+});
+const NEW_VISITOR_RETURNING: &str =
+    " ON CONFLICT (share_link_id, visitor_hash) DO NOTHING RETURNING share_link_id";
 const PEND_MAIL: &str =
     "INSERT INTO view_mail (share_link_id, pending_views, first_pending_at) VALUES ($1, $3, $2) \
      ON CONFLICT (share_link_id) DO UPDATE SET pending_views = view_mail.pending_views + $3, \
@@ -65,11 +94,28 @@ pub(super) struct LinkNow {
     pub task: TaskFacts,
 }
 
+/// What a batch writes besides its links' counts, links in id order: the views'
+/// rows, the rollups, and each link's viewers.
+pub(super) struct Records<'a> {
+    /// A row per counted view.
+    pub views: Rows<'a>,
+    /// Views by (link, dimension, value), added to the totals.
+    pub breakdown: Rows<'a>,
+    /// Each link's views of the day, added to its day's.
+    pub daily: Rows<'a>,
+    /// Each link's distinct viewers (link, visitor, first seen), a link's rows
+    /// together; those new to the link raise its unique views.
+    pub visitors: Rows<'a>,
+}
+
 /// The statements of a batch, on whichever connection runs them: a sqlx
 /// transaction ([`Tx`]), or the SQLite writer thread's own.
 pub(super) trait Counting: Statements {
     /// The link's row and its task's, if the link is still active at `at`.
     async fn link_now(&mut self, share_link_id: &str, at: Timestamp) -> Result<Option<LinkNow>, Self::Error>;
+
+    /// Writes `records`.
+    async fn record(&mut self, records: &Records<'_>) -> Result<(), Self::Error>;
 }
 
 impl Counting for Tx<'_, '_> {
@@ -80,6 +126,45 @@ impl Counting for Tx<'_, '_> {
             .fetch_optional(&mut ***tx)
             .await)
     }
+
+    /// PostgreSQL: one statement ([`RECORD_ALL`]); SQLite: one each.
+    async fn record(&mut self, records: &Records<'_>) -> sqlx::Result<()> {
+        match self {
+            Tx::Sqlite(_) => record_each(self, records).await,
+            Tx::Postgres(tx) => {
+                let mut query = sqlx::query(RECORD_ALL.as_str());
+                for rows in [&records.views, &records.breakdown, &records.daily, &records.visitors] {
+                    query = bind_arrays(query, rows);
+                }
+                query.execute(&mut ***tx).await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Writes `records` a statement (or a few, see [`Statements::insert`]) per table,
+/// and per link for its viewers: where a statement costs no round trip.
+pub(super) async fn record_each<S: Statements>(tx: &mut S, records: &Records<'_>) -> Result<(), S::Error> {
+    tx.insert(records.views).await?;
+    tx.insert(records.breakdown).await?;
+    tx.insert(records.daily).await?;
+    let visitors = records.visitors;
+    let width = visitors.columns.len();
+    let mut start = 0;
+    while start < visitors.values.len() {
+        let link = visitors.values[start];
+        let mut end = start + width;
+        while end < visitors.values.len() && visitors.values[end].text() == link.text() {
+            end += width;
+        }
+        let new = tx.insert(Rows { values: &visitors.values[start..end], ..visitors }).await?;
+        if new > 0 {
+            tx.execute(ADD_UNIQUE, &[link, Value::Int(new as i64)]).await?;
+        }
+        start = end;
+    }
+    Ok(())
 }
 
 /// The views of one link in a batch, and what became of them.
@@ -163,10 +248,10 @@ pub(super) async fn count_batch<C: Counting>(
         }
     }
     let granted: Vec<usize> = links.values().flat_map(|b| b.current[..b.granted].iter().copied()).collect();
-    let mut values = Vec::with_capacity(VIEW_COLUMNS.len() * granted.len());
+    let mut views_rows = Vec::with_capacity(VIEW_COLUMNS.len() * granted.len());
     for &i in &granted {
         let view = &views[i].view;
-        values.extend([
+        views_rows.extend([
             Value::Text(view_ids[i].as_str()),
             Value::Text(views[i].link.share_link_id.as_str()),
             Value::Int(at),
@@ -178,7 +263,6 @@ pub(super) async fn count_batch<C: Counting>(
             view.viewer_email.as_deref().into(),
         ]);
     }
-    tx.insert(Rows { head: VIEW_ROW, columns: &VIEW_COLUMNS, values: &values, tail: "" }).await?;
     // In key order: two instances' batches update shared rows in the same order.
     let mut breakdown: BTreeMap<(&str, &str, &str), i64> = BTreeMap::new();
     for &i in &granted {
@@ -199,33 +283,46 @@ pub(super) async fn count_batch<C: Counting>(
                 1;
         }
     }
-    let mut values = Vec::with_capacity(BREAKDOWN_COLUMNS.len() * breakdown.len());
+    let mut breakdown_rows = Vec::with_capacity(BREAKDOWN_COLUMNS.len() * breakdown.len());
     for ((id, dimension, value), n) in breakdown {
-        values.extend([Value::Text(id), Value::Text(dimension), Value::Text(value), Value::Int(n)]);
+        breakdown_rows.extend([Value::Text(id), Value::Text(dimension), Value::Text(value), Value::Int(n)]);
     }
-    let rows =
-        Rows { head: BREAKDOWN_ROW, columns: &BREAKDOWN_COLUMNS, values: &values, tail: BREAKDOWN_TAIL };
-    tx.insert(rows).await?;
     // (A link with views granted always has its task read.)
-    for (batch, task) in links.values().filter_map(|b| Some((b, b.task.as_ref().filter(|_| b.granted > 0)?)))
-    {
+    let counted = || links.values().filter_map(|b| Some((b, b.task.as_ref().filter(|_| b.granted > 0)?)));
+    let mut daily_rows = Vec::new();
+    let mut visitor_rows = Vec::new();
+    for (batch, _) in counted() {
+        let id = batch.link.share_link_id.as_str();
+        daily_rows.extend([Value::Text(id), Value::Text(&day), Value::Int(batch.granted as i64)]);
+        let mut seen = HashSet::new();
+        for &i in &batch.current[..batch.granted] {
+            let hash = views[i].view.visitor_hash.as_str();
+            if seen.insert(hash) {
+                visitor_rows.extend([Value::Text(id), Value::Text(hash), Value::Int(at)]);
+            }
+        }
+    }
+    let records = Records {
+        views: Rows { head: VIEW_ROW, columns: &VIEW_COLUMNS, values: &views_rows, tail: "" },
+        breakdown: Rows {
+            head: BREAKDOWN_ROW,
+            columns: &BREAKDOWN_COLUMNS,
+            values: &breakdown_rows,
+            tail: BREAKDOWN_TAIL,
+        },
+        daily: Rows { head: DAILY_ROW, columns: &DAILY_COLUMNS, values: &daily_rows, tail: DAILY_TAIL },
+        visitors: Rows {
+            head: VISITOR_ROW,
+            columns: &VISITOR_COLUMNS,
+            values: &visitor_rows,
+            tail: NEW_VISITOR_TAIL,
+        },
+    };
+    tx.record(&records).await?;
+    for (batch, task) in counted() {
         let id = batch.link.share_link_id.as_str();
         let mine = &batch.current[..batch.granted];
         let granted = Value::Int(batch.granted as i64);
-        tx.execute(ADD_DAILY, &[Value::Text(id), Value::Text(&day), granted]).await?;
-        let mut seen = HashSet::new();
-        let values: Vec<Value<'_>> = mine
-            .iter()
-            .map(|&i| views[i].view.visitor_hash.as_str())
-            .filter(|hash| seen.insert(*hash))
-            .flat_map(|hash| [Value::Text(id), Value::Text(hash), Value::Int(at)])
-            .collect();
-        let rows =
-            Rows { head: VISITOR_ROW, columns: &VISITOR_COLUMNS, values: &values, tail: NEW_VISITOR_TAIL };
-        let new_visitors = tx.insert(rows).await?;
-        if new_visitors > 0 {
-            tx.execute(ADD_UNIQUE, &[Value::Text(id), Value::Int(new_visitors as i64)]).await?;
-        }
         for (n, &i) in mine.iter().enumerate() {
             outcomes[i] = ViewOutcome::Counted(CountedView {
                 view_id: view_ids[i].clone(),

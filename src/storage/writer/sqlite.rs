@@ -14,7 +14,7 @@ use sqlx::SqlitePool;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
-use super::counting::{count_batch, Counting, LinkNow, LINK_NOW};
+use super::counting::{count_batch, record_each, Counting, LinkNow, Records, LINK_NOW};
 use super::{answer, split, Answer, PendingView, ViewOutcome, Waiting, WriteError, MAX_BATCH};
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
@@ -111,6 +111,10 @@ impl Counting for Direct<'_, '_> {
                 })
             })
             .optional()
+    }
+
+    async fn record(&mut self, records: &Records<'_>) -> rusqlite::Result<()> {
+        record_each(self, records).await
     }
 }
 
