@@ -592,13 +592,15 @@ class Server:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def memory(self) -> Optional[Tuple[float, int, int, int]]:
+    def memory(self) -> Optional[Tuple[float, int, int, int, float, float]]:
         """RSS (MB), open descriptors, those of them on the SQLite database's
-        files (the connection pool's: bounded by its size) and threads now."""
+        files (the connection pool's: bounded by its size), threads, and the RSS's
+        anonymous part (the heap, stacks) and file-backed part (the binary's pages,
+        mapped files) now, in MB."""
         if not self.alive():
             return None
         pid = self.proc.pid  # type: ignore[union-attr]
-        rss, threads = None, None
+        rss, threads, anon, backed = None, None, 0.0, 0.0
         try:
             with open("/proc/%d/status" % pid) as f:
                 for line in f:
@@ -606,6 +608,10 @@ class Server:
                         rss = int(line.split()[1]) / 1024.0
                     elif line.startswith("Threads:"):
                         threads = int(line.split()[1])
+                    elif line.startswith("RssAnon:"):
+                        anon = int(line.split()[1]) / 1024.0
+                    elif line.startswith("RssFile:") or line.startswith("RssShmem:"):
+                        backed += int(line.split()[1]) / 1024.0
             fds, db_fds = 0, 0
             for entry in os.listdir("/proc/%d/fd" % pid):
                 fds += 1
@@ -619,7 +625,7 @@ class Server:
             return None
         if rss is None or threads is None:
             return None
-        return rss, fds, db_fds, threads
+        return rss, fds, db_fds, threads, anon, backed
 
     def cpu_pct(self) -> Optional[float]:
         """CPU used since the last call, in % of one core."""
@@ -1762,8 +1768,8 @@ class Backend:
         briefly), descriptors and threads as read at the end of the window."""
         path = os.path.join(self.out, "samples-%s.csv" % self.kind)
         columns = ["utc", "t_min", "phase", "instance", "pid", "rss_mb", "rss_max_mb", "rss_floor_mb", "fds", "fds_max", "db_fds", "threads",
-                   "cpu_pct", "cache_mb", "links_cached", "db_mb", "requests", "p50_ms", "p99_ms", "errors"] + list(ERROR_KINDS)
-        readings: Dict[str, List[Tuple[float, int, int, int]]] = {s.name: [] for s in self.servers}
+                   "rss_anon_mb", "rss_file_mb", "cpu_pct", "cache_mb", "links_cached", "db_mb", "requests", "p50_ms", "p99_ms", "errors"] + list(ERROR_KINDS)
+        readings: Dict[str, List[Tuple[float, int, int, int, float, float]]] = {s.name: [] for s in self.servers}
         recent: Dict[str, collections.deque] = {s.name: collections.deque() for s in self.servers}
         warm_end = self.t0 + WARMUP_FRACTION * self.args.minutes * 60.0
         for server in self.servers:
@@ -1813,6 +1819,8 @@ class Backend:
                            "fds_max": max(g[1] for g in got) if got else None,
                            "db_fds": got[-1][2] if got else None,
                            "threads": got[-1][3] if got else None,
+                           "rss_anon_mb": got[-1][4] if got else None,
+                           "rss_file_mb": got[-1][5] if got else None,
                            "cpu_pct": server.cpu_pct(), "cache_mb": cache_mb, "links_cached": links_cached,
                            "db_mb": db, "requests": len(lat),
                            "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
@@ -2129,6 +2137,7 @@ def esc(text: str) -> str:
 def write_svg(path: str, title: str, subtitle: str, rows: List[dict], instances: List[str],
               load_minutes: float) -> None:
     panels = [("rss_mb", "RSS (MB): median of each 10 s; dashed: highest 1-s reading; dotted: floor (lowest of 60 s)"),
+              ("rss_anon_mb", "RSS's anonymous part (heap, stacks; MB), read at the end of each 10 s"),
               ("cache_mb", "bytes the pages, markdown and QR-code caches keep (MB); each is bounded"),
               ("links_cached", "links in the link cache (at most 10,000)"),
               ("fds", "open file descriptors"), ("db_mb", "database size (MB)"),

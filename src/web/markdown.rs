@@ -91,7 +91,7 @@ struct Rendered {
 }
 
 /// Most bytes of markdown and HTML [`render_cached`] keeps.
-const RENDERED_BYTES: usize = 16 * 1024 * 1024;
+const RENDERED_BYTES: usize = 4 * 1024 * 1024;
 
 static RENDERED: LazyLock<(RandomState, Mutex<Rendered>)> =
     LazyLock::new(|| (RandomState::new(), Mutex::new(Rendered { entries: HashMap::new(), bytes: 0 })));

@@ -22,10 +22,11 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 use crate::domain::ids::ShareLinkId;
 use crate::storage::{ShareLinkRecord, TaskFacts};
 
-/// Most pages kept, one per link (the most recent versions).
-const KEPT: usize = 1000;
+/// Most pages kept, one per link (the most recent versions): the links viewed
+/// again and again, which are what the pages save work on, are few at a time.
+const KEPT: usize = 256;
 /// Most bytes of pages kept.
-const KEPT_BYTES: usize = 32 * 1024 * 1024;
+const KEPT_BYTES: usize = 8 * 1024 * 1024;
 
 /// What goes into one of a page's places.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,8 +12,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use qrcode::{Color, EcLevel, QrCode};
 
-/// Codes kept, at most (a few KB each).
-const CACHED: usize = 2_000;
+/// Codes kept, at most (about 5 KB each): a code is drawn when a page is rendered,
+/// and a link's prepared page (see `prepared`) already holds its code.
+const CACHED: usize = 256;
 /// Light modules around the code, as the standard asks.
 const QUIET_ZONE: usize = 4;
 
