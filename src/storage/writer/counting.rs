@@ -53,8 +53,8 @@ const DAILY_COLUMNS: [Column; 3] = [Column::Text, Column::Text, Column::Int];
 const DAILY_TAIL: &str = " ON CONFLICT (share_link_id, day) \
      DO UPDATE SET views = share_link_daily_views.views + excluded.views";
 const ADD_UNIQUE: &str = "UPDATE share_links SET unique_views = unique_views + $2 WHERE share_link_id = $1";
-/// A batch's [`Records`] as one PostgreSQL statement, so one round trip where a
-/// statement each cost one each: the inserts as data-modifying `WITH`s (each
+/// A batch's [`Records`] as one PostgreSQL statement, so one round trip instead of
+/// one per statement: the inserts as data-modifying `WITH`s (each
 /// column one array, in the order of [`Records`]' fields), then each link's count
 /// of unique viewers raised by the viewers new to it. Every row it touches
 /// belongs to a link whose row the batch has already locked with its count.
@@ -318,7 +318,11 @@ pub(super) async fn count_batch<C: Counting>(
             tail: NEW_VISITOR_TAIL,
         },
     };
-    tx.record(&records).await?;
+    // A batch whose every view was refused writes nothing (and, on PostgreSQL,
+    // spends no round trip on nothing).
+    if !granted.is_empty() {
+        tx.record(&records).await?;
+    }
     for (batch, task) in counted() {
         let id = batch.link.share_link_id.as_str();
         let mine = &batch.current[..batch.granted];
