@@ -26,8 +26,8 @@ most the deliveries API lists. Viewers come from many addresses (the servers
 trust X-Forwarded-For from 127.0.0.1).
 
 Every 10 s, per server process: RSS (the median of that window's 1-s readings,
-their highest, and the floor: the lowest reading of the last 60 s), open
-descriptors, threads, CPU, what its memory caches hold (the bytes of its pages,
+their highest, and the floor: the lowest reading of the last 60 s), the RSS's
+anonymous and file-backed parts, open descriptors, threads, CPU, what its memory caches hold (the bytes of its pages,
 markdown and QR-code caches and the links it keeps, read from its /metrics),
 database size (SQLite: the file, -wal and -shm;
 PostgreSQL: pg_database_size), and the client-side latency (p50, p99), requests
