@@ -27,9 +27,9 @@ trust X-Forwarded-For from 127.0.0.1).
 
 Every 10 s, per server process: RSS (the median of that window's 1-s readings,
 their highest, and the floor: the lowest reading of the last 60 s), the RSS's
-anonymous and file-backed parts, open descriptors, threads, CPU, what its memory caches hold (the bytes of its pages,
-markdown and QR-code caches and the links it keeps, read from its /metrics),
-database size (SQLite: the file, -wal and -shm;
+anonymous and file-backed parts, open descriptors, threads, CPU, what its memory
+caches hold (the bytes of its pages, markdown and QR-code caches and the links it
+keeps, read from its /metrics), database size (SQLite: the file, -wal and -shm;
 PostgreSQL: pg_database_size), and the client-side latency (p50, p99), requests
 and errors of the requests that completed in the window. Output in --out
 (default target/soak/<UTC time>): samples-<backend>.csv, soak-<backend>.svg
@@ -592,15 +592,17 @@ class Server:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def memory(self) -> Optional[Tuple[float, int, int, int, float, float]]:
+    def memory(self) -> Optional[Tuple[float, int, int, int, Optional[float], Optional[float]]]:
         """RSS (MB), open descriptors, those of them on the SQLite database's
         files (the connection pool's: bounded by its size), threads, and the RSS's
         anonymous part (the heap, stacks) and file-backed part (the binary's pages,
-        mapped files) now, in MB."""
+        mapped files) now, in MB (None where the kernel does not tell them apart)."""
         if not self.alive():
             return None
         pid = self.proc.pid  # type: ignore[union-attr]
-        rss, threads, anon, backed = None, None, 0.0, 0.0
+        rss, threads = None, None
+        anon: Optional[float] = None
+        backed: Optional[float] = None
         try:
             with open("/proc/%d/status" % pid) as f:
                 for line in f:
@@ -611,7 +613,7 @@ class Server:
                     elif line.startswith("RssAnon:"):
                         anon = int(line.split()[1]) / 1024.0
                     elif line.startswith("RssFile:") or line.startswith("RssShmem:"):
-                        backed += int(line.split()[1]) / 1024.0
+                        backed = (backed or 0.0) + int(line.split()[1]) / 1024.0
             fds, db_fds = 0, 0
             for entry in os.listdir("/proc/%d/fd" % pid):
                 fds += 1
@@ -1765,11 +1767,13 @@ class Backend:
         """Reads each server's memory, descriptors and threads every second, and
         every SAMPLE_SECONDS writes a row per server: RSS as the median of the
         window's readings (and its max: password hashing allocates 19 MiB a time,
-        briefly), descriptors and threads as read at the end of the window."""
+        briefly), descriptors, threads and the RSS's parts as read at the end of
+        the window."""
         path = os.path.join(self.out, "samples-%s.csv" % self.kind)
         columns = ["utc", "t_min", "phase", "instance", "pid", "rss_mb", "rss_max_mb", "rss_floor_mb", "fds", "fds_max", "db_fds", "threads",
                    "rss_anon_mb", "rss_file_mb", "cpu_pct", "cache_mb", "links_cached", "db_mb", "requests", "p50_ms", "p99_ms", "errors"] + list(ERROR_KINDS)
-        readings: Dict[str, List[Tuple[float, int, int, int, float, float]]] = {s.name: [] for s in self.servers}
+        readings: Dict[str, List[Tuple[float, int, int, int, Optional[float], Optional[float]]]] = {
+            s.name: [] for s in self.servers}
         recent: Dict[str, collections.deque] = {s.name: collections.deque() for s in self.servers}
         warm_end = self.t0 + WARMUP_FRACTION * self.args.minutes * 60.0
         for server in self.servers:

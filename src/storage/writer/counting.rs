@@ -68,7 +68,8 @@ static RECORD_ALL: LazyLock<String> = LazyLock::new(|| {
     let views = insert(VIEW_ROW, &VIEW_COLUMNS, "");
     let breakdown = insert(BREAKDOWN_ROW, &BREAKDOWN_COLUMNS, BREAKDOWN_TAIL);
     let daily = insert(DAILY_ROW, &DAILY_COLUMNS, DAILY_TAIL);
-    let visitors = insert(VISITOR_ROW, &VISITOR_COLUMNS, NEW_VISITOR_RETURNING);
+    let returning = format!("{NEW_VISITOR_TAIL} RETURNING share_link_id");
+    let visitors = insert(VISITOR_ROW, &VISITOR_COLUMNS, &returning);
     format!(
         "WITH views AS ({views}), breakdown AS ({breakdown}), daily AS ({daily}), visitors AS ({visitors}) \
          UPDATE share_links l SET unique_views = l.unique_views + new.viewers \
@@ -76,8 +77,6 @@ static RECORD_ALL: LazyLock<String> = LazyLock::new(|| {
          WHERE l.share_link_id = new.share_link_id"
     )
 });
-const NEW_VISITOR_RETURNING: &str =
-    " ON CONFLICT (share_link_id, visitor_hash) DO NOTHING RETURNING share_link_id";
 const PEND_MAIL: &str =
     "INSERT INTO view_mail (share_link_id, pending_views, first_pending_at) VALUES ($1, $3, $2) \
      ON CONFLICT (share_link_id) DO UPDATE SET pending_views = view_mail.pending_views + $3, \
